@@ -1,0 +1,122 @@
+"""Plain frozen dataclasses passed between the stages of the pipeline.
+
+Nothing here does I/O; every stage takes and returns these values so that the
+pure stages (parser, matcher, render) can be tested as tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Priority(StrEnum):
+    """A rule's priority; ordered low < normal < high (see `rank`)."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return {"low": 0, "normal": 1, "high": 2}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One news item, as the parser hands it on.
+
+    `id` is stable within its feed across polls (see parser.item_id); `title`
+    and `summary` are plain text (no HTML, entities decoded); `published` is
+    only a hint for display and catch-up, never used for dedup.
+    """
+
+    feed: str
+    id: str
+    title: str
+    summary: str = ""
+    link: str = ""
+    published: datetime | None = None
+    author: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A named person of a rule: given name first, family name the rest."""
+
+    name: str
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """A validated watch rule, as config hands it to the matcher.
+
+    `source` and `index` say where it was written (file and position in that
+    file's `[[rules]]`), so that compile errors can name it.
+    """
+
+    name: str
+    query: str | None = None
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    not_: tuple[str, ...] = ()
+    people: tuple[Person, ...] = ()
+    fuzzy: int | None = None
+    fields: tuple[str, ...] = ("title", "summary")
+    feeds: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    min_score: int = 0
+    priority: Priority = Priority.NORMAL
+    channels: tuple[str, ...] = ()
+    description: str = ""
+    source: str = ""
+    index: int = 0
+
+    @property
+    def where(self) -> str:
+        """`file: rules[i] (name="x")`, the prefix of every error about this rule."""
+        prefix = f"{self.source}: " if self.source else ""
+        return f'{prefix}rules[{self.index}] (name="{self.name}")'
+
+
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    """One term of a rule that matched: what was written, what it met, where."""
+
+    term: str
+    matched: str
+    field: str
+    score: int
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule firing on an item, with a 0-100 score and its evidence."""
+
+    rule: str
+    score: int
+    hits: tuple[TermHit, ...] = ()
+
+    @property
+    def terms(self) -> list[str]:
+        """The distinct rule terms that matched, in order of first hit."""
+        return list(dict.fromkeys(hit.term for hit in self.hits))
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """What a channel is asked to deliver: an item, the match, and context.
+
+    `feed_title` is the human name of the source feed; `priority` is the
+    rule's; `id` is the outbox row id (0 when not stored, e.g. a test send).
+    """
+
+    item: Item
+    match: Match
+    channel: str
+    feed_title: str = ""
+    priority: Priority = Priority.NORMAL
+    id: int = 0
+    created: datetime | None = field(default=None, compare=False)
