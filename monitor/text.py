@@ -1,0 +1,48 @@
+"""HTML (or plain text) → the plain text a browser would show.
+
+Feeds put HTML in titles (Google Alerts wraps keywords in `<b>`) and in
+summaries. Block elements separate words, inline elements do not
+(../shared/eval/README.md): `<b>Re</b>nault` is "Renault", `x<br>y` is "x y".
+Entities are decoded by the HTML parser; whitespace is collapsed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from selectolax.lexbor import LexborHTMLParser
+
+_BLOCK_TAGS = (
+    "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
+    "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
+    "hr", "img", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td",
+    "th", "tr", "ul",
+)
+_DROPPED_TAGS = ["script", "style", "template", "noscript", "iframe", "object"]
+_SPACE = re.compile(r"\s+")
+_MARKUP_HINT = re.compile(r"<[A-Za-z!/]|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);?")
+
+
+def html_to_text(html: str) -> str:
+    """Plain text of an HTML fragment, whitespace collapsed and stripped.
+
+    Text without any tag or entity is only whitespace-normalised, which keeps
+    the common case (plain titles) cheap.
+    """
+    if not html:
+        return ""
+    if not _MARKUP_HINT.search(html):
+        return normalize_space(html)
+    tree = LexborHTMLParser(html)
+    tree.strip_tags(_DROPPED_TAGS)
+    for tag in _BLOCK_TAGS:
+        for node in tree.css(tag):
+            node.insert_before(" ")
+            node.insert_after(" ")
+    root = tree.body or tree.root
+    return normalize_space(root.text(deep=True, separator="") if root else "")
+
+
+def normalize_space(text: str) -> str:
+    """Collapse every run of whitespace (NBSP included) into one space."""
+    return _SPACE.sub(" ", text).strip()
