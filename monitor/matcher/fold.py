@@ -22,9 +22,9 @@ from collections.abc import Iterator
 # Characters NFKD does not decompose but a reader takes for a base letter.
 _SPECIAL = str.maketrans({
     "\u0153": "oe", "\u00e6": "ae", "\u00f8": "o", "\u0111": "d", "\u00f0": "d",  # œ æ ø đ ð
-    "\u0142": "l", "\u00fe": "th", "\u0131": "i", "\u0127": "h", "\u0167": "t",  # ł þ ı ħ ŧ
+    "\u0142": "l", "\u00fe": "th", "\u0131": "i", "\u0127": "h", "\u0167": "t",  # l th i h t
     "\u014b": "n",  # ŋ
-    # Apostrophes and quotes as typeset: ‘ ’ ‚ ‛ ′ ʼ ʹ ´ ＇ and “ ” „ ‟ ″; minus sign.
+    # Typeset apostrophes, primes and quotes (single, then double); the minus sign.
     **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc\u02b9\u00b4\uff07", "'"),
     **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
     "\u2212": "-",
