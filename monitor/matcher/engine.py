@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from monitor.errors import RuleError
 from monitor.matcher.compile import CompiledRule, compile_rule, rule_errors
-from monitor.matcher.document import Document
+from monitor.matcher.document import Document, Tokenizer
 from monitor.matcher.explain import explain_rule
 from monitor.matcher.index import Index
 from monitor.matcher.score import score_match
@@ -50,6 +50,7 @@ class Matcher:
         self._compiled = tuple(compiled)
         self._by_name = {c.rule.name: c for c in self._compiled}
         self._index = Index(self._compiled)
+        self._tokenizer = Tokenizer()
 
     @property
     def rules(self) -> Mapping[str, Rule]:
@@ -59,7 +60,7 @@ class Matcher:
     def match(self, item: Item, feed_tags: Collection[str] = ()) -> list[Match]:
         """The rules that fire on `item` with score >= their min_score, in
         rule order. `feed_tags` are the tags of the item's feed."""
-        doc = Document(item)
+        doc = Document(item, self._tokenizer)
         found = []
         for number in sorted(self._index.candidates(doc)):
             compiled = self._compiled[number]
@@ -75,7 +76,7 @@ class Matcher:
         """Why `rule_name` fires on `item` or not, as multi-line text.
         Raises KeyError for an unknown rule name."""
         compiled = self._by_name[rule_name]
-        doc = Document(item)
+        doc = Document(item, self._tokenizer)
         self._index.candidates(doc)  # fills the fuzzy near-matches
         return explain_rule(compiled, doc, _applies(compiled.rule, item.feed, feed_tags))
 

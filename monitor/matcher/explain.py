@@ -36,7 +36,7 @@ def _term_line(leaf: Leaf, negated: bool, compiled: CompiledRule, doc: Document)
     places = []
     for field in compiled.rule.fields:
         view = doc.views[field]
-        found = leaf.occurrences(view, doc)
+        found = leaf.present(view, doc) and leaf.occurrences(view, doc)
         if found:
             start, end, quality = max(found, key=lambda occ: occ[2])
             how = "exact" if quality == 100 else f"fuzzy {quality:.1f}"

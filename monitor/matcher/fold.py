@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
 
 # Characters NFKD does not decompose but a reader takes for a base letter.
 _SPECIAL = str.maketrans({
@@ -91,20 +90,15 @@ def words(text: str) -> list[str]:
     return tokens(fold(text))
 
 
-def token_spans(folded: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each token of `tokens(folded)`, in the folded text."""
-    for match in TOKEN_RE.finditer(folded):
-        yield match.span(1)
-
-
-def original_offsets(text: str) -> list[int] | None:
-    """For each offset of `fold(text)`, the offset in `text` it came from
-    (plus a final sentinel); None when folding kept every length, so that
-    offsets are the same in both."""
-    if text.isascii() or _RESIZING.isdisjoint(text):
-        return None
-    offsets: list[int] = []
-    for index, char in enumerate(text):
-        offsets.extend([index] * len(_TABLE[ord(char)]))
+def original_span(text: str, index: int) -> tuple[int, int]:
+    """(start, end) in `text` of its word number `index` (of words(text)):
+    `original_span("l'Œuvre", 0)` is (2, 7), the span of `Œuvre`."""
+    folded = fold(text)
+    start, end = list(TOKEN_RE.finditer(folded))[index].span(1)
+    if len(folded) == len(text) and _RESIZING.isdisjoint(text):
+        return start, end
+    offsets = []
+    for position, char in enumerate(text):
+        offsets.extend([position] * len(_TABLE[ord(char)]))
     offsets.append(len(text))
-    return offsets
+    return offsets[start], offsets[end]

@@ -1,10 +1,13 @@
 """The candidate index: which few rules might fire on an item.
 
-Each compiled rule has anchors (nodes.Anchor): keys such as " renault ",
-" cessation de paiements " or " liquid" (a wildcard) of which an item must
-contain at least one for the rule to fire. One Aho-Corasick automaton
-(pyahocorasick) holds every key; it runs once over the item's folded words
-joined by spaces, so the spaces make every key a whole-word match.
+Each compiled rule has anchors (nodes.Anchor): words such as `renault` or
+`cessation` (standing for the phrase "cessation de paiements"), or prefixes
+such as `liquid` (the wildcard liquid*), of which an item must contain at
+least one for the rule to fire. Whole words are found by intersecting the
+item's word set with the anchor words (a C set operation); prefixes by one
+Aho-Corasick automaton (pyahocorasick) run over the item's folded words
+joined by spaces, each prefix keyed with a leading space so that it only
+matches at the start of a word.
 
 Typos cannot be found by exact search, so the index also keeps the
 vocabulary of words that rules allow to be misspelt, bucketed by length. Each
@@ -31,19 +34,21 @@ class Index:
     """Candidate rules (by position in `compiled`) for a Document."""
 
     def __init__(self, compiled: Sequence[CompiledRule]) -> None:
-        keys: dict[str, list[int]] = {}
+        self._words: dict[str, set[int]] = {}
         self._fuzzy_rules: dict[str, set[int]] = {}
-        self._threshold: dict[str, float] = {}  # fuzzy word → lowest threshold
+        prefixes: dict[str, set[int]] = {}
+        self._threshold: dict[str, float] = {}  # fuzzy word -> lowest threshold
         for number, rule in enumerate(compiled):
             for anchor in rule.anchors:
-                keys.setdefault(anchor.key, []).append(number)
-                if anchor.fuzzy_word:
-                    self._fuzzy_rules.setdefault(anchor.fuzzy_word, set()).add(number)
+                keys = prefixes if anchor.prefix else self._words
+                keys.setdefault(anchor.word, set()).add(number)
+                if anchor.fuzzy:
+                    self._fuzzy_rules.setdefault(anchor.word, set()).add(number)
             self._collect_fuzzy(rule)
         self._automaton = ahocorasick.Automaton()
-        for key, numbers in keys.items():
-            self._automaton.add_word(key, tuple(sorted(set(numbers))))
-        if keys:
+        for prefix, numbers in prefixes.items():
+            self._automaton.add_word(" " + prefix, tuple(sorted(numbers)))
+        if prefixes:
             self._automaton.make_automaton()
         self._buckets: dict[int, list[str]] = {}
         for word in self._threshold:
@@ -63,15 +68,17 @@ class Index:
     def candidates(self, doc: Document) -> set[int]:
         """Rules that may fire; fills `doc.fuzzy` for the typo-tolerant ones."""
         found: set[int] = set()
+        words = doc.views["title"].tokset | doc.views["summary"].tokset
+        for word in self._words.keys() & words:
+            found.update(self._words[word])
         if len(self._automaton):
             for _, numbers in self._automaton.iter(doc.joined):
                 found.update(numbers)
         if self._threshold:
-            self._fuzzy(doc, found)
+            self._fuzzy(doc, words, found)
         return found
 
-    def _fuzzy(self, doc: Document, found: set[int]) -> None:
-        words = doc.views["title"].tokset | doc.views["summary"].tokset
+    def _fuzzy(self, doc: Document, words: set[str], found: set[int]) -> None:
         unseen = words.difference(self._memo)
         if unseen:
             if len(self._memo) + len(unseen) > MEMO_LIMIT:

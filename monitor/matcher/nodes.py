@@ -25,18 +25,20 @@ FUZZY_MIN_LETTERS = 6  # README: typo tolerance applies to words of 6+ letters
 
 @dataclass(frozen=True, slots=True)
 class Anchor:
-    """An index key: `key` is searched in " word word " strings (a trailing
-    space is absent for a wildcard); `fuzzy_word` also fires on any item word
-    that nearly matches it."""
+    """An index key: a folded `word` the item must contain, or a word that
+    starts with it when `prefix`; `fuzzy` also accepts a near-match."""
 
-    key: str
-    fuzzy_word: str | None = None
+    word: str
+    prefix: bool = False
+    fuzzy: bool = False
 
     @property
     def cost(self) -> int:
-        """How often the key is expected to occur: short words are common."""
-        size = len(self.key.strip())
-        return (1 if size >= 5 else 3 if size >= 3 else 10) + (self.fuzzy_word is not None)
+        """How often the key is expected to occur: short words are common,
+        and a prefix occurs in many words."""
+        size = len(self.word)
+        base = 1 if size >= 5 else 3 if size >= 3 else 10
+        return base + 2 * self.prefix + self.fuzzy
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +49,10 @@ class Word:
     text: str
     prefix: bool = False
     fuzzy: int | None = None
+
+    @property
+    def anchor(self) -> Anchor:
+        return Anchor(self.text, self.prefix, self.fuzzy is not None)
 
     def quality(self, token: str, doc: Document) -> float:
         """100 for an exact (or prefix) match, the ratio for a typo, else 0."""
@@ -90,6 +96,10 @@ class Leaf(Node):
     def occurrences(self, view: FieldView, doc: Document) -> list[Occurrence]:
         raise NotImplementedError
 
+    def present(self, view: FieldView, doc: Document) -> bool:
+        """Whether it occurs in this field (cheaper than `occurrences`)."""
+        raise NotImplementedError
+
     def leaves(self, negated: bool = False) -> Iterator[tuple[Leaf, bool]]:
         yield self, negated
 
@@ -103,12 +113,16 @@ class Leaf(Node):
 class Pattern(Leaf):
     """A term, wildcard or phrase: words that must follow each other."""
 
-    __slots__ = ("exact", "key", "label", "pos", "words")
+    __slots__ = ("_pivot", "exact", "key", "label", "pos", "words")
 
     def __init__(self, label: str, words: Sequence[Word], pos: int = 0) -> None:
         self.label, self.words, self.pos = label, tuple(words), pos
         self.exact = all(not w.prefix and w.fuzzy is None for w in self.words)
         self.key = " " + " ".join(w.text for w in self.words) + " "
+        # The pivot is the rarest-looking word: occurrences are looked up
+        # from it, and it is the pattern's index anchor.
+        ranks = [(w.anchor.cost, -len(w.text)) for w in self.words]
+        self._pivot = ranks.index(min(ranks))
 
     def test(self, doc: Document, fields: Sequence[str]) -> bool:
         return any(self.present(doc.views[name], doc) for name in fields)
@@ -137,30 +151,39 @@ class Pattern(Leaf):
         return any(ratio >= threshold and token in view.tokset for token, ratio in near.items())
 
     def occurrences(self, view: FieldView, doc: Document) -> list[Occurrence]:
-        first, size, toks = self.words[0], len(self.words), view.tokens
-        if first.prefix or first.fuzzy is not None:
-            starts: Sequence[int] = range(len(toks) - size + 1)
-        else:
-            starts = view.positions(first.text)
+        toks, words = view.tokens, self.words
+        size, offset = len(words), self._pivot
         found = []
-        for start in starts:
-            if start + size > len(toks):
+        for position in self._pivot_positions(view, doc):
+            start = position - offset
+            if start < 0 or start + size > len(toks):
                 continue
-            quality = min(w.quality(toks[start + i], doc) for i, w in enumerate(self.words))
-            if quality:
+            quality = 100.0
+            for i, word in enumerate(words):
+                quality = min(quality, word.quality(toks[start + i], doc))
+                if not quality:
+                    break
+            else:
                 found.append((start, start + size, quality))
+        return found
+
+    def _pivot_positions(self, view: FieldView, doc: Document) -> list[int]:
+        """Where the pivot word (the most selective one) may stand."""
+        word = self.words[self._pivot]
+        if word.prefix:
+            return [i for i, token in enumerate(view.tokens) if token.startswith(word.text)]
+        found = view.positions(word.text)
+        near = doc.fuzzy.get(word.text) if word.fuzzy is not None else None
+        if near:
+            found = sorted(found + [i for token in near for i in view.positions(token)])
         return found
 
     def patterns(self) -> tuple[Pattern, ...]:
         return (self,)
 
     def anchors(self) -> list[Anchor] | None:
-        if self.exact:
-            return [Anchor(self.key)]
-        word = max(self.words, key=lambda w: (not w.prefix, len(w.text)))
-        if word.prefix:
-            return [Anchor(" " + word.text)]
-        return [Anchor(" " + word.text + " ", word.text if word.fuzzy is not None else None)]
+        # One word stands for the phrase: the pivot, exact and long if any.
+        return [self.words[self._pivot].anchor]
 
 
 class Person(Leaf):
@@ -176,6 +199,9 @@ class Person(Leaf):
 
     def occurrences(self, view: FieldView, doc: Document) -> list[Occurrence]:
         return [occ for form in self.forms for occ in form.occurrences(view, doc)]
+
+    def present(self, view: FieldView, doc: Document) -> bool:
+        return any(form.present(view, doc) for form in self.forms)
 
     def patterns(self) -> tuple[Pattern, ...]:
         return self.forms

@@ -36,7 +36,7 @@ def score_match(compiled: CompiledRule, doc: Document) -> Match:
         best = 0.0
         for field in compiled.rule.fields:
             view = doc.views[field]
-            found = leaf.occurrences(view, doc)
+            found = leaf.present(view, doc) and leaf.occurrences(view, doc)
             if not found:
                 continue
             start, end, quality = max(found, key=lambda occ: occ[2])
