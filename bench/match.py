@@ -27,19 +27,24 @@ from rapidfuzz import fuzz
 from monitor.matcher import compile_rules
 from monitor.models import Item, Person, Rule
 
-FRENCH = ("le la les de des du un une et en au aux pour par sur dans avec que qui est sont "
+
+def _vocab(text: str) -> list[str]:
+    return text.split()
+
+
+FRENCH = _vocab("le la les de des du un une et en au aux pour par sur dans avec que qui est sont "
           "a été plus son ses leur leurs selon cette ces entre après avant depuis contre "
           "groupe société marché année prix usine emploi salariés direction projet accord "
           "véhicules électrique ventes hausse baisse gouvernement ministre région ville "
-          "équipe résultats trimestre économie français européenne annonce nouvelle").split()
-ENGLISH = ("the of and to in a for on with that by from at is are was were as its their "
+          "équipe résultats trimestre économie français européenne annonce nouvelle")
+ENGLISH = _vocab("the of and to in a for on with that by from at is are was were as its their "
            "after before over under new first last more less this these group company "
            "market year price plant jobs workers board project deal vehicles electric "
            "sales rise fall government minister region city team results quarter economy "
-           "european announced said says report chief executive").split()
-SYLLABLES = ("ka lo mi ra ve to sa ne ri po da fe lu cha tré bé mon ar vil gor dan pel "
-             "sto qua zen fir mau ber cla gré nol").split()
-GIVEN = "Marie Jean Claire Pierre Hélène Louis Anne Paul Sophie Marc Lucie Hugo".split()
+           "european announced said says report chief executive")
+SYLLABLES = _vocab("ka lo mi ra ve to sa ne ri po da fe lu cha tré bé mon ar vil gor dan pel "
+             "sto qua zen fir mau ber cla gré nol")
+GIVEN = _vocab("Marie Jean Claire Pierre Hélène Louis Anne Paul Sophie Marc Lucie Hugo")
 
 
 def synthetic_word(rng: random.Random, syllables: int) -> str:
@@ -54,7 +59,8 @@ def typo(rng: random.Random, word: str) -> str:
     return word[:at] + word[at + 1:]
 
 
-def make_rules(rng: random.Random, count: int, pool: list[str]) -> tuple[list[Rule], list[list[str]]]:
+def make_rules(rng: random.Random, count: int,
+               pool: list[str]) -> tuple[list[Rule], list[list[str]]]:
     """Rules and, for each, the words an item must contain to fire it."""
     rules, mentions = [], []
     for number in range(count):
