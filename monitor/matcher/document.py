@@ -9,16 +9,14 @@ index, see index.py).
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
-from itertools import chain
+from itertools import accumulate, chain
 
 from monitor.matcher.fold import fold, original_span, tokens
 from monitor.models import Item
 from monitor.text import html_to_text
 
 FIELDS = ("title", "summary")
-_CHUNK = re.compile(r"\S+")
 
 
 class Tokenizer:
@@ -32,11 +30,16 @@ class Tokenizer:
         self._limit = limit
 
     def words(self, text: str) -> list[str]:
+        """`tokens(fold(text))`."""
+        return list(chain.from_iterable(self.chunks(text)[1]))
+
+    def chunks(self, text: str) -> tuple[list[str], list[tuple[str, ...]]]:
+        """The whitespace-separated chunks of `text` and the words of each."""
         chunks = text.split()
         known = list(map(self._memo.get, chunks))  # the hot path stays in C
         if None in known:
             known = [self.chunk(chunk) for chunk in chunks]
-        return list(chain.from_iterable(known))  # type: ignore[arg-type]
+        return chunks, known  # type: ignore[return-value]
 
     def chunk(self, chunk: str) -> tuple[str, ...]:
         """The words of one chunk (text without whitespace)."""
@@ -51,20 +54,26 @@ class Tokenizer:
 class FieldView:
     """One field of an item, folded and split into words."""
 
-    __slots__ = ("_chunks", "_tokenizer", "joined", "name", "original",
-                 "tokens", "tokset")
+    __slots__ = ("_chunks", "_ends", "_joined", "_words", "name", "original", "tokens",
+                 "tokset")
 
     def __init__(self, name: str, raw: str, tokenizer: Tokenizer) -> None:
         # Feeds parsed by monitor.parser are plain text already; JSONL items
         # (the eval set) still carry HTML, so only those pay for the parser.
         self.name = name
         self.original = html_to_text(raw) if ("<" in raw or "&" in raw) else raw
-        self.tokens = tokenizer.words(self.original)
-        self._tokenizer = tokenizer
-        self.joined = " " + " ".join(self.tokens) + " "
+        self._chunks, self._words = tokenizer.chunks(self.original)
+        self.tokens = list(chain.from_iterable(self._words))
+        self._ends: list[int] | None = None  # token count up to each chunk, on demand
+        self._joined: str | None = None
         self.tokset = set(self.tokens)
-        # (first token index, offset in original, chunk), grown on demand.
-        self._chunks: list[tuple[int, int, str]] = [(0, 0, "")]
+
+    @property
+    def joined(self) -> str:
+        """" word word ... ": phrases and prefixes are substrings of it."""
+        if self._joined is None:
+            self._joined = " " + " ".join(self.tokens) + " "
+        return self._joined
 
     def positions(self, word: str) -> list[int]:
         """Indexes of `word` among the tokens (list.index runs in C; a word
@@ -79,36 +88,22 @@ class FieldView:
                 return found
 
     def original_words(self, start: int, end: int) -> str:
-        """The original text of tokens[start:end], as written in the item."""
+        """The text of tokens[start:end] as written in the item (runs of
+        whitespace inside it shown as one space)."""
+        if self._ends is None:
+            self._ends = list(accumulate(map(len, self._words)))
         first, last = self._locate(start), self._locate(end - 1)
-        return self.original[first[0]:last[1]]
+        text = " ".join(self._chunks[first[0]:last[0] + 1])
+        tail = len(self._chunks[last[0]]) - last[2]
+        return text[first[1]:len(text) - tail]
 
-    def _locate(self, index: int) -> tuple[int, int]:
-        """(start, end) in the original text of token `index`. Walks the
-        whitespace-separated chunks only as far as needed, and remembers."""
-        chunks = self._chunks
-        while chunks[-1][0] <= index and self._grow():
-            pass
-        at = bisect_right(chunks, index, key=lambda row: row[0]) - 1
-        first, offset, chunk = chunks[at]
-        start, end = original_span(chunk, index - first)
-        return offset + start, offset + end
-
-    def _grow(self) -> bool:
-        """Add the next chunk with words to `_chunks`; False at the end."""
-        count, cursor, chunk = self._chunks[-1]
-        cursor += len(chunk)
-        count += len(self._tokenizer.chunk(chunk)) if chunk else 0
-        while cursor < len(self.original):
-            match = _CHUNK.search(self.original, cursor)
-            if match is None:
-                return False
-            cursor, chunk = match.start(), match.group()
-            if self._tokenizer.chunk(chunk):
-                self._chunks.append((count, cursor, chunk))
-                return True
-            cursor += len(chunk)
-        return False
+    def _locate(self, index: int) -> tuple[int, int, int]:
+        """(chunk number, start, end in that chunk) of token `index`."""
+        assert self._ends is not None
+        number = bisect_right(self._ends, index)
+        before = self._ends[number - 1] if number else 0
+        start, end = original_span(self._chunks[number], index - before)
+        return number, start, end
 
 
 class Document:
