@@ -10,7 +10,9 @@ Zipf-distributed synthetic vocabulary, accents included); a share of them
 accents or with a one-letter typo. Prints items/s for the matcher and for a
 naive loop (rapidfuzz.fuzz.partial_ratio of every rule term over every item
 text, run on a subset and extrapolated), their ratio, compile time and peak
-memory (ru_maxrss).
+memory (ru_maxrss). The matcher runs twice over the items: the first pass
+fills its memos (folded words, fuzzy near-matches) as a daemon does in its
+first minutes; the second pass is the steady state that is reported.
 """
 
 from __future__ import annotations
@@ -154,6 +156,8 @@ def main(argv: list[str] | None = None) -> None:
         for item in items:
             fired += len(matcher.match(item))
 
+    cold_seconds = timed(run_matcher)  # fills the word and fuzzy memos
+    fired = 0
     match_seconds = timed(run_matcher)
     subset = items[: args.naive]
     terms = [term for rule in rules for term in rule_terms(rule)]
@@ -172,7 +176,8 @@ def main(argv: list[str] | None = None) -> None:
           f"items: {len(items)} (~80 words, {args.planted:.0%} with planted mentions), "
           f"matches: {fired}")
     print(f"compile: {compile_seconds * 1000:.0f} ms for {len(rules)} rules")
-    print(f"matcher: {matcher_rate:,.0f} items/s ({match_seconds:.2f} s, one core)")
+    print(f"matcher: {matcher_rate:,.0f} items/s ({match_seconds:.2f} s, one core; "
+          f"first pass with cold memos: {len(items) / cold_seconds:,.0f} items/s)")
     print(f"naive:   {naive_rate:,.1f} items/s (partial_ratio of {len(terms)} terms per item, "
           f"measured on {len(subset)} items and extrapolated)")
     print(f"speed-up: {matcher_rate / naive_rate:,.0f}x")
