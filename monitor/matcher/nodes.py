@@ -275,8 +275,8 @@ class Not(Node):
 
 
 class Near(Node):
-    """Two patterns in the same field, at most `distance` words apart
-    (`a NEAR/1 b`: next to each other, in either order)."""
+    """Two patterns in the same field, in either order, with at most
+    `distance` words between them (`a NEAR/1 b`: "a b" or "a x b")."""
 
     __slots__ = ("distance", "left", "pos", "right")
 
@@ -292,9 +292,8 @@ class Near(Node):
         return any(self.close(a, b) for a in lefts for b in rights)
 
     def close(self, a: Occurrence, b: Occurrence) -> bool:
-        # Words strictly between the two: fewer than `distance`.
-        gap = max(b[0] - a[1], a[0] - b[1])
-        return gap < self.distance
+        gap = max(b[0] - a[1], a[0] - b[1])  # words between; negative if overlapping
+        return gap <= self.distance
 
     def anchors(self) -> list[Anchor] | None:
         options = [self.left.anchors() or [], self.right.anchors() or []]

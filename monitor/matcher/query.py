@@ -6,7 +6,7 @@ Grammar (AND binds tighter than OR; NEAR tighter than AND):
     or      := and ("OR" and)*
     and     := unary (("AND" unary) | ("NOT" unary))*     a NOT b = a AND NOT b
     unary   := "NOT" unary | near
-    near    := primary ("NEAR/" n primary)?                 both sides terms or phrases
+    near    := primary ("NEAR/" n primary)?    terms or phrases, at most n words between
     primary := "(" or ")" | TERM | "PHRASE"
 
 Operators are upper case; `and`, `or` are ordinary words. A TERM is a bare
