@@ -299,6 +299,7 @@ class Settings:
     feeds: tuple[FeedSettings, ...]
     rules: tuple[Rule, ...]
     files: tuple[Path, ...] = field(default=())
+    includes: tuple[str, ...] = field(default=())  # absolute glob patterns, for reload
 
     def feed(self, name: str) -> FeedSettings | None:
         return next((f for f in self.feeds if f.name == name), None)
@@ -333,7 +334,8 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
     _cross_check(path, monitor, channels, feeds, rules, problems)
     if problems:
         raise ConfigError(problems)
-    return Settings(path, monitor, channels, tuple(feeds), tuple(rules), tuple(files))
+    includes = tuple(str(path.parent / pattern) for pattern in main.include)
+    return Settings(path, monitor, channels, tuple(feeds), tuple(rules), tuple(files), includes)
 
 
 def load_rules_file(path: Path) -> tuple[Rule, ...]:
