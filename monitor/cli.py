@@ -126,7 +126,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.once:
         outcomes = asyncio.run(daemon.run_once())
         failed = [o for o in outcomes if o.result == "error"]
-        logging.getLogger("monitor.cli").info(
+        log = logging.getLogger("monitor.cli")
+        for o in outcomes:
+            log.info("poll done feed=%s result=%s new=%d alerts=%d", o.feed, o.result,
+                     o.new_items, o.alerts)
+        log.info(
             "run once done feeds=%d failed=%d alerts=%d", len(outcomes), len(failed),
             sum(o.alerts for o in outcomes))
         return EXIT_OK
