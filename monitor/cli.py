@@ -16,7 +16,6 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     p = command("send-test", cmd_send_test, "send a test message to a channel",
                 "newsmonitor send-test email")
     p.add_argument("channel")
+    p = command("import-opml", cmd_import_opml, "add the feeds of an OPML file to the config",
+                "newsmonitor import-opml subscriptions.opml --config config/monitor.toml")
+    p.add_argument("file")
+    command("export-opml", cmd_export_opml, "print the configured feeds as OPML",
+            "newsmonitor export-opml > feeds.opml")
     return parser
 
 
@@ -308,8 +312,27 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     return EXIT_OK if result.ok else EXIT_RUNTIME
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def cmd_import_opml(args: argparse.Namespace) -> int:
+    from monitor.opml import import_opml
+
+    path = _config_path(args)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{args.file}: cannot read: {exc.strerror}") from None
+    added = import_opml(path, data, args.file)
+    for outline in added:
+        print(f"added: {outline.name} <{outline.url}>")
+    print(f"{len(added)} feeds added to {path}")
+    load(path)  # what we wrote must load; raises (exit 1) naming the problem otherwise
+    return EXIT_OK
+
+
+def cmd_export_opml(args: argparse.Namespace) -> int:
+    from monitor.opml import export_opml
+
+    sys.stdout.write(export_opml(load(_config_path(args)).feeds).decode())
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover
