@@ -35,7 +35,6 @@ class HealthServer:
     def __init__(self, listen: str, last_tick: Callable[[], float],
                  metrics: Callable[[], bytes]) -> None:
         self._address = parse_listen(listen)
-        outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -63,7 +62,6 @@ class HealthServer:
 
         self._handler = Handler
         self._server: ThreadingHTTPServer | None = None
-        self.outer = outer
 
     def start(self) -> int:
         self._server = ThreadingHTTPServer(self._address, self._handler)
