@@ -19,6 +19,7 @@ import logging
 import os
 import random
 import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -28,15 +29,17 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import delivery, systemd
-from monitor.config import Settings, load
+from monitor import delivery, feedhealth, systemd
+from monitor.config import FeedSettings, Settings, load
 from monitor.errors import ConfigError, NewsmonitorError
 from monitor.fetcher import Fetcher, FetchLimits, make_session
+from monitor.health import HealthServer
 from monitor.matcher import Matcher, check_rules, compile_rules
+from monitor.metrics import Metrics
 from monitor.notifier import Notifier
 from monitor.pipeline import Context, Outcome, poll_feed
 from monitor.schedule import HostBackoff, PollPolicy, first_poll
-from monitor.store import Store
+from monitor.store import FeedState, Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -92,8 +95,10 @@ class Daemon:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _fingerprint: tuple[tuple[str, int, int], ...] = ()
-    last_tick: float = 0.0
+    last_tick: float = 0.0  # time.monotonic() of the last dispatch tick
     outcomes: list[Outcome] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
+    _health: HealthServer | None = None
 
     # ---------------------------------------------------------- lifecycle
 
@@ -142,6 +147,8 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
         scheduler = self._scheduler()
         scheduler.start()
+        self.last_tick = time.monotonic()
+        self._start_http()
         systemd.notify(f"READY=1\nSTATUS={self._summary()}")
         log.info("started config=%s feeds=%d rules=%d", self.config_path,
                  len(self.runtime.settings.feeds), len(self.runtime.settings.rules))
@@ -152,11 +159,21 @@ class Daemon:
             log.info("stopping in_flight=%d", len(self._tasks))
             scheduler.shutdown(wait=False)
             await self._drain()
+            if self._health is not None:
+                self._health.stop()
             await self._close()
             log.info("stopped")
 
     def stop(self) -> None:
         self._stopping.set()
+
+    def _start_http(self) -> None:
+        listen = self.runtime.settings.monitor.http
+        if not listen:
+            return
+        self._health = HealthServer(listen, lambda: self.last_tick, self.metrics.render)
+        port = self._health.start()
+        log.info("http endpoint listening address=%s port=%d", listen, port)
 
     async def _drain(self) -> None:
         # Polls record their items and alerts in one transaction each, so a
@@ -193,7 +210,7 @@ class Daemon:
         ctx = self._ctx
         assert ctx is not None and self.store is not None
         now = self.clock()
-        self.last_tick = now.timestamp()
+        self.last_tick = time.monotonic()
         enabled = {f.name: f for f in ctx.settings.feeds if f.enabled}
         lease = ctx.settings.monitor.timeout.total_seconds() + 60
         try:
@@ -204,19 +221,45 @@ class Daemon:
         for state in due:
             self._spawn(self._poll(ctx, enabled[state.name], state))
 
-    async def _poll(self, ctx: Context, feed: Any, state: Any) -> None:
+    async def _poll(self, ctx: Context, feed: FeedSettings, state: FeedState) -> None:
         outcome = await poll_feed(ctx, feed, state)
-        if outcome.alerts:
+        self.metrics.poll(outcome.result, outcome.elapsed, outcome.new_items, outcome.rules)
+        queued = await self._feed_health(ctx, feed)
+        if outcome.alerts or queued:
             self._spawn(self._deliver())
+
+    async def _feed_health(self, ctx: Context, feed: FeedSettings) -> int:
+        """Raise, remind or clear the feed's health alert (see feedhealth)."""
+        m = ctx.settings.monitor
+        state = await ctx.store.feed(feed.name)
+        if state is None:
+            return 0
+        now = self.clock()
+        notice, new_state = feedhealth.check(state, feed, m.max_failures, now)
+        if notice is None:
+            return 0
+        log.warning("feed health feed=%s state=%s detail=%s", feed.name, notice.kind,
+                    notice.text)
+        await ctx.store.save_feed(new_state)
+        alerts = feedhealth.alerts(notice, feed, m.admin_channels, now)
+        return len(await ctx.store.queue_alerts(alerts, now.timestamp()))
 
     async def _deliver(self) -> None:
         if self.store is None:
             return
         try:
             await delivery.deliver_due(self.store, self.runtime.notifier,
-                                       self.runtime.channels, self.clock())
+                                       self.runtime.channels, self.clock(), self.metrics)
+            await self._refresh_gauges()
         except NewsmonitorError as exc:
             log.error("delivery tick failed error=%s", exc)
+
+    async def _refresh_gauges(self) -> None:
+        assert self.store is not None
+        oldest = await self.store.oldest_pending()
+        age = self.clock().timestamp() - oldest if oldest is not None else None
+        self.metrics.refresh(await self.store.outbox_counts(), age, await self.store.feeds(),
+                             self.runtime.channels.specs)
 
     async def _watch(self) -> None:
         fingerprint = config_fingerprint(self.runtime.settings)
@@ -236,7 +279,7 @@ class Daemon:
     async def _watchdog(self) -> None:
         # Only while the dispatch tick ran recently: a wedged loop stops the
         # pings and systemd restarts us (WatchdogSec=).
-        if self.clock().timestamp() - self.last_tick < 30:
+        if time.monotonic() - self.last_tick < 30:
             systemd.notify(f"WATCHDOG=1\nSTATUS={self._summary()}")
 
     # ---------------------------------------------------------- reload

@@ -26,6 +26,7 @@ import jinja2
 from monitor import flood
 from monitor.config import Settings
 from monitor.errors import ConfigError
+from monitor.metrics import Metrics
 from monitor.models import Priority
 from monitor.notifier import (
     ChannelSpec,
@@ -105,20 +106,21 @@ def build_channels(settings: Settings, environ: Mapping[str, str] | None = None)
 
 
 async def deliver_due(store: Store, notifier: Notifier, channels: Channels,
-                      now: datetime) -> int:
+                      now: datetime, metrics: Metrics | None = None) -> int:
     """Send what is due on every channel, concurrently; returns messages sent."""
     due = await store.due_alerts(now.timestamp())
     by_channel: dict[str, list[StoredAlert]] = {}
     for stored in due:
         by_channel.setdefault(stored.alert.channel, []).append(stored)
     counts = await asyncio.gather(*(
-        _channel(store, notifier, channels, name, alerts, now)
+        _channel(store, notifier, channels, name, alerts, now, metrics)
         for name, alerts in by_channel.items()))
     return sum(counts)
 
 
 async def _channel(store: Store, notifier: Notifier, channels: Channels, name: str,
-                   alerts: Sequence[StoredAlert], now: datetime) -> int:
+                   alerts: Sequence[StoredAlert], now: datetime,
+                   metrics: Metrics | None) -> int:
     spec = channels.specs.get(name)
     if spec is None:
         # The channel was removed from the config: keep the alerts, say so once per tick.
@@ -126,14 +128,15 @@ async def _channel(store: Store, notifier: Notifier, channels: Channels, name: s
                     name, len(alerts))
         return 0
     try:
-        return await _send_planned(store, notifier, channels, spec, alerts, now)
+        return await _send_planned(store, notifier, channels, spec, alerts, now, metrics)
     except Exception:  # compartment boundary: one channel's bug never stops the others
         log.exception("delivery crashed channel=%s", name)
         return 0
 
 
 async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
-                        spec: ChannelSpec, alerts: Sequence[StoredAlert], now: datetime) -> int:
+                        spec: ChannelSpec, alerts: Sequence[StoredAlert], now: datetime,
+                        metrics: Metrics | None) -> int:
     window = now - timedelta(seconds=spec.rate_limit[1])
     sent = [datetime.fromtimestamp(t, UTC) for t in
             await store.sends_since(spec.name, window.timestamp())]
@@ -148,9 +151,13 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
                                      priority=_priority(group))
         if not result.ok:
             await _failed(store, channels, group, result, now)
+            if metrics:
+                metrics.failed(spec.name, len(group))
             break  # keep this channel's order: the rest waits for the retry
         kind = "single" if len(group) == 1 and planned.kind != "summary" else planned.kind
         await store.mark_sent(planned.alert_ids, spec.name, kind, now.timestamp())
+        if metrics:
+            metrics.delivered(spec.name, len(group))
         count += 1
     return count
 

@@ -43,6 +43,7 @@ class Outcome:
     alerts: int = 0
     error: str | None = None
     elapsed: float = 0.0
+    rules: tuple[str, ...] = ()  # the rule of each match on a new item
 
 
 @dataclass(slots=True)
@@ -194,7 +195,9 @@ async def _record(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedS
     queued = await ctx.store.record_items(state, parsed.items, alerts, now.timestamp())
     if new_items:
         log.info("new items feed=%s new=%d alerts=%d", feed.name, len(new_items), len(queued))
-    return Outcome(feed.name, "new", len(new_items), len(queued)), state
+    rules = tuple(dict.fromkeys((a.item.id, a.match.rule) for a in alerts))
+    return Outcome(feed.name, "new", len(new_items), len(queued),
+                   rules=tuple(rule for _, rule in rules)), state
 
 
 def make_alerts(settings: Settings, matcher: Matcher, feed: FeedSettings,
