@@ -24,6 +24,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import os
@@ -36,11 +37,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import unquote
 
 import apprise
-import requests  # type: ignore[import-untyped]
+import requests
 from apprise.decorators import notify as apprise_notify
 
 from monitor.errors import ConfigError
@@ -163,7 +164,7 @@ _ASSET = apprise.AppriseAsset(default_service_retry=0)
 
 
 def _privacy_url(url: str) -> str | None:
-    plugin = apprise.Apprise.instantiate(url, asset=_ASSET, suppress_exceptions=True)
+    plugin: Any = apprise.Apprise.instantiate(url, asset=_ASSET, suppress_exceptions=True)
     return None if plugin is None else str(plugin.url(privacy=True))
 
 
@@ -274,7 +275,7 @@ def credentials_dir_urls(name: str, environ: Mapping[str, str] = os.environ) -> 
 # --- console:// ---------------------------------------------------------------
 
 
-@apprise_notify(on="console", name="newsmonitor console")
+@apprise_notify(on="console", name="newsmonitor console")  # type: ignore[untyped-decorator,no-untyped-call]
 def _console(body: str, title: str, *args: Any, **kwargs: Any) -> bool:
     """Print the alert to standard output (what `console://` is for)."""
     print(f"{title}\n{body}\n" if title else f"{body}\n", file=sys.stdout, flush=True)
@@ -398,18 +399,17 @@ def _observing_send(self: Any, request: Any, **kwargs: Any) -> Any:
     return response
 
 
-requests.Session.send = _observing_send
+requests.Session.send = _observing_send  # type: ignore[method-assign]
 
 
-class _observe_http:  # noqa: N801 - used as a context manager
-    def __enter__(self) -> list[tuple[int, str | None]]:
-        self._seen: list[tuple[int, str | None]] = []
-        self._token = _OBSERVED.set(self._seen)
-        return self._seen
-
-    def __exit__(self, *exc: object) -> Literal[False]:
-        _OBSERVED.reset(self._token)
-        return False
+@contextlib.contextmanager
+def _observe_http() -> Iterator[list[tuple[int, str | None]]]:
+    seen: list[tuple[int, str | None]] = []
+    token = _OBSERVED.set(seen)
+    try:
+        yield seen
+    finally:
+        _OBSERVED.reset(token)
 
 
 def _retry_after(responses: Sequence[tuple[int, str | None]]) -> float | None:

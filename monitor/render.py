@@ -237,7 +237,8 @@ def _html_alert(alert: Alert, tz: tzinfo | None) -> str:
         for label, value in _facts(alert, tz)
     )
     text = _highlight(excerpt(alert.item.summary, _excerpt_words(alert)), Format.HTML)
-    parts = [f"<p><b>{html_link(alert.item.title, alert.item.link)}</b></p>", f"<table>{rows}</table>"]
+    title = html_link(alert.item.title, alert.item.link)
+    parts = [f"<p><b>{title}</b></p>", f"<table>{rows}</table>"]
     if text:
         parts.append(f"<p>{text}</p>")
     return "\n".join(parts)
