@@ -32,6 +32,7 @@ import re
 import stat
 import sys
 import threading
+import warnings
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -43,6 +44,7 @@ from urllib.parse import unquote
 import apprise
 import requests
 from apprise.decorators import notify as apprise_notify
+from apprise.manager_plugins import NotificationManager
 
 from monitor.errors import ConfigError
 from monitor.models import Priority
@@ -152,6 +154,15 @@ class _Redactor(logging.Filter):
         record.msg, record.args = self.scrub(record.getMessage()), None
         return True
 
+
+# Apprise loads its plugins lazily on first use; its PGP helper imports
+# `imghdr`, deprecated since Python 3.11, and under warnings-as-errors (our
+# tests) that import would fail inside whatever call came first. Load them
+# once here with that one warning silenced.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="'imghdr' is deprecated",
+                            category=DeprecationWarning)
+    NotificationManager().load_modules()  # type: ignore[no-untyped-call]
 
 _REDACTOR = _Redactor()
 logging.getLogger("apprise").addFilter(_REDACTOR)
@@ -374,7 +385,7 @@ def _title(message: Message) -> str:
 def _failure_text(outcome: Any) -> str:
     """The last warning/error apprise logged for this call, else a fallback."""
     messages = [entry.message for entry in outcome.logs()
-                if getattr(entry, "level", 0) >= logging.WARNING]
+                if entry.level in {"WARNING", "ERROR", "CRITICAL"}]
     return messages[-1] if messages else f"apprise reported {outcome.status.name.lower()}"
 
 

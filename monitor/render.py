@@ -232,13 +232,13 @@ def _md_alert(alert: Alert, tz: tzinfo | None) -> str:
 
 
 def _html_alert(alert: Alert, tz: tzinfo | None) -> str:
-    rows = "".join(
-        f"<tr><th align=\"left\">{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
-        for label, value in _facts(alert, tz)
-    )
+    # Lines rather than a table: apprise derives the email's text/plain part
+    # from this HTML, and a table would put each label and value on its own line.
+    facts = "<br>".join(f"<b>{html.escape(label)}:</b> {html.escape(value)}"
+                          for label, value in _facts(alert, tz))
     text = _highlight(excerpt(alert.item.summary, _excerpt_words(alert)), Format.HTML)
     title = html_link(alert.item.title, alert.item.link)
-    parts = [f"<p><b>{title}</b></p>", f"<table>{rows}</table>"]
+    parts = [f"<p><b>{title}</b></p>", f"<p>{facts}</p>"]
     if text:
         parts.append(f"<p>{text}</p>")
     return "\n".join(parts)
