@@ -12,8 +12,8 @@ Rules, in order:
 3. Digest channels ("1h", "30m", "1d" or a crontab line): alerts wait for the
    first period boundary after the oldest of them was created, then leave as
    one digest. Interval periods are aligned to local midnight; cron times come
-   from APScheduler 3's CronTrigger. An empty period sends nothing, since no
-   alert is pending to form it.
+   from APScheduler 3's CronTrigger (weekdays translated, see `_crontab`). An
+   empty period sends nothing, since no alert is pending to form it.
 4. Rate limit (`count` messages per `seconds`, counting `sent`): when more
    messages are due than slots are free, the last free slot carries a summary
    of all the overflow; with no free slot everything waits for the next one.
@@ -101,10 +101,49 @@ def parse_digest(expr: str, tz: str = "UTC") -> timedelta | CronTrigger:
             raise ConfigError(f"digest {expr!r}: the period must be positive")
         return timedelta(seconds=seconds)
     try:
-        return CronTrigger.from_crontab(expr, timezone=zone(tz))
+        return _crontab(expr, zone(tz))
     except ValueError as exc:
         raise ConfigError(f"digest {expr!r}: neither a period like 1h nor a crontab "
                           f"line ({exc})") from exc
+
+
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _crontab(expr: str, tz: ZoneInfo) -> CronTrigger:
+    """A standard 5-field crontab line as an APScheduler 3 trigger.
+
+    Not `CronTrigger.from_crontab`: APScheduler 3 numbers weekdays from
+    Monday=0, so its `0 8 * * 1` fires on Tuesdays; crontab(5) has Sunday=0
+    (and 7). Numeric weekdays are turned into names first.
+    """
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields, got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=_weekdays(weekday), timezone=tz)
+
+
+_WEEKDAY_PART = re.compile(r"^(\*|[0-7])(?:-([0-7]))?(?:/(\d+))?$")
+
+
+def _weekdays(field: str) -> str:
+    """A crontab weekday field (Sunday=0/7) as APScheduler day names; parts
+    already written with names pass through."""
+    names: list[str] = []
+    for part in field.split(","):
+        match = _WEEKDAY_PART.match(part)
+        if match is None:
+            names.append(part)
+            continue
+        first = 0 if match[1] == "*" else int(match[1])
+        last = 6 if match[1] == "*" else int(match[2] or first)
+        if last < first:
+            raise ValueError(f"weekday range {part!r} runs backwards")
+        step = int(match[3] or 1)
+        names += [_DAYS[day] for day in range(first, last + 1, step)]
+    return ",".join(dict.fromkeys(names))
 
 
 def next_digest(expr: str, tz: str, after: datetime) -> datetime:
