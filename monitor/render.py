@@ -214,8 +214,9 @@ def _facts(alert: Alert, tz: tzinfo | None) -> list[tuple[str, str]]:
 
 def _text_alert(alert: Alert, tz: tzinfo | None) -> str:
     lines = [alert.item.title]
-    if alert.item.link:
-        lines.append(alert.item.link)
+    link = safe_link(alert.item.link)
+    if link:
+        lines.append(link)
     lines += [f"{label}: {value}" for label, value in _facts(alert, tz)]
     text = _highlight(excerpt(alert.item.summary, _excerpt_words(alert)), Format.TEXT)
     return "\n".join([*lines, "", text] if text else lines)
@@ -256,7 +257,13 @@ def render_digest(
     render_group = {Format.TEXT: _text_group, Format.MARKDOWN: _md_group,
                     Format.HTML: _html_group}[fmt]
     body = "\n\n".join(render_group(rule, group, tz) for rule, group in groups.items())
-    return Message(title, body, fmt)
+    return Message(title, _with_md_heading(title, body, fmt), fmt)
+
+
+def _with_md_heading(title: str, body: str, fmt: Format) -> str:
+    """Markdown bodies carry their own bold title line: the notifier sends no
+    separate title for markdown (see notifier._title)."""
+    return f"**{escape_markdown(title)}**\n\n{body}" if fmt is Format.MARKDOWN else body
 
 
 def _entry_facts(alert: Alert, tz: tzinfo | None) -> str:
@@ -268,7 +275,8 @@ def _entry_facts(alert: Alert, tz: tzinfo | None) -> str:
 def _text_group(rule: str, alerts: Sequence[Alert], tz: tzinfo | None) -> str:
     lines = [f"{rule} ({len(alerts)})"]
     for alert in alerts:
-        link = f" <{alert.item.link}>" if alert.item.link else ""
+        link = safe_link(alert.item.link)
+        link = f" <{link}>" if link else ""
         lines.append(f"- {alert.item.title}{link} ({_entry_facts(alert, tz)})")
     return "\n".join(lines)
 
@@ -291,11 +299,12 @@ def _html_group(rule: str, alerts: Sequence[Alert], tz: tzinfo | None) -> str:
 def render_test(channel: str, fmt: Format = Format.TEXT) -> Message:
     """The message `send-test` sends, naming the channel."""
     body = f"This is a test message from newsmonitor for channel “{channel}”."
+    title = f"{SUBJECT_PREFIX} test: {channel}"
     if fmt is Format.MARKDOWN:
-        body = escape_markdown(body)
+        body = _with_md_heading(title, escape_markdown(body), fmt)
     elif fmt is Format.HTML:
         body = f"<p>{html.escape(body)}</p>"
-    return Message(f"{SUBJECT_PREFIX} test: {channel}", body, fmt)
+    return Message(title, body, fmt)
 
 
 # --- user templates -----------------------------------------------------------
