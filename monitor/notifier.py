@@ -112,7 +112,13 @@ def url_secrets(url: str) -> set[str]:
     A piece (split on URL delimiters) counts when it is absent from the masked
     form and at least 4 characters long; unparseable URLs count whole.
     """
-    masked = _privacy_url(url)
+    # Apprise logs a refused URL's tokens while parsing it, before we know
+    # which pieces are secret: its records are dropped during this one call.
+    token = _MUTED.set(True)
+    try:
+        masked = _privacy_url(url)
+    finally:
+        _MUTED.reset(token)
     if masked is None:
         return {p for p in _pieces(url) if len(p) >= 4} | {url}
     shown = set(_pieces(masked))
@@ -124,6 +130,9 @@ def _pieces(url: str) -> Iterator[str]:
     for piece in _SPLIT.split(body):
         yield piece
         yield unquote(piece)
+
+
+_MUTED = contextvars.ContextVar("newsmonitor_apprise_muted", default=False)
 
 
 class _Redactor(logging.Filter):
@@ -151,6 +160,8 @@ class _Redactor(logging.Filter):
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if _MUTED.get():
+            return False
         record.msg, record.args = self.scrub(record.getMessage()), None
         return True
 
@@ -187,7 +198,11 @@ def _instantiate(url: str) -> Any:
     except Exception as exc:  # apprise raises its own and TypeError/ValueError
         raise ConfigError(f"{_scheme(url)}://…: {_REDACTOR.scrub(str(exc))}") from None
     if plugin is None:
-        raise ConfigError(f"{_scheme(url)}://…: unsupported or disabled URL scheme")
+        scheme = _scheme(url)
+        known = scheme.lower() in NotificationManager()  # type: ignore[no-untyped-call]
+        why = "malformed URL (see apprise's docs for this service)" if known else (
+            "unknown URL scheme")
+        raise ConfigError(f"{scheme}://…: {why}")
     return plugin
 
 
@@ -230,7 +245,7 @@ def default_format(spec: ChannelSpec) -> Format:
 
 # --- configuration files ------------------------------------------------------
 
-_LINE = re.compile(r"^\s*(?:(?P<tags>[^=\s][^=]*?)\s*=\s*)?(?P<url>[A-Za-z][\w+.-]*://\S+)\s*$")
+_LINE = re.compile(r"^\s*(?:(?P<tags>[^=\s][^=]*?)\s*=\s*)?(?P<url>[A-Za-z][\w+.-]*://\S*)\s*$")
 
 
 def load_channels_file(path: str | Path) -> dict[str, list[str]]:

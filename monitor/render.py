@@ -195,7 +195,7 @@ def render_alert(
     """One alert as a message in `fmt`; `template` (see `load_template`)
     replaces the default body."""
     if template is not None:
-        return Message(subject(alert), template.render(alert_context(alert, fmt, tz)), fmt)
+        return Message(subject(alert), _render_user(template, alert_context(alert, fmt, tz)), fmt)
     body = {Format.TEXT: _text_alert, Format.MARKDOWN: _md_alert, Format.HTML: _html_alert}[fmt]
     return Message(subject(alert), body(alert, tz), fmt)
 
@@ -326,6 +326,16 @@ def alert_context(alert: Alert, fmt: Format, tz: tzinfo | None = None) -> dict[s
     }
 
 
+def _render_user(template: jinja2.Template, context: dict[str, object]) -> str:
+    """A user template's output; its runtime errors (unknown variable, unsafe
+    attribute under the sandbox) are ConfigErrors, like its syntax errors."""
+    try:
+        return template.render(context)
+    except jinja2.TemplateError as exc:
+        name = template.name or "template"
+        raise ConfigError(f"{name}: template failed: {exc}") from exc
+
+
 def _environment(autoescape: bool) -> SandboxedEnvironment:
     env = SandboxedEnvironment(autoescape=autoescape, undefined=jinja2.StrictUndefined,
                                keep_trailing_newline=False)
@@ -347,6 +357,8 @@ def load_template(path: str | Path) -> jinja2.Template:
         raise ConfigError(f"{path}: cannot read template: {exc}") from exc
     env = _environment(autoescape=path.suffix.lower() in {".html", ".htm"})
     try:
-        return env.from_string(source)
+        template = env.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(f"{path}:{exc.lineno}: template syntax error: {exc.message}") from exc
+    template.name = str(path)
+    return template

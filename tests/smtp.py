@@ -101,7 +101,9 @@ class LoopbackSMTP:
         ok = (isinstance(auth_data, LoginPassword)
               and auth_data.login.decode() == self.user
               and auth_data.password.decode() == self.password)
-        return AuthResult(success=ok)
+        # handled=False: let aiosmtpd answer 535 itself (the default,
+        # handled=True, would leave the client waiting for a reply).
+        return AuthResult(success=ok, handled=False)
 
     def __enter__(self) -> LoopbackSMTP:
         self._controller.start()

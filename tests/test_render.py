@@ -201,7 +201,7 @@ def test_user_template_html_is_autoescaped(tmp_path: Path) -> None:
 def test_user_template_is_sandboxed(tmp_path: Path) -> None:
     path = tmp_path / "evil.txt"
     path.write_text("{{ item.__class__.__mro__ }}")
-    with pytest.raises(Exception, match="unsafe|__class__|attribute"):
+    with pytest.raises(ConfigError, match=r"evil\.txt: template failed: .*unsafe"):
         render_alert(make_alert(), Format.TEXT, load_template(path))
 
 
@@ -218,6 +218,13 @@ def test_template_syntax_error_names_file_and_line(tmp_path: Path, source: str,
         load_template(path)
 
 
+def test_template_unknown_variable_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "typo.j2"
+    path.write_text("{{ titel }}")
+    with pytest.raises(ConfigError, match=r"typo\.j2: template failed: 'titel' is undefined"):
+        render_alert(make_alert(), Format.TEXT, load_template(path))
+
+
 def test_missing_template_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="missing.j2"):
+    with pytest.raises(ConfigError, match=r"missing\.j2"):
         load_template(tmp_path / "missing.j2")
