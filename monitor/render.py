@@ -86,7 +86,9 @@ def md_link(text: str, url: str) -> str:
     # escape inside link text, so a "]" there would end the label early and a
     # following "(http://evil)" would become the link: brackets become
     # parentheses in link text.
-    label = escape_markdown(text.replace("[", "(").replace("]", ")"))
+    # A blank line would end the paragraph, and with it the link.
+    label = " ".join(text.replace("[", "(").replace("]", ")").split())
+    label = escape_markdown(label)
     return f"[{label}](<{target}>)"
 
 
