@@ -46,7 +46,7 @@ import requests
 from apprise.decorators import notify as apprise_notify
 from apprise.manager_plugins import NotificationManager
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, DeliveryError
 from monitor.models import Priority
 from monitor.render import Format, Message
 
@@ -344,7 +344,10 @@ class Notifier:
         only: Collection[int] | None = None,
     ) -> DeliveryResult:
         """One attempt at every URL of `channel` (or the indexes in `only`, so
-        a retry need not repeat URLs that already accepted), concurrently."""
+        a retry need not repeat URLs that already accepted), concurrently.
+        Raises DeliveryError only for a channel that was never configured."""
+        if channel not in self._targets:
+            raise DeliveryError(f"unknown channel {channel!r}")
         targets = [t for t in self._targets[channel] if only is None or t.index in only]
         results = await asyncio.gather(
             *(asyncio.to_thread(t.send, message, priority) for t in targets)

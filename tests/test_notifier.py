@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, DeliveryError
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.notifier import (
     ChannelSpec,
@@ -175,6 +175,11 @@ async def test_apprise_makes_one_attempt_even_with_retry_in_url(
     notifier = Notifier([ChannelSpec("chat", (SLACK_URL.replace("#alerts", "#alerts?retry=3"),))])
     result = await notifier.send("chat", render_test("chat", Format.MARKDOWN))
     assert not result.ok and len(http.calls) == 1
+
+
+async def test_unknown_channel_is_a_delivery_error() -> None:
+    with pytest.raises(DeliveryError, match="nope"):
+        await Notifier([]).send("nope", render_test("nope"))
 
 
 # --- secrets --------------------------------------------------------------------
