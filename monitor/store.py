@@ -309,8 +309,9 @@ class Store:
             stmt = self._insert(items_t).values(
                 feed=feed, item_id=item.id, title=item.title[:1000], link=item.link[:2000],
                 published=ts(item.published), first_seen=now, last_seen=now,
-            ).on_conflict_do_nothing()
-            if (await conn.execute(stmt)).rowcount:
+            ).on_conflict_do_nothing().returning(items_t.c.item_id)
+            # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
+            if (await conn.execute(stmt)).first() is not None:
                 fresh.add(item.id)
         return fresh
 
@@ -359,6 +360,9 @@ class Store:
 
     async def mark_sent(self, ids: Sequence[int], channel: str, kind: str, now: float) -> None:
         """The channel accepted one message carrying these alerts."""
+        if not ids:
+            return
+
         async def go(conn: AsyncConnection) -> None:
             await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(list(ids))).values(
                 state="sent", delivered=now, attempts=alerts_t.c.attempts + 1, kind=kind,
@@ -371,6 +375,9 @@ class Store:
     async def mark_failed(self, ids: Sequence[int], error: str, now: float,
                           retry_at: float | None) -> None:
         """An attempt failed: retry at `retry_at`, or mark dead when it is None."""
+        if not ids:
+            return
+
         async def go(conn: AsyncConnection) -> None:
             values: dict[str, Any] = {"attempts": alerts_t.c.attempts + 1,
                                       "last_error": error[:500]}
