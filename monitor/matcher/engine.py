@@ -1,0 +1,88 @@
+"""The Matcher: compiled rules + index, item → matches.
+
+`compile_rules` compiles every rule once (RuleError on the first bad one);
+`Matcher.match` folds the item once, asks the index for candidate rules,
+tests only those, and scores the ones that fire. Pure apart from the
+index's bounded memo of fuzzy comparisons (index.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+from monitor.errors import RuleError
+from monitor.matcher.compile import CompiledRule, compile_rule, rule_errors
+from monitor.matcher.document import Document, Tokenizer
+from monitor.matcher.explain import explain_rule
+from monitor.matcher.index import Index
+from monitor.matcher.score import score_match
+from monitor.models import Item, Match, Rule
+
+
+def compile_rules(rules: Sequence[Rule]) -> Matcher:
+    """A Matcher for `rules`; raises RuleError on the first bad rule."""
+    compiled: list[CompiledRule] = []
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.name in seen:
+            raise RuleError(rule.where, "name", f"duplicate rule name {rule.name!r}")
+        seen.add(rule.name)
+        compiled.append(compile_rule(rule))
+    return Matcher(compiled)
+
+
+def check_rules(rules: Sequence[Rule]) -> list[RuleError]:
+    """Every problem of every rule, in order (for `newsmonitor check`)."""
+    errors: list[RuleError] = []
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.name in seen:
+            errors.append(RuleError(rule.where, "name", f"duplicate rule name {rule.name!r}"))
+        seen.add(rule.name)
+        errors.extend(rule_errors(rule))
+    return errors
+
+
+class Matcher:
+    """Matches items against compiled rules; build it with compile_rules."""
+
+    def __init__(self, compiled: Sequence[CompiledRule]) -> None:
+        self._compiled = tuple(compiled)
+        self._by_name = {c.rule.name: c for c in self._compiled}
+        self._index = Index(self._compiled)
+        self._tokenizer = Tokenizer()
+
+    @property
+    def rules(self) -> Mapping[str, Rule]:
+        """The rules by name, in the order given."""
+        return {name: c.rule for name, c in self._by_name.items()}
+
+    def match(self, item: Item, feed_tags: Collection[str] = ()) -> list[Match]:
+        """The rules that fire on `item` with score >= their min_score, in
+        rule order. `feed_tags` are the tags of the item's feed."""
+        doc = Document(item, self._tokenizer)
+        found = []
+        for number in sorted(self._index.candidates(doc)):
+            compiled = self._compiled[number]
+            if not _applies(compiled.rule, item.feed, feed_tags):
+                continue
+            if compiled.node.test(doc, compiled.rule.fields):
+                match = score_match(compiled, doc)
+                if match.score >= compiled.rule.min_score:
+                    found.append(match)
+        return found
+
+    def explain(self, rule_name: str, item: Item, feed_tags: Collection[str] = ()) -> str:
+        """Why `rule_name` fires on `item` or not, as multi-line text.
+        Raises KeyError for an unknown rule name."""
+        compiled = self._by_name[rule_name]
+        doc = Document(item, self._tokenizer)
+        self._index.candidates(doc)  # fills the fuzzy near-matches
+        return explain_rule(compiled, doc, _applies(compiled.rule, item.feed, feed_tags))
+
+
+def _applies(rule: Rule, feed: str, feed_tags: Collection[str]) -> bool:
+    """`feeds` and `tags` limits: the item's feed is listed / carries a tag."""
+    if rule.feeds and feed not in rule.feeds:
+        return False
+    return not rule.tags or any(tag in feed_tags for tag in rule.tags)

@@ -1,0 +1,104 @@
+"""Text folding and word tokens: the one definition of "the same word".
+
+Contract (../shared/eval/README.md): text is compared after Unicode NFKC, case
+folding, accent removal (é→e), ligature expansion (œ→oe), straight quotes and
+apostrophes, and every dash read as a word separator. `fold` maps each
+character on its own (a cached per-character table applied with
+`str.translate`), so folding is idempotent and a folded offset maps back to
+the original character: that is how a hit shows `Ampère` for the term
+`Ampere`.
+
+A word is a run of letters and digits, optionally joined by apostrophes
+(`aujourd'hui`). A French elided article or pronoun in front (`l'`, `qu'`,
+...) and an English possessive `'s` behind are not part of the word.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Characters NFKD does not decompose but a reader takes for a base letter.
+_SPECIAL = str.maketrans({
+    "\u0153": "oe", "\u00e6": "ae", "\u00f8": "o", "\u0111": "d", "\u00f0": "d",  # œ æ ø đ ð
+    "\u0142": "l", "\u00fe": "th", "\u0131": "i", "\u0127": "h", "\u0167": "t",  # l th i h t
+    "\u014b": "n",  # ŋ
+    # Typeset apostrophes, primes and quotes (single, then double); the minus sign.
+    **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032\u02bc\u02b9\u00b4\uff07", "'"),
+    **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
+    "\u2212": "-",
+})
+
+ELISIONS = ("jusqu", "lorsqu", "puisqu", "qu", "l", "d", "j", "m", "n", "s", "t", "c")
+
+# Group 1 is the word; the elided prefix and the possessive `'s` are outside it.
+TOKEN_RE = re.compile(
+    r"(?:\b(?:" + "|".join(ELISIONS) + r")')?"
+    r"([^\W_]+(?:'(?!s(?![^\W_]))[^\W_]+)*)"
+    r"(?:'s(?![^\W_]))?"
+)
+
+
+def _transform(char: str) -> str:
+    text = unicodedata.normalize("NFKC", char).casefold()
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if unicodedata.category(c) != "Mn")
+    text = "".join("-" if unicodedata.category(c) == "Pd" else c for c in text)
+    return unicodedata.normalize("NFC", text.translate(_SPECIAL))
+
+
+def _fold_char(char: str) -> str:
+    """The folded form of one character, iterated to a fixed point so that
+    folding the output again changes nothing (idempotence)."""
+    text = _transform(char)
+    for _ in range(4):
+        again = "".join(_transform(c) for c in text)
+        if again == text:
+            break
+        text = again
+    return text
+
+
+class _FoldTable(dict[int, str]):
+    """`str.translate` table filled on first sight of each character."""
+
+    def __missing__(self, code: int) -> str:
+        folded = self[code] = _fold_char(chr(code))
+        if len(folded) != 1:
+            _RESIZING.add(chr(code))
+        return folded
+
+
+_TABLE = _FoldTable()
+_RESIZING: set[str] = set()  # characters whose folded form is not one character
+
+
+def fold(text: str) -> str:
+    """The folded form of `text` (see the module docstring)."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_TABLE)
+
+
+def tokens(folded: str) -> list[str]:
+    """The words of already folded text, elisions and possessives removed."""
+    return TOKEN_RE.findall(folded)
+
+
+def words(text: str) -> list[str]:
+    """The words of raw text: `words("d\u2019Ampère's")` is `["ampere"]`."""
+    return tokens(fold(text))
+
+
+def original_span(text: str, index: int) -> tuple[int, int]:
+    """(start, end) in `text` of its word number `index` (of words(text)):
+    `original_span("l'Œuvre", 0)` is (2, 7), the span of `Œuvre`."""
+    folded = fold(text)
+    start, end = list(TOKEN_RE.finditer(folded))[index].span(1)
+    if len(folded) == len(text) and _RESIZING.isdisjoint(text):
+        return start, end
+    offsets = []
+    for position, char in enumerate(text):
+        offsets.extend([position] * len(_TABLE[ord(char)]))
+    offsets.append(len(text))
+    return offsets[start], offsets[end]

@@ -1,0 +1,308 @@
+"""The compiled form of a rule: a tree of nodes that test a Document.
+
+Leaves are `Pattern` (a term, a wildcard or a phrase: a sequence of folded
+words) and `Person` (the name forms of one person). Inner nodes are `And`,
+`Or`, `Not` and `Near`. Every node answers three questions:
+
+- `test(doc, fields)`: does it hold when the listed fields are read
+  together? A leaf holds when it occurs in any one of them; a phrase or a
+  NEAR pair never spans two fields (../shared/eval/README.md).
+- `anchors()`: a set of index keys at least one of which an item must
+  contain for the node to hold, or None when no such set exists (`NOT x`);
+  index.py uses it to find the few candidate rules of an item.
+- `text()`: the node re-printed with explicit parentheses, for `explain`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from monitor.matcher.document import Document, FieldView
+
+FUZZY_MIN_LETTERS = 6  # README: typo tolerance applies to words of 6+ letters
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """An index key: a folded `word` the item must contain, or a word that
+    starts with it when `prefix`; `fuzzy` also accepts a near-match."""
+
+    word: str
+    prefix: bool = False
+    fuzzy: bool = False
+
+    @property
+    def cost(self) -> int:
+        """How often the key is expected to occur: short words are common,
+        and a prefix occurs in many words."""
+        size = len(self.word)
+        base = 1 if size >= 5 else 3 if size >= 3 else 10
+        return base + 2 * self.prefix + self.fuzzy
+
+
+@dataclass(frozen=True, slots=True)
+class Word:
+    """One word of a pattern: folded text, prefix (wildcard) or whole word,
+    and the fuzzy threshold when typos are allowed for it."""
+
+    text: str
+    prefix: bool = False
+    fuzzy: int | None = None
+
+    @property
+    def anchor(self) -> Anchor:
+        return Anchor(self.text, self.prefix, self.fuzzy is not None)
+
+    def quality(self, token: str, doc: Document) -> float:
+        """100 for an exact (or prefix) match, the ratio for a typo, else 0."""
+        if self.prefix:
+            return 100 if token.startswith(self.text) else 0
+        if token == self.text:
+            return 100
+        if self.fuzzy is not None:
+            ratio = doc.fuzzy.get(self.text, {}).get(token, 0.0)
+            return ratio if ratio >= self.fuzzy else 0
+        return 0
+
+
+Occurrence = tuple[int, int, float]  # start token, end token (exclusive), quality
+
+
+class Node:
+    """Base of the compiled tree (see the module docstring)."""
+
+    pos: int = 0
+
+    def test(self, doc: Document, fields: Sequence[str]) -> bool:
+        raise NotImplementedError
+
+    def anchors(self) -> list[Anchor] | None:
+        raise NotImplementedError
+
+    def text(self) -> str:
+        raise NotImplementedError
+
+    def leaves(self, negated: bool = False) -> Iterator[tuple[Leaf, bool]]:
+        """Every leaf with whether it sits under a NOT."""
+        raise NotImplementedError
+
+
+class Leaf(Node):
+    """A node that occurs at places of a field: Pattern or Person."""
+
+    label: str
+
+    def occurrences(self, view: FieldView, doc: Document) -> list[Occurrence]:
+        raise NotImplementedError
+
+    def present(self, view: FieldView, doc: Document) -> bool:
+        """Whether it occurs in this field (cheaper than `occurrences`)."""
+        raise NotImplementedError
+
+    def leaves(self, negated: bool = False) -> Iterator[tuple[Leaf, bool]]:
+        yield self, negated
+
+    def text(self) -> str:
+        return self.label
+
+    def patterns(self) -> tuple[Pattern, ...]:
+        raise NotImplementedError
+
+
+class Pattern(Leaf):
+    """A term, wildcard or phrase: words that must follow each other."""
+
+    __slots__ = ("_pivot", "exact", "key", "label", "pos", "words")
+
+    def __init__(self, label: str, words: Sequence[Word], pos: int = 0) -> None:
+        self.label, self.words, self.pos = label, tuple(words), pos
+        self.exact = all(not w.prefix and w.fuzzy is None for w in self.words)
+        self.key = " " + " ".join(w.text for w in self.words) + " "
+        # The pivot is the rarest-looking word: occurrences are looked up
+        # from it, and it is the pattern's index anchor.
+        ranks = [(w.anchor.cost, -len(w.text)) for w in self.words]
+        self._pivot = ranks.index(min(ranks))
+
+    def test(self, doc: Document, fields: Sequence[str]) -> bool:
+        return any(self.present(doc.views[name], doc) for name in fields)
+
+    def present(self, view: FieldView, doc: Document) -> bool:
+        if self.exact:
+            if len(self.words) == 1:
+                return self.words[0].text in view.tokset
+            return self.key in view.joined
+        if not all(self._may_occur(word, view, doc) for word in self.words):
+            return False
+        return len(self.words) == 1 or bool(self.occurrences(view, doc))
+
+    @staticmethod
+    def _may_occur(word: Word, view: FieldView, doc: Document) -> bool:
+        """Whether the word occurs somewhere in the field (exact for a single
+        word; a cheap necessary test before the phrase scan)."""
+        if word.prefix:
+            return " " + word.text in view.joined
+        if word.text in view.tokset:
+            return True
+        near = doc.fuzzy.get(word.text)
+        threshold = word.fuzzy
+        if not near or threshold is None:
+            return False
+        return any(ratio >= threshold and token in view.tokset for token, ratio in near.items())
+
+    def occurrences(self, view: FieldView, doc: Document) -> list[Occurrence]:
+        toks, words = view.tokens, self.words
+        size, offset = len(words), self._pivot
+        found = []
+        for position in self._pivot_positions(view, doc):
+            start = position - offset
+            if start < 0 or start + size > len(toks):
+                continue
+            quality = 100.0
+            for i, word in enumerate(words):
+                quality = min(quality, word.quality(toks[start + i], doc))
+                if not quality:
+                    break
+            else:
+                found.append((start, start + size, quality))
+        return found
+
+    def _pivot_positions(self, view: FieldView, doc: Document) -> list[int]:
+        """Where the pivot word (the most selective one) may stand."""
+        word = self.words[self._pivot]
+        if word.prefix:
+            return [i for i, token in enumerate(view.tokens) if token.startswith(word.text)]
+        found = view.positions(word.text)
+        near = doc.fuzzy.get(word.text) if word.fuzzy is not None else None
+        if near:
+            found = sorted(found + [i for token in near for i in view.positions(token)])
+        return found
+
+    def patterns(self) -> tuple[Pattern, ...]:
+        return (self,)
+
+    def anchors(self) -> list[Anchor] | None:
+        # One word stands for the phrase: the pivot, exact and long if any.
+        return [self.words[self._pivot].anchor]
+
+
+class Person(Leaf):
+    """A person: fires when any of its name forms occurs."""
+
+    __slots__ = ("forms", "label", "pos")
+
+    def __init__(self, label: str, forms: Sequence[Pattern], pos: int = 0) -> None:
+        self.label, self.forms, self.pos = label, tuple(forms), pos
+
+    def test(self, doc: Document, fields: Sequence[str]) -> bool:
+        return any(form.test(doc, fields) for form in self.forms)
+
+    def occurrences(self, view: FieldView, doc: Document) -> list[Occurrence]:
+        return [occ for form in self.forms for occ in form.occurrences(view, doc)]
+
+    def present(self, view: FieldView, doc: Document) -> bool:
+        return any(form.present(view, doc) for form in self.forms)
+
+    def patterns(self) -> tuple[Pattern, ...]:
+        return self.forms
+
+    def anchors(self) -> list[Anchor] | None:
+        return [anchor for form in self.forms for anchor in form.anchors() or ()]
+
+    def text(self) -> str:
+        return "person(" + " | ".join(form.label for form in self.forms) + ")"
+
+
+class And(Node):
+    __slots__ = ("children", "pos")
+
+    def __init__(self, children: Sequence[Node], pos: int = 0) -> None:
+        self.children, self.pos = tuple(children), pos
+
+    def test(self, doc: Document, fields: Sequence[str]) -> bool:
+        return all(child.test(doc, fields) for child in self.children)
+
+    def anchors(self) -> list[Anchor] | None:
+        options = [a for a in (child.anchors() for child in self.children) if a is not None]
+        if not options:
+            return None
+        return min(options, key=lambda anchors: sum(a.cost for a in anchors))
+
+    def text(self) -> str:
+        return "(" + " AND ".join(child.text() for child in self.children) + ")"
+
+    def leaves(self, negated: bool = False) -> Iterator[tuple[Leaf, bool]]:
+        for child in self.children:
+            yield from child.leaves(negated)
+
+
+class Or(And):
+    __slots__ = ()
+
+    def test(self, doc: Document, fields: Sequence[str]) -> bool:
+        return any(child.test(doc, fields) for child in self.children)
+
+    def anchors(self) -> list[Anchor] | None:
+        found: list[Anchor] = []
+        for child in self.children:
+            anchors = child.anchors()
+            if anchors is None:
+                return None
+            found.extend(anchors)
+        return found
+
+    def text(self) -> str:
+        return "(" + " OR ".join(child.text() for child in self.children) + ")"
+
+
+class Not(Node):
+    __slots__ = ("child", "pos")
+
+    def __init__(self, child: Node, pos: int = 0) -> None:
+        self.child, self.pos = child, pos
+
+    def test(self, doc: Document, fields: Sequence[str]) -> bool:
+        return not self.child.test(doc, fields)
+
+    def anchors(self) -> list[Anchor] | None:
+        return None
+
+    def text(self) -> str:
+        return "NOT " + self.child.text()
+
+    def leaves(self, negated: bool = False) -> Iterator[tuple[Leaf, bool]]:
+        yield from self.child.leaves(not negated)
+
+
+class Near(Node):
+    """Two patterns in the same field, at most `distance` words apart
+    (`a NEAR/1 b`: next to each other, in either order)."""
+
+    __slots__ = ("distance", "left", "pos", "right")
+
+    def __init__(self, left: Pattern, right: Pattern, distance: int, pos: int = 0) -> None:
+        self.left, self.right, self.distance, self.pos = left, right, distance, pos
+
+    def test(self, doc: Document, fields: Sequence[str]) -> bool:
+        return any(self.within(doc.views[name], doc) for name in fields)
+
+    def within(self, view: FieldView, doc: Document) -> bool:
+        lefts = self.left.occurrences(view, doc)
+        rights = self.right.occurrences(view, doc) if lefts else []
+        return any(self.close(a, b) for a in lefts for b in rights)
+
+    def close(self, a: Occurrence, b: Occurrence) -> bool:
+        # Words strictly between the two: fewer than `distance`.
+        gap = max(b[0] - a[1], a[0] - b[1])
+        return gap < self.distance
+
+    def anchors(self) -> list[Anchor] | None:
+        options = [self.left.anchors() or [], self.right.anchors() or []]
+        return min(options, key=lambda anchors: sum(a.cost for a in anchors))
+
+    def text(self) -> str:
+        return f"({self.left.text()} NEAR/{self.distance} {self.right.text()})"
+
+    def leaves(self, negated: bool = False) -> Iterator[tuple[Leaf, bool]]:
+        yield self.left, negated
+        yield self.right, negated

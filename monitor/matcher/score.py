@@ -1,0 +1,51 @@
+"""The score of a firing rule and its evidence (docs/scoring.md).
+
+For each distinct positive term (a leaf not under NOT) that occurs in the
+rule's fields, its strength is the best over its occurrences of
+
+    quality * field weight      quality: 100 exact, the rapidfuzz ratio for a typo
+                                weight: title 1.0, summary 0.85
+
+and the score is the mean strength times a coverage factor that grows with
+the number n of distinct terms matched: min(1, 0.7 + 0.1·n), so one term
+gives 0.8, two 0.9, three or more 1.0. Rounded to an integer 0-100.
+"""
+
+from __future__ import annotations
+
+from monitor.matcher.compile import CompiledRule
+from monitor.matcher.document import Document
+from monitor.models import Match, TermHit
+
+FIELD_WEIGHT = {"title": 1.0, "summary": 0.85}
+
+
+def coverage(terms: int) -> float:
+    """The share of the mean strength a match with `terms` terms keeps."""
+    return min(1.0, 0.7 + 0.1 * terms)
+
+
+def score_match(compiled: CompiledRule, doc: Document) -> Match:
+    """The Match of a rule known to fire on `doc`, with one TermHit per
+    (positive term, field) at the term's best place in that field."""
+    hits: list[TermHit] = []
+    strengths: dict[str, float] = {}
+    for leaf, negated in compiled.node.leaves():
+        if negated or leaf.label in strengths:
+            continue
+        best = 0.0
+        for field in compiled.rule.fields:
+            view = doc.views[field]
+            found = leaf.present(view, doc) and leaf.occurrences(view, doc)
+            if not found:
+                continue
+            start, end, quality = max(found, key=lambda occ: occ[2])
+            hits.append(TermHit(leaf.label, view.original_words(start, end), field,
+                                round(quality)))
+            best = max(best, quality * FIELD_WEIGHT[field])
+        if best:
+            strengths[leaf.label] = best
+    if not strengths:
+        return Match(compiled.rule.name, 0, tuple(hits))
+    mean = sum(strengths.values()) / len(strengths)
+    return Match(compiled.rule.name, round(mean * coverage(len(strengths))), tuple(hits))
