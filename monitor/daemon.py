@@ -1,0 +1,336 @@
+"""Builds everything from config and runs it: the scheduler's ticks, signals,
+live reload, systemd notifications.
+
+Ticks (APScheduler's asyncio scheduler, each `max_instances=1`):
+- dispatch, every second: claims the feeds due in the store and starts one
+  poll task each (the fetcher bounds how many run at once);
+- deliver, every 2 s: hands due outbox rows to `delivery`;
+- watch, every 2 s: reloads when a config or rule file changed;
+- retention, daily: prunes old items and alerts (`Store.prune`).
+A poll, a delivery or a reload that fails is logged and retried at the next
+tick; none of them stops the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import logging
+import os
+import random
+import signal
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor import delivery, feedhealth, systemd
+from monitor.config import FeedSettings, Settings, load
+from monitor.errors import ConfigError, NewsmonitorError
+from monitor.fetcher import Fetcher, FetchLimits, make_session
+from monitor.health import HealthServer
+from monitor.matcher import Matcher, check_rules, compile_rules
+from monitor.metrics import Metrics
+from monitor.notifier import Notifier
+from monitor.pipeline import Context, Outcome, poll_feed
+from monitor.schedule import HostBackoff, PollPolicy, first_poll
+from monitor.store import FeedState, Store
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM (systemd waits 10)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything derived from one config load; swapped whole on reload."""
+
+    settings: Settings
+    matcher: Matcher
+    notifier: Notifier
+    channels: delivery.Channels
+
+
+def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
+    """Load and validate the config, its rules, channels and templates.
+
+    Raises ConfigError listing every problem (config, rules, channel URLs).
+    """
+    settings = load(path, environ)
+    problems = [str(err) for err in check_rules(settings.rules)]
+    try:
+        channels = delivery.build_channels(settings, environ)
+    except ConfigError as exc:
+        problems += exc.problems
+        channels = None
+    if problems or channels is None:
+        raise ConfigError(problems)
+    notifier = Notifier(list(channels.specs.values()))
+    return Runtime(settings, compile_rules(settings.rules), notifier, channels)
+
+
+def limits_of(settings: Settings) -> FetchLimits:
+    m = settings.monitor
+    return FetchLimits(concurrency=m.concurrency, per_host=m.per_host_concurrency,
+                       connect_timeout=m.connect_timeout.total_seconds(),
+                       read_timeout=min(m.timeout.total_seconds(), 30.0),
+                       total_timeout=m.timeout.total_seconds(), max_body=m.max_body)
+
+
+@dataclass
+class Daemon:
+    """One running newsmonitor. `run()` until stopped; `run_once()` for --once."""
+
+    config_path: Path
+    runtime: Runtime
+    clock: Clock = lambda: datetime.now(UTC)
+    executor_factory: Callable[[], Executor | None] = lambda: ProcessPoolExecutor(2)
+    store: Store | None = None
+    _ctx: Context | None = None
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _fingerprint: tuple[tuple[str, int, int], ...] = ()
+    last_tick: float = 0.0  # time.monotonic() of the last dispatch tick
+    outcomes: list[Outcome] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=Metrics)
+    _health: HealthServer | None = None
+
+    # ---------------------------------------------------------- lifecycle
+
+    async def _open(self) -> Context:
+        settings = self.runtime.settings
+        self.store = await Store.open(settings.monitor.database)
+        session = make_session(limits_of(settings))
+        ctx = Context(settings=settings, store=self.store,
+                      fetcher=Fetcher(session, limits_of(settings), now=self.clock),
+                      matcher=self.runtime.matcher, executor=self.executor_factory(),
+                      hosts=HostBackoff(), clock=self.clock, rng=random.Random())
+        self._ctx, self._session = ctx, session
+        await self._sync_feeds()
+        self._fingerprint = config_fingerprint(settings)
+        return ctx
+
+    async def _close(self) -> None:
+        if self._ctx is not None:
+            await self._session.close()
+            if self._ctx.executor is not None:
+                self._ctx.executor.shutdown(wait=False, cancel_futures=True)
+        if self.store is not None:
+            await self.store.close()
+
+    async def run_once(self) -> list[Outcome]:
+        """Poll every enabled feed once, deliver what is due, and return."""
+        ctx = await self._open()
+        try:
+            states = {s.name: s for s in await ctx.store.feeds()}
+            feeds = [f for f in ctx.settings.feeds if f.enabled and not
+                     states[f.name].disabled]
+            outcomes = await asyncio.gather(*(poll_feed(ctx, f, states[f.name])
+                                              for f in feeds))
+            self.outcomes = list(outcomes)
+            await self._deliver()
+            return self.outcomes
+        finally:
+            await self._close()
+
+    async def run(self) -> None:
+        """The daemon: ticks until SIGTERM/SIGINT; SIGHUP reloads."""
+        await self._open()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopping.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
+        scheduler = self._scheduler()
+        scheduler.start()
+        self.last_tick = time.monotonic()
+        self._start_http()
+        systemd.notify(f"READY=1\nSTATUS={self._summary()}")
+        log.info("started config=%s feeds=%d rules=%d", self.config_path,
+                 len(self.runtime.settings.feeds), len(self.runtime.settings.rules))
+        try:
+            await self._stopping.wait()
+        finally:
+            systemd.notify("STOPPING=1")
+            log.info("stopping in_flight=%d", len(self._tasks))
+            scheduler.shutdown(wait=False)
+            await self._drain()
+            if self._health is not None:
+                self._health.stop()
+            await self._close()
+            log.info("stopped")
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def _start_http(self) -> None:
+        listen = self.runtime.settings.monitor.http
+        if not listen:
+            return
+        self._health = HealthServer(listen, lambda: self.last_tick, self.metrics.render)
+        port = self._health.start()
+        log.info("http endpoint listening address=%s port=%d", listen, port)
+
+    async def _drain(self) -> None:
+        # Polls record their items and alerts in one transaction each, so a
+        # poll cut short loses nothing: it is simply polled again next start.
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def _scheduler(self) -> AsyncIOScheduler:
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        opts: dict[str, Any] = {"max_instances": 1, "coalesce": True,
+                                "misfire_grace_time": None}
+        scheduler.add_job(self._dispatch, "interval", seconds=1, id="dispatch", **opts)
+        scheduler.add_job(self._deliver, "interval", seconds=2, id="deliver", **opts)
+        scheduler.add_job(self._watch, "interval", seconds=2, id="watch", **opts)
+        scheduler.add_job(self._retention, "interval", days=1, id="retention",
+                          next_run_time=datetime.now(UTC) + timedelta(minutes=1), **opts)
+        interval = systemd.watchdog_interval()
+        if interval:
+            scheduler.add_job(self._watchdog, "interval", seconds=interval, id="watchdog",
+                              **opts)
+        return scheduler
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---------------------------------------------------------- ticks
+
+    async def _dispatch(self) -> None:
+        ctx = self._ctx
+        assert ctx is not None and self.store is not None
+        now = self.clock()
+        self.last_tick = time.monotonic()
+        enabled = {f.name: f for f in ctx.settings.feeds if f.enabled}
+        lease = ctx.settings.monitor.timeout.total_seconds() + 60
+        try:
+            due = await self.store.due_feeds(now.timestamp(), enabled, lease)
+        except NewsmonitorError as exc:
+            log.error("dispatch failed error=%s", exc)
+            return
+        for state in due:
+            self._spawn(self._poll(ctx, enabled[state.name], state))
+
+    async def _poll(self, ctx: Context, feed: FeedSettings, state: FeedState) -> None:
+        outcome = await poll_feed(ctx, feed, state)
+        self.metrics.poll(outcome.result, outcome.elapsed, outcome.new_items, outcome.rules)
+        queued = await self._feed_health(ctx, feed)
+        if outcome.alerts or queued:
+            self._spawn(self._deliver())
+
+    async def _feed_health(self, ctx: Context, feed: FeedSettings) -> int:
+        """Raise, remind or clear the feed's health alert (see feedhealth)."""
+        m = ctx.settings.monitor
+        state = await ctx.store.feed(feed.name)
+        if state is None:
+            return 0
+        now = self.clock()
+        notice, new_state = feedhealth.check(state, feed, m.max_failures, now)
+        if notice is None:
+            return 0
+        log.warning("feed health feed=%s state=%s detail=%s", feed.name, notice.kind,
+                    notice.text)
+        await ctx.store.save_feed(new_state)
+        alerts = feedhealth.alerts(notice, feed, m.admin_channels, now)
+        return len(await ctx.store.queue_alerts(alerts, now.timestamp()))
+
+    async def _deliver(self) -> None:
+        if self.store is None:
+            return
+        try:
+            await delivery.deliver_due(self.store, self.runtime.notifier,
+                                       self.runtime.channels, self.clock(), self.metrics)
+            await self._refresh_gauges()
+        except NewsmonitorError as exc:
+            log.error("delivery tick failed error=%s", exc)
+
+    async def _refresh_gauges(self) -> None:
+        assert self.store is not None
+        oldest = await self.store.oldest_pending()
+        age = self.clock().timestamp() - oldest if oldest is not None else None
+        self.metrics.refresh(await self.store.outbox_counts(), age, await self.store.feeds(),
+                             self.runtime.channels.specs)
+
+    async def _watch(self) -> None:
+        fingerprint = config_fingerprint(self.runtime.settings)
+        if fingerprint != self._fingerprint:
+            self._fingerprint = fingerprint
+            await self.reload("file changed")
+
+    async def _retention(self) -> None:
+        assert self.store is not None
+        before = self.clock() - self.runtime.settings.monitor.retention
+        try:
+            alerts, items = await self.store.prune(before.timestamp())
+            log.info("pruned alerts=%d items=%d", alerts, items)
+        except NewsmonitorError as exc:
+            log.error("retention failed error=%s", exc)
+
+    async def _watchdog(self) -> None:
+        # Only while the dispatch tick ran recently: a wedged loop stops the
+        # pings and systemd restarts us (WatchdogSec=).
+        if time.monotonic() - self.last_tick < 30:
+            systemd.notify(f"WATCHDOG=1\nSTATUS={self._summary()}")
+
+    # ---------------------------------------------------------- reload
+
+    async def reload(self, reason: str) -> bool:
+        """Swap in a new config; on any error keep the old one running."""
+        systemd.notify("RELOADING=1")
+        try:
+            runtime = await asyncio.to_thread(build_runtime, self.config_path)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload rejected, keeping the running config reason=%s error=%s",
+                          reason, problem)
+            systemd.notify(f"READY=1\nSTATUS=reload rejected: {len(exc.problems)} errors")
+            return False
+        self.runtime = runtime
+        if self._ctx is not None:
+            self._ctx.settings, self._ctx.matcher = runtime.settings, runtime.matcher
+            await self._sync_feeds()
+        self._fingerprint = config_fingerprint(runtime.settings)
+        log.info("reloaded reason=%s feeds=%d rules=%d", reason, len(runtime.settings.feeds),
+                 len(runtime.settings.rules))
+        systemd.notify(f"READY=1\nSTATUS={self._summary()}")
+        return True
+
+    async def _sync_feeds(self) -> None:
+        assert self._ctx is not None and self.store is not None
+        now, rng = self.clock(), self._ctx.rng
+        rows = []
+        for feed in self._ctx.settings.feeds:
+            policy: PollPolicy = self._ctx.policy(feed)
+            rows.append((feed.name, feed.url, policy.interval,
+                         first_poll(now, policy, rng).timestamp()))
+        await self.store.sync_feeds(rows)
+
+    def _summary(self) -> str:
+        s = self.runtime.settings
+        return f"{len(s.feeds)} feeds, {len(s.rules)} rules, {len(self._tasks)} in flight"
+
+
+def config_fingerprint(settings: Settings) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime, size) of the config and every file its includes match now,
+    so that a new rule file appearing in rules.d counts as a change."""
+    paths = {settings.path, *settings.files}
+    for pattern in settings.includes:
+        paths.update(Path(p) for p in glob.glob(pattern))
+    out = []
+    for path in sorted(paths):
+        try:
+            st = os.stat(path)
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(path), 0, -1))
+    return tuple(out)

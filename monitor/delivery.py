@@ -1,0 +1,198 @@
+"""outbox → deliver: the one place that wires store, flood control, render
+and notifier for the alerts that are due.
+
+Each channel is its own compartment: its sends run concurrently with the
+other channels', and its failure (an outage, a 429) only delays its own
+alerts. Within a channel, alerts leave in outbox order; when one message
+fails, the rest of that channel waits for the retry, so that after an outage
+everything arrives once and in order.
+
+Retries back off exponentially (30 s, 1 min, 2 min, ... capped at 1 h, or the
+service's Retry-After) until `[monitor] retry_for` after the alert was
+created; then the alert is marked dead and `status` shows it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import jinja2
+
+from monitor import flood
+from monitor.config import Settings
+from monitor.errors import ConfigError
+from monitor.metrics import Metrics
+from monitor.models import Priority
+from monitor.notifier import (
+    ChannelSpec,
+    DeliveryResult,
+    Notifier,
+    credentials_dir_urls,
+    default_format,
+    load_channels_file,
+    validate_url,
+)
+from monitor.render import Format, Message, load_template, render_alert, render_digest, render_test
+from monitor.store import Store, StoredAlert
+
+log = logging.getLogger(__name__)
+RETRY_FIRST = 30.0
+RETRY_CAP = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Channels:
+    """Validated channels: spec, body format, optional template, time zone."""
+
+    specs: Mapping[str, ChannelSpec]
+    formats: Mapping[str, Format]
+    templates: Mapping[str, jinja2.Template | None]
+    retry_for: timedelta
+
+
+def build_channels(settings: Settings, environ: Mapping[str, str] | None = None) -> Channels:
+    """Channel specs with URLs from the config, the channels file and systemd
+    credentials; every URL validated by apprise, every template compiled.
+    Raises ConfigError naming the channel (never showing a secret)."""
+    import os
+
+    env = os.environ if environ is None else environ
+    problems: list[str] = []
+    from_file: dict[str, list[str]] = {}
+    if settings.monitor.channels_file:
+        try:
+            from_file = load_channels_file(settings.monitor.channels_file)
+        except ConfigError as exc:
+            problems += exc.problems
+    specs, formats, templates = {}, {}, {}
+    for name, ch in settings.channels.items():
+        try:
+            urls = [*ch.urls, *from_file.get(name, []), *credentials_dir_urls(name, env)]
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        if not urls:
+            problems.append(f"{settings.path}: channels.{name}: no URL (not in the config, "
+                            "the channels file or the credentials directory)")
+        for i, url in enumerate(urls):
+            error = validate_url(url)
+            if error:
+                problems.append(f"{settings.path}: channels.{name}.urls[{i}]: {error}")
+        spec = ChannelSpec(name=name, urls=tuple(urls),
+                           format=Format(ch.format) if ch.format else None,
+                           min_priority=ch.min_priority,
+                           rate_limit=(ch.rate_limit[0], int(ch.rate_limit[1].total_seconds())),
+                           quiet_hours=ch.quiet_hours, digest=ch.digest, timezone=ch.timezone,
+                           template=str(ch.template) if ch.template else None,
+                           catch_up=settings.monitor.catch_up)
+        if ch.digest:
+            try:
+                flood.parse_digest(ch.digest, ch.timezone)
+            except ConfigError as exc:
+                problems.append(f"{settings.path}: channels.{name}.digest: {exc}")
+        try:
+            templates[name] = load_template(ch.template) if ch.template else None
+        except ConfigError as exc:
+            problems.append(f"{settings.path}: channels.{name}.template: {exc}")
+        specs[name], formats[name] = spec, default_format(spec)
+    if problems:
+        raise ConfigError(problems)
+    return Channels(specs, formats, templates, settings.monitor.retry_for)
+
+
+async def deliver_due(store: Store, notifier: Notifier, channels: Channels,
+                      now: datetime, metrics: Metrics | None = None) -> int:
+    """Send what is due on every channel, concurrently; returns messages sent."""
+    due = await store.due_alerts(now.timestamp())
+    by_channel: dict[str, list[StoredAlert]] = {}
+    for stored in due:
+        by_channel.setdefault(stored.alert.channel, []).append(stored)
+    counts = await asyncio.gather(*(
+        _channel(store, notifier, channels, name, alerts, now, metrics)
+        for name, alerts in by_channel.items()))
+    return sum(counts)
+
+
+async def _channel(store: Store, notifier: Notifier, channels: Channels, name: str,
+                   alerts: Sequence[StoredAlert], now: datetime,
+                   metrics: Metrics | None) -> int:
+    spec = channels.specs.get(name)
+    if spec is None:
+        # The channel was removed from the config: keep the alerts, say so once per tick.
+        log.warning("alerts wait for a channel no longer configured channel=%s pending=%d",
+                    name, len(alerts))
+        return 0
+    try:
+        return await _send_planned(store, notifier, channels, spec, alerts, now, metrics)
+    except Exception:  # compartment boundary: one channel's bug never stops the others
+        log.exception("delivery crashed channel=%s", name)
+        return 0
+
+
+async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
+                        spec: ChannelSpec, alerts: Sequence[StoredAlert], now: datetime,
+                        metrics: Metrics | None) -> int:
+    window = now - timedelta(seconds=spec.rate_limit[1])
+    sent = [datetime.fromtimestamp(t, UTC) for t in
+            await store.sends_since(spec.name, window.timestamp())]
+    by_id = {s.alert.id: s for s in alerts}
+    pending = [flood.Pending(s.alert.id, s.alert.created or now, s.alert.priority,
+                             s.alert.item.published) for s in alerts]
+    plan = flood.plan(spec, sent, pending, now)
+    count = 0
+    for planned in plan.deliveries:
+        group = [by_id[i] for i in planned.alert_ids]
+        result = await notifier.send(spec.name, _message(channels, spec, planned, group),
+                                     priority=_priority(group))
+        if not result.ok:
+            await _failed(store, channels, group, result, now)
+            if metrics:
+                metrics.failed(spec.name, len(group))
+            break  # keep this channel's order: the rest waits for the retry
+        kind = "single" if len(group) == 1 and planned.kind != "summary" else planned.kind
+        await store.mark_sent(planned.alert_ids, spec.name, kind, now.timestamp())
+        if metrics:
+            metrics.delivered(spec.name, len(group))
+        count += 1
+    return count
+
+
+def _message(channels: Channels, spec: ChannelSpec, planned: flood.Planned,
+             group: Sequence[StoredAlert]) -> Message:
+    fmt, tz = channels.formats[spec.name], ZoneInfo(spec.timezone)
+    alerts = [s.alert for s in group]
+    if planned.kind == "single" or (len(alerts) == 1 and planned.reason == "catch-up"):
+        return render_alert(alerts[0], fmt, channels.templates.get(spec.name), tz=tz)
+    title = {"catch-up": "catch-up: {n} older items", "quiet hours":
+             "{n} alerts held during quiet hours", "digest": "digest: {n} alerts",
+             "rate limit": "{n} more alerts (rate limit)"}.get(planned.reason, "{n} alerts")
+    return render_digest(alerts, fmt, f"[newsmonitor] {title.format(n=len(alerts))}", tz=tz)
+
+
+def _priority(group: Sequence[StoredAlert]) -> Priority:
+    return max((s.alert.priority for s in group), key=lambda p: p.rank)
+
+
+async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert],
+                  result: DeliveryResult, now: datetime) -> None:
+    ids = [s.alert.id for s in group]
+    attempts = max(s.attempts for s in group) + 1
+    delay = max(min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_CAP), result.retry_after or 0)
+    oldest = min((s.alert.created or now) for s in group)
+    retry_at: float | None = now.timestamp() + delay
+    if now + timedelta(seconds=delay) > oldest + channels.retry_for:
+        retry_at = None
+        log.error("alert dead after retries channel=%s alerts=%d attempts=%d error=%s",
+                  result.channel, len(ids), attempts, result.error)
+    await store.mark_failed(ids, result.error or "failed", now.timestamp(), retry_at)
+
+
+async def send_test(notifier: Notifier, channels: Channels, name: str) -> DeliveryResult:
+    """`newsmonitor send-test CHANNEL`: one test message, per-URL results."""
+    return await notifier.send(name, render_test(name, channels.formats[name]))
+

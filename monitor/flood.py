@@ -1,0 +1,261 @@
+"""Flood control: which pending alerts of one channel to send now, and how. Pure.
+
+Contract: `plan(policy, sent, pending, now)` returns the deliveries to make now
+and when to look again; it never drops an alert, it only holds or folds them.
+Rules, in order:
+1. Catch-up: an alert whose item was published more than `policy.catch_up`
+   before the alert was created (first seen) is old news; all such alerts go
+   out together in one digest instead of a burst (e.g. a new feed's backlog).
+2. Quiet hours (local `start-end` in `policy.timezone`, may span midnight):
+   while quiet, only high-priority alerts go out; the rest are held and leave
+   as one digest once the quiet window has ended.
+3. Digest channels ("1h", "30m", "1d" or a crontab line): alerts wait for the
+   first period boundary after the oldest of them was created, then leave as
+   one digest. Interval periods are aligned to local midnight; cron times come
+   from APScheduler 3's CronTrigger (weekdays translated, see `_crontab`). An
+   empty period sends nothing, since no alert is pending to form it.
+4. Rate limit (`count` messages per `seconds`, counting `sent`): when more
+   messages are due than slots are free, the last free slot carries a summary
+   of all the overflow; with no free slot everything waits for the next one.
+   High-priority singles are served first, then digests, then the rest by age.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Literal, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.triggers.cron import CronTrigger
+
+from monitor.errors import ConfigError
+from monitor.models import Priority
+
+Kind = Literal["single", "digest", "summary"]
+
+
+class FloodPolicy(Protocol):
+    """The channel settings flood control reads (notifier.ChannelSpec has them)."""
+
+    @property
+    def rate_limit(self) -> tuple[int, int]: ...
+    @property
+    def quiet_hours(self) -> tuple[time, time] | None: ...
+    @property
+    def digest(self) -> str | None: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def catch_up(self) -> timedelta: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An undelivered alert: outbox id, when it was created (its item first
+    seen), its priority and the item's published time (a hint, may be None)."""
+
+    id: int
+    created: datetime
+    priority: Priority = Priority.NORMAL
+    published: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """One message to send: which alerts, rendered as one alert or a digest.
+    `reason` says why alerts were grouped (catch-up, quiet, digest, rate)."""
+
+    alert_ids: tuple[int, ...]
+    kind: Kind
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    deliveries: tuple[Planned, ...]
+    next_wakeup: datetime | None
+
+
+# --- schedules ----------------------------------------------------------------
+
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"unknown timezone {name!r}") from exc
+
+
+def parse_digest(expr: str, tz: str = "UTC") -> timedelta | CronTrigger:
+    """"1h"-style interval or a 5-field crontab line; ConfigError otherwise."""
+    match = _INTERVAL.match(expr)
+    if match:
+        seconds = int(match[1]) * _UNIT[match[2]]
+        if seconds <= 0:
+            raise ConfigError(f"digest {expr!r}: the period must be positive")
+        return timedelta(seconds=seconds)
+    try:
+        return _crontab(expr, zone(tz))
+    except ValueError as exc:
+        raise ConfigError(f"digest {expr!r}: neither a period like 1h nor a crontab "
+                          f"line ({exc})") from exc
+
+
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _crontab(expr: str, tz: ZoneInfo) -> CronTrigger:
+    """A standard 5-field crontab line as an APScheduler 3 trigger.
+
+    Not `CronTrigger.from_crontab`: APScheduler 3 numbers weekdays from
+    Monday=0, so its `0 8 * * 1` fires on Tuesdays; crontab(5) has Sunday=0
+    (and 7). Numeric weekdays are turned into names first.
+    """
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields, got {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                       day_of_week=_weekdays(weekday), timezone=tz)
+
+
+_WEEKDAY_PART = re.compile(r"^(\*|[0-7])(?:-([0-7]))?(?:/(\d+))?$")
+
+
+def _weekdays(field: str) -> str:
+    """A crontab weekday field (Sunday=0/7) as APScheduler day names; parts
+    already written with names pass through."""
+    names: list[str] = []
+    for part in field.split(","):
+        match = _WEEKDAY_PART.match(part)
+        if match is None:
+            names.append(part)
+            continue
+        first = 0 if match[1] == "*" else int(match[1])
+        last = 6 if match[1] == "*" else int(match[2] or first)
+        if last < first:
+            raise ValueError(f"weekday range {part!r} runs backwards")
+        step = int(match[3] or 1)
+        names += [_DAYS[day] for day in range(first, last + 1, step)]
+    return ",".join(dict.fromkeys(names))
+
+
+def next_digest(expr: str, tz: str, after: datetime) -> datetime:
+    """The first digest time strictly after `after`."""
+    schedule = parse_digest(expr, tz)
+    local = after.astimezone(zone(tz))
+    if isinstance(schedule, timedelta):
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        periods = (local - midnight) // schedule + 1
+        return (midnight + periods * schedule).astimezone(UTC)
+    fire = schedule.get_next_fire_time(None, local + timedelta(microseconds=1))
+    assert fire is not None  # a 5-field crontab always fires again
+    return fire.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def quiet_window(hours: tuple[time, time], tz: str, at: datetime) -> datetime | None:
+    """The end of the quiet window containing `at`, or None if `at` is outside."""
+    start, end = hours
+    local = at.astimezone(zone(tz))
+    now = local.timetz().replace(tzinfo=None)
+    spans_midnight = start > end
+    inside = (now >= start or now < end) if spans_midnight else start <= now < end
+    if not inside:
+        return None
+    day = local.date() + timedelta(days=1 if spans_midnight and now >= start else 0)
+    return datetime.combine(day, end, tzinfo=local.tzinfo).astimezone(UTC)
+
+
+# --- the plan -------------------------------------------------------------------
+
+
+def plan(policy: FloodPolicy, sent: Sequence[datetime], pending: Sequence[Pending],
+         now: datetime) -> Plan:
+    """What to send now for one channel; see the module docstring."""
+    wakeups: list[datetime] = []
+    quiet_end = _quiet_end(policy, now)
+    if quiet_end is not None and any(p.priority is not Priority.HIGH for p in pending):
+        wakeups.append(quiet_end)
+    ready = [p for p in pending if quiet_end is None or p.priority is Priority.HIGH]
+    catch_up = [p for p in ready if _is_catch_up(p, policy.catch_up)]
+    rest = [p for p in ready if p not in catch_up]
+    units = [_digest(catch_up, "catch-up")] if catch_up else []
+    if policy.digest:
+        due, fire = _digest_due(policy, rest, now)
+        units += [_digest(due, "digest")] if due else []
+        wakeups += [fire] if fire else []
+    else:
+        units += _after_quiet(policy, rest)
+    by_id = {p.id: p for p in pending}
+    ordered = sorted(units, key=lambda unit: _urgency(unit, by_id))
+    deliveries, slot = _rate_limit(policy.rate_limit, sent, ordered, now)
+    wakeups += [slot] if slot else []
+    return Plan(deliveries, min(wakeups) if wakeups else None)
+
+
+def _quiet_end(policy: FloodPolicy, now: datetime) -> datetime | None:
+    if policy.quiet_hours is None:
+        return None
+    return quiet_window(policy.quiet_hours, policy.timezone, now)
+
+
+def _is_catch_up(alert: Pending, catch_up: timedelta) -> bool:
+    return alert.published is not None and alert.created - alert.published > catch_up
+
+
+def _digest(alerts: Sequence[Pending], reason: str) -> Planned:
+    ordered = sorted(alerts, key=lambda p: (p.created, p.id))
+    return Planned(tuple(p.id for p in ordered), "digest", reason)
+
+
+def _digest_due(policy: FloodPolicy, alerts: Sequence[Pending],
+                now: datetime) -> tuple[list[Pending], datetime | None]:
+    """All of `alerts` once the period of the oldest has ended, else the time
+    it ends."""
+    if not alerts:
+        return [], None
+    assert policy.digest is not None
+    oldest = min(p.created for p in alerts)
+    fire = next_digest(policy.digest, policy.timezone, oldest)
+    return (list(alerts), None) if fire <= now else ([], fire)
+
+
+def _after_quiet(policy: FloodPolicy, alerts: Sequence[Pending]) -> list[Planned]:
+    """Singles, except the non-high alerts created during quiet hours: one digest."""
+    hours = policy.quiet_hours
+    held = [p for p in alerts if hours and p.priority is not Priority.HIGH
+            and quiet_window(hours, policy.timezone, p.created)]
+    singles = [Planned((p.id,), "single") for p in alerts if p not in held]
+    return singles + ([_digest(held, "quiet hours")] if held else [])
+
+
+def _rate_limit(limit: tuple[int, int], sent: Sequence[datetime], units: Sequence[Planned],
+                now: datetime) -> tuple[tuple[Planned, ...], datetime | None]:
+    """Fit `units` (most urgent first) into the free slots; the overflow
+    becomes one summary in the last slot, or waits for the next free one."""
+    count, seconds = limit
+    window = timedelta(seconds=seconds)
+    recent = sorted(t for t in sent if now - window < t <= now)
+    free = max(0, count - len(recent))
+    if len(units) <= free:
+        return tuple(units), None
+    if free == 0:
+        # The slot frees when the oldest send that keeps the window full ages out.
+        return (), recent[len(recent) - count] + window
+    keep, overflow = units[:free - 1], units[free - 1:]
+    ids = tuple(i for unit in overflow for i in unit.alert_ids)
+    return (*keep, Planned(ids, "summary", "rate limit")), None
+
+
+def _urgency(unit: Planned, by_id: dict[int, Pending]) -> tuple[int, datetime, int]:
+    """High-priority singles first, then digests, then singles; oldest first."""
+    first = by_id[unit.alert_ids[0]]
+    rank = 0 if unit.kind == "single" and first.priority is Priority.HIGH else (
+        1 if unit.kind == "digest" else 2)
+    return rank, min(by_id[i].created for i in unit.alert_ids), first.id

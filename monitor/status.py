@@ -1,0 +1,95 @@
+"""What `status` and `history` show: the store's state as plain dicts.
+
+Pure functions over what the store returns, so the CLI prints them as a
+table or as JSON, and the HTTP endpoint can reuse them. URLs are masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from monitor.config import Settings
+from monitor.fetcher import mask_url
+from monitor.store import FeedState, Store, StoredAlert
+
+
+def _iso(epoch: float | None) -> str | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC).isoformat(
+        timespec="seconds")
+
+
+def feed_row(state: FeedState, configured: bool, max_failures: int) -> dict[str, Any]:
+    """One feed's health for `status`."""
+    if state.disabled:
+        health = "disabled"
+    elif state.failures >= max_failures:
+        health = "failing"
+    elif state.failures:
+        health = "backoff"
+    elif state.last_success is None:
+        health = "new"
+    else:
+        health = "ok"
+    return {
+        "name": state.name, "url": mask_url(state.current_url),
+        "configured_url": mask_url(state.url),
+        "moved": state.current_url != state.url, "health": health,
+        "configured": configured, "last_success": _iso(state.last_success),
+        "last_poll": _iso(state.last_poll), "last_status": state.last_status,
+        "failures": state.failures, "error_category": state.error_category,
+        "error": state.error, "warning": state.warning, "items_seen": state.items_seen,
+        "interval_s": round(state.interval), "next_poll": _iso(state.next_poll),
+        "disabled": state.disabled,
+    }
+
+
+async def collect(settings: Settings, store: Store) -> dict[str, Any]:
+    names = {f.name for f in settings.feeds}
+    feeds = [feed_row(s, s.name in names, settings.monitor.max_failures)
+             for s in await store.feeds()]
+    counts = await store.outbox_counts()
+    outbox: dict[str, dict[str, int]] = {}
+    for (channel, state), n in counts.items():
+        outbox.setdefault(channel, {"pending": 0, "sent": 0, "dead": 0})[state] = n
+    dead = [history_row(a) for a in await store.history(limit=20) if a.state == "dead"]
+    return {"config": str(settings.path), "feeds": [f for f in feeds if f["configured"]],
+            "outbox": outbox, "oldest_pending": _iso(await store.oldest_pending()),
+            "dead_alerts": dead}
+
+
+def render_table(report: dict[str, Any]) -> str:
+    lines = [f"config: {report['config']}", "",
+             f"{'FEED':32} {'HEALTH':9} {'LAST SUCCESS':20} {'ERRS':>4} {'ITEMS':>6} "
+             f"{'NEXT POLL':20} LAST ERROR"]
+    for f in report["feeds"]:
+        error = f"{f['error_category']}: {f['error']}" if f["error"] else (f["warning"] or "")
+        if f["moved"]:
+            error = f"moved to {f['url']} " + error
+        lines.append(f"{f['name'][:32]:32} {f['health']:9} {(f['last_success'] or '-'):20} "
+                     f"{f['failures']:4} {f['items_seen']:6} {(f['next_poll'] or '-'):20} "
+                     f"{error[:80]}")
+    lines += ["", f"{'CHANNEL':20} {'PENDING':>8} {'SENT':>8} {'DEAD':>8}"]
+    for channel, c in sorted(report["outbox"].items()):
+        lines.append(f"{channel:20} {c['pending']:8} {c['sent']:8} {c['dead']:8}")
+    if report["oldest_pending"]:
+        lines.append(f"oldest pending alert: {report['oldest_pending']}")
+    for alert in report["dead_alerts"]:
+        lines.append(f"dead: {alert['channel']} {alert['rule']} {alert['title'][:50]} "
+                     f"({alert['error']})")
+    return "\n".join(lines)
+
+
+def history_row(stored: StoredAlert) -> dict[str, Any]:
+    alert = stored.alert
+    return {"id": alert.id, "created": _iso(alert.created.timestamp() if alert.created
+                                             else None),
+            "state": stored.state, "channel": alert.channel, "rule": alert.match.rule,
+            "score": alert.match.score, "feed": alert.item.feed, "title": alert.item.title,
+            "link": alert.item.link, "attempts": stored.attempts,
+            "delivered": _iso(stored.delivered), "error": stored.last_error}
+
+
+def history_rows(alerts: Sequence[StoredAlert]) -> list[dict[str, Any]]:
+    return [history_row(a) for a in alerts]

@@ -1,0 +1,492 @@
+"""All persistence; the only module that speaks SQL.
+
+SQLite (a file, the embedded default) and PostgreSQL (when several instances
+share the work) sit behind this one interface through SQLAlchemy Core's async
+engine (aiosqlite, psycopg). Times are stored as UTC epoch seconds (floats):
+comparable and identical on both backends.
+
+Durability rules, written down here because they are the point of the store:
+- `record_items` inserts the new items and their alerts in ONE transaction:
+  an item is never marked seen without its alerts being in the outbox, so a
+  crash between matching and delivery loses nothing (the next run delivers).
+- The outbox has a UNIQUE (feed, item, rule, channel) key and inserts ignore
+  conflicts, so no item is alerted twice to a channel for a rule, whatever
+  restarts or concurrent instances do.
+- Delivery is at-least-once: an alert leaves `pending` only after the channel
+  accepted it (`mark_sent`); every attempt is recorded in `attempts`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from monitor.errors import StoreError
+from monitor.models import Alert, Item, Match, Priority, TermHit
+
+SCHEMA_VERSION = 1
+metadata = sa.MetaData()
+
+feeds_t = sa.Table(
+    "feeds", metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("url", sa.String, nullable=False),           # as configured
+    sa.Column("current_url", sa.String, nullable=False),   # after 301/308
+    sa.Column("title", sa.String, nullable=False, server_default=""),
+    sa.Column("etag", sa.String),
+    sa.Column("last_modified", sa.String),
+    sa.Column("body_hash", sa.String),
+    sa.Column("next_poll", sa.Float, nullable=False),
+    sa.Column("last_poll", sa.Float),
+    sa.Column("last_success", sa.Float),
+    sa.Column("last_new_item", sa.Float),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error_category", sa.String),
+    sa.Column("error", sa.String),
+    sa.Column("warning", sa.String),
+    sa.Column("items_seen", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("interval", sa.Float, nullable=False),
+    sa.Column("polled_once", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("disabled", sa.String),                      # reason, e.g. "410 Gone"
+    sa.Column("health_alerted", sa.Float),                 # last feed-health alert
+)
+
+items_t = sa.Table(
+    "items", metadata,
+    sa.Column("feed", sa.String, primary_key=True),
+    sa.Column("item_id", sa.String, primary_key=True),
+    sa.Column("title", sa.String, nullable=False),
+    sa.Column("link", sa.String, nullable=False),
+    sa.Column("published", sa.Float),
+    sa.Column("first_seen", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False, index=True),
+)
+
+alerts_t = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("feed", sa.String, nullable=False),
+    sa.Column("item_id", sa.String, nullable=False),
+    sa.Column("rule", sa.String, nullable=False),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("priority", sa.String, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),         # the Alert as JSON
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("state", sa.String, nullable=False),         # pending | sent | dead
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt", sa.Float, nullable=False),
+    sa.Column("last_error", sa.String),
+    sa.Column("delivered", sa.Float),
+    sa.Column("kind", sa.String),                          # single | digest | summary
+    sa.UniqueConstraint("feed", "item_id", "rule", "channel", name="alerts_once"),
+    sa.Index("alerts_due", "state", "next_attempt"),
+)
+
+attempts_t = sa.Table(
+    "attempts", metadata,
+    sa.Column("alert_id", sa.Integer, nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error", sa.String),
+)
+
+sends_t = sa.Table(
+    "sends", metadata,
+    sa.Column("channel", sa.String, nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+meta_t = sa.Table(
+    "meta", metadata,
+    sa.Column("key", sa.String, primary_key=True),
+    sa.Column("value", sa.String, nullable=False),
+)
+
+
+def ts(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store knows of one feed: its HTTP validators, schedule and health."""
+
+    name: str
+    url: str
+    current_url: str
+    title: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    next_poll: float = 0.0
+    last_poll: float | None = None
+    last_success: float | None = None
+    last_new_item: float | None = None
+    last_status: int | None = None
+    failures: int = 0
+    error_category: str | None = None
+    error: str | None = None
+    warning: str | None = None
+    items_seen: int = 0
+    interval: float = 900.0
+    polled_once: bool = False
+    disabled: str | None = None
+    health_alerted: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """An outbox row: the alert and its delivery state."""
+
+    alert: Alert
+    state: str
+    attempts: int
+    next_attempt: float
+    last_error: str | None
+    delivered: float | None
+
+
+def alert_to_json(alert: Alert) -> str:
+    item, match = alert.item, alert.match
+    return json.dumps({
+        "item": {"feed": item.feed, "id": item.id, "title": item.title,
+                 "summary": item.summary, "link": item.link, "author": item.author,
+                 "published": ts(item.published)},
+        "match": {"rule": match.rule, "score": match.score,
+                  "hits": [[h.term, h.matched, h.field, h.score] for h in match.hits]},
+        "feed_title": alert.feed_title,
+    }, ensure_ascii=False)
+
+
+def alert_from_row(row: Any) -> Alert:
+    data = json.loads(row.payload)
+    item = Item(**{**data["item"], "published": dt(data["item"]["published"])})
+    match = Match(data["match"]["rule"], data["match"]["score"],
+                  tuple(TermHit(*h) for h in data["match"]["hits"]))
+    return Alert(item=item, match=match, channel=row.channel, feed_title=data["feed_title"],
+                 priority=Priority(row.priority), id=row.id, created=dt(row.created))
+
+
+class Store:
+    """The database. Open with `await Store.open(url)`; every method is one
+    transaction and raises StoreError (rolled back) on a database failure."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect (creating a SQLite file and its folder if needed) and create tables."""
+        if "://" not in url:
+            Path(url).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(engine_url(url))
+        if engine.dialect.name == "sqlite":
+            sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        await store._run(lambda c: c.run_sync(metadata.create_all))
+        return store
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    async def _run(self, fn: Any) -> Any:
+        try:
+            async with self._engine.begin() as conn:
+                return await fn(conn)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {type(exc.orig or exc).__name__}: "
+                             f"{str(exc.orig or exc).splitlines()[0]}") from exc
+
+    # ----------------------------------------------------------- feeds
+
+    async def sync_feeds(self, feeds: Iterable[tuple[str, str, float, float]]) -> None:
+        """Make sure each (name, url, interval, first_poll) has a row.
+
+        A known feed keeps its state and schedule; a feed whose configured URL
+        changed starts again from the new URL (its items stay seen).
+        """
+        async def go(conn: AsyncConnection) -> None:
+            rows = {r.name: r for r in (await conn.execute(sa.select(feeds_t))).all()}
+            for name, url, interval, first in feeds:
+                old = rows.get(name)
+                if old is None:
+                    await conn.execute(feeds_t.insert().values(
+                        name=name, url=url, current_url=url, next_poll=first,
+                        interval=interval))
+                elif old.url != url:
+                    await conn.execute(feeds_t.update().where(feeds_t.c.name == name).values(
+                        url=url, current_url=url, etag=None, last_modified=None,
+                        body_hash=None, disabled=None, failures=0, next_poll=first))
+        await self._run(go)
+
+    async def feeds(self, names: Iterable[str] | None = None) -> list[FeedState]:
+        query = sa.select(feeds_t).order_by(feeds_t.c.name)
+        if names is not None:
+            query = query.where(feeds_t.c.name.in_(list(names)))
+        rows = await self._run(lambda c: c.execute(query))
+        return [FeedState(**row._asdict()) for row in rows.all()]
+
+    async def feed(self, name: str) -> FeedState | None:
+        found = await self.feeds([name])
+        return found[0] if found else None
+
+    async def due_feeds(self, now: float, names: Iterable[str], lease: float) -> list[FeedState]:
+        """The feeds of `names` due at `now`, claimed: their next_poll moves to
+        now + lease so that a second dispatcher (or instance) skips them."""
+        async def go(conn: AsyncConnection) -> list[FeedState]:
+            query = (sa.select(feeds_t).where(feeds_t.c.name.in_(list(names)),
+                                              feeds_t.c.next_poll <= now,
+                                              feeds_t.c.disabled.is_(None))
+                     .order_by(feeds_t.c.next_poll))
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            due = [FeedState(**r._asdict()) for r in (await conn.execute(query)).all()]
+            if due:
+                await conn.execute(feeds_t.update().where(
+                    feeds_t.c.name.in_([f.name for f in due])).values(next_poll=now + lease))
+            return due
+        result: list[FeedState] = await self._run(go)
+        return result
+
+    async def save_feed(self, state: FeedState) -> None:
+        values = {k: getattr(state, k) for k in feeds_t.c.keys() if k != "name"}
+        await self._run(lambda c: c.execute(
+            feeds_t.update().where(feeds_t.c.name == state.name).values(**values)))
+
+    # ----------------------------------------------------------- items
+
+    async def unseen(self, feed: str, item_ids: Sequence[str]) -> set[str]:
+        """The ids among `item_ids` that this feed has never recorded."""
+        async def go(conn: AsyncConnection) -> set[str]:
+            seen: set[str] = set()
+            for chunk in _chunks(list(item_ids), 500):
+                rows = await conn.execute(sa.select(items_t.c.item_id).where(
+                    items_t.c.feed == feed, items_t.c.item_id.in_(chunk)))
+                seen.update(r.item_id for r in rows)
+            return set(item_ids) - seen
+        result: set[str] = await self._run(go)
+        return result
+
+    async def record_items(self, state: FeedState, items: Sequence[Item],
+                           alerts: Sequence[Alert], now: float) -> list[int]:
+        """In one transaction: the feed's new state, its new items, and the
+        alerts for the items that really were new (a concurrent instance may
+        have recorded some first). Returns the ids of the alerts queued."""
+        async def go(conn: AsyncConnection) -> list[int]:
+            fresh = await self._insert_items(conn, state.name, items, now)
+            await self._touch_items(conn, state.name, [i.id for i in items if i.id not in fresh],
+                                    now)
+            seen = state.items_seen + len(fresh)
+            new_state = replace(state, items_seen=seen,
+                                last_new_item=now if fresh else state.last_new_item)
+            values = {k: getattr(new_state, k) for k in feeds_t.c.keys() if k != "name"}
+            await conn.execute(feeds_t.update().where(feeds_t.c.name == state.name)
+                               .values(**values))
+            return await self._queue(conn, [a for a in alerts if a.item.id in fresh], now)
+        result: list[int] = await self._run(go)
+        return result
+
+    async def _insert_items(self, conn: AsyncConnection, feed: str, items: Sequence[Item],
+                            now: float) -> set[str]:
+        fresh: set[str] = set()
+        for item in items:
+            stmt = self._insert(items_t).values(
+                feed=feed, item_id=item.id, title=item.title[:1000], link=item.link[:2000],
+                published=ts(item.published), first_seen=now, last_seen=now,
+            ).on_conflict_do_nothing().returning(items_t.c.item_id)
+            # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
+            if (await conn.execute(stmt)).first() is not None:
+                fresh.add(item.id)
+        return fresh
+
+    async def _touch_items(self, conn: AsyncConnection, feed: str, ids: list[str],
+                           now: float) -> None:
+        """Items still present in the document: dedup still needs them (see prune)."""
+        for chunk in _chunks(ids, 500):
+            await conn.execute(items_t.update().where(
+                items_t.c.feed == feed, items_t.c.item_id.in_(chunk)).values(last_seen=now))
+
+    async def _queue(self, conn: AsyncConnection, alerts: Sequence[Alert],
+                     now: float) -> list[int]:
+        ids: list[int] = []
+        for alert in alerts:
+            stmt = self._insert(alerts_t).values(
+                feed=alert.item.feed, item_id=alert.item.id, rule=alert.match.rule,
+                channel=alert.channel, priority=alert.priority.value,
+                payload=alert_to_json(alert), created=now, state="pending",
+                next_attempt=now,
+            ).on_conflict_do_nothing().returning(alerts_t.c.id)
+            row = (await conn.execute(stmt)).first()
+            if row is not None:
+                ids.append(row.id)
+        return ids
+
+    async def queue_alerts(self, alerts: Sequence[Alert], now: float) -> list[int]:
+        """Queue alerts that belong to no item (feed-health and test messages)."""
+        result: list[int] = await self._run(lambda c: self._queue(c, alerts, now))
+        return result
+
+    # ----------------------------------------------------------- outbox
+
+    async def due_alerts(self, now: float) -> list[StoredAlert]:
+        query = (sa.select(alerts_t).where(alerts_t.c.state == "pending",
+                                           alerts_t.c.next_attempt <= now)
+                 .order_by(alerts_t.c.id))
+        rows = await self._run(lambda c: c.execute(query))
+        return [_stored(r) for r in rows.all()]
+
+    async def pending_alerts(self, channel: str) -> list[StoredAlert]:
+        query = (sa.select(alerts_t).where(alerts_t.c.state == "pending",
+                                           alerts_t.c.channel == channel)
+                 .order_by(alerts_t.c.id))
+        rows = await self._run(lambda c: c.execute(query))
+        return [_stored(r) for r in rows.all()]
+
+    async def mark_sent(self, ids: Sequence[int], channel: str, kind: str, now: float) -> None:
+        """The channel accepted one message carrying these alerts."""
+        if not ids:
+            return
+
+        async def go(conn: AsyncConnection) -> None:
+            await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(list(ids))).values(
+                state="sent", delivered=now, attempts=alerts_t.c.attempts + 1, kind=kind,
+                last_error=None))
+            await conn.execute(attempts_t.insert(), [
+                {"alert_id": i, "at": now, "ok": True, "error": None} for i in ids])
+            await conn.execute(sends_t.insert().values(channel=channel, at=now))
+        await self._run(go)
+
+    async def mark_failed(self, ids: Sequence[int], error: str, now: float,
+                          retry_at: float | None) -> None:
+        """An attempt failed: retry at `retry_at`, or mark dead when it is None."""
+        if not ids:
+            return
+
+        async def go(conn: AsyncConnection) -> None:
+            values: dict[str, Any] = {"attempts": alerts_t.c.attempts + 1,
+                                      "last_error": error[:500]}
+            values.update(state="dead") if retry_at is None else values.update(
+                next_attempt=retry_at)
+            await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(list(ids)))
+                               .values(**values))
+            await conn.execute(attempts_t.insert(), [
+                {"alert_id": i, "at": now, "ok": False, "error": error[:500]} for i in ids])
+        await self._run(go)
+
+    async def defer(self, ids: Sequence[int], until: float) -> None:
+        """Hold pending alerts until `until` (quiet hours, digests) without an attempt."""
+        await self._run(lambda c: c.execute(alerts_t.update().where(
+            alerts_t.c.id.in_(list(ids))).values(next_attempt=until)))
+
+    async def sends_since(self, channel: str, since: float) -> list[float]:
+        query = (sa.select(sends_t.c.at).where(sends_t.c.channel == channel,
+                                               sends_t.c.at >= since).order_by(sends_t.c.at))
+        rows = await self._run(lambda c: c.execute(query))
+        return [r.at for r in rows.all()]
+
+    async def history(self, rule: str | None = None, channel: str | None = None,
+                      limit: int = 50) -> list[StoredAlert]:
+        query = sa.select(alerts_t).order_by(alerts_t.c.id.desc()).limit(limit)
+        if rule:
+            query = query.where(alerts_t.c.rule == rule)
+        if channel:
+            query = query.where(alerts_t.c.channel == channel)
+        rows = await self._run(lambda c: c.execute(query))
+        return [_stored(r) for r in rows.all()]
+
+    async def outbox_counts(self) -> dict[tuple[str, str], int]:
+        """(channel, state) → number of alerts."""
+        query = sa.select(alerts_t.c.channel, alerts_t.c.state, sa.func.count()).group_by(
+            alerts_t.c.channel, alerts_t.c.state)
+        rows = await self._run(lambda c: c.execute(query))
+        return {(r[0], r[1]): r[2] for r in rows.all()}
+
+    async def oldest_pending(self) -> float | None:
+        query = sa.select(sa.func.min(alerts_t.c.created)).where(alerts_t.c.state == "pending")
+        rows = await self._run(lambda c: c.execute(query))
+        value = rows.scalar()
+        return None if value is None else float(value)
+
+    # ----------------------------------------------------------- misc
+
+    async def get_meta(self, key: str) -> str | None:
+        rows = await self._run(lambda c: c.execute(
+            sa.select(meta_t.c.value).where(meta_t.c.key == key)))
+        value = rows.scalar()
+        return None if value is None else str(value)
+
+    async def set_meta(self, key: str, value: str) -> None:
+        stmt = self._insert(meta_t).values(key=key, value=value)
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value})
+        await self._run(lambda c: c.execute(stmt))
+
+    async def prune(self, before: float) -> tuple[int, int]:
+        """Delete delivered or dead alerts created, and items last seen, before `before`.
+
+        An item is kept while it may still appear in its feed: dedup needs
+        its id, or the publisher's old item would alert again. `last_seen` is
+        refreshed every time a parsed document still lists the item, so an
+        item not seen for the whole retention has left its feed. That only
+        holds for a feed that has been read since: the items of a feed whose
+        last success is older than `before` are all kept, so a feed that comes
+        back after a long outage does not re-alert its old items.
+        """
+        async def go(conn: AsyncConnection) -> tuple[int, int]:
+            alerts = await conn.execute(alerts_t.delete().where(
+                alerts_t.c.state.in_(["sent", "dead"]), alerts_t.c.created < before))
+            await conn.execute(attempts_t.delete().where(
+                attempts_t.c.alert_id.not_in(sa.select(alerts_t.c.id))))
+            await conn.execute(sends_t.delete().where(sends_t.c.at < before))
+            fresh_feeds = sa.select(feeds_t.c.name).where(feeds_t.c.last_success >= before)
+            items = await conn.execute(items_t.delete().where(
+                items_t.c.last_seen < before, items_t.c.feed.in_(fresh_feeds),
+                items_t.c.item_id.not_in(
+                    sa.select(alerts_t.c.item_id).where(alerts_t.c.state == "pending"))))
+            return alerts.rowcount, items.rowcount
+        result: tuple[int, int] = await self._run(go)
+        return result
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets `status` read while the daemon writes; the busy timeout makes a
+    # second process wait for the lock instead of failing at once.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _stored(row: Any) -> StoredAlert:
+    return StoredAlert(alert_from_row(row), row.state, row.attempts, row.next_attempt,
+                       row.last_error, row.delivered)
+
+
+def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def engine_url(url: str) -> str:
+    """A config `database` value → an async SQLAlchemy URL."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if "://" in url:
+        return url
+    return f"sqlite+aiosqlite:///{url}"

@@ -1,0 +1,118 @@
+"""Real loopback servers in threads, for tests that run the CLI or a daemon
+subprocess (which own their event loop): a programmable feed server and a
+JSON webhook receiver. Both bind 127.0.0.1 on a free port."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email.utils import format_datetime
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Route:
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    etag: str | None = None          # answer 304 when If-None-Match matches
+
+
+@dataclass
+class Hit:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class LoopbackServer:
+    """Serves `routes[path]`; records every request in `hits`."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Route] = {}
+        self.hits: list[Hit] = []
+        self.statuses: list[int] = []      # for POST receivers: next answers, else 200
+        self.lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _record(self) -> Hit:
+                length = int(self.headers.get("Content-Length") or 0)
+                hit = Hit(self.command, self.path, {k.lower(): v for k, v in
+                                                    self.headers.items()},
+                          self.rfile.read(length) if length else b"")
+                with server.lock:
+                    server.hits.append(hit)
+                return hit
+
+            def do_GET(self) -> None:
+                hit = self._record()
+                route = server.routes.get(hit.path.split("?")[0])
+                if route is None:
+                    return self._send(404, b"not found", {})
+                if route.etag and hit.headers.get("if-none-match") == route.etag:
+                    return self._send(304, b"", {"ETag": route.etag})
+                headers = dict(route.headers)
+                if route.etag:
+                    headers["ETag"] = route.etag
+                self._send(route.status, route.body, headers)
+
+            def do_POST(self) -> None:
+                self._record()
+                with server.lock:
+                    status = server.statuses.pop(0) if server.statuses else 200
+                self._send(status, b"{}", {"Content-Type": "application/json"})
+
+            def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def posts(self) -> list[Any]:
+        with self.lock:
+            return [json.loads(h.body) for h in self.hits if h.method == "POST"]
+
+    def gets(self, path: str) -> list[Hit]:
+        with self.lock:
+            return [h for h in self.hits if h.method == "GET" and h.path == path]
+
+
+@contextmanager
+def loopback() -> Iterator[LoopbackServer]:
+    server = LoopbackServer()
+    thread = threading.Thread(target=server.httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+
+
+def rss(items: list[tuple[str, str]], title: str = "Test feed") -> bytes:
+    """An RSS 2.0 document of (guid, title) items, newest first."""
+    entries = "".join(
+        f"<item><title>{t}</title><link>https://example.org/{g}</link>"
+        f"<guid isPermaLink=\"false\">{g}</guid>"
+        f"<pubDate>{format_datetime(datetime.now(UTC))}</pubDate>"
+        f"<description>Résumé de l’article {g}.</description></item>"
+        for g, t in items)
+    return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+            f"<title>{title}</title><link>https://example.org/</link>"
+            f"<description>d</description>{entries}</channel></rss>").encode()

@@ -1,0 +1,100 @@
+"""End to end through the real CLI: a loopback feed server, a json:// webhook
+receiver, a real SMTP server (aiosmtpd), a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.smtp import LoopbackSMTP
+
+AMPERE = ("a1", "Renault va liquider sa filiale Ampère")
+OTHER = ("o1", "Météo : un week-end ensoleillé")
+
+
+def write_config(tmp: Path, feed_url: str, channels: dict[str, str],
+                 extra: str = "") -> Path:
+    lines = [f'[monitor]\ndatabase = "{tmp / "state.sqlite3"}"\n']
+    for name, url in channels.items():
+        lines.append(f"[channels.{name}]\nurl = {json.dumps(url)}\n")
+    lines.append(f'[[feeds]]\nname = "test feed"\nurl = "{feed_url}"\n{extra}\n')
+    lines.append('[[rules]]\nname = "ampere"\nquery = "Ampere AND (Renault OR liquid*)"\n'
+                 f"channels = {json.dumps(list(channels))}\n")
+    path = tmp / "monitor.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def run_once(config: Path) -> int:
+    return main(["run", "--once", "--config", str(config)])
+
+
+@pytest.fixture
+def feed() -> LoopbackServer:
+    with loopback() as server:
+        yield server
+
+
+@pytest.fixture
+def receiver() -> LoopbackServer:
+    with loopback() as server:
+        yield server
+
+
+def test_one_alert_per_channel_new_items_only_and_nothing_twice(
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer) -> None:
+    feed.routes["/feed.xml"] = Route(rss([AMPERE, OTHER]))
+    with LoopbackSMTP() as smtp:
+        config = write_config(tmp_path, f"{feed.url}/feed.xml", {
+            "hook": f"json://127.0.0.1:{receiver.port}/hook",
+            "mail": smtp.mailto_url(to="reader@example.com")}, "alert_existing = true")
+        assert run_once(config) == 0
+        assert [p["title"] for p in receiver.posts()] == [
+            "[newsmonitor] ampere: Renault va liquider sa filiale Ampère"]
+        message = smtp.wait_for_message().message
+        assert message["Subject"] == "[newsmonitor] ampere: Renault va liquider sa filiale Ampère"
+        assert len(smtp.received) == 1
+
+        new = ("a2", "Ampere : Renault confirme la liquidation")
+        feed.routes["/feed.xml"] = Route(rss([new, AMPERE, OTHER]))
+        assert run_once(config) == 0
+        titles = [p["title"] for p in receiver.posts()]
+        assert titles[1:] == ["[newsmonitor] ampere: Ampere : Renault confirme la liquidation"]
+        assert len(smtp.received) == 2
+
+        # A restart with the same feed: nothing new, nothing sent twice.
+        assert run_once(config) == 0
+        assert len(receiver.posts()) == 2 and len(smtp.received) == 2
+
+
+def test_first_run_records_existing_items_without_alerting(
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer) -> None:
+    items = [(f"g{i}", f"Ampere et Renault, épisode {i}") for i in range(50)]
+    feed.routes["/feed.xml"] = Route(rss(items))
+    config = write_config(tmp_path, f"{feed.url}/feed.xml",
+                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"})
+    assert run_once(config) == 0
+    assert receiver.posts() == []
+    assert main(["status", "--json", "--config", str(config)]) == 0
+
+
+def test_304_is_not_parsed_again(tmp_path: Path, feed: LoopbackServer,
+                                 receiver: LoopbackServer,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    feed.routes["/feed.xml"] = Route(rss([AMPERE]), etag='"v1"')
+    config = write_config(tmp_path, f"{feed.url}/feed.xml",
+                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"})
+    assert run_once(config) == 0
+    capsys.readouterr()
+    assert run_once(config) == 0
+    hits = feed.gets("/feed.xml")
+    assert hits[1].headers.get("if-none-match") == '"v1"'
+    err = capsys.readouterr().err
+    assert "poll done feed=test feed result=not_modified new=0 alerts=0" in err
+    main(["status", "--json", "--config", str(config)])
+    status = json.loads(capsys.readouterr().out)
+    assert status["feeds"][0]["last_status"] == 304

@@ -1,0 +1,306 @@
+"""Notifier end to end: a real SMTP server on loopback, and apprise's real Slack
+and Telegram plugins with their HTTP requests answered at the transport
+(`responses`, which replaces requests' HTTPAdapter.send)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import responses
+
+from monitor.errors import ConfigError, DeliveryError
+from monitor.models import Alert, Item, Match, Priority, TermHit
+from monitor.notifier import (
+    ChannelSpec,
+    Notifier,
+    credentials_dir_urls,
+    default_format,
+    load_channels_file,
+    mask_url,
+    validate_url,
+)
+from monitor.render import Format, render_alert, render_digest, render_test
+from tests.smtp import LoopbackSMTP
+
+HOSTILE = "<b>x</b> [click](http://evil) *bold* _u_"
+SLACK_TOKEN = "xSECRETslackTOKEN123456"
+SLACK_URL = f"slack://T0AAA1111/B0BBB2222/{SLACK_TOKEN}/#alerts"
+SLACK_HOOK = f"https://hooks.slack.com/services/T0AAA1111/B0BBB2222/{SLACK_TOKEN}"
+BOT_TOKEN = "123456789:AAHsecretBotTokenSECRET0123456789"
+TGRAM_URL = f"tgram://{BOT_TOKEN}/-1001234567/"
+TGRAM_API = f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage"
+
+
+def make_alert(title: str = "Ampère wins the Provots prize") -> Alert:
+    item = Item(feed="https://news.example/feed", id="1", title=title,
+                summary="André-Marie Ampère was honoured by the Provots committee.",
+                link="https://news.example/a?id=1", published=datetime(2024, 5, 1, 14, 3,
+                                                                        tzinfo=UTC))
+    hits = (TermHit("Ampere", "Ampère", "title", 100), TermHit("Provost", "Provots", "title", 86))
+    return Alert(item=item, match=Match("physics", 93, hits), channel="c",
+                 feed_title="Science Daily", priority=Priority.HIGH, id=1)
+
+
+@pytest.fixture
+def smtp() -> Iterator[LoopbackSMTP]:
+    with LoopbackSMTP(user="monitor", password="pw-SECRET-4242") as server:
+        yield server
+
+
+@pytest.fixture
+def http() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def payloads(mock: responses.RequestsMock) -> list[dict[str, object]]:
+    return [json.loads(call.request.body) for call in mock.calls]
+
+
+# --- email --------------------------------------------------------------------
+
+
+async def test_email_is_multipart_html_and_text(smtp: LoopbackSMTP) -> None:
+    notifier = Notifier([ChannelSpec("mail", (smtp.mailto_url(to="reader@example.com"),))])
+    message = render_alert(make_alert(HOSTILE), Format.HTML)
+    result = await notifier.send("mail", message)
+    assert result.ok, result.error
+    received = smtp.wait_for_message()
+    assert received.rcpt_tos == ["reader@example.com"]
+    mail = received.message
+    assert mail["Subject"] == f"[newsmonitor] physics: {HOSTILE}"
+    assert mail.get_content_type() == "multipart/alternative"
+    html_part, text_part = mail.get_body(("html",)), mail.get_body(("plain",))
+    assert html_part is not None and text_part is not None
+    html, text = html_part.get_content(), text_part.get_content()
+    assert '<a href="https://news.example/a?id=1">&lt;b&gt;x&lt;/b&gt; [click]' in html
+    assert "<b>Ampère</b>" in html
+    for fact in ["Source: Science Daily", "Published: 2024-05-01 14:03 UTC", "Rule: physics",
+                 "Score: 93", "Matched: Ampère → Ampere, Provots ≈ Provost (86)"]:
+        assert fact in text
+
+
+async def test_email_digest(smtp: LoopbackSMTP) -> None:
+    notifier = Notifier([ChannelSpec("mail", (smtp.mailto_url(),))])
+    alerts = [make_alert(), make_alert("Second")]
+    result = await notifier.send("mail", render_digest(alerts, Format.HTML))
+    assert result.ok
+    mail = smtp.wait_for_message().message
+    assert mail["Subject"] == "[newsmonitor] 2 alerts"
+    body = mail.get_body(("plain",))
+    assert body is not None and "Second" in body.get_content()
+
+
+async def test_email_wrong_password_fails_without_leaking_it(
+        smtp: LoopbackSMTP, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    secret = "wrong-SECRET-pw-777"
+    notifier = Notifier([ChannelSpec("mail", (smtp.mailto_url(password=secret),))])
+    result = await notifier.send("mail", render_test("mail", Format.HTML))
+    assert not result.ok and not smtp.received
+    assert result.results[0].error
+    assert_no_secret(secret, result, caplog)
+
+
+# --- chat services --------------------------------------------------------------
+
+
+async def test_slack_gets_mrkdwn_with_linked_title(http: responses.RequestsMock) -> None:
+    http.add(responses.POST, SLACK_HOOK, body="ok")
+    notifier = Notifier([ChannelSpec("chat", (SLACK_URL,))])
+    alert = make_alert(HOSTILE)
+    result = await notifier.send("chat", render_alert(alert, Format.MARKDOWN),
+                                 priority=alert.priority)
+    assert result.ok, result.error
+    (payload,) = payloads(http)
+    assert payload["channel"] == "#alerts" and payload["mrkdwn"] is True
+    attachment = payload["attachments"][0]  # type: ignore[index]
+    text = attachment["text"]
+    assert "title" not in attachment or not attachment["title"]
+    # The link is ours; the feed's markup is inert text inside its label.
+    assert text.startswith(
+        "*<https://news.example/a?id=1|&lt;b&gt;x&lt;/b&gt; (click)(http://evil) "
+        "\\*bold\\* \\_u\\_>*\n")
+    assert text.count("<http") == 1
+    assert "Source: Science Daily" in text and "Score: 93" in text
+    assert "*Ampère*" in text  # highlighted in the excerpt
+    assert attachment["color"] == "#CACF29"  # high priority → apprise's warning colour
+
+
+async def test_telegram_gets_markdown_with_linked_title(http: responses.RequestsMock) -> None:
+    http.add(responses.POST, TGRAM_API, json={"ok": True, "result": {}})
+    notifier = Notifier([ChannelSpec("chat", (TGRAM_URL,))])
+    result = await notifier.send("chat", render_alert(make_alert(HOSTILE), Format.MARKDOWN))
+    assert result.ok, result.error
+    (payload,) = payloads(http)
+    assert payload["chat_id"] == -1001234567
+    assert payload["parse_mode"] == "MARKDOWN"
+    text = str(payload["text"])
+    assert text.startswith(
+        "*[<b>x</b> (click)(http://evil) \\*bold\\* \\_u\\_](https://news.example/a?id=1)*\n")
+    assert "](http://evil" not in text  # no second link anywhere
+    assert "*Ampère*" in text
+
+
+async def test_one_failing_url_does_not_stop_the_others(http: responses.RequestsMock) -> None:
+    http.add(responses.POST, SLACK_HOOK, status=500, body="boom")
+    http.add(responses.POST, TGRAM_API, json={"ok": True, "result": {}})
+    notifier = Notifier([ChannelSpec("chat", (SLACK_URL, TGRAM_URL))])
+    result = await notifier.send("chat", render_test("chat", Format.MARKDOWN))
+    assert not result.ok
+    assert [(r.index, r.ok) for r in result.results] == [(0, False), (1, True)]
+    assert "500" in result.results[0].error
+    # A retry can go to the failed URL only.
+    http.replace(responses.POST, SLACK_HOOK, body="ok")
+    retry = await notifier.send("chat", render_test("chat", Format.MARKDOWN), only={0})
+    assert retry.ok and [r.index for r in retry.results] == [0]
+
+
+async def test_429_gives_retry_after(http: responses.RequestsMock) -> None:
+    http.add(responses.POST, SLACK_HOOK, status=429, headers={"Retry-After": "42"})
+    notifier = Notifier([ChannelSpec("chat", (SLACK_URL,))])
+    result = await notifier.send("chat", render_test("chat", Format.MARKDOWN))
+    assert not result.ok and result.retry_after == 42.0
+
+
+async def test_apprise_makes_one_attempt_even_with_retry_in_url(
+        http: responses.RequestsMock) -> None:
+    http.add(responses.POST, SLACK_HOOK, status=500)
+    notifier = Notifier([ChannelSpec("chat", (SLACK_URL.replace("#alerts", "#alerts?retry=3"),))])
+    result = await notifier.send("chat", render_test("chat", Format.MARKDOWN))
+    assert not result.ok and len(http.calls) == 1
+
+
+async def test_unknown_channel_is_a_delivery_error() -> None:
+    with pytest.raises(DeliveryError, match="nope"):
+        await Notifier([]).send("nope", render_test("nope"))
+
+
+# --- secrets --------------------------------------------------------------------
+
+
+def assert_no_secret(secret: str, result: object, caplog: pytest.LogCaptureFixture) -> None:
+    logged = "\n".join(f"{r.getMessage()} {r.args}" for r in caplog.records)
+    assert caplog.records, "expected the failure to be logged"
+    assert secret not in logged
+    assert secret not in repr(result) and secret not in str(result)
+
+
+async def test_failing_urls_leak_no_secret(http: responses.RequestsMock,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    http.add(responses.POST, SLACK_HOOK, status=403, body=f"invalid_token {SLACK_TOKEN}")
+    http.add(responses.POST, TGRAM_API, status=401,
+             json={"ok": False, "description": f"Unauthorized {BOT_TOKEN}"})
+    notifier = Notifier([ChannelSpec("chat", (SLACK_URL, TGRAM_URL))])
+    result = await notifier.send("chat", render_test("chat", Format.MARKDOWN))
+    assert not result.ok and all(r.error for r in result.results)
+    for secret in (SLACK_TOKEN, BOT_TOKEN, BOT_TOKEN.split(":")[1]):
+        assert_no_secret(secret, result, caplog)
+        assert secret not in result.error
+
+
+@pytest.mark.parametrize(("url", "secret"), [
+    ("slack://T0AAA1111/B0BBB2222/bad-SECRET/#x", "bad-SECRET"),
+    ("tgram://notatoken-SECRET99/", "notatoken-SECRET99"),
+    ("mailto://user:pw-SECRET-1@", "pw-SECRET-1"),
+])
+def test_invalid_url_message_has_no_secret(url: str, secret: str,
+                                           caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    message = validate_url(url)
+    assert message is not None and secret not in message
+    assert secret not in caplog.text
+    with pytest.raises(ConfigError) as info:
+        Notifier([ChannelSpec("bad", (url,))])
+    assert "channels.bad.urls[0]" in str(info.value) and secret not in str(info.value)
+
+
+def test_validate_and_mask_good_urls() -> None:
+    assert validate_url(SLACK_URL) is None
+    assert validate_url(TGRAM_URL) is None
+    assert validate_url("console://") is None
+    assert SLACK_TOKEN not in mask_url(SLACK_URL)
+    assert mask_url(SLACK_URL).startswith("slack://T...1/B...2/x...6/")
+    assert BOT_TOKEN.split(":")[1] not in mask_url(TGRAM_URL)
+    assert mask_url("nonsense://x?token=SECRETtoken") == "nonsense://****"
+
+
+# --- console ------------------------------------------------------------------
+
+
+async def test_console_prints_the_alert(capsys: pytest.CaptureFixture[str]) -> None:
+    notifier = Notifier([ChannelSpec("tty", ("console://",))])
+    result = await notifier.send("tty", render_alert(make_alert(), Format.TEXT))
+    assert result.ok
+    out = capsys.readouterr().out
+    assert out.startswith("[newsmonitor] physics: Ampère wins the Provots prize\n")
+    assert "https://news.example/a?id=1" in out
+
+
+# --- configuration helpers ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("spec", "fmt"), [
+    (ChannelSpec("a", ("mailto://u:p@example.com",)), Format.HTML),
+    (ChannelSpec("a", (SLACK_URL,)), Format.MARKDOWN),
+    (ChannelSpec("a", (TGRAM_URL,)), Format.MARKDOWN),
+    (ChannelSpec("a", ("console://",)), Format.TEXT),
+    (ChannelSpec("a", ("json://example.com",)), Format.TEXT),
+    (ChannelSpec("a", (SLACK_URL,), format=Format.TEXT), Format.TEXT),
+])
+def test_default_format(spec: ChannelSpec, fmt: Format) -> None:
+    assert default_format(spec) == fmt
+
+
+def write_private(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.write_text(text)
+    path.chmod(mode)
+    return path
+
+
+def test_load_channels_file(tmp_path: Path) -> None:
+    path = write_private(tmp_path / "apprise.txt", "\n".join([
+        "# comment", "; also a comment", "",
+        f"ops = {SLACK_URL}", f"ops, night = {TGRAM_URL}", "console://",
+    ]))
+    assert load_channels_file(path) == {
+        "ops": [SLACK_URL, TGRAM_URL], "night": [TGRAM_URL], "": ["console://"]}
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644])
+def test_load_channels_file_refuses_shared_file(tmp_path: Path, mode: int) -> None:
+    path = write_private(tmp_path / "apprise.txt", f"ops = {SLACK_URL}", mode)
+    with pytest.raises(ConfigError, match=r"apprise\.txt: .*readable by group or others"):
+        load_channels_file(path)
+
+
+def test_load_channels_file_reports_every_bad_line(tmp_path: Path) -> None:
+    path = write_private(tmp_path / "apprise.txt", "\n".join([
+        "ops = slack://T0AAA1111/B0BBB2222/short-SECRET/", "what is this", f"ok = {SLACK_URL}",
+    ]))
+    with pytest.raises(ConfigError) as info:
+        load_channels_file(path)
+    problems = info.value.problems
+    assert [p.split(": ")[0] for p in problems] == [f"{path}:1", f"{path}:2"]
+    assert "short-SECRET" not in str(info.value)
+
+
+def test_credentials_dir_urls(tmp_path: Path) -> None:
+    write_private(tmp_path / "slack", f"# from LoadCredential=\n{SLACK_URL}\n\n")
+    env = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
+    assert credentials_dir_urls("slack", env) == [SLACK_URL]
+    assert credentials_dir_urls("slack", {}) == []
+    with pytest.raises(ConfigError, match="missing"):
+        credentials_dir_urls("missing", env)
+
+
+def test_credentials_default_environment() -> None:
+    if "CREDENTIALS_DIRECTORY" not in os.environ:
+        assert credentials_dir_urls("anything") == []

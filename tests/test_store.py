@@ -1,0 +1,124 @@
+"""The store on both backends: dedup, the outbox written with the items,
+delivery state, retention. Real SQLite file and real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.models import Alert, Item, Match, Priority, TermHit
+from monitor.store import Store
+from tests.stores import database_url, pg_schema_url  # noqa: F401 - fixtures
+
+NOW = 1_800_000_000.0
+
+
+def item(i: str) -> Item:
+    return Item(feed="f", id=i, title=f"Ampère {i}", summary="s", link=f"https://x/{i}")
+
+
+def alert(i: str, channel: str = "mail", rule: str = "r") -> Alert:
+    return Alert(item(i), Match(rule, 90, (TermHit("Ampere", "Ampère", "title", 100),)),
+                 channel, feed_title="Feed", priority=Priority.HIGH)
+
+
+async def opened(url: str) -> Store:
+    store = await Store.open(url)
+    await store.sync_feeds([("f", "https://x/feed", 900.0, NOW)])
+    return store
+
+
+async def test_items_and_alerts_are_recorded_once(database_url: str) -> None:  # noqa: F811
+    store = await opened(database_url)
+    try:
+        state = (await store.due_feeds(NOW, ["f"], 60))[0]
+        ids = await store.record_items(state, [item("a"), item("b")],
+                                       [alert("a"), alert("a", "chat")], NOW)
+        assert len(ids) == 2
+        assert await store.unseen("f", ["a", "b", "c"]) == {"c"}
+        # The same items again (a restart, a second instance): nothing new.
+        assert await store.record_items(state, [item("a")], [alert("a")], NOW + 1) == []
+        due = await store.due_alerts(NOW)
+        assert [(d.alert.item.title, d.alert.channel, d.alert.priority) for d in due] == [
+            ("Ampère a", "mail", Priority.HIGH), ("Ampère a", "chat", Priority.HIGH)]
+        assert due[0].alert.match.hits[0].matched == "Ampère"
+    finally:
+        await store.close()
+
+
+async def test_claimed_feeds_are_not_due_twice(database_url: str) -> None:  # noqa: F811
+    store = await opened(database_url)
+    try:
+        assert [f.name for f in await store.due_feeds(NOW, ["f"], 60)] == ["f"]
+        assert await store.due_feeds(NOW + 30, ["f"], 60) == []
+        assert [f.name for f in await store.due_feeds(NOW + 61, ["f"], 60)] == ["f"]
+    finally:
+        await store.close()
+
+
+async def test_delivery_state_and_retries(database_url: str) -> None:  # noqa: F811
+    store = await opened(database_url)
+    try:
+        state = (await store.due_feeds(NOW, ["f"], 60))[0]
+        first, second = await store.record_items(state, [item("a"), item("b")],
+                                                 [alert("a"), alert("b")], NOW)
+        await store.mark_failed([first], "HTTP 500", NOW, NOW + 30)
+        assert [d.alert.id for d in await store.due_alerts(NOW + 1)] == [second]
+        assert [d.alert.id for d in await store.due_alerts(NOW + 30)] == [first, second]
+        await store.mark_sent([first, second], "mail", "digest", NOW + 31)
+        await store.mark_failed([], "nothing", NOW, None)
+        history = await store.history(channel="mail")
+        assert {(h.state, h.attempts) for h in history} == {("sent", 2), ("sent", 1)}
+        assert await store.sends_since("mail", NOW) == [NOW + 31]
+        assert await store.outbox_counts() == {("mail", "sent"): 2}
+    finally:
+        await store.close()
+
+
+async def test_prune_keeps_what_dedup_needs(database_url: str) -> None:  # noqa: F811
+    store = await opened(database_url)
+    try:
+        state = (await store.due_feeds(NOW, ["f"], 60))[0]
+        from dataclasses import replace
+        state = replace(state, last_success=NOW + 1000)
+        await store.record_items(state, [item("old"), item("kept")], [alert("old")], NOW)
+        # "kept" is still in the feed's document later; "old" is not.
+        await store.record_items(state, [item("kept")], [], NOW + 1000)
+        sent = await store.due_alerts(NOW)
+        await store.mark_sent([sent[0].alert.id], "mail", "single", NOW)
+        assert await store.prune(NOW + 500) == (1, 1)
+        assert await store.unseen("f", ["old", "kept"]) == {"old"}
+    finally:
+        await store.close()
+
+
+async def test_prune_keeps_items_of_a_feed_that_stopped_answering(
+        database_url: str) -> None:  # noqa: F811
+    store = await opened(database_url)
+    try:
+        state = (await store.due_feeds(NOW, ["f"], 60))[0]
+        from dataclasses import replace
+        await store.record_items(replace(state, last_success=NOW), [item("a")], [], NOW)
+        assert await store.prune(NOW + 10_000) == (0, 0)
+        assert await store.unseen("f", ["a"]) == set()
+    finally:
+        await store.close()
+
+
+async def test_meta_roundtrip(database_url: str) -> None:  # noqa: F811
+    store = await opened(database_url)
+    try:
+        assert await store.get_meta("k") is None
+        await store.set_meta("k", "1")
+        await store.set_meta("k", "2")
+        assert await store.get_meta("k") == "2"
+    finally:
+        await store.close()
+
+
+@pytest.mark.parametrize("url", ["postgresql://nobody@127.0.0.1:1/none"])
+async def test_unreachable_database_is_a_store_error(url: str) -> None:
+    from monitor.errors import StoreError
+
+    with pytest.raises(StoreError) as info:
+        await Store.open(url)
+    assert "nobody" not in str(info.value) or "password" not in str(info.value)
