@@ -1,47 +1,18 @@
-"""Helpers for the matcher tests: where ../shared/eval is, how its rules
-and items become models, and how a run is scored (../shared/eval/README.md).
-
-Until monitor.config.load_rules_file lands, `load_rules` builds Rule objects
-from rules.toml itself (TOML `not` → Rule.not_, people tables → Person).
+"""Helpers for the matcher eval test: how ../shared/eval/dev.jsonl items
+become models, and how a run is scored (../shared/eval/README.md: an
+item/rule pair is a true positive when the rule fired and is expected, a
+false positive when it fired and is not, a false negative when expected and
+silent). Rules come from monitor.config.load_rules_file.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.matcher import Matcher
-from monitor.models import Item, Person, Rule
-
-
-def shared_dir() -> Path:
-    """../shared beside the repository, or $NEWSMONITOR_SHARED."""
-    beside = Path(__file__).resolve().parents[1].parent / "shared"
-    if beside.is_dir():
-        return beside
-    return Path(os.environ.get("NEWSMONITOR_SHARED", str(beside)))
-
-
-EVAL_DIR = shared_dir() / "eval"
-
-
-def load_rules(path: Path) -> tuple[Rule, ...]:
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return tuple(_rule(table, str(path), i) for i, table in enumerate(data["rules"]))
-
-
-def _rule(table: dict[str, object], source: str, index: int) -> Rule:
-    values = dict(table)
-    if "not" in values:
-        values["not_"] = values.pop("not")
-    people = values.pop("people", [])
-    assert isinstance(people, list)
-    persons = tuple(Person(p["name"], tuple(p.get("aliases", ()))) for p in people)
-    lists = {k: tuple(v) for k, v in values.items() if isinstance(v, list)}
-    return Rule(**{**values, **lists}, people=persons, source=source, index=index)  # type: ignore[arg-type]
+from monitor.models import Item
 
 
 @dataclass(frozen=True)

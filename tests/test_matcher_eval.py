@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from matcher_eval import EVAL_DIR, evaluate, load_items, load_rules
+from pathlib import Path
 
+from monitor.config import load_rules_file
 from monitor.matcher import compile_rules
+from tests.matcher_eval import evaluate, load_items
 
 
-def test_eval_precision_and_recall() -> None:
-    matcher = compile_rules(load_rules(EVAL_DIR / "rules.toml"))
-    score = evaluate(matcher, load_items(EVAL_DIR / "dev.jsonl"))
+def test_eval_precision_and_recall(shared: Path) -> None:
+    matcher = compile_rules(load_rules_file(shared / "eval" / "rules.toml"))
+    score = evaluate(matcher, load_items(shared / "eval" / "dev.jsonl"))
     print(f"\nprecision {score.precision:.3f} recall {score.recall:.3f} "
           f"(tp {score.true_pos}, fp {len(score.false_pos)}, fn {len(score.false_neg)})")
     for line in score.false_pos:
