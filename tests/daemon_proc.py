@@ -1,0 +1,84 @@
+"""Run `newsmonitor run` as a real subprocess, with a notify socket of our own
+(as systemd would give), and read its logs as they come."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+
+class DaemonProcess:
+    def __init__(self, config: Path, tmp: Path, env: dict[str, str] | None = None) -> None:
+        self.notify_path = str(tmp / "notify.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.notify_path)
+        self.sock.settimeout(0.2)
+        self.notifications: list[str] = []
+        self.log = ""
+        self.out = ""
+        full_env = {**os.environ, "NOTIFY_SOCKET": self.notify_path, "PYTHONUNBUFFERED": "1",
+                    **(env or {})}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "run", "--config", str(config),
+             "--log-format", "text"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, env=full_env, cwd=tmp)
+        self._readers = [threading.Thread(target=self._pump, args=(stream, attr), daemon=True)
+                         for stream, attr in ((self.proc.stderr, "log"), (self.proc.stdout, "out"))]
+        for reader in self._readers:
+            reader.start()
+
+    def _pump(self, stream: object, attr: str) -> None:
+        for line in stream:  # type: ignore[attr-defined]
+            setattr(self, attr, getattr(self, attr) + line)
+
+    def wait_notify(self, needle: str, timeout: float = 30) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                self.notifications.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                pass
+            for message in self.notifications:
+                if needle in message:
+                    return message
+            self._alive()
+        raise AssertionError(f"no {needle!r} on the notify socket: {self.notifications}\n"
+                             f"log:\n{self.log}")
+
+    def wait_log(self, needle: str, timeout: float = 30, count: int = 1) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.log.count(needle) >= count:
+                return
+            self._alive()
+            time.sleep(0.05)
+        raise AssertionError(f"{needle!r} not logged {count} times in {timeout} s; "
+                             f"log:\n{self.log}")
+
+    def _alive(self) -> None:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"daemon exited {self.proc.returncode}; log:\n{self.log}")
+
+    def signal(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout: float = 10) -> tuple[int, float]:
+        """SIGTERM; (exit code, seconds it took)."""
+        started = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=5)
+        return code, time.monotonic() - started
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.sock.close()
