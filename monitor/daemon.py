@@ -133,7 +133,7 @@ class Daemon:
             outcomes = await asyncio.gather(*(poll_feed(ctx, f, states[f.name])
                                               for f in feeds))
             self.outcomes = list(outcomes)
-            await self._deliver()
+            await self._deliver(retry_now=True)
             return self.outcomes
         finally:
             await self._close()
@@ -244,12 +244,13 @@ class Daemon:
         alerts = feedhealth.alerts(notice, feed, m.admin_channels, now)
         return len(await ctx.store.queue_alerts(alerts, now.timestamp()))
 
-    async def _deliver(self) -> None:
+    async def _deliver(self, retry_now: bool = False) -> None:
         if self.store is None:
             return
         try:
             await delivery.deliver_due(self.store, self.runtime.notifier,
-                                       self.runtime.channels, self.clock(), self.metrics)
+                                       self.runtime.channels, self.clock(), self.metrics,
+                                       retry_now=retry_now)
             await self._refresh_gauges()
         except NewsmonitorError as exc:
             log.error("delivery tick failed error=%s", exc)

@@ -106,9 +106,11 @@ def build_channels(settings: Settings, environ: Mapping[str, str] | None = None)
 
 
 async def deliver_due(store: Store, notifier: Notifier, channels: Channels,
-                      now: datetime, metrics: Metrics | None = None) -> int:
-    """Send what is due on every channel, concurrently; returns messages sent."""
-    due = await store.due_alerts(now.timestamp())
+                      now: datetime, metrics: Metrics | None = None, *,
+                      retry_now: bool = False) -> int:
+    """Send what is due on every channel, concurrently; returns messages sent.
+    `retry_now` (run --once) also retries alerts still waiting out a backoff."""
+    due = await store.due_alerts(now.timestamp(), retry_now=retry_now)
     by_channel: dict[str, list[StoredAlert]] = {}
     for stored in due:
         by_channel.setdefault(stored.alert.channel, []).append(stored)

@@ -185,7 +185,8 @@ def _failed(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime,
 async def _record(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedState,
                   parsed: ParsedFeed, now: datetime) -> tuple[Outcome, FeedState]:
     unseen = await ctx.store.unseen(feed.name, [item.id for item in parsed.items])
-    new_items = [item for item in parsed.items if item.id in unseen]
+    # Feeds list the newest item first; alert in the order things happened.
+    new_items = [item for item in reversed(parsed.items) if item.id in unseen]
     # First poll of a feed: its backlog is history, not news (no flood on the
     # first start), unless the user asked for it with alert_existing.
     silent = not old.polled_once and not feed.alert_existing

@@ -344,10 +344,11 @@ class Store:
 
     # ----------------------------------------------------------- outbox
 
-    async def due_alerts(self, now: float) -> list[StoredAlert]:
-        query = (sa.select(alerts_t).where(alerts_t.c.state == "pending",
-                                           alerts_t.c.next_attempt <= now)
-                 .order_by(alerts_t.c.id))
+    async def due_alerts(self, now: float, *, retry_now: bool = False) -> list[StoredAlert]:
+        """Pending alerts whose next attempt is due (all pending with retry_now)."""
+        query = sa.select(alerts_t).where(alerts_t.c.state == "pending").order_by(alerts_t.c.id)
+        if not retry_now:
+            query = query.where(alerts_t.c.next_attempt <= now)
         rows = await self._run(lambda c: c.execute(query))
         return [_stored(r) for r in rows.all()]
 
