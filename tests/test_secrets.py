@@ -1,0 +1,69 @@
+"""No secret ever reaches a log line, `status`, `check`, `history`, `send-test`
+or an error message, through failures of every channel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.smtp import LoopbackSMTP
+
+SECRETS = {
+    "HOOK_PASSWORD": "hookpw-7f3a9c1e5b",
+    "SMTP_PASSWORD": "smtppw-0d4e8b2a6c",
+    "TOKEN_IN_FILE": "filetoken-91bc37de",
+}
+
+
+def test_no_secret_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                 capsys: pytest.CaptureFixture[str]) -> None:
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    with loopback() as feed, loopback() as hook, LoopbackSMTP(password="the-real-one") as smtp:
+        feed.routes["/f"] = Route(rss([("a1", "Ampere et Renault")]))
+        hook.statuses = [500] * 100
+        channels_file = tmp_path / "channels.txt"
+        channels_file.write_text(
+            f"filed = json://bot:{SECRETS['TOKEN_IN_FILE']}@127.0.0.1:{hook.port}/f\n")
+        os.chmod(channels_file, 0o600)
+        config = tmp_path / "monitor.toml"
+        mail = smtp.mailto_url(password="${SMTP_PASSWORD}")
+        config.write_text(f"""
+[monitor]
+database = "{tmp_path / 'db.sqlite3'}"
+default_channels = ["hook", "mail", "filed"]
+channels_file = "channels.txt"
+
+[channels.hook]
+url = "json://user:${{HOOK_PASSWORD}}@127.0.0.1:{hook.port}/h"
+[channels.mail]
+url = "{mail}"
+[channels.filed]
+
+[[feeds]]
+name = "news"
+url = "{feed.url}/f"
+alert_existing = true
+
+[[rules]]
+name = "ampere"
+any = ["Ampere"]
+""", encoding="utf-8")
+        args = ["--config", str(config)]
+        assert main(["check", *args]) == 0
+        assert main(["run", "--once", *args]) == 0
+        assert main(["run", "--once", *args]) == 0
+        for command in (["status"], ["status", "--json"], ["history"], ["history", "--json"]):
+            assert main([*command, *args]) == 0
+        assert main(["send-test", "hook", *args]) == 3
+        assert main(["send-test", "mail", *args]) == 3
+        output = capsys.readouterr()
+        assert len(hook.posts()) >= 4  # the failures really happened
+    text = output.out + output.err
+    assert "delivery failed" in text and "pending" in text
+    for value in SECRETS.values():
+        assert value not in text
