@@ -111,11 +111,16 @@ def _feedparse(body: bytes, headers: dict[str, str]) -> tuple[Any, object | None
 
 
 def _items(entries: list[Any], feed_name: str, base: str) -> Iterator[Item]:
-    offset = feed_offset(str(e.get(k, "")) for e in entries for k in ("published", "updated"))
+    offset = feed_offset(
+        str(dict.get(e, k) or "") for e in entries for k in ("published", "updated")
+    )
     seen: dict[str, tuple[str, str]] = {}
     for entry in entries:
         title = html_to_text(str(entry.get("title", "")))
         link = entry_link(entry, base)
+        summary = html_to_text(_summary(entry))
+        if not (title or link or summary):
+            continue  # an empty <item> (Le Cercle Psy has one): nothing to match or show
         key = identity(entry, link, title)
         if key in seen:
             if seen[key] == (title, link):
@@ -127,7 +132,7 @@ def _items(entries: list[Any], feed_name: str, base: str) -> Iterator[Item]:
             feed=feed_name,
             id=short_id(key),
             title=title,
-            summary=html_to_text(_summary(entry)),
+            summary=summary,
             link=link,
             published=published(entry, offset),
             author=html_to_text(str(entry.get("author", ""))),

@@ -35,10 +35,12 @@ _TRAILING_ZONE = re.compile(r"\d\d(?::\d\d)?\s+\(?([A-Za-z]{1,5})\)?\s*$")
 _NUMERIC_OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)\s*$")
 
 
-def published(entry: Mapping[str, Any], feed_offset: timedelta | None) -> datetime | None:
+def published(entry: dict[str, Any], feed_offset: timedelta | None) -> datetime | None:
     """The entry's published (else updated) time in UTC; see module doc."""
     for key in ("published", "updated"):
-        raw, parsed = entry.get(key), entry.get(f"{key}_parsed")
+        # dict.get: feedparser's own .get("updated") falls back to "published"
+        # with a DeprecationWarning (its issue 310).
+        raw, parsed = dict.get(entry, key), dict.get(entry, f"{key}_parsed")
         if raw and parsed:
             return _fix_zone(str(raw), _to_datetime(parsed), feed_offset)
     return None
