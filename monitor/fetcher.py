@@ -158,7 +158,9 @@ class Fetcher:
         )
 
     @asynccontextmanager
-    async def _get(self, url: str, headers: dict[str, str]) -> AsyncIterator[aiohttp.ClientResponse]:
+    async def _get(
+        self, url: str, headers: dict[str, str]
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
         """session.get with aiohttp's errors translated into ours."""
         masked = mask_url(url)
         try:

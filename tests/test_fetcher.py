@@ -21,7 +21,7 @@ from monitor.errors import (
     RedirectError,
     TooLargeError,
 )
-from monitor.fetcher import USER_AGENT, Fetcher, FetchLimits, make_session
+from monitor.fetcher import USER_AGENT, Fetcher, FetchLimits, FetchResult, make_session
 from tests.loopback import LoopbackServer
 
 NOW = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
@@ -34,7 +34,10 @@ async def server() -> AsyncIterator[LoopbackServer]:
         yield running
 
 
-async def fetch(url: str, limits: FetchLimits = FetchLimits(), **validators: str | None):
+async def fetch(
+    url: str, limits: FetchLimits | None = None, **validators: str | None
+) -> FetchResult:
+    limits = limits or FetchLimits()
     async with make_session(limits) as session:
         fetcher = Fetcher(session, limits, now=lambda: NOW)
         return await fetcher.fetch(

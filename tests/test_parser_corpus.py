@@ -5,10 +5,15 @@ or raise ParseError, within 5 s each. Accepted differences from MANIFEST:
 
 | file | MANIFEST | we get | why |
 |---|---|---|---|
-| real fr_lecerclepsy_latin1-nodecl_rss2.xml | 10 | 9 | its 4th <item> is empty (no title, link or description): dropped |
-| malformed fp_encoding_utf16le-bom, fp_encoding_utf32be-nobom | 0 | ParseError | byte-level count is 0 for UTF-16/32; decoded, they are an empty <rss></rss>: no entries, no title |
-| malformed xxe_* | 0 | ParseError | the DTD is removed (parser.defuse); what is left has no feed in it |
-| malformed real_*html*, real_marketwatch_redirect | 0 | ParseError | an HTML page or an IIS redirect body, not a feed |
+| real fr_lecerclepsy_latin1-nodecl | 10 | 9 | its 4th <item> is empty |
+|   |   |   | (no title, link or description): dropped |
+| malformed fp_encoding_utf16le-bom, | 0 | ParseError | byte-level count is 0 for |
+|   fp_encoding_utf32be-nobom |   |   | UTF-16/32; decoded, they are an empty |
+|   |   |   | <rss></rss>: no entries, no title |
+| malformed xxe_* | 0 | ParseError | the DTD is removed (parser.defuse); |
+|   |   |   | what is left has no feed in it |
+| malformed real_*html*, | 0 | ParseError | an HTML page or an IIS redirect |
+|   real_marketwatch_redirect |   |   | body, not a feed |
 """
 
 from __future__ import annotations
@@ -83,7 +88,7 @@ async def test_malformed_file_parses_or_raises_parse_error_within_5_s(
         ("de_golem_latin1_rss2.xml", "text/xml; charset=ISO-8859-1", "wünschen"),
         ("pt_jornaldenoticias_latin1_rss2.xml", "application/xml", "Mãe de utente"),
         ("ru_ibash_cp1251_rss2.xml", "application/rss+xml", "Цитата #17703"),
-        ("ru_ibash_cp1251_rss2.xml", "text/xml; charset=windows-1251", "есть у кого"),
+        ("ru_ibash_cp1251_rss2.xml", "text/xml; charset=windows-1251", "есть"),
         ("el_liberal-gr_iso8859-7_rss2.xml", "application/xml", "Πορτραίτα"),
         # No declaration in the file: with a charset header and without one.
         ("fr_lecerclepsy_latin1-nodecl_rss2.xml", "text/xml; charset=iso-8859-1", "études"),

@@ -21,7 +21,8 @@ from typing import Any
 # Names feedparser 6 resolves itself (rfc822.timezone_names, plus "etc/" and
 # "gmt+hh:mm" forms it normalises).
 _FEEDPARSER_ZONES = frozenset(
-    "ut gmt z adt ast at edt est et cdt cst ct mdt mst mt pdt pst pt a n m y met mest".split()
+    ["ut", "gmt", "z", "adt", "ast", "at", "edt", "est", "et", "cdt", "cst", "ct", "mdt",
+     "mst", "mt", "pdt", "pst", "pt", "a", "n", "m", "y", "met", "mest"]
 )
 # Common abbreviations in news feeds, hours east of UTC. Ambiguous ones (IST:
 # India/Ireland/Israel, BST, CST...) are taken in the sense news feeds use most.

@@ -53,10 +53,15 @@ def normalize_url(url: str) -> str:
     if not parts.scheme or not parts.netloc:
         return url.strip()
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if not (k.lower().startswith("utm_") or k.lower() in _TRACKING)]
+    kept = [(k, v) for k, v in pairs if not _tracking(k)]
     # Re-encode only when something was dropped, so other queries keep their bytes.
     query = parts.query if len(kept) == len(pairs) else urlencode(kept)
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
+
+
+def _tracking(key: str) -> bool:
+    key = key.lower()
+    return key.startswith("utm_") or key in _TRACKING
 
 
 def _unwrap_google(url: str) -> str:
