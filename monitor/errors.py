@@ -4,6 +4,9 @@
     ├── ConfigError          a config file, key or value is wrong (load time)
     │   └── RuleError        a watch rule does not compile (query syntax, ...)
     ├── FetchError           one HTTP poll failed; `category` names the kind
+    │   ├── FetchTimeoutError     connect, read or total timeout ("timeout")
+    │   ├── ConnectionFailedError DNS, refused, reset ("connection")
+    │   │   └── TLSFailedError    certificate or handshake ("tls")
     │   ├── HTTPStatusError  the server answered with an error status
     │   ├── TooLargeError    the decoded body passed the size cap
     │   └── RedirectError    a redirect loop or too many redirects
@@ -54,6 +57,24 @@ class FetchError(NewsmonitorError):
     def __init__(self, message: str, *, url: str = "") -> None:
         self.url = url
         super().__init__(message)
+
+
+class FetchTimeoutError(FetchError):
+    """Connect, read or total timeout (a server trickling bytes ends here)."""
+
+    category = "timeout"
+
+
+class ConnectionFailedError(FetchError):
+    """No usable connection: DNS failure, refused, reset, closed mid-body."""
+
+    category = "connection"
+
+
+class TLSFailedError(ConnectionFailedError):
+    """TLS handshake or certificate verification failed."""
+
+    category = "tls"
 
 
 class HTTPStatusError(FetchError):

@@ -1,0 +1,242 @@
+"""One conditional GET of a feed URL; the only module that imports aiohttp.
+
+Contract of `Fetcher.fetch`:
+- sends If-None-Match / If-Modified-Since when given (RFC 9110 section 13.1);
+  a 304 is a `FetchResult` with `not_modified=True` and an empty body;
+- follows redirects itself (at most `max_redirects`), so that a chain made only
+  of 301/308 hops yields `permanent_url` (RFC 9110 section 15.4: only those
+  two are permanent) while 302/303/307 never do;
+- bounds every poll: global and per-host concurrency, connect/read timeouts, a
+  total deadline covering every hop and the body (a server trickling one byte
+  a second is cut there), and a cap on the decoded body (a gzip bomb stops
+  there: the body is streamed and counted after decompression);
+- raises only `monitor.errors.FetchError` subclasses, translated here where
+  aiohttp's exceptions enter; messages carry the URL without credentials.
+It never sleeps or retries: pacing belongs to `schedule` and the pipeline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import aiohttp
+
+from monitor import PROJECT_URL, __version__
+from monitor.errors import (
+    ConnectionFailedError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    RedirectError,
+    TLSFailedError,
+    TooLargeError,
+)
+from monitor.schedule import host_key, parse_retry_after
+
+USER_AGENT = f"newsmonitor/{__version__} (+{PROJECT_URL})"
+_PERMANENT = frozenset({301, 308})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """Bounds of every poll; durations in seconds, sizes in bytes."""
+
+    concurrency: int = 50
+    per_host: int = 4
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    max_body: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one poll gave. `headers` are lower-case names, as feedparser wants.
+
+    On 304, `etag`/`last_modified` are the server's new validators if it sent
+    any, else the ones we sent: keep sending them.
+    """
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    etag: str | None
+    last_modified: str | None
+    not_modified: bool
+    permanent_url: str | None
+    final_url: str
+    elapsed: float
+
+
+def make_session(limits: FetchLimits = FetchLimits()) -> aiohttp.ClientSession:
+    """The session the daemon injects: our User-Agent, gzip/deflate decoded.
+
+    Must be called inside a running loop; the caller closes it.
+    """
+    connector = aiohttp.TCPConnector(limit=limits.concurrency, limit_per_host=limits.per_host)
+    return aiohttp.ClientSession(
+        connector=connector,
+        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+        auto_decompress=True,
+    )
+
+
+def mask_url(url: str) -> str:
+    """`url` without user:password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class Fetcher:
+    """Conditional GETs through an injected session, within `FetchLimits`."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        limits: FetchLimits = FetchLimits(),
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._session, self._limits, self._now = session, limits, now
+        self._slots = asyncio.Semaphore(limits.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=limits.connect_timeout, sock_read=limits.read_timeout
+        )
+
+    async def fetch(
+        self, url: str, *, etag: str | None, last_modified: str | None
+    ) -> FetchResult:
+        """GET `url` once (following redirects); raises FetchError subclasses."""
+        started = time.monotonic()
+        async with self._slots, self._host_slot(url):
+            try:
+                async with asyncio.timeout(self._limits.total_timeout):
+                    return await self._follow(url, etag, last_modified, started)
+            except TimeoutError as exc:
+                raise FetchTimeoutError(f"timed out: {mask_url(url)}", url=mask_url(url)) from exc
+
+    @asynccontextmanager
+    async def _host_slot(self, url: str) -> AsyncIterator[None]:
+        key = host_key(url)
+        slot = self._hosts.setdefault(key, asyncio.Semaphore(self._limits.per_host))
+        async with slot:
+            yield
+
+    async def _follow(
+        self, url: str, etag: str | None, last_modified: str | None, started: float
+    ) -> FetchResult:
+        headers = _conditional_headers(etag, last_modified)
+        current, seen, permanent = url, {url}, True
+        for _ in range(self._limits.max_redirects + 1):
+            async with self._get(current, headers) as resp:
+                target = _redirect_target(current, resp)
+                if target is None:
+                    moved = current if permanent and current != url else None
+                    return await self._result(resp, etag, last_modified, moved, started)
+            permanent = permanent and resp.status in _PERMANENT
+            if target in seen:
+                raise RedirectError(f"redirect loop at {mask_url(target)}", url=mask_url(url))
+            seen.add(target)
+            current = target
+        raise RedirectError(
+            f"more than {self._limits.max_redirects} redirects", url=mask_url(url)
+        )
+
+    @asynccontextmanager
+    async def _get(
+        self, url: str, headers: dict[str, str]
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """session.get with aiohttp's errors translated into ours."""
+        masked = mask_url(url)
+        try:
+            async with self._session.get(
+                url, headers=headers, allow_redirects=False, timeout=self._timeout
+            ) as resp:
+                yield resp
+        except FetchError:
+            raise
+        except TimeoutError as exc:  # aiohttp's connect/read timeouts subclass it
+            raise FetchTimeoutError(f"timed out: {masked}", url=masked) from exc
+        except (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch) as exc:
+            raise TLSFailedError(f"TLS failed: {masked}: {type(exc).__name__}", url=masked) from exc
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            raise ConnectionFailedError(
+                f"connection failed: {masked}: {type(exc).__name__}", url=masked
+            ) from exc
+        except (aiohttp.ClientError, ValueError) as exc:
+            # InvalidURL, bad headers from the server, ...: still this feed's problem.
+            raise ConnectionFailedError(f"request failed: {masked}: {type(exc).__name__}",
+                                        url=masked) from exc
+
+    async def _result(
+        self,
+        resp: aiohttp.ClientResponse,
+        etag: str | None,
+        last_modified: str | None,
+        moved: str | None,
+        started: float,
+    ) -> FetchResult:
+        final = str(resp.url)
+        if resp.status >= 400 or (300 <= resp.status < 400 and resp.status != 304):
+            retry = parse_retry_after(resp.headers.get("Retry-After"), self._now())
+            raise HTTPStatusError(resp.status, url=mask_url(final), retry_after=retry)
+        headers = {name.lower(): value for name, value in resp.headers.items()}
+        not_modified = resp.status == 304
+        body = b"" if not_modified else await self._read(resp, final)
+        return FetchResult(
+            status=resp.status,
+            body=body,
+            headers=headers,
+            etag=headers.get("etag") or (etag if not_modified else None),
+            last_modified=headers.get("last-modified") or (last_modified if not_modified else None),
+            not_modified=not_modified,
+            permanent_url=moved,
+            final_url=final,
+            elapsed=time.monotonic() - started,
+        )
+
+    async def _read(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
+        """The decoded body, refused past `max_body` bytes (after decompression)."""
+        cap, size, chunks = self._limits.max_body, 0, []
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > cap:
+                raise TooLargeError(f"body over {cap} bytes: {mask_url(url)}", url=mask_url(url))
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+def _redirect_target(current: str, resp: aiohttp.ClientResponse) -> str | None:
+    """The absolute URL a redirect points to, or None if `resp` is not one."""
+    location = resp.headers.get("Location")
+    if resp.status not in _REDIRECTS or not location:
+        return None
+    target = urljoin(current, location)
+    if urlsplit(target).scheme not in ("http", "https"):
+        raise RedirectError(f"redirect to a non-HTTP URL from {mask_url(current)}",
+                            url=mask_url(current))
+    return target

@@ -1,0 +1,269 @@
+"""Fetcher against a real loopback server: validators, redirects, errors, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import pytest
+from aiohttp import web
+
+from monitor.errors import (
+    ConnectionFailedError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    RedirectError,
+    TooLargeError,
+)
+from monitor.fetcher import USER_AGENT, Fetcher, FetchLimits, FetchResult, make_session
+from tests.loopback import LoopbackServer
+
+NOW = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
+MIB = 1024 * 1024
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[LoopbackServer]:
+    async with LoopbackServer() as running:
+        yield running
+
+
+async def fetch(
+    url: str, limits: FetchLimits | None = None, **validators: str | None
+) -> FetchResult:
+    limits = limits or FetchLimits()
+    async with make_session(limits) as session:
+        fetcher = Fetcher(session, limits, now=lambda: NOW)
+        return await fetcher.fetch(
+            url, etag=validators.get("etag"), last_modified=validators.get("last_modified")
+        )
+
+
+async def test_200_gives_body_lowercase_headers_and_validators(server: LoopbackServer) -> None:
+    server.route("/feed", body=b"<rss/>", etag='"v1"',
+                 headers={"Last-Modified": "Mon, 10 Feb 2025 10:00:00 GMT",
+                          "Content-Type": "application/rss+xml; charset=utf-8"})
+    result = await fetch(server.url("/feed"), etag=None, last_modified=None)
+    assert (result.status, result.body, result.not_modified) == (200, b"<rss/>", False)
+    assert result.headers["content-type"] == "application/rss+xml; charset=utf-8"
+    assert (result.etag, result.last_modified) == ('"v1"', "Mon, 10 Feb 2025 10:00:00 GMT")
+    assert result.final_url == server.url("/feed") and result.permanent_url is None
+    assert server.hits[0].headers["user-agent"] == USER_AGENT
+    assert USER_AGENT.startswith("newsmonitor/0.") and "(+http" in USER_AGENT
+
+
+async def test_304_sends_both_validators_and_keeps_them(server: LoopbackServer) -> None:
+    server.route("/feed", body=b"<rss/>", etag='"v1"')
+    result = await fetch(server.url("/feed"), etag='"v1"',
+                         last_modified="Mon, 10 Feb 2025 10:00:00 GMT")
+    assert (result.status, result.not_modified, result.body) == (304, True, b"")
+    assert result.etag == '"v1"' and result.last_modified == "Mon, 10 Feb 2025 10:00:00 GMT"
+    sent = server.hits[0].headers
+    assert sent["if-none-match"] == '"v1"'
+    assert sent["if-modified-since"] == "Mon, 10 Feb 2025 10:00:00 GMT"
+
+
+async def test_gzip_body_is_decoded(server: LoopbackServer) -> None:
+    server.route("/feed", body=gzip.compress(b"<rss>" + b"x" * 5000 + b"</rss>"),
+                 headers={"Content-Encoding": "gzip"})
+    result = await fetch(server.url("/feed"))
+    assert result.body.startswith(b"<rss>xxx") and len(result.body) == 5011
+    assert "gzip" in server.hits[0].headers["accept-encoding"]
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after", "expected"),
+    [
+        (429, "120", 120.0),
+        (429, "Mon, 10 Feb 2025 12:10:00 GMT", 600.0),
+        (503, "3600", 3600.0),
+        (503, "Mon, 10 Feb 2025 12:00:30 GMT", 30.0),
+        (503, None, None),
+        (410, None, None),
+        (404, None, None),
+        (500, "garbage", None),
+    ],
+)
+async def test_error_status_raises_with_retry_after(
+    server: LoopbackServer, status: int, retry_after: str | None, expected: float | None
+) -> None:
+    server.route("/feed", status=status,
+                 headers={"Retry-After": retry_after} if retry_after else {})
+    with pytest.raises(HTTPStatusError) as caught:
+        await fetch(server.url("/feed"))
+    assert (caught.value.status, caught.value.retry_after) == (status, expected)
+    assert caught.value.category == "http"
+
+
+@pytest.mark.parametrize(
+    ("chain", "permanent"),
+    [
+        ([301], True),
+        ([308], True),
+        ([301, 308, 301], True),
+        ([302], False),
+        ([307], False),
+        ([303], False),
+        ([301, 302], False),
+        ([302, 301], False),
+    ],
+)
+async def test_redirects_permanent_only_when_every_hop_is(
+    server: LoopbackServer, chain: list[int], permanent: bool
+) -> None:
+    for hop, status in enumerate(chain):
+        server.route(f"/r{hop}", status=status, headers={"Location": f"/r{hop + 1}"})
+    final = server.url(f"/r{len(chain)}")
+    server.route(f"/r{len(chain)}", body=b"<rss/>")
+    result = await fetch(server.url("/r0"))
+    assert result.final_url == final and result.body == b"<rss/>"
+    assert result.permanent_url == (final if permanent else None)
+
+
+async def test_redirect_loop_raises(server: LoopbackServer) -> None:
+    server.route("/a", status=301, headers={"Location": "/b"})
+    server.route("/b", status=302, headers={"Location": "/a"})
+    with pytest.raises(RedirectError, match="loop"):
+        await fetch(server.url("/a"))
+    assert server.count() == 2
+
+
+async def test_more_than_five_redirects_raises(server: LoopbackServer) -> None:
+    for hop in range(7):
+        server.route(f"/r{hop}", status=302, headers={"Location": f"/r{hop + 1}"})
+    server.route("/r7", body=b"<rss/>")
+    with pytest.raises(RedirectError, match="more than 5"):
+        await fetch(server.url("/r0"))
+    assert server.count() == 6
+    for hop in range(5):  # exactly five hops is fine
+        server.route(f"/s{hop}", status=301, headers={"Location": f"/s{hop + 1}"})
+    server.route("/s5", body=b"<rss/>")
+    assert (await fetch(server.url("/s0"))).permanent_url == server.url("/s5")
+
+
+async def test_redirect_to_a_file_url_is_refused(server: LoopbackServer) -> None:
+    server.route("/feed", status=302, headers={"Location": "file:///etc/passwd"})
+    with pytest.raises(RedirectError):
+        await fetch(server.url("/feed"))
+
+
+async def trickle(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/xml"})
+    await response.prepare(request)
+    for _ in range(60):
+        await response.write(b"<")
+        await asyncio.sleep(1)
+    return response
+
+
+async def test_trickling_server_is_cut_at_the_total_timeout(server: LoopbackServer) -> None:
+    server.route("/slow", handler=trickle)
+    limits = FetchLimits(total_timeout=1.5, read_timeout=30)
+    started = time.monotonic()
+    with pytest.raises(FetchTimeoutError) as caught:
+        await fetch(server.url("/slow"), limits)
+    assert 1.4 < time.monotonic() - started < 3
+    assert caught.value.category == "timeout"
+
+
+async def endless(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "application/xml"})
+    await response.prepare(request)
+    chunk = b"x" * MIB
+    for _ in range(50):  # 50 MB
+        await response.write(chunk)
+    return response
+
+
+async def test_50_mb_body_is_cut_at_the_cap(server: LoopbackServer) -> None:
+    server.route("/big", handler=endless)
+    with pytest.raises(TooLargeError) as caught:
+        await fetch(server.url("/big"))
+    assert caught.value.category == "too_large"
+    small = FetchLimits(max_body=MIB)
+    server.route("/ok", body=b"y" * MIB)  # exactly the cap is accepted
+    assert len((await fetch(server.url("/ok"), small)).body) == MIB
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_refused_connection_never_shows_credentials() -> None:
+    url = f"http://reader:s3cr3t@127.0.0.1:{closed_port()}/feed"
+    with pytest.raises(ConnectionFailedError) as caught:
+        await fetch(url)
+    assert caught.value.category == "connection"
+    assert "s3cr3t" not in str(caught.value) and "s3cr3t" not in caught.value.url
+    assert "127.0.0.1" in str(caught.value)
+
+
+async def test_per_host_concurrency_is_bounded(server: LoopbackServer) -> None:
+    active, peak = 0, 0
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.05)
+        active -= 1
+        return web.Response(body=b"<rss/>")
+
+    server.route("/feed", handler=slow)
+    limits = FetchLimits(per_host=2)
+    async with make_session(limits) as session:
+        fetcher = Fetcher(session, limits)
+        await asyncio.gather(*(fetcher.fetch(server.url("/feed"), etag=None, last_modified=None)
+                               for _ in range(8)))
+    assert peak == 2 and server.count("/feed") == 8
+
+
+GZIP_BOMB_SCRIPT = r"""
+import asyncio, resource, zlib
+from monitor.errors import TooLargeError
+from monitor.fetcher import Fetcher, FetchLimits, make_session
+from tests.loopback import LoopbackServer
+
+def bomb(size):
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # gzip framing
+    zeros = bytes(1 << 20)
+    return b"".join([*(packer.compress(zeros) for _ in range(size >> 20)), packer.flush()])
+
+async def main():
+    body = bomb(1 << 30)  # 1 GiB of zeros, about 1 MB on the wire
+    async with LoopbackServer() as server:
+        server.route("/bomb", body=body, headers={"Content-Encoding": "gzip"})
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        async with make_session() as session:
+            try:
+                await Fetcher(session, FetchLimits()).fetch(
+                    server.url("/bomb"), etag=None, last_modified=None)
+            except TooLargeError:
+                after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+                print("cut", before, after, len(body))
+            else:
+                print("not cut")
+
+asyncio.run(main())
+"""
+
+
+def test_gzip_bomb_is_cut_at_the_cap_with_bounded_memory() -> None:
+    """1 GiB gzip bomb: cut at 10 MiB; the process never goes past 100 MB."""
+    from tests.corpus import REPO
+
+    out = subprocess.run(
+        [sys.executable, "-c", GZIP_BOMB_SCRIPT], cwd=REPO, capture_output=True, text=True,
+        timeout=60, check=True, env={"PYTHONPATH": str(REPO)},
+    ).stdout.split()
+    assert out[0] == "cut", out
+    peak_kib = int(out[2])  # ru_maxrss is in KiB on Linux: whole-process peak
+    assert peak_kib < 100 * 1024, f"peak RSS {peak_kib} KiB"
