@@ -399,11 +399,42 @@ def _validate(path: Path, model: type[_Model], problems: list[str]) -> _Model | 
 
 def _validate_data(path: Path, data: dict[str, Any], model: type[_Model],
                    problems: list[str]) -> _Model | None:
-    try:
-        return model.model_validate(data)
-    except pydantic.ValidationError as exc:
-        problems += [f"{path}: {_error_line(err, data)}" for err in exc.errors()]
-        return None
+    """Validate; on errors, record them and go on with the valid rest (the bad
+    feed, rule or channel left out), so that one run reports every problem
+    (the later cross-checks included). Returns None only when nothing is left."""
+    for _ in range(3):
+        try:
+            return model.model_validate(data)
+        except pydantic.ValidationError as exc:
+            problems += [f"{path}: {_error_line(err, data)}" for err in exc.errors()]
+            pruned = _without_bad_entries(data, [err["loc"] for err in exc.errors()])
+            if pruned is None:
+                return None
+            data = pruned
+    return None
+
+
+def _without_bad_entries(data: dict[str, Any],
+                         locations: list[tuple[Any, ...]]) -> dict[str, Any] | None:
+    """`data` minus each list entry, channel or table an error points into."""
+    drop: dict[str, set[Any]] = {}
+    for loc in locations:
+        if len(loc) >= 2 and loc[0] in ("feeds", "rules", "channels"):
+            drop.setdefault(loc[0], set()).add(loc[1])
+        elif len(loc) >= 1 and loc[0] == "monitor":
+            drop["monitor"] = set()
+        else:
+            return None  # an error at the top level: nothing sensible to keep
+    pruned = dict(data)
+    for key, bad in drop.items():
+        value = pruned.get(key)
+        if key == "monitor":
+            pruned.pop("monitor", None)
+        elif isinstance(value, list):
+            pruned[key] = [v for i, v in enumerate(value) if i not in bad]
+        elif isinstance(value, dict):
+            pruned[key] = {k: v for k, v in value.items() if k not in bad}
+    return pruned
 
 
 def _error_line(err: Mapping[str, Any], data: Mapping[str, Any]) -> str:

@@ -312,8 +312,11 @@ class Daemon:
         rows = []
         for feed in self._ctx.settings.feeds:
             policy: PollPolicy = self._ctx.policy(feed)
-            rows.append((feed.name, feed.url, policy.interval,
-                         first_poll(now, policy, rng).timestamp()))
+            # Spreading first polls protects servers from a thundering herd;
+            # a local file has no server, so it is read at once.
+            local = not feed.url.startswith(("http://", "https://"))
+            first = now if local else first_poll(now, policy, rng)
+            rows.append((feed.name, feed.url, policy.interval, first.timestamp()))
         await self.store.sync_feeds(rows)
 
     def _summary(self) -> str:

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -78,15 +79,19 @@ class FetchResult:
 
 
 def make_session(limits: FetchLimits = FetchLimits()) -> aiohttp.ClientSession:
-    """The session the daemon injects: our User-Agent, gzip/deflate decoded.
+    """The session the daemon injects: our User-Agent, gzip/deflate accepted.
 
+    Decompression is ours (`_Decoder`), not aiohttp's: aiohttp inflates each
+    network chunk whole, and 64 KiB of a gzip bomb is 64 MiB of zeros, so its
+    memory peak depends on how the bytes happen to arrive. Ours inflates at
+    most `_CHUNK` bytes per step and stops at the cap.
     Must be called inside a running loop; the caller closes it.
     """
     connector = aiohttp.TCPConnector(limit=limits.concurrency, limit_per_host=limits.per_host)
     return aiohttp.ClientSession(
         connector=connector,
         headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
-        auto_decompress=True,
+        auto_decompress=False,
     )
 
 
@@ -213,12 +218,60 @@ class Fetcher:
     async def _read(self, resp: aiohttp.ClientResponse, url: str) -> bytes:
         """The decoded body, refused past `max_body` bytes (after decompression)."""
         cap, size, chunks = self._limits.max_body, 0, []
-        async for chunk in resp.content.iter_chunked(_CHUNK):
-            size += len(chunk)
-            if size > cap:
-                raise TooLargeError(f"body over {cap} bytes: {mask_url(url)}", url=mask_url(url))
-            chunks.append(chunk)
+        decoder = _Decoder(resp.headers.get("Content-Encoding", ""), url)
+        async for raw in resp.content.iter_chunked(_CHUNK):
+            for chunk in decoder.feed(raw):
+                size += len(chunk)
+                if size > cap:
+                    raise TooLargeError(f"body over {cap} bytes: {mask_url(url)}",
+                                        url=mask_url(url))
+                chunks.append(chunk)
+        chunks += decoder.flush()
+        if sum(map(len, chunks)) > cap:
+            raise TooLargeError(f"body over {cap} bytes: {mask_url(url)}", url=mask_url(url))
         return b"".join(chunks)
+
+
+class _Decoder:
+    """Content-Encoding gzip/deflate inflated in steps of at most `_CHUNK` bytes."""
+
+    def __init__(self, encoding: str, url: str) -> None:
+        encoding = encoding.strip().lower()
+        self._url = url
+        self._raw_deflate = False
+        if encoding in ("", "identity"):
+            self._zlib: zlib._Decompress | None = None
+        elif encoding in ("gzip", "x-gzip", "deflate"):
+            # wbits 32+15: a gzip or zlib header, detected. "deflate" is
+            # meant to be zlib-wrapped (RFC 9110 8.4.1.2), but some servers
+            # send raw deflate; `feed` retries that way on a header error.
+            self._zlib = zlib.decompressobj(32 + zlib.MAX_WBITS)
+            self._raw_deflate = encoding == "deflate"
+        else:
+            raise FetchError(f"unsupported Content-Encoding {encoding!r}: {mask_url(url)}",
+                             url=mask_url(url))
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """Inflated pieces of `data`, lazily: the caller's size check runs
+        between pieces, so one chunk of a bomb never inflates whole."""
+        if self._zlib is None:
+            yield data
+            return
+        first = True
+        while data:
+            try:
+                piece = self._zlib.decompress(data, _CHUNK)
+            except zlib.error as exc:
+                if self._raw_deflate and first:
+                    self._zlib, self._raw_deflate = zlib.decompressobj(-zlib.MAX_WBITS), False
+                    continue
+                raise FetchError(f"corrupt compressed body: {mask_url(self._url)}",
+                                 url=mask_url(self._url)) from exc
+            first, data = False, self._zlib.unconsumed_tail
+            yield piece
+
+    def flush(self) -> list[bytes]:
+        return [self._zlib.flush(_CHUNK)] if self._zlib is not None else []
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

@@ -154,7 +154,7 @@ def _after_fetch(state: FeedState, result: FetchResult, now: datetime) -> FeedSt
 def _schedule_ok(ctx: Context, feed: FeedSettings, state: FeedState, result: FetchResult,
                  now: datetime, parsed: ParsedFeed | None) -> FeedState:
     policy = ctx.policy(feed, state)
-    hint = schedule.cache_hint(result.headers, now, parsed.ttl if parsed else None)
+    hint = schedule.cache_hint(result.headers, now, parsed.cache_hint if parsed else None)
     when = schedule.after_success(now, policy, ctx.rng, hint)
     interval = max(policy.interval, hint or 0.0) if policy.use_cache_hints else policy.interval
     return replace(state, next_poll=when.timestamp(), interval=interval)

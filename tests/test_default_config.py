@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from tests.conftest import REPO
+from tests.daemon_proc import DaemonProcess
 
 CONFIG = REPO / "config" / "monitor.toml"
 
@@ -27,34 +27,20 @@ def test_daemon_on_default_config_prints_the_sample_alert_and_keeps_running(
     """Offline (CI has no route to the real feeds): the bundled sample's Ampere
     alert reaches the console channel, each unreachable feed logs one line, and
     the daemon is still running until SIGTERM, then exits 0."""
-    env = {**os.environ, "XDG_STATE_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "monitor", "run", "--config", str(CONFIG)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            cwd=tmp_path)
+    daemon = DaemonProcess(CONFIG, tmp_path, {"XDG_STATE_HOME": str(tmp_path)})
     try:
-        out = _read_until(proc, "[newsmonitor] ampere: Renault va liquider sa filiale Ampere",
-                          timeout=60)
-        assert "Source: newsmonitor sample" in out
+        deadline = time.monotonic() + 60
+        needle = "[newsmonitor] ampere: Renault va liquider sa filiale Ampere"
+        while needle not in daemon.out and time.monotonic() < deadline:
+            assert daemon.proc.poll() is None, daemon.log
+            time.sleep(0.1)
+        assert needle in daemon.out, f"stdout:\n{daemon.out}\nlog:\n{daemon.log}"
+        assert "Source: newsmonitor sample" in daemon.out
         time.sleep(1)
-        assert proc.poll() is None, "the daemon stopped"
+        assert daemon.proc.poll() is None, "the daemon stopped"
+        code, _ = daemon.stop(timeout=20)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=20)
-    assert proc.returncode == 0, err
-    assert "started config=" in err and "stopped" in err
-    assert "Traceback" not in err
-
-
-def _read_until(proc: subprocess.Popen[str], needle: str, timeout: float) -> str:
-    assert proc.stdout is not None
-    os.set_blocking(proc.stdout.fileno(), False)
-    seen, deadline = "", time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        chunk = proc.stdout.read()
-        seen += chunk or ""
-        if needle in seen:
-            return seen
-        if proc.poll() is not None:
-            break
-        time.sleep(0.1)
-    raise AssertionError(f"{needle!r} not printed; stdout so far:\n{seen}")
+        daemon.close()
+    assert code == 0, daemon.log
+    assert "started config=" in daemon.log and "stopped" in daemon.log
+    assert "Traceback" not in daemon.log

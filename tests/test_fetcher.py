@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+import zlib
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -16,6 +17,7 @@ from aiohttp import web
 
 from monitor.errors import (
     ConnectionFailedError,
+    FetchError,
     FetchTimeoutError,
     HTTPStatusError,
     RedirectError,
@@ -75,6 +77,31 @@ async def test_gzip_body_is_decoded(server: LoopbackServer) -> None:
     result = await fetch(server.url("/feed"))
     assert result.body.startswith(b"<rss>xxx") and len(result.body) == 5011
     assert "gzip" in server.hits[0].headers["accept-encoding"]
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(("encoding", "pack"), [
+    ("deflate", zlib.compress),         # RFC 9110: zlib-wrapped
+    ("deflate", _raw_deflate),          # what some servers send instead
+    ("x-gzip", gzip.compress),
+    ("identity", lambda data: data),
+])
+async def test_other_encodings_are_decoded(server: LoopbackServer, encoding: str,
+                                           pack: Callable[[bytes], bytes]) -> None:
+    body = b"<rss>" + "é".encode() * 3000 + b"</rss>"
+    server.route("/feed", body=pack(body), headers={"Content-Encoding": encoding})
+    assert (await fetch(server.url("/feed"))).body == body
+
+
+async def test_corrupt_gzip_is_a_fetch_error(server: LoopbackServer) -> None:
+    server.route("/feed", body=b"\x1f\x8b\x08\x00garbage" * 10,
+                 headers={"Content-Encoding": "gzip"})
+    with pytest.raises(FetchError, match="corrupt compressed body"):
+        await fetch(server.url("/feed"))
 
 
 @pytest.mark.parametrize(
