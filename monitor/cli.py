@@ -211,7 +211,7 @@ def _print_scores(results: list[Any], out: Any) -> None:
             tp_fp_fn[0 if rule in fired and rule in expected else 1 if rule in fired else 2] += 1
     total = [sum(c[i] for c in counts.values()) for i in range(3)]
     print(f"{'rule':28} {'tp':>4} {'fp':>4} {'fn':>4} {'precision':>9} {'recall':>7}", file=out)
-    for rule, (tp, fp, fn) in sorted(counts.items()) + [("OVERALL", tuple(total))]:
+    for rule, (tp, fp, fn) in [*sorted(counts.items()), ("OVERALL", tuple(total))]:
         precision = tp / (tp + fp) if tp + fp else 1.0
         recall = tp / (tp + fn) if tp + fn else 1.0
         print(f"{rule:28} {tp:4} {fp:4} {fn:4} {precision:9.3f} {recall:7.3f}", file=out)
@@ -279,7 +279,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from monitor.status import history_rows
 
-    settings, opening = _open_store(args)
+    _settings, opening = _open_store(args)
 
     async def go() -> list[dict[str, Any]]:
         store = await opening

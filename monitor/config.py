@@ -348,7 +348,7 @@ def load_rules_file(path: Path) -> tuple[Rule, ...]:
     data = _read_toml(path, problems)
     if data is None:
         raise ConfigError(problems)
-    subset = {k: data[k] for k in ("rules", "include") if k in data}
+    subset: dict[str, Any] = {k: data[k] for k in ("rules", "include") if k in data}
     model = _validate_data(path, subset, ConfigModel, problems)
     rules: list[Rule] = []
     if isinstance(model, ConfigModel):

@@ -89,7 +89,7 @@ class Daemon:
     config_path: Path
     runtime: Runtime
     clock: Clock = lambda: datetime.now(UTC)
-    executor_factory: Callable[[], Executor | None] = lambda: ProcessPoolExecutor(2)
+    executor_factory: Callable[[], Executor] = lambda: ProcessPoolExecutor(2)
     store: Store | None = None
     _ctx: Context | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -118,8 +118,7 @@ class Daemon:
     async def _close(self) -> None:
         if self._ctx is not None:
             await self._session.close()
-            if self._ctx.executor is not None:
-                self._ctx.executor.shutdown(wait=False, cancel_futures=True)
+            self._ctx.executor.shutdown(wait=False, cancel_futures=True)
         if self.store is not None:
             await self.store.close()
 

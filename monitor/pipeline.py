@@ -54,7 +54,7 @@ class Context:
     store: Store
     fetcher: Fetcher
     matcher: Matcher
-    executor: Executor | None
+    executor: Executor
     hosts: schedule.HostBackoff
     clock: Clock = lambda: datetime.now(UTC)
     rng: random.Random = random.Random()  # noqa: RUF009 - injected; tests pass a seeded one

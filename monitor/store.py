@@ -210,8 +210,9 @@ class Store:
             async with self._engine.begin() as conn:
                 return await fn(conn)
         except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {type(exc.orig or exc).__name__}: "
-                             f"{str(exc.orig or exc).splitlines()[0]}") from exc
+            cause = getattr(exc, "orig", None) or exc
+            raise StoreError(f"database error: {type(cause).__name__}: "
+                             f"{(str(cause).splitlines() or [''])[0]}") from exc
 
     # ----------------------------------------------------------- feeds
 
@@ -265,7 +266,7 @@ class Store:
         return result
 
     async def save_feed(self, state: FeedState) -> None:
-        values = {k: getattr(state, k) for k in feeds_t.c.keys() if k != "name"}
+        values = _feed_values(state)
         await self._run(lambda c: c.execute(
             feeds_t.update().where(feeds_t.c.name == state.name).values(**values)))
 
@@ -295,7 +296,7 @@ class Store:
             seen = state.items_seen + len(fresh)
             new_state = replace(state, items_seen=seen,
                                 last_new_item=now if fresh else state.last_new_item)
-            values = {k: getattr(new_state, k) for k in feeds_t.c.keys() if k != "name"}
+            values = _feed_values(new_state)
             await conn.execute(feeds_t.update().where(feeds_t.c.name == state.name)
                                .values(**values))
             return await self._queue(conn, [a for a in alerts if a.item.id in fresh], now)
@@ -462,6 +463,11 @@ class Store:
             return alerts.rowcount, items.rowcount
         result: tuple[int, int] = await self._run(go)
         return result
+
+
+def _feed_values(state: FeedState) -> dict[str, Any]:
+    """Every column of the feeds table but its key, from `state`."""
+    return {c.name: getattr(state, c.name) for c in feeds_t.columns if c.name != "name"}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

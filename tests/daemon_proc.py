@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -40,10 +41,8 @@ class DaemonProcess:
     def wait_notify(self, needle: str, timeout: float = 30) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
+            with contextlib.suppress(TimeoutError):
                 self.notifications.append(self.sock.recv(4096).decode())
-            except TimeoutError:
-                pass
             for message in self.notifications:
                 if needle in message:
                     return message

@@ -5,12 +5,12 @@ JSON webhook receiver. Both bind 127.0.0.1 on a free port."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from email.utils import format_datetime
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 

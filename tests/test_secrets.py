@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.servers import Route, loopback, rss
 from tests.smtp import LoopbackSMTP
 
 SECRETS = {
