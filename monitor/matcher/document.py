@@ -121,7 +121,10 @@ class FieldView:
         whitespace inside it shown as one space)."""
         if self._ends is None:
             self._ends = list(accumulate(map(len, self.words)))
-        first, last = self._locate(start), self._locate(end - 1)
+        first = self._locate(start)
+        if end == start + 1:  # one word: no need to join chunks
+            return self.chunks[first[0]][first[1]:first[2]]
+        last = self._locate(end - 1)
         text = " ".join(self.chunks[first[0]:last[0] + 1])
         tail = len(self.chunks[last[0]]) - last[2]
         return text[first[1]:len(text) - tail]

@@ -68,7 +68,7 @@ class Matcher:
         if not numbers:
             return []
         doc = Document(item, self._tokenizer, fields)
-        self._index.near(doc)
+        self._index.near(doc, numbers)
         found = []
         for number in sorted(numbers):
             compiled = self._compiled[number]

@@ -24,7 +24,7 @@ bounded (cleared when full), never part of the matcher's answers.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import ahocorasick
 from rapidfuzz import fuzz, process
@@ -44,13 +44,15 @@ class Index:
         self._fuzzy_rules: dict[str, set[int]] = {}
         prefixes: dict[str, set[int]] = {}
         self._threshold: dict[str, float] = {}  # fuzzy word -> lowest threshold
+        self._typo_rules: set[int] = set()  # rules with some fuzzy word
         for number, rule in enumerate(compiled):
             for anchor in rule.anchors:
                 keys = prefixes if anchor.prefix else self._words
                 keys.setdefault(anchor.word, set()).add(number)
                 if anchor.fuzzy:
                     self._fuzzy_rules.setdefault(anchor.word, set()).add(number)
-            self._collect_fuzzy(rule)
+            if self._collect_fuzzy(rule):
+                self._typo_rules.add(number)
         self._automaton = ahocorasick.Automaton()
         for prefix, numbers in prefixes.items():
             self._automaton.add_word(" " + prefix, tuple(sorted(numbers)))
@@ -64,13 +66,17 @@ class Index:
         self._memo: dict[str, dict[str, float]] = {}  # word -> {rule word: ratio}
         self._near: set[str] = set()  # memoised words with some near-match
 
-    def _collect_fuzzy(self, rule: CompiledRule) -> None:
+    def _collect_fuzzy(self, rule: CompiledRule) -> bool:
+        """Note the rule's fuzzy words; whether it has any."""
+        found = False
         for leaf, _ in rule.node.leaves():
             for pattern in leaf.patterns():
                 for word in pattern.words:
                     if word.fuzzy is not None:
                         old = self._threshold.get(word.text, 101.0)
                         self._threshold[word.text] = min(old, float(word.fuzzy))
+                        found = True
+        return found
 
     def candidates(self, fields: Mapping[str, Chunked]) -> set[int]:
         """Rules that may fire on an item with these fields (plain_fields)."""
@@ -83,8 +89,12 @@ class Index:
         hits.discard(())
         return set().union(*hits)  # type: ignore[arg-type]  # no None left
 
-    def near(self, doc: Document) -> None:
-        """Fill `doc.fuzzy` with the near-matches of its words."""
+    def near(self, doc: Document, candidates: Collection[int] | None = None) -> None:
+        """Fill `doc.fuzzy` with the near-matches of its words; with
+        `candidates`, only if some of those rules allows typos (the others
+        never read doc.fuzzy)."""
+        if candidates is not None and self._typo_rules.isdisjoint(candidates):
+            return
         if not self._threshold:
             return
         words = doc.views["title"].tokset | doc.views["summary"].tokset

@@ -151,6 +151,8 @@ class Pattern(Leaf):
         return any(ratio >= threshold and token in view.tokset for token, ratio in near.items())
 
     def occurrences(self, view: FieldView, doc: Document) -> list[Occurrence]:
+        if self.exact and len(self.words) == 1:  # the common case, kept short
+            return [(at, at + 1, 100.0) for at in view.positions(self.words[0].text)]
         toks, words = view.tokens, self.words
         size, offset = len(words), self._pivot
         found = []
