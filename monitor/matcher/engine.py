@@ -17,7 +17,7 @@ from monitor.errors import RuleError
 from monitor.matcher.compile import CompiledRule, compile_rule, rule_errors
 from monitor.matcher.document import Document, Tokenizer, plain_fields
 from monitor.matcher.explain import explain_rule
-from monitor.matcher.index import Index
+from monitor.matcher.index import MEMO_LIMIT, Index
 from monitor.matcher.score import score_match
 from monitor.models import Item, Match, Rule
 
@@ -49,11 +49,12 @@ def check_rules(rules: Sequence[Rule]) -> list[RuleError]:
 class Matcher:
     """Matches items against compiled rules; build it with compile_rules."""
 
-    def __init__(self, compiled: Sequence[CompiledRule]) -> None:
+    def __init__(self, compiled: Sequence[CompiledRule], memo_limit: int = MEMO_LIMIT) -> None:
+        """`memo_limit` bounds each memo (entries); answers never depend on it."""
         self._compiled = tuple(compiled)
         self._by_name = {c.rule.name: c for c in self._compiled}
-        self._tokenizer = Tokenizer()
-        self._index = Index(self._compiled, self._tokenizer)
+        self._tokenizer = Tokenizer(memo_limit)
+        self._index = Index(self._compiled, self._tokenizer, memo_limit)
 
     @property
     def rules(self) -> Mapping[str, Rule]:

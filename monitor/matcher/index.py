@@ -15,9 +15,9 @@ lookups over its chunks. Most items hit no rule and cost nothing more: they
 are never folded into words (document.py).
 
 Typos cannot be found by exact search, so the index also keeps the
-vocabulary of words that rules allow to be misspelt, bucketed by length. Each
-distinct word is compared to the buckets of compatible length once
-(rapidfuzz.process.extract) and the result memoised; `near` copies a
+vocabulary of words that rules allow to be misspelt. Each distinct word is
+compared once to those of compatible length (one rapidfuzz.process.extract
+call) and the result memoised; `near` copies a
 document's near-matches into `doc.fuzzy` for the rule tests. The memos are
 bounded (cleared when full), never part of the matcher's answers.
 """
@@ -38,8 +38,9 @@ MEMO_LIMIT = 200_000
 class Index:
     """Candidate rules (by position in `compiled`) for a Document."""
 
-    def __init__(self, compiled: Sequence[CompiledRule], tokenizer: Tokenizer) -> None:
-        self._tokenizer = tokenizer
+    def __init__(self, compiled: Sequence[CompiledRule], tokenizer: Tokenizer,
+                 memo_limit: int = MEMO_LIMIT) -> None:
+        self._tokenizer, self._limit = tokenizer, memo_limit
         self._words: dict[str, set[int]] = {}
         self._fuzzy_rules: dict[str, set[int]] = {}
         prefixes: dict[str, set[int]] = {}
@@ -58,10 +59,8 @@ class Index:
             self._automaton.add_word(" " + prefix, tuple(sorted(numbers)))
         if prefixes:
             self._automaton.make_automaton()
-        self._buckets: dict[int, list[str]] = {}
-        for word in self._threshold:
-            self._buckets.setdefault(len(word), []).append(word)
         self._lowest = min(self._threshold.values(), default=100.0)
+        self._by_size: dict[int, list[str]] = {}  # token length -> fuzzy words to compare
         self._chunk_rules: dict[str, tuple[int, ...]] = {}  # chunk -> rules it hits
         self._memo: dict[str, dict[str, float]] = {}  # word -> {rule word: ratio}
         self._near: set[str] = set()  # memoised words with some near-match
@@ -85,7 +84,8 @@ class Index:
         # is a cache miss); the distinct answers are few: (), None, hits.
         hits = set(map(self._chunk_rules.get, chunks))
         if None in hits:
-            hits = set(map(self._learn, chunks))
+            self._learn(set(chunks))
+            hits = set(map(self._chunk_rules.get, chunks))
         hits.discard(())
         return set().union(*hits)  # type: ignore[arg-type]  # no None left
 
@@ -103,13 +103,17 @@ class Index:
             for word, ratio in self._memo[token].items():
                 doc.fuzzy.setdefault(word, {})[token] = ratio
 
-    def _learn(self, chunk: str) -> tuple[int, ...]:
-        """The rules the chunk hits, memoised."""
-        known = self._chunk_rules.get(chunk)
-        if known is not None:
-            return known
-        if len(self._chunk_rules) >= MEMO_LIMIT:
+    def _learn(self, chunks: set[str]) -> None:
+        """Memoise the rules each chunk not seen yet hits."""
+        unseen = chunks.difference(self._chunk_rules)
+        if len(self._chunk_rules) + len(unseen) > self._limit:
             self._chunk_rules.clear()
+            unseen = chunks
+        for chunk in unseen:
+            self._chunk_rules[chunk] = self._hits(chunk)
+
+    def _hits(self, chunk: str) -> tuple[int, ...]:
+        """The rules the chunk hits."""
         found: set[int] = set()
         words = self._tokenizer.chunk(chunk)
         self._remember(set(words))
@@ -121,16 +125,15 @@ class Index:
             for near in self._memo.get(word, ()):
                 found.update(self._fuzzy_rules.get(near, ()))
         # Shared (): the empty tuple is a singleton, so the set in
-        # `candidates` collapses the cold chunks to one entry.
-        rules = self._chunk_rules[chunk] = tuple(sorted(found))
-        return rules
+        # `candidates` collapses the chunks that hit nothing to one entry.
+        return tuple(sorted(found))
 
     def _remember(self, words: set[str]) -> None:
         """Compute the near-matches of the words not memoised yet."""
         if not self._threshold:
             return
         unseen = words.difference(self._memo)
-        if len(self._memo) + len(unseen) > MEMO_LIMIT:
+        if len(self._memo) + len(unseen) > self._limit:
             self._memo.clear()
             self._near.clear()
             unseen = words
@@ -142,15 +145,21 @@ class Index:
 
     def _compare(self, token: str) -> dict[str, float]:
         near: dict[str, float] = {}
-        for size in _sizes(len(token), self._lowest):
-            bucket = self._buckets.get(size)
-            if not bucket:
-                continue
-            for word, ratio, _ in process.extract(token, bucket, scorer=fuzz.ratio,
-                                                  score_cutoff=self._lowest, limit=None):
-                if ratio >= self._threshold[word] and word != token:
-                    near[word] = ratio
+        for word, ratio, _ in process.extract(token, self._comparable(len(token)),
+                                              scorer=fuzz.ratio, score_cutoff=self._lowest,
+                                              limit=None):
+            if ratio >= self._threshold[word] and word != token:
+                near[word] = ratio
         return near
+
+    def _comparable(self, length: int) -> list[str]:
+        """The fuzzy words whose length can reach the lowest threshold
+        against a token of `length` (one list per length: one extract call)."""
+        words = self._by_size.get(length)
+        if words is None:
+            sizes = _sizes(length, self._lowest)
+            words = self._by_size[length] = [w for w in self._threshold if len(w) in sizes]
+        return words
 
 
 def _sizes(length: int, lowest: float) -> range:
