@@ -26,6 +26,7 @@ from monitor.matcher.nodes import (
     FUZZY_MIN_LETTERS,
     Anchor,
     And,
+    Leaf,
     Node,
     Not,
     Or,
@@ -41,12 +42,14 @@ from monitor.models import Rule
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     """A rule ready to test: `node` is the whole rule, `parts` its labelled
-    pieces (for explain), `anchors` the index keys (see nodes.Anchor)."""
+    pieces (for explain), `anchors` the index keys (see nodes.Anchor),
+    `terms` the leaves not under NOT, in order (the ones that score)."""
 
     rule: Rule
     node: Node
     parts: tuple[tuple[str, Node], ...]
     anchors: tuple[Anchor, ...]
+    terms: tuple[Leaf, ...]
 
 
 def compile_rule(rule: Rule) -> CompiledRule:
@@ -95,7 +98,8 @@ def _compile(rule: Rule, errors: list[RuleError]) -> CompiledRule | None:
                                 "a query, any, all or people term that must be present",
                                 0 if rule.query else None))
         return None
-    return CompiledRule(rule, node, tuple(parts), tuple(dict.fromkeys(anchors)))
+    terms = tuple(leaf for leaf, negated in node.leaves() if not negated)
+    return CompiledRule(rule, node, tuple(parts), tuple(dict.fromkeys(anchors)), terms)
 
 
 def _entries(rule: Rule, key: str, entries: Sequence[str],

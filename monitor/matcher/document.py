@@ -1,48 +1,56 @@
-"""An item's fields as the matcher reads them: folded once, tokenized once.
+"""An item's fields as the matcher reads them: split once, folded once.
 
-`FieldView` holds one field (title or summary): the plain text, the folded
-words, and lazily the word positions and the map back to
-the original spelling (only firing rules need those). `Document` is the
-item: its views plus the fuzzy near-matches of its words (filled by the
-index, see index.py).
+`plain_fields` gives each field as plain text and its whitespace-separated
+chunks; the index rules out most items from those alone (index.py), so an
+item that no rule can fire on is never folded word by word. `FieldView`
+holds one field (title or summary) read in full: the folded words, their
+set, and lazily the joined form and the map back to the original spelling
+(only firing rules need those). `Document` is the item: its views plus the
+fuzzy near-matches of its words (filled by the index).
+
+`Tokenizer` memoises the folding and splitting of each chunk: news
+vocabulary repeats, so after warm-up reading a field is dict lookups.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Mapping
 from itertools import accumulate, chain
 
-from monitor.matcher.fold import fold, original_span, tokens
+from monitor.matcher.fold import fold, original_spans, tokens
 from monitor.models import Item
 from monitor.text import html_to_text
 
 FIELDS = ("title", "summary")
+Span = tuple[int, int]
+Chunked = tuple[str, list[str]]  # a field's plain text and its whitespace-separated chunks
 
 
 class Tokenizer:
     """`words(text)` is `tokens(fold(text))`, memoised per whitespace-separated
     chunk: no word spans whitespace and folding maps each character on its
-    own, so chunks fold and split independently. News vocabulary repeats, so
-    most chunks are a dict lookup; the memo is cleared when it is full."""
+    own, so chunks fold and split independently. The memos are cleared when
+    full, so they bound memory and never change an answer."""
 
     def __init__(self, limit: int = 300_000) -> None:
         self._memo: dict[str, tuple[str, ...]] = {}
+        self._spans: dict[str, tuple[Span, ...]] = {}
         self._limit = limit
 
     def words(self, text: str) -> list[str]:
         """`tokens(fold(text))`."""
-        return list(chain.from_iterable(self.chunks(text)[1]))
+        return list(chain.from_iterable(self.split(text.split())))
 
-    def chunks(self, text: str) -> tuple[list[str], list[tuple[str, ...]]]:
-        """The whitespace-separated chunks of `text` and the words of each."""
-        chunks = text.split()
-        known = list(map(self._memo.get, chunks))  # the hot path stays in C
-        if None in known:
-            known = [self.chunk(chunk) for chunk in chunks]
-        return chunks, known  # type: ignore[return-value]
+    def split(self, chunks: list[str]) -> list[tuple[str, ...]]:
+        """The words of each chunk (text without whitespace)."""
+        try:
+            return list(map(self._memo.__getitem__, chunks))  # the hot path stays in C
+        except KeyError:
+            return [self.chunk(chunk) for chunk in chunks]
 
     def chunk(self, chunk: str) -> tuple[str, ...]:
-        """The words of one chunk (text without whitespace)."""
+        """The words of one chunk."""
         words = self._memo.get(chunk)
         if words is None:
             if len(self._memo) >= self._limit:
@@ -50,23 +58,44 @@ class Tokenizer:
             words = self._memo[chunk] = tuple(tokens(fold(chunk)))
         return words
 
+    def spans(self, chunk: str) -> tuple[Span, ...]:
+        """Where each word of the chunk stands in it, as written."""
+        spans = self._spans.get(chunk)
+        if spans is None:
+            if len(self._spans) >= self._limit:
+                self._spans.clear()
+            spans = self._spans[chunk] = tuple(original_spans(chunk))
+        return spans
+
+
+def plain_fields(item: Item) -> dict[str, Chunked]:
+    """Each field as plain text and its whitespace-separated chunks: all the
+    index needs to rule out an item (index.py)."""
+    return {"title": _chunked(item.title), "summary": _chunked(item.summary)}
+
+
+def _chunked(raw: str) -> Chunked:
+    # Feeds parsed by monitor.parser are plain text already; JSONL items
+    # (the eval set) still carry HTML, so only those pay for the parser.
+    text = html_to_text(raw) if ("<" in raw or "&" in raw) else raw
+    return text, text.split()
+
 
 class FieldView:
     """One field of an item, folded and split into words."""
 
-    __slots__ = ("_chunks", "_ends", "_joined", "_words", "name", "original", "tokens",
-                 "tokset")
+    __slots__ = ("_ends", "_joined", "_tokenizer", "chunks", "name", "original", "tokens",
+                 "tokset", "words")
 
-    def __init__(self, name: str, raw: str, tokenizer: Tokenizer) -> None:
-        # Feeds parsed by monitor.parser are plain text already; JSONL items
-        # (the eval set) still carry HTML, so only those pay for the parser.
+    def __init__(self, name: str, field: Chunked, tokenizer: Tokenizer) -> None:
         self.name = name
-        self.original = html_to_text(raw) if ("<" in raw or "&" in raw) else raw
-        self._chunks, self._words = tokenizer.chunks(self.original)
-        self.tokens = list(chain.from_iterable(self._words))
+        self.original, self.chunks = field
+        self._tokenizer = tokenizer
+        self.words = tokenizer.split(self.chunks)  # the words of each chunk
+        self.tokens = list(chain.from_iterable(self.words))
+        self.tokset = set(self.tokens)
         self._ends: list[int] | None = None  # token count up to each chunk, on demand
         self._joined: str | None = None
-        self.tokset = set(self.tokens)
 
     @property
     def joined(self) -> str:
@@ -91,10 +120,13 @@ class FieldView:
         """The text of tokens[start:end] as written in the item (runs of
         whitespace inside it shown as one space)."""
         if self._ends is None:
-            self._ends = list(accumulate(map(len, self._words)))
-        first, last = self._locate(start), self._locate(end - 1)
-        text = " ".join(self._chunks[first[0]:last[0] + 1])
-        tail = len(self._chunks[last[0]]) - last[2]
+            self._ends = list(accumulate(map(len, self.words)))
+        first = self._locate(start)
+        if end == start + 1:  # one word: no need to join chunks
+            return self.chunks[first[0]][first[1]:first[2]]
+        last = self._locate(end - 1)
+        text = " ".join(self.chunks[first[0]:last[0] + 1])
+        tail = len(self.chunks[last[0]]) - last[2]
         return text[first[1]:len(text) - tail]
 
     def _locate(self, index: int) -> tuple[int, int, int]:
@@ -102,7 +134,7 @@ class FieldView:
         assert self._ends is not None
         number = bisect_right(self._ends, index)
         before = self._ends[number - 1] if number else 0
-        start, end = original_span(self._chunks[number], index - before)
+        start, end = self._tokenizer.spans(self.chunks[number])[index - before]
         return number, start, end
 
 
@@ -112,13 +144,11 @@ class Document:
 
     __slots__ = ("feed", "fuzzy", "views")
 
-    def __init__(self, item: Item, tokenizer: Tokenizer) -> None:
+    def __init__(self, item: Item, tokenizer: Tokenizer,
+                 fields: Mapping[str, Chunked] | None = None) -> None:
+        """`fields` is plain_fields(item), when the caller has it already."""
+        if fields is None:
+            fields = plain_fields(item)
         self.feed = item.feed
-        self.views = {"title": FieldView("title", item.title, tokenizer),
-                      "summary": FieldView("summary", item.summary, tokenizer)}
+        self.views = {name: FieldView(name, fields[name], tokenizer) for name in FIELDS}
         self.fuzzy: dict[str, dict[str, float]] = {}
-
-    @property
-    def joined(self) -> str:
-        """Both fields' words in one string, for the exact index."""
-        return self.views["title"].joined + self.views["summary"].joined

@@ -1,9 +1,12 @@
 """The Matcher: compiled rules + index, item → matches.
 
 `compile_rules` compiles every rule once (RuleError on the first bad one);
-`Matcher.match` folds the item once, asks the index for candidate rules,
-tests only those, and scores the ones that fire. Pure apart from the
-index's bounded memo of fuzzy comparisons (index.py).
+`Matcher.match` splits the item's fields at whitespace, asks the index for
+candidate rules (none for most items: done), folds the item into words,
+tests only the candidates, and scores the ones that fire. Pure apart from
+bounded memos that never change an answer: the words of each chunk
+(document.Tokenizer), the rules each chunk hits and the fuzzy comparisons
+(index.py).
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from collections.abc import Collection, Mapping, Sequence
 
 from monitor.errors import RuleError
 from monitor.matcher.compile import CompiledRule, compile_rule, rule_errors
-from monitor.matcher.document import Document, Tokenizer
+from monitor.matcher.document import Document, Tokenizer, plain_fields
 from monitor.matcher.explain import explain_rule
-from monitor.matcher.index import Index
+from monitor.matcher.index import MEMO_LIMIT, Index
 from monitor.matcher.score import score_match
 from monitor.models import Item, Match, Rule
 
@@ -46,11 +49,12 @@ def check_rules(rules: Sequence[Rule]) -> list[RuleError]:
 class Matcher:
     """Matches items against compiled rules; build it with compile_rules."""
 
-    def __init__(self, compiled: Sequence[CompiledRule]) -> None:
+    def __init__(self, compiled: Sequence[CompiledRule], memo_limit: int = MEMO_LIMIT) -> None:
+        """`memo_limit` bounds each memo (entries); answers never depend on it."""
         self._compiled = tuple(compiled)
         self._by_name = {c.rule.name: c for c in self._compiled}
-        self._index = Index(self._compiled)
-        self._tokenizer = Tokenizer()
+        self._tokenizer = Tokenizer(memo_limit)
+        self._index = Index(self._compiled, self._tokenizer, memo_limit)
 
     @property
     def rules(self) -> Mapping[str, Rule]:
@@ -60,9 +64,14 @@ class Matcher:
     def match(self, item: Item, feed_tags: Collection[str] = ()) -> list[Match]:
         """The rules that fire on `item` with score >= their min_score, in
         rule order. `feed_tags` are the tags of the item's feed."""
-        doc = Document(item, self._tokenizer)
+        fields = plain_fields(item)
+        numbers = self._index.candidates(fields)
+        if not numbers:
+            return []
+        doc = Document(item, self._tokenizer, fields)
+        self._index.near(doc, numbers)
         found = []
-        for number in sorted(self._index.candidates(doc)):
+        for number in sorted(numbers):
             compiled = self._compiled[number]
             if not _applies(compiled.rule, item.feed, feed_tags):
                 continue
@@ -77,7 +86,7 @@ class Matcher:
         Raises KeyError for an unknown rule name."""
         compiled = self._by_name[rule_name]
         doc = Document(item, self._tokenizer)
-        self._index.candidates(doc)  # fills the fuzzy near-matches
+        self._index.near(doc)
         return explain_rule(compiled, doc, _applies(compiled.rule, item.feed, feed_tags))
 
 

@@ -93,12 +93,17 @@ def words(text: str) -> list[str]:
 def original_span(text: str, index: int) -> tuple[int, int]:
     """(start, end) in `text` of its word number `index` (of words(text)):
     `original_span("l'Œuvre", 0)` is (2, 7), the span of `Œuvre`."""
+    return original_spans(text)[index]
+
+
+def original_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) in `text` of each of its words (see original_span)."""
     folded = fold(text)
-    start, end = list(TOKEN_RE.finditer(folded))[index].span(1)
+    spans = [match.span(1) for match in TOKEN_RE.finditer(folded)]
     if len(folded) == len(text) and _RESIZING.isdisjoint(text):
-        return start, end
+        return spans
     offsets = []
     for position, char in enumerate(text):
         offsets.extend([position] * len(_TABLE[ord(char)]))
     offsets.append(len(text))
-    return offsets[start], offsets[end]
+    return [(offsets[start], offsets[end]) for start, end in spans]

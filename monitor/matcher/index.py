@@ -3,29 +3,34 @@
 Each compiled rule has anchors (nodes.Anchor): words such as `renault` or
 `cessation` (standing for the phrase "cessation de paiements"), or prefixes
 such as `liquid` (the wildcard liquid*), of which an item must contain at
-least one for the rule to fire. Whole words are found by intersecting the
-item's word set with the anchor words (a C set operation); prefixes by one
-Aho-Corasick automaton (pyahocorasick) run over the item's folded words
-joined by spaces, each prefix keyed with a leading space so that it only
-matches at the start of a word.
+least one for the rule to fire. A word hits the rules anchored on it, on a
+prefix of it (one Aho-Corasick automaton, pyahocorasick, run over the word
+with a leading space so that a prefix only matches at its start), and on a
+word it nearly matches (see below).
+
+The index works on whitespace-separated chunks (`Renault,`) rather than on
+words: the rules a chunk hits are worked out on its first sight and
+memoised, so that finding an item's candidates is one C-level pass of dict
+lookups over its chunks. Most items hit no rule and cost nothing more: they
+are never folded into words (document.py).
 
 Typos cannot be found by exact search, so the index also keeps the
-vocabulary of words that rules allow to be misspelt, bucketed by length. Each
-distinct word of the items is compared to the buckets of compatible length
-once (rapidfuzz.process.extract) and the result memoised: news vocabulary
-repeats, so after warm-up the fuzzy step is a set difference per item. The
-memo is bounded (cleared when full), never part of the matcher's answers.
+vocabulary of words that rules allow to be misspelt. Each distinct word is
+compared once to those of compatible length (one rapidfuzz.process.extract
+call) and the result memoised; `near` copies a
+document's near-matches into `doc.fuzzy` for the rule tests. The memos are
+bounded (cleared when full), never part of the matcher's answers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 import ahocorasick
 from rapidfuzz import fuzz, process
 
 from monitor.matcher.compile import CompiledRule
-from monitor.matcher.document import Document
+from monitor.matcher.document import Chunked, Document, Tokenizer
 
 MEMO_LIMIT = 200_000
 
@@ -33,78 +38,128 @@ MEMO_LIMIT = 200_000
 class Index:
     """Candidate rules (by position in `compiled`) for a Document."""
 
-    def __init__(self, compiled: Sequence[CompiledRule]) -> None:
+    def __init__(self, compiled: Sequence[CompiledRule], tokenizer: Tokenizer,
+                 memo_limit: int = MEMO_LIMIT) -> None:
+        self._tokenizer, self._limit = tokenizer, memo_limit
         self._words: dict[str, set[int]] = {}
         self._fuzzy_rules: dict[str, set[int]] = {}
         prefixes: dict[str, set[int]] = {}
         self._threshold: dict[str, float] = {}  # fuzzy word -> lowest threshold
+        self._typo_rules: set[int] = set()  # rules with some fuzzy word
         for number, rule in enumerate(compiled):
             for anchor in rule.anchors:
                 keys = prefixes if anchor.prefix else self._words
                 keys.setdefault(anchor.word, set()).add(number)
                 if anchor.fuzzy:
                     self._fuzzy_rules.setdefault(anchor.word, set()).add(number)
-            self._collect_fuzzy(rule)
+            if self._collect_fuzzy(rule):
+                self._typo_rules.add(number)
         self._automaton = ahocorasick.Automaton()
         for prefix, numbers in prefixes.items():
             self._automaton.add_word(" " + prefix, tuple(sorted(numbers)))
         if prefixes:
             self._automaton.make_automaton()
-        self._buckets: dict[int, list[str]] = {}
-        for word in self._threshold:
-            self._buckets.setdefault(len(word), []).append(word)
         self._lowest = min(self._threshold.values(), default=100.0)
-        self._memo: dict[str, dict[str, float]] = {}
-        self._near: set[str] = set()  # memoised tokens with some near-match
+        self._by_size: dict[int, list[str]] = {}  # token length -> fuzzy words to compare
+        self._chunk_rules: dict[str, tuple[int, ...]] = {}  # chunk -> rules it hits
+        self._memo: dict[str, dict[str, float]] = {}  # word -> {rule word: ratio}
+        self._near: set[str] = set()  # memoised words with some near-match
 
-    def _collect_fuzzy(self, rule: CompiledRule) -> None:
+    def _collect_fuzzy(self, rule: CompiledRule) -> bool:
+        """Note the rule's fuzzy words; whether it has any."""
+        found = False
         for leaf, _ in rule.node.leaves():
             for pattern in leaf.patterns():
                 for word in pattern.words:
                     if word.fuzzy is not None:
                         old = self._threshold.get(word.text, 101.0)
                         self._threshold[word.text] = min(old, float(word.fuzzy))
-
-    def candidates(self, doc: Document) -> set[int]:
-        """Rules that may fire; fills `doc.fuzzy` for the typo-tolerant ones."""
-        found: set[int] = set()
-        words = doc.views["title"].tokset | doc.views["summary"].tokset
-        for word in self._words.keys() & words:
-            found.update(self._words[word])
-        if len(self._automaton):
-            for _, numbers in self._automaton.iter(doc.joined):
-                found.update(numbers)
-        if self._threshold:
-            self._fuzzy(doc, words, found)
+                        found = True
         return found
 
-    def _fuzzy(self, doc: Document, words: set[str], found: set[int]) -> None:
-        unseen = words.difference(self._memo)
-        if unseen:
-            if len(self._memo) + len(unseen) > MEMO_LIMIT:
-                self._memo.clear()
-                self._near.clear()
-                unseen = words
-            for token in unseen:
-                self._remember(token)
+    def candidates(self, fields: Mapping[str, Chunked]) -> set[int]:
+        """Rules that may fire on an item with these fields (plain_fields)."""
+        chunks = fields["title"][1] + fields["summary"][1]
+        # One C-level pass of dict lookups (the memo is large: each lookup
+        # is a cache miss); the distinct answers are few: (), None, hits.
+        hits = set(map(self._chunk_rules.get, chunks))
+        if None in hits:
+            self._learn(set(chunks))
+            hits = set(map(self._chunk_rules.get, chunks))
+        hits.discard(())
+        return set().union(*hits)  # type: ignore[arg-type]  # no None left
+
+    def near(self, doc: Document, candidates: Collection[int] | None = None) -> None:
+        """Fill `doc.fuzzy` with the near-matches of its words; with
+        `candidates`, only if some of those rules allows typos (the others
+        never read doc.fuzzy)."""
+        if candidates is not None and self._typo_rules.isdisjoint(candidates):
+            return
+        if not self._threshold:
+            return
+        words = doc.views["title"].tokset | doc.views["summary"].tokset
+        self._remember(words)
         for token in words & self._near:
             for word, ratio in self._memo[token].items():
                 doc.fuzzy.setdefault(word, {})[token] = ratio
-                found.update(self._fuzzy_rules.get(word, ()))
 
-    def _remember(self, token: str) -> None:
+    def _learn(self, chunks: set[str]) -> None:
+        """Memoise the rules each chunk not seen yet hits."""
+        unseen = chunks.difference(self._chunk_rules)
+        if len(self._chunk_rules) + len(unseen) > self._limit:
+            self._chunk_rules.clear()
+            unseen = chunks
+        for chunk in unseen:
+            self._chunk_rules[chunk] = self._hits(chunk)
+
+    def _hits(self, chunk: str) -> tuple[int, ...]:
+        """The rules the chunk hits."""
+        found: set[int] = set()
+        words = self._tokenizer.chunk(chunk)
+        self._remember(set(words))
+        for word in words:
+            found.update(self._words.get(word, ()))
+            if len(self._automaton):
+                for _, numbers in self._automaton.iter(" " + word):
+                    found.update(numbers)
+            for near in self._memo.get(word, ()):
+                found.update(self._fuzzy_rules.get(near, ()))
+        # Shared (): the empty tuple is a singleton, so the set in
+        # `candidates` collapses the chunks that hit nothing to one entry.
+        return tuple(sorted(found))
+
+    def _remember(self, words: set[str]) -> None:
+        """Compute the near-matches of the words not memoised yet."""
+        if not self._threshold:
+            return
+        unseen = words.difference(self._memo)
+        if len(self._memo) + len(unseen) > self._limit:
+            self._memo.clear()
+            self._near.clear()
+            unseen = words
+        for token in unseen:
+            near = self._compare(token)
+            self._memo[token] = near
+            if near:
+                self._near.add(token)
+
+    def _compare(self, token: str) -> dict[str, float]:
         near: dict[str, float] = {}
-        for size in _sizes(len(token), self._lowest):
-            bucket = self._buckets.get(size)
-            if not bucket:
-                continue
-            for word, ratio, _ in process.extract(token, bucket, scorer=fuzz.ratio,
-                                                  score_cutoff=self._lowest, limit=None):
-                if ratio >= self._threshold[word] and word != token:
-                    near[word] = ratio
-        self._memo[token] = near
-        if near:
-            self._near.add(token)
+        for word, ratio, _ in process.extract(token, self._comparable(len(token)),
+                                              scorer=fuzz.ratio, score_cutoff=self._lowest,
+                                              limit=None):
+            if ratio >= self._threshold[word] and word != token:
+                near[word] = ratio
+        return near
+
+    def _comparable(self, length: int) -> list[str]:
+        """The fuzzy words whose length can reach the lowest threshold
+        against a token of `length` (one list per length: one extract call)."""
+        words = self._by_size.get(length)
+        if words is None:
+            sizes = _sizes(length, self._lowest)
+            words = self._by_size[length] = [w for w in self._threshold if len(w) in sizes]
+        return words
 
 
 def _sizes(length: int, lowest: float) -> range:

@@ -125,15 +125,21 @@ class Pattern(Leaf):
         self._pivot = ranks.index(min(ranks))
 
     def test(self, doc: Document, fields: Sequence[str]) -> bool:
-        return any(self.present(doc.views[name], doc) for name in fields)
+        # Plain loops rather than any(generator) here and below: these run
+        # for every candidate rule, and a generator costs more than the test.
+        for name in fields:  # noqa: SIM110
+            if self.present(doc.views[name], doc):
+                return True
+        return False
 
     def present(self, view: FieldView, doc: Document) -> bool:
         if self.exact:
             if len(self.words) == 1:
                 return self.words[0].text in view.tokset
             return self.key in view.joined
-        if not all(self._may_occur(word, view, doc) for word in self.words):
-            return False
+        for word in self.words:
+            if not self._may_occur(word, view, doc):
+                return False
         return len(self.words) == 1 or bool(self.occurrences(view, doc))
 
     @staticmethod
@@ -151,6 +157,8 @@ class Pattern(Leaf):
         return any(ratio >= threshold and token in view.tokset for token, ratio in near.items())
 
     def occurrences(self, view: FieldView, doc: Document) -> list[Occurrence]:
+        if self.exact and len(self.words) == 1:  # the common case, kept short
+            return [(at, at + 1, 100.0) for at in view.positions(self.words[0].text)]
         toks, words = view.tokens, self.words
         size, offset = len(words), self._pivot
         found = []
@@ -195,7 +203,10 @@ class Person(Leaf):
         self.label, self.forms, self.pos = label, tuple(forms), pos
 
     def test(self, doc: Document, fields: Sequence[str]) -> bool:
-        return any(form.test(doc, fields) for form in self.forms)
+        for form in self.forms:  # noqa: SIM110 (see Pattern.test)
+            if form.test(doc, fields):
+                return True
+        return False
 
     def occurrences(self, view: FieldView, doc: Document) -> list[Occurrence]:
         return [occ for form in self.forms for occ in form.occurrences(view, doc)]
@@ -220,7 +231,10 @@ class And(Node):
         self.children, self.pos = tuple(children), pos
 
     def test(self, doc: Document, fields: Sequence[str]) -> bool:
-        return all(child.test(doc, fields) for child in self.children)
+        for child in self.children:  # noqa: SIM110 (see Pattern.test)
+            if not child.test(doc, fields):
+                return False
+        return True
 
     def anchors(self) -> list[Anchor] | None:
         options = [a for a in (child.anchors() for child in self.children) if a is not None]
@@ -240,7 +254,10 @@ class Or(And):
     __slots__ = ()
 
     def test(self, doc: Document, fields: Sequence[str]) -> bool:
-        return any(child.test(doc, fields) for child in self.children)
+        for child in self.children:  # noqa: SIM110 (see Pattern.test)
+            if child.test(doc, fields):
+                return True
+        return False
 
     def anchors(self) -> list[Anchor] | None:
         found: list[Anchor] = []

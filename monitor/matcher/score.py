@@ -30,13 +30,15 @@ def score_match(compiled: CompiledRule, doc: Document) -> Match:
     (positive term, field) at the term's best place in that field."""
     hits: list[TermHit] = []
     strengths: dict[str, float] = {}
-    for leaf, negated in compiled.node.leaves():
-        if negated or leaf.label in strengths:
+    for leaf in compiled.terms:
+        if leaf.label in strengths:
             continue
         best = 0.0
         for field in compiled.rule.fields:
             view = doc.views[field]
-            found = leaf.present(view, doc) and leaf.occurrences(view, doc)
+            if not leaf.present(view, doc):
+                continue
+            found = leaf.occurrences(view, doc)
             if not found:
                 continue
             start, end, quality = max(found, key=lambda occ: occ[2])
