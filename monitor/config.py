@@ -91,6 +91,20 @@ def parse_quiet_hours(value: object) -> tuple[time, time]:
         raise ValueError(f"{value!r} is not a span of hours; write e.g. '22:00-07:00'") from None
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """`host:port` (port 0: any free port) → (host, port); `[::1]:9464` works too."""
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port, e.g. '127.0.0.1:9464'")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _check_listen(value: str) -> str:
+    if value:
+        parse_listen(value)
+    return value
+
+
 def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
@@ -157,7 +171,7 @@ class MonitorModel(_Model):
                                 "is retried before the alert is marked dead.")
     retention: Duration = Field(timedelta(days=90), description="Age after which items and "
                                 "delivered alerts are pruned.")
-    http: str = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
+    http: Annotated[str, pydantic.AfterValidator(_check_listen)] = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
                       "off.")
     channels_file: str = Field("", description="An apprise text config (`tag = url` lines) "
                                "holding channel URLs; must not be readable by group/others.")

@@ -99,6 +99,8 @@ class Daemon:
     outcomes: list[Outcome] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
     _health: HealthServer | None = None
+    health_stale_after: float = 10.0  # seconds without a tick before /healthz says 503
+    http_port: int = 0                # the port /healthz listens on, once started
 
     # ---------------------------------------------------------- lifecycle
 
@@ -170,9 +172,10 @@ class Daemon:
         listen = self.runtime.settings.monitor.http
         if not listen:
             return
-        self._health = HealthServer(listen, lambda: self.last_tick, self.metrics.render)
-        port = self._health.start()
-        log.info("http endpoint listening address=%s port=%d", listen, port)
+        self._health = HealthServer(listen, lambda: self.last_tick, self.metrics.render,
+                                    self.health_stale_after)
+        self.http_port = self._health.start()
+        log.info("http endpoint listening address=%s port=%d", listen, self.http_port)
 
     async def _drain(self) -> None:
         # Polls record their items and alerts in one transaction each, so a

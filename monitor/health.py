@@ -16,16 +16,9 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from monitor.errors import ConfigError
+from monitor.config import parse_listen
 
 STALE_AFTER = 10.0  # seconds without a dispatch tick before /healthz says 503
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    host, _, port = value.rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(f"monitor.http: {value!r} is not host:port")
-    return host.strip("[]") or "127.0.0.1", int(port)
 
 
 class HealthServer:
@@ -33,8 +26,8 @@ class HealthServer:
     from `metrics()`; `start()` binds and returns the port."""
 
     def __init__(self, listen: str, last_tick: Callable[[], float],
-                 metrics: Callable[[], bytes]) -> None:
-        self._address = parse_listen(listen)
+                 metrics: Callable[[], bytes], stale_after: float = STALE_AFTER) -> None:
+        self._address = parse_listen(listen)  # validated at load time
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *args: Any) -> None:
@@ -44,7 +37,7 @@ class HealthServer:
                 path = self.path.split("?")[0]
                 if path == "/healthz":
                     age = time.monotonic() - last_tick()
-                    ok = age < STALE_AFTER
+                    ok = age < stale_after
                     body = (f"ok: last tick {age:.1f}s ago\n" if ok
                             else f"stale: last tick {age:.1f}s ago\n").encode()
                     self._send(200 if ok else 503, body, "text/plain; charset=utf-8")
