@@ -131,6 +131,7 @@ QuietHours = Annotated[tuple[time, time], BeforeValidator(parse_quiet_hours)]
 TimeZone = Annotated[str, pydantic.AfterValidator(_check_timezone)]
 FeedURL = Annotated[str, pydantic.AfterValidator(_check_feed_url)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
+Listen = Annotated[str, pydantic.AfterValidator(_check_listen)]
 
 
 class _Model(BaseModel):
@@ -171,7 +172,7 @@ class MonitorModel(_Model):
                                 "is retried before the alert is marked dead.")
     retention: Duration = Field(timedelta(days=90), description="Age after which items and "
                                 "delivered alerts are pruned.")
-    http: Annotated[str, pydantic.AfterValidator(_check_listen)] = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
+    http: Listen = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
                       "off.")
     channels_file: str = Field("", description="An apprise text config (`tag = url` lines) "
                                "holding channel URLs; must not be readable by group/others.")

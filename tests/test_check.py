@@ -44,8 +44,8 @@ CASES = [
      'feeds[0] (name="a feed").interval'),
     ("fuzzy out of range", 'query = "Ampere AND Renault"',
      'query = "Ampere AND Renault"\nfuzzy = 150', 'rules[0] (name="ampere").fuzzy'),
-    ("bad http address", 'database = "state.sqlite3"', 'database = "state.sqlite3"\nhttp = "9464"',
-     "monitor.http: '9464' is not host:port"),
+    ("bad http address", 'database = "state.sqlite3"', 'database = "state.sqlite3"\nhttp = "localhost:http"',
+     "monitor.http: 'localhost:http' is not host:port"),
     ("unbalanced parenthesis", '"Ampere AND Renault"', '"(Ampere AND Renault"',
      'rules[0] (name="ampere").query'),
 ]
