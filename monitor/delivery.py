@@ -4,8 +4,8 @@ and notifier for the alerts that are due.
 Each channel is its own compartment: its sends run concurrently with the
 other channels', and its failure (an outage, a 429) only delays its own
 alerts. Within a channel, alerts leave in outbox order; when one message
-fails, the rest of that channel waits for the retry, so that after an outage
-everything arrives once and in order.
+fails, the rest of that channel waits for its retry (`_backing_off`), so that
+after an outage everything arrives once and in order.
 
 Retries back off exponentially (30 s, 1 min, 2 min, ... capped at 1 h, or the
 service's Retry-After) until `[monitor] retry_for` after the alert was
@@ -115,14 +115,14 @@ async def deliver_due(store: Store, notifier: Notifier, channels: Channels,
     for stored in due:
         by_channel.setdefault(stored.alert.channel, []).append(stored)
     counts = await asyncio.gather(*(
-        _channel(store, notifier, channels, name, alerts, now, metrics)
+        _channel(store, notifier, channels, name, alerts, now, metrics, retry_now)
         for name, alerts in by_channel.items()))
     return sum(counts)
 
 
 async def _channel(store: Store, notifier: Notifier, channels: Channels, name: str,
                    alerts: Sequence[StoredAlert], now: datetime,
-                   metrics: Metrics | None) -> int:
+                   metrics: Metrics | None, retry_now: bool = False) -> int:
     spec = channels.specs.get(name)
     if spec is None:
         # The channel was removed from the config: keep the alerts, say so once per tick.
@@ -130,6 +130,8 @@ async def _channel(store: Store, notifier: Notifier, channels: Channels, name: s
                     name, len(alerts))
         return 0
     try:
+        if not retry_now and await _backing_off(store, name, now):
+            return 0
         return await _send_planned(store, notifier, channels, spec, alerts, now, metrics)
     except Exception:  # compartment boundary: one channel's bug never stops the others
         log.exception("delivery crashed channel=%s", name)
@@ -162,6 +164,17 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
             metrics.delivered(spec.name, len(group))
         count += 1
     return count
+
+
+async def _backing_off(store: Store, channel: str, now: datetime) -> bool:
+    """True while a failed alert of this channel waits for its retry.
+
+    The whole channel waits with it, so that alerts arrive in order after an
+    outage (the failed one is retried first). The price: an alert the
+    service refuses for good holds its channel until it is dead (retry_for).
+    """
+    return any(s.attempts and s.next_attempt > now.timestamp()
+               for s in await store.pending_alerts(channel))
 
 
 def _message(channels: Channels, spec: ChannelSpec, planned: flood.Planned,

@@ -29,6 +29,7 @@ class Hit:
     path: str
     headers: dict[str, str]
     body: bytes
+    status: int = 0  # what we answered
 
 
 class LoopbackServer:
@@ -67,9 +68,10 @@ class LoopbackServer:
                 self._send(route.status, route.body, headers)
 
             def do_POST(self) -> None:
-                self._record()
+                hit = self._record()
                 with server.lock:
                     status = server.statuses.pop(0) if server.statuses else 200
+                    hit.status = status
                 self._send(status, b"{}", {"Content-Type": "application/json"})
 
             def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
@@ -85,8 +87,15 @@ class LoopbackServer:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def posts(self) -> list[Any]:
+        """The JSON bodies of the POSTs we accepted (answered 2xx)."""
         with self.lock:
-            return [json.loads(h.body) for h in self.hits if h.method == "POST"]
+            return [json.loads(h.body) for h in self.hits
+                    if h.method == "POST" and 200 <= h.status < 300]
+
+    def attempts(self) -> int:
+        """Every POST received, accepted or not."""
+        with self.lock:
+            return sum(1 for h in self.hits if h.method == "POST")
 
     def gets(self, path: str) -> list[Hit]:
         with self.lock:

@@ -1,0 +1,158 @@
+"""Outbox → flood control → render → apprise, with an injected clock, a real
+SQLite store and a real webhook receiver: rate limit, quiet hours, digests,
+catch-up, retries with backoff, dead alerts, per-channel isolation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load
+from monitor.daemon import build_runtime
+from monitor.delivery import deliver_due
+from monitor.models import Alert, Item, Match, Priority, TermHit
+from monitor.store import Store
+from tests.servers import LoopbackServer, loopback
+
+T0 = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
+
+
+@pytest.fixture
+def hook() -> Iterator[LoopbackServer]:
+    with loopback() as server:
+        yield server
+
+
+def setup(tmp: Path, hook: LoopbackServer, channel_options: str = "",
+          other: LoopbackServer | None = None) -> Path:
+    config = tmp / "monitor.toml"
+    config.write_text(f"""
+[monitor]
+database = "{tmp / 'db.sqlite3'}"
+default_channels = ["hook"]
+retry_for = "1h"
+
+[channels.hook]
+url = "json://127.0.0.1:{hook.port}/h"
+{channel_options}
+
+[channels.other]
+url = "json://127.0.0.1:{(other or hook).port}/other"
+
+[[rules]]
+name = "ampere"
+any = ["Ampere"]
+""", encoding="utf-8")
+    return config
+
+
+def alert(n: int, channel: str = "hook", priority: Priority = Priority.NORMAL,
+          published: datetime | None = None) -> Alert:
+    item = Item(feed="news", id=f"i{n}", title=f"Ampere {n}", link=f"https://x/{n}",
+                published=published)
+    return Alert(item, Match("ampere", 100, (TermHit("Ampere", "Ampere", "title", 100),)),
+                 channel, "News", priority)
+
+
+class Harness:
+    def __init__(self, config: Path, hook: LoopbackServer) -> None:
+        self.runtime = build_runtime(config)
+        self.hook = hook
+        self.database = load(config).monitor.database
+
+    async def __aenter__(self) -> Harness:
+        self.store = await Store.open(self.database)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.store.close()
+
+    async def queue(self, alerts: list[Alert], at: datetime) -> None:
+        await self.store.queue_alerts(alerts, at.timestamp())
+
+    async def deliver(self, at: datetime) -> list[str]:
+        before = len(self.hook.posts())
+        await deliver_due(self.store, self.runtime.notifier, self.runtime.channels, at)
+        return [p["title"] for p in self.hook.posts()[before:]]
+
+
+async def test_rate_limit_folds_the_overflow_into_one_summary(tmp_path: Path,
+                                                             hook: LoopbackServer) -> None:
+    async with Harness(setup(tmp_path, hook), hook) as h:
+        await h.queue([alert(i) for i in range(25)], T0)
+        sent = await h.deliver(T0)
+        assert len(sent) == 20
+        assert sent[:19] == [f"[newsmonitor] ampere: Ampere {i}" for i in range(19)]
+        assert sent[19] == "[newsmonitor] 6 more alerts (rate limit)"
+        await h.queue([alert(i) for i in range(25, 27)], T0 + timedelta(minutes=1))
+        assert await h.deliver(T0 + timedelta(minutes=1)) == []  # the window is full
+        assert len(await h.deliver(T0 + timedelta(minutes=10, seconds=1))) == 2
+        assert (await h.store.outbox_counts())[("hook", "sent")] == 27
+
+
+async def test_quiet_hours_hold_alerts_and_high_priority_breaks_through(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    config = setup(tmp_path, hook, 'quiet_hours = "22:00-07:00"\ntimezone = "UTC"')
+    async with Harness(config, hook) as h:
+        night = T0.replace(hour=23)
+        await h.queue([alert(1), alert(2), alert(3, priority=Priority.HIGH)], night)
+        assert await h.deliver(night) == ["[newsmonitor] ampere: Ampere 3"]
+        assert await h.deliver(night + timedelta(hours=3)) == []
+        morning = (night + timedelta(hours=8, minutes=1))
+        assert await h.deliver(morning) == ["[newsmonitor] 2 alerts held during quiet hours"]
+        assert await h.deliver(morning + timedelta(minutes=1)) == []
+
+
+async def test_hourly_digest_groups_a_period_and_skips_empty_ones(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    async with Harness(setup(tmp_path, hook, 'digest = "1h"'), hook) as h:
+        await h.queue([alert(1)], T0)
+        await h.queue([alert(2)], T0 + timedelta(minutes=20))
+        assert await h.deliver(T0 + timedelta(minutes=40)) == []
+        assert await h.deliver(T0.replace(minute=0) + timedelta(hours=1, seconds=1)) == [
+            "[newsmonitor] digest: 2 alerts"]
+        assert await h.deliver(T0 + timedelta(hours=3)) == []  # empty periods: nothing
+        body = hook.posts()[-1]["message"]
+        assert "Ampere 1" in body and "Ampere 2" in body
+
+
+async def test_catch_up_sends_old_items_as_one_digest(tmp_path: Path,
+                                                      hook: LoopbackServer) -> None:
+    async with Harness(setup(tmp_path, hook), hook) as h:
+        old = T0 - timedelta(days=3)
+        await h.queue([alert(i, published=old) for i in range(5)] + [alert(9, published=T0)],
+                      T0)
+        sent = await h.deliver(T0)
+        assert sorted(sent) == sorted(["[newsmonitor] catch-up: 5 older items",
+                                       "[newsmonitor] ampere: Ampere 9"])
+
+
+async def test_failures_back_off_keep_order_and_end_dead(tmp_path: Path,
+                                                         hook: LoopbackServer) -> None:
+    with loopback() as other:
+        await _failures(tmp_path, hook, other)
+
+
+async def _failures(tmp_path: Path, hook: LoopbackServer, other: LoopbackServer) -> None:
+    async with Harness(setup(tmp_path, hook, other=other), hook) as h:
+        await h.queue([alert(1), alert(2), alert(10, channel="other")], T0)
+        hook.statuses = [500]  # the hook's first attempt fails
+        assert await h.deliver(T0) == []
+        assert [p["title"] for p in other.posts()] == ["[newsmonitor] ampere: Ampere 10"]
+        assert await h.deliver(T0 + timedelta(seconds=10)) == []  # backing off 30 s
+        assert await h.deliver(T0 + timedelta(seconds=31)) == [
+            "[newsmonitor] ampere: Ampere 1", "[newsmonitor] ampere: Ampere 2"]
+
+        await h.queue([alert(3)], T0 + timedelta(minutes=1))
+        hook.statuses = [500] * 100
+        at = T0 + timedelta(minutes=1)
+        for _ in range(10):
+            await h.deliver(at)
+            at += timedelta(hours=1)
+        history = await h.store.history(channel="hook")
+        dead = [s for s in history if s.state == "dead"]
+        assert [s.alert.item.title for s in dead] == ["Ampere 3"]
+        assert dead[0].attempts >= 2 and "500" in (dead[0].last_error or "")
