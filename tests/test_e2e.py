@@ -11,14 +11,15 @@ import pytest
 from monitor.cli import main
 from tests.servers import LoopbackServer, Route, loopback, rss
 from tests.smtp import LoopbackSMTP
+from tests.stores import database_url, pg_schema_url  # noqa: F401 - fixtures
 
 AMPERE = ("a1", "Renault va liquider sa filiale Ampère")
 OTHER = ("o1", "Météo : un week-end ensoleillé")
 
 
 def write_config(tmp: Path, feed_url: str, channels: dict[str, str],
-                 extra: str = "") -> Path:
-    lines = [f'[monitor]\ndatabase = "{tmp / "state.sqlite3"}"\n']
+                 extra: str = "", database: str | None = None) -> Path:
+    lines = [f'[monitor]\ndatabase = "{database or tmp / "state.sqlite3"}"\n']
     for name, url in channels.items():
         lines.append(f"[channels.{name}]\nurl = {json.dumps(url)}\n")
     lines.append(f'[[feeds]]\nname = "test feed"\nurl = "{feed_url}"\n{extra}\n')
@@ -46,12 +47,15 @@ def receiver() -> LoopbackServer:
 
 
 def test_one_alert_per_channel_new_items_only_and_nothing_twice(
-        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer) -> None:
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer,
+        database_url: str) -> None:
+    """On SQLite and on PostgreSQL."""
     feed.routes["/feed.xml"] = Route(rss([AMPERE, OTHER]))
     with LoopbackSMTP() as smtp:
         config = write_config(tmp_path, f"{feed.url}/feed.xml", {
             "hook": f"json://127.0.0.1:{receiver.port}/hook",
-            "mail": smtp.mailto_url(to="reader@example.com")}, "alert_existing = true")
+            "mail": smtp.mailto_url(to="reader@example.com")}, "alert_existing = true",
+            database_url)
         assert run_once(config) == 0
         assert [p["title"] for p in receiver.posts()] == [
             "[newsmonitor] ampere: Renault va liquider sa filiale Ampère"]
