@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Database fixtures (a SQLite file, PostgreSQL in a schema of its own).
+pytest_plugins = ["tests.stores"]
+
 REPO = Path(__file__).resolve().parents[1]
 
 

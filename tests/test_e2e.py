@@ -11,7 +11,6 @@ import pytest
 from monitor.cli import main
 from tests.servers import LoopbackServer, Route, loopback, rss
 from tests.smtp import LoopbackSMTP
-from tests.stores import database_url, pg_schema_url  # noqa: F401 - fixtures
 
 AMPERE = ("a1", "Renault va liquider sa filiale Ampère")
 OTHER = ("o1", "Météo : un week-end ensoleillé")

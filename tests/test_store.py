@@ -7,7 +7,6 @@ import pytest
 
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.store import Store
-from tests.stores import database_url, pg_schema_url  # noqa: F401 - fixtures
 
 NOW = 1_800_000_000.0
 
@@ -27,7 +26,7 @@ async def opened(url: str) -> Store:
     return store
 
 
-async def test_items_and_alerts_are_recorded_once(database_url: str) -> None:  # noqa: F811
+async def test_items_and_alerts_are_recorded_once(database_url: str) -> None:
     store = await opened(database_url)
     try:
         state = (await store.due_feeds(NOW, ["f"], 60))[0]
@@ -45,7 +44,7 @@ async def test_items_and_alerts_are_recorded_once(database_url: str) -> None:  #
         await store.close()
 
 
-async def test_claimed_feeds_are_not_due_twice(database_url: str) -> None:  # noqa: F811
+async def test_claimed_feeds_are_not_due_twice(database_url: str) -> None:
     store = await opened(database_url)
     try:
         assert [f.name for f in await store.due_feeds(NOW, ["f"], 60)] == ["f"]
@@ -55,7 +54,7 @@ async def test_claimed_feeds_are_not_due_twice(database_url: str) -> None:  # no
         await store.close()
 
 
-async def test_delivery_state_and_retries(database_url: str) -> None:  # noqa: F811
+async def test_delivery_state_and_retries(database_url: str) -> None:
     store = await opened(database_url)
     try:
         state = (await store.due_feeds(NOW, ["f"], 60))[0]
@@ -74,7 +73,7 @@ async def test_delivery_state_and_retries(database_url: str) -> None:  # noqa: F
         await store.close()
 
 
-async def test_prune_keeps_what_dedup_needs(database_url: str) -> None:  # noqa: F811
+async def test_prune_keeps_what_dedup_needs(database_url: str) -> None:
     store = await opened(database_url)
     try:
         state = (await store.due_feeds(NOW, ["f"], 60))[0]
@@ -92,7 +91,7 @@ async def test_prune_keeps_what_dedup_needs(database_url: str) -> None:  # noqa:
 
 
 async def test_prune_keeps_items_of_a_feed_that_stopped_answering(
-        database_url: str) -> None:  # noqa: F811
+        database_url: str) -> None:
     store = await opened(database_url)
     try:
         state = (await store.due_feeds(NOW, ["f"], 60))[0]
@@ -104,7 +103,7 @@ async def test_prune_keeps_items_of_a_feed_that_stopped_answering(
         await store.close()
 
 
-async def test_meta_roundtrip(database_url: str) -> None:  # noqa: F811
+async def test_meta_roundtrip(database_url: str) -> None:
     store = await opened(database_url)
     try:
         assert await store.get_meta("k") is None
