@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--text", help="the text to test (used as the title)")
     p.add_argument("--summary", default="", help="summary text to test")
     p.add_argument("--item", help="a JSON file with one item (title, summary, feed)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (list)")
     p = command("status", cmd_status, "show each feed's health and the outbox",
                 "newsmonitor status --json")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -225,7 +226,10 @@ def cmd_rules(args: argparse.Namespace) -> int:
     matcher = compile_rules(rules)
     if args.action == "list":
         for rule in rules:
-            print(f"{rule.name}\t{rule.priority}\t{rule.description}")
+            print(json.dumps({"name": rule.name, "priority": str(rule.priority),
+                              "channels": list(rule.channels), "source": rule.source,
+                              "description": rule.description}, ensure_ascii=False)
+                  if args.json else f"{rule.name}\t{rule.priority}\t{rule.description}")
         return EXIT_OK
     if not args.rule or args.rule not in matcher.rules:
         raise ConfigError(f"rules explain: unknown rule {args.rule!r}; "
