@@ -298,6 +298,7 @@ class Daemon:
                           reason, problem)
             systemd.notify(f"READY=1\nSTATUS=reload rejected: {len(exc.problems)} errors")
             return False
+        _warn_restart_only(self.runtime.settings, runtime.settings)
         self.runtime = runtime
         if self._ctx is not None:
             self._ctx.settings, self._ctx.matcher = runtime.settings, runtime.matcher
@@ -324,6 +325,17 @@ class Daemon:
     def _summary(self) -> str:
         s = self.runtime.settings
         return f"{len(s.feeds)} feeds, {len(s.rules)} rules, {len(self._tasks)} in flight"
+
+
+RESTART_ONLY = ("database", "http", "concurrency", "per_host_concurrency", "timeout",
+                "connect_timeout", "max_body", "user_agent")
+
+
+def _warn_restart_only(old: Settings, new: Settings) -> None:
+    """These [monitor] keys are read once at start: say so rather than ignore them."""
+    for key in RESTART_ONLY:
+        if getattr(old.monitor, key) != getattr(new.monitor, key):
+            log.warning("setting changed, takes effect at the next restart key=monitor.%s", key)
 
 
 def config_fingerprint(settings: Settings) -> tuple[tuple[str, int, int], ...]:
