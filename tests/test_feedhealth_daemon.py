@@ -1,0 +1,66 @@
+"""A running daemon: a feed failing 10 polls in a row raises exactly one
+health alert on the admin channel, and one recovery message when it is back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from monitor.daemon import Daemon, build_runtime
+from tests.loopback import LoopbackServer
+from tests.servers import loopback, rss
+
+
+async def test_ten_failures_one_alert_then_one_recovery(tmp_path: Path) -> None:
+    with loopback() as admin:
+        async with LoopbackServer() as feed:
+            feed.route("/f", status=500, body=b"oops")
+            config = tmp_path / "monitor.toml"
+            config.write_text(f"""
+[monitor]
+database = "{tmp_path / 'db.sqlite3'}"
+admin_channels = ["admin"]
+default_channels = ["admin"]
+max_backoff = "1s"
+jitter = 0.0
+
+[channels.admin]
+url = "json://127.0.0.1:{admin.port}/admin"
+
+[[feeds]]
+name = "flaky"
+url = "{feed.url('/f')}"
+interval = "1s"
+
+[[rules]]
+name = "never"
+any = ["zzzyyyxxx"]
+""", encoding="utf-8")
+            daemon = Daemon(config, build_runtime(config))
+            task = asyncio.create_task(daemon.run())
+            try:
+                await _until(lambda: feed.count("/f") >= 11)
+                await asyncio.sleep(2.0)  # room for a wrong second alert
+                titles = [p["title"] for p in admin.posts()]
+                assert titles == ["[newsmonitor] feed-health: Feed “flaky” is failing"]
+                assert "10 polls failed in a row" in admin.posts()[0]["message"]
+
+                feed.route("/f", body=rss([("a", "Back")]))
+                await _until(lambda: len(admin.posts()) >= 2)
+                await asyncio.sleep(1.5)
+                titles = [p["title"] for p in admin.posts()]
+                assert titles == ["[newsmonitor] feed-health: Feed “flaky” is failing",
+                                  "[newsmonitor] feed-health: Feed “flaky” recovered"]
+            finally:
+                daemon.stop()
+                await asyncio.wait_for(task, 15)
+
+
+async def _until(predicate: object, timeout: float = 40) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("condition not met in time")
