@@ -1,0 +1,39 @@
+"""TOML → validated, frozen settings.
+
+Every option is declared once below, with its default and help text (the
+`Field(description=...)`); `tests/test_docs.py` fails when one of them is
+missing from the README. Loading validates everything and reports every
+problem at once, each as `file: key.path: message`, e.g.
+`config/monitor.toml: rules[2] (name="ampere").query: ...`. Nothing is skipped
+silently. Secrets are written `${ENV_VAR}` and substituted here; error
+messages never echo a channel URL or the database URL.
+
+The result is a tree of frozen dataclasses (`Settings`) passed down to every
+other module; nothing reads the TOML again at the point of use.
+"""
+
+from monitor.config.loader import (
+    CONFIG_SEARCH_ENV,
+    find_config,
+    load,
+    load_rules_file,
+    resolve_database,
+    substitute_env,
+)
+from monitor.config.schema import (
+    DEFAULT_USER_AGENT,
+    ChannelModel,
+    ConfigModel,
+    FeedModel,
+    MonitorModel,
+    RuleModel,
+)
+from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
+from monitor.config.values import parse_duration, parse_listen, parse_quiet_hours, parse_rate
+
+__all__ = [
+    "CONFIG_SEARCH_ENV", "DEFAULT_USER_AGENT", "ChannelModel", "ChannelSettings",
+    "ConfigModel", "FeedModel", "FeedSettings", "MonitorModel", "MonitorSettings",
+    "RuleModel", "Settings", "find_config", "load", "load_rules_file", "parse_duration",
+    "parse_listen", "parse_quiet_hours", "parse_rate", "resolve_database", "substitute_env",
+]

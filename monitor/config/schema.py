@@ -1,0 +1,148 @@
+"""The config schema: every option declared once, with its default and help.
+
+The `description` of each field is what README.md's reference says
+(tests/test_docs.py checks that every field is there). Unknown keys are
+errors (`extra="forbid"`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from monitor import PROJECT_URL, __version__
+from monitor.config.values import (
+    Duration,
+    FeedURL,
+    Listen,
+    Name,
+    QuietHours,
+    Rate,
+    Size,
+    TimeZone,
+)
+from monitor.models import Priority
+
+DEFAULT_USER_AGENT = f"newsmonitor/{__version__} (+{PROJECT_URL})"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+
+
+class MonitorModel(_Model):
+    database: str = Field(
+        "", description="SQLite file path (relative to the config file) or a postgresql:// URL. "
+        "Empty: $STATE_DIRECTORY/newsmonitor.sqlite3 under systemd, else "
+        "~/.local/state/newsmonitor/newsmonitor.sqlite3.")
+    interval: Duration = Field(timedelta(minutes=15), description="Default poll interval.")
+    jitter: float = Field(0.1, ge=0, le=0.5, description="Random spread of each poll, as a "
+                          "fraction of the interval.")
+    concurrency: int = Field(50, ge=1, le=1000, description="Polls in flight at once.")
+    per_host_concurrency: int = Field(4, ge=1, le=100, description="Polls in flight per host.")
+    user_agent: str = Field(DEFAULT_USER_AGENT, description="User-Agent of every request.")
+    timeout: Duration = Field(timedelta(seconds=60), description="Total time one poll may take.")
+    connect_timeout: Duration = Field(timedelta(seconds=10), description="Time to connect.")
+    max_body: Size = Field(10 * 1024**2, description="Largest decoded feed body accepted.")
+    max_backoff: Duration = Field(timedelta(hours=24), description="Longest wait between polls "
+                                  "of a failing feed.")
+    max_failures: int = Field(10, ge=1, description="Consecutive failures after which a feed is "
+                              "polled at the slowest backoff and reported.")
+    honor_cache_headers: bool = Field(True, description="Treat Cache-Control/Expires/<ttl> as a "
+                                      "lower bound on a feed's interval.")
+    default_channels: list[Name] = Field(default_factory=list, description="Channels of rules "
+                                         "that name none.")
+    admin_channels: list[Name] = Field(default_factory=list, description="Channels that receive "
+                                       "feed-health alerts.")
+    timezone: TimeZone = Field("UTC", description="Time zone for digests, quiet hours, display.")
+    catch_up: Duration = Field(timedelta(hours=24), description="Items published longer than "
+                               "this before they were seen go into one digest.")
+    retry_for: Duration = Field(timedelta(hours=24), description="How long a failed delivery "
+                                "is retried before the alert is marked dead.")
+    retention: Duration = Field(timedelta(days=90), description="Age after which items and "
+                                "delivered alerts are pruned.")
+    http: Listen = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
+                      "off.")
+    channels_file: str = Field("", description="An apprise text config (`tag = url` lines) "
+                               "holding channel URLs; must not be readable by group/others.")
+
+
+class ChannelModel(_Model):
+    url: str = Field("", description="One apprise URL; `${ENV_VAR}` is substituted.")
+    urls: list[str] = Field(default_factory=list, description="Several apprise URLs.")
+    format: Literal["text", "markdown", "html"] | None = Field(
+        None, description="Message format; default: html for email, markdown for chat.")
+    min_priority: Priority = Field(Priority.LOW, description="Lowest rule priority sent here.")
+    rate_limit: Rate = Field((20, timedelta(minutes=10)), description="At most N messages per "
+                             "period; the overflow is folded into one summary.")
+    quiet_hours: QuietHours | None = Field(None, description="Hold alerts during these hours "
+                                           "and send one digest after (high priority passes).")
+    digest: str | None = Field(None, description="Send one digest per period ('1h') or on a "
+                               "cron schedule ('0 8 * * *') instead of single alerts.")
+    timezone: TimeZone | None = Field(None, description="Time zone of quiet hours and cron "
+                                      "digests; default: [monitor] timezone.")
+    template: str | None = Field(None, description="A Jinja2 template file for this channel.")
+
+
+class FeedModel(_Model):
+    url: FeedURL = Field(description="http(s):// URL, file:PATH or builtin:NAME.")
+    name: Name | None = Field(None, description="Name shown in alerts; default: the URL.")
+    interval: Duration | None = Field(None, description="Poll interval; default [monitor].")
+    tags: list[Name] = Field(default_factory=list, description="Tags that rules can select.")
+    alert_existing: bool = Field(False, description="Alert on the items present at the first "
+                                 "poll (default: record them silently).")
+    enabled: bool = Field(True, description="Poll this feed.")
+    expect_every: Duration | None = Field(None, description="Raise a health alert when the "
+                                          "feed has no new item for this long.")
+
+
+class PersonModel(_Model):
+    name: Name
+    aliases: list[Name] = Field(default_factory=list)
+
+
+class RuleModel(_Model):
+    name: Name = Field(description="Unique rule name.")
+    description: str = Field("", description="Free text.")
+    query: str | None = Field(None, description="Boolean query: terms, \"phrases\", wild*, "
+                              "AND, OR, NOT, NEAR/n, parentheses.")
+    any: list[str] = Field(default_factory=list, description="At least one must occur.")
+    all: list[str] = Field(default_factory=list, description="Every one must occur.")
+    not_: list[str] = Field(default_factory=list, alias="not", description="None may occur.")
+    people: list[PersonModel | str] = Field(default_factory=list, description="Persons; one "
+                                            "matching is enough.")
+    fuzzy: int | None = Field(None, ge=0, le=100, description="Typo tolerance (rapidfuzz ratio) "
+                              "for words of 6+ letters.")
+    fields: list[Literal["title", "summary"]] = Field(["title", "summary"], min_length=1)
+    feeds: list[Name] = Field(default_factory=list, description="Only items of these feeds.")
+    tags: list[Name] = Field(default_factory=list, description="Only feeds with one of these "
+                             "tags.")
+    min_score: int = Field(0, ge=0, le=100, description="Drop matches scoring below this.")
+    priority: Priority = Field(Priority.NORMAL, description="low, normal or high.")
+    channels: list[Name] = Field(default_factory=list, description="Where alerts go; default "
+                                 "[monitor] default_channels.")
+
+    @pydantic.model_validator(mode="after")
+    def _has_positive_terms(self) -> RuleModel:
+        if not (self.query or self.any or self.all or self.people):
+            raise ValueError("a rule needs at least one of query, any, all or people")
+        return self
+
+
+class ConfigModel(_Model):
+    include: list[str] = Field(default_factory=list, description="Glob patterns of more files "
+                               "with [[rules]] and [[feeds]], relative to this file.")
+    monitor: MonitorModel = Field(default_factory=MonitorModel)  # type: ignore[arg-type]
+    channels: dict[Name, ChannelModel] = Field(default_factory=dict)
+    feeds: list[FeedModel] = Field(default_factory=list)
+    rules: list[RuleModel] = Field(default_factory=list)
+
+
+class IncludedModel(_Model):
+    feeds: list[FeedModel] = Field(default_factory=list)
+    rules: list[RuleModel] = Field(default_factory=list)

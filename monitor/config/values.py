@@ -1,0 +1,110 @@
+"""Value types of the config: durations, sizes, rates, hours, addresses, zones.
+
+Each parser raises ValueError with a message that shows the expected form;
+pydantic reports it at the key's path.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+from typing import Annotated
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pydantic
+from pydantic import BeforeValidator, Field
+
+_DURATION_PART = re.compile(r"(\d+)\s*(ms|s|m|h|d|w)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_SIZE = re.compile(r"(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3,
+               "kb": 1000, "mb": 1000**2, "gb": 1000**3}
+
+
+
+def parse_duration(value: object) -> timedelta:
+    """`30s`, `15m`, `1h`, `1d`, `1h30m` (or a number of seconds) → timedelta."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if not isinstance(value, str):
+        raise ValueError("a duration is a string such as '30s', '15m', '1h' or '1d'")
+    text = value.strip().lower()
+    parts = _DURATION_PART.findall(text)
+    if not parts or _DURATION_PART.sub("", text).strip():
+        raise ValueError(f"{value!r} is not a duration; write e.g. '30s', '15m', '1h', '1d'")
+    return timedelta(seconds=sum(int(n) * _DURATION_UNITS[u] for n, u in parts))
+
+
+def parse_size(value: object) -> int:
+    """`10MiB`, `512KiB`, `1000000` → bytes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE.fullmatch(str(value).strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a size; write e.g. '10MiB'")
+    return int(match[1]) * _SIZE_UNITS[(match[2] or "b").lower()]
+
+
+def parse_rate(value: object) -> tuple[int, timedelta]:
+    """`20/10m` → (20, 10 minutes): at most 20 messages per 10 minutes."""
+    count, _, period = str(value).partition("/")
+    if not count.strip().isdigit() or not period:
+        raise ValueError(f"{value!r} is not a rate; write e.g. '20/10m'")
+    return int(count), parse_duration(period)
+
+
+def parse_quiet_hours(value: object) -> tuple[time, time]:
+    """`22:00-07:00` → (22:00, 07:00); the span may cross midnight."""
+    start, sep, end = str(value).partition("-")
+    try:
+        if not sep:
+            raise ValueError
+        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a span of hours; write e.g. '22:00-07:00'") from None
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`host:port` (port 0: any free port) → (host, port); `[::1]:9464` works too."""
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"{value!r} is not host:port, e.g. '127.0.0.1:9464'")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _check_listen(value: str) -> str:
+    if value:
+        parse_listen(value)
+    return value
+
+
+def _check_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}") from None
+    return value
+
+
+def _check_feed_url(value: str) -> str:
+    scheme = urlsplit(value).scheme.lower()
+    if scheme in ("http", "https"):
+        if not urlsplit(value).hostname:
+            raise ValueError(f"{value!r} has no host")
+        return value
+    if scheme in ("file", "builtin"):
+        return value
+    raise ValueError(f"{value!r} is not an http(s), file: or builtin: URL")
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+Rate = Annotated[tuple[int, timedelta], BeforeValidator(parse_rate)]
+QuietHours = Annotated[tuple[time, time], BeforeValidator(parse_quiet_hours)]
+TimeZone = Annotated[str, pydantic.AfterValidator(_check_timezone)]
+FeedURL = Annotated[str, pydantic.AfterValidator(_check_feed_url)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Listen = Annotated[str, pydantic.AfterValidator(_check_listen)]
