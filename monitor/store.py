@@ -18,6 +18,8 @@ Durability rules, written down here because they are the point of the store:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -189,6 +191,11 @@ class Store:
         self._engine = engine
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # SQLite has one writer at a time; concurrent polls each holding a
+        # pooled connection would wait on its lock in the busy handler's
+        # sleeps, or fail with "database is locked" when the event loop is
+        # busy. Queue them here instead (PostgreSQL has row locks: no need).
+        self._turn = asyncio.Lock() if dialect == "sqlite" else None
 
     @classmethod
     async def open(cls, url: str) -> Store:
@@ -207,7 +214,7 @@ class Store:
 
     async def _run(self, fn: Any) -> Any:
         try:
-            async with self._engine.begin() as conn:
+            async with self._turn or contextlib.nullcontext(), self._engine.begin() as conn:
                 return await fn(conn)
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
@@ -224,13 +231,15 @@ class Store:
         """
         async def go(conn: AsyncConnection) -> None:
             rows = {r.name: r for r in (await conn.execute(sa.select(feeds_t))).all()}
-            for name, url, interval, first in feeds:
+            wanted = list(feeds)
+            new = [{"name": name, "url": url, "current_url": url, "next_poll": first,
+                    "interval": interval} for name, url, interval, first in wanted
+                   if name not in rows]
+            if new:  # one executemany: a first start with 1,000 feeds is one statement
+                await conn.execute(feeds_t.insert(), new)
+            for name, url, _interval, first in wanted:
                 old = rows.get(name)
-                if old is None:
-                    await conn.execute(feeds_t.insert().values(
-                        name=name, url=url, current_url=url, next_poll=first,
-                        interval=interval))
-                elif old.url != url:
+                if old is not None and old.url != url:
                     await conn.execute(feeds_t.update().where(feeds_t.c.name == name).values(
                         url=url, current_url=url, etag=None, last_modified=None,
                         body_hash=None, disabled=None, failures=0, next_poll=first))
@@ -305,16 +314,16 @@ class Store:
 
     async def _insert_items(self, conn: AsyncConnection, feed: str, items: Sequence[Item],
                             now: float) -> set[str]:
-        fresh: set[str] = set()
-        for item in items:
-            stmt = self._insert(items_t).values(
-                feed=feed, item_id=item.id, title=item.title[:1000], link=item.link[:2000],
-                published=ts(item.published), first_seen=now, last_seen=now,
-            ).on_conflict_do_nothing().returning(items_t.c.item_id)
-            # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT.
-            if (await conn.execute(stmt)).first() is not None:
-                fresh.add(item.id)
-        return fresh
+        if not items:
+            return set()
+        rows = [{"feed": feed, "item_id": item.id, "title": item.title[:1000],
+                 "link": item.link[:2000], "published": ts(item.published),
+                 "first_seen": now, "last_seen": now} for item in items]
+        # One executemany; SQLAlchemy batches it into multi-row INSERTs
+        # ("insertmanyvalues") on SQLite and psycopg alike. RETURNING, not
+        # rowcount: drivers disagree on rowcount for ON CONFLICT.
+        stmt = self._insert(items_t).on_conflict_do_nothing().returning(items_t.c.item_id)
+        return {row.item_id for row in await conn.execute(stmt, rows)}
 
     async def _touch_items(self, conn: AsyncConnection, feed: str, ids: list[str],
                            now: float) -> None:
@@ -325,18 +334,21 @@ class Store:
 
     async def _queue(self, conn: AsyncConnection, alerts: Sequence[Alert],
                      now: float) -> list[int]:
-        ids: list[int] = []
-        for alert in alerts:
-            stmt = self._insert(alerts_t).values(
-                feed=alert.item.feed, item_id=alert.item.id, rule=alert.match.rule,
-                channel=alert.channel, priority=alert.priority.value,
-                payload=alert_to_json(alert), created=now, state="pending",
-                next_attempt=now,
-            ).on_conflict_do_nothing().returning(alerts_t.c.id)
-            row = (await conn.execute(stmt)).first()
-            if row is not None:
-                ids.append(row.id)
-        return ids
+        if not alerts:
+            return []
+        rows = [{"feed": a.item.feed, "item_id": a.item.id, "rule": a.match.rule,
+                 "channel": a.channel, "priority": a.priority.value,
+                 "payload": alert_to_json(a), "created": now, "state": "pending",
+                 "next_attempt": now} for a in alerts]
+        c = alerts_t.c
+        stmt = self._insert(alerts_t).on_conflict_do_nothing().returning(
+            c.id, c.feed, c.item_id, c.rule, c.channel)
+        # RETURNING order is not the parameters' order in a batch: put the ids
+        # back in the order of `alerts` through the outbox's unique key.
+        queued = {(r.feed, r.item_id, r.rule, r.channel): r.id
+                  for r in await conn.execute(stmt, rows)}
+        keys = [(r["feed"], r["item_id"], r["rule"], r["channel"]) for r in rows]
+        return [queued[k] for k in dict.fromkeys(keys) if k in queued]
 
     async def queue_alerts(self, alerts: Sequence[Alert], now: float) -> list[int]:
         """Queue alerts that belong to no item (feed-health and test messages)."""

@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import io
+import multiprocessing
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +37,7 @@ from monitor.parser.defuse import defuse
 from monitor.parser.identity import clean_link, entry_link, identity, short_id
 from monitor.text import html_to_text
 
-__all__ = ["ParsedFeed", "parse_feed", "parse_in_pool"]
+__all__ = ["ParsedFeed", "make_pool", "parse_feed", "parse_in_pool"]
 
 _UTF8_XML = "application/xml; charset=utf-8"
 # sy:updatePeriod units (RSS 1.0 Syndication module), in seconds.
@@ -92,6 +94,21 @@ async def parse_in_pool(
     """`parse_feed` in `executor` (a ProcessPoolExecutor in the daemon)."""
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(executor, parse_feed, body, dict(headers), feed_name)
+
+
+def make_pool(workers: int | None = None) -> concurrent.futures.ProcessPoolExecutor:
+    """The parse pool: one worker per CPU (parsing is the CPU-bound step),
+    started with "spawn".
+
+    Not "fork": the process creating the pool has threads by then
+    (aiosqlite runs one per connection), and a forked child inherits a copy
+    of whatever lock such a thread held (CPython 3.12 warns about it); it
+    also inherits the parent's whole heap, so its memory was the parent's
+    plus its own. A spawned worker imports only the parser.
+    """
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1,
+        mp_context=multiprocessing.get_context("spawn"))
 
 
 def _feedparse(body: bytes, headers: dict[str, str]) -> tuple[Any, object | None]:

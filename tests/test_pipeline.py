@@ -1,0 +1,317 @@
+"""poll_feed end to end, one behaviour of issue 4 per test: a real loopback
+HTTP server (tests.loopback), the real Fetcher and aiohttp session, a real
+SQLite store in tmp_path, the real matcher; time comes from an injected clock.
+
+Parsing runs in a thread pool that counts its jobs, which is how "nothing was
+parsed" is proven (a 304 has no body to poison). What `status --json` prints
+is `monitor.status.collect`, read here from the same store.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from monitor import status
+from monitor.config import load
+from monitor.daemon import Daemon, build_runtime
+from monitor.fetcher import Fetcher, make_session
+from monitor.matcher import compile_rules
+from monitor.pipeline import Context, Outcome, poll_feed
+from monitor.schedule import HostBackoff
+from monitor.store import FeedState, Store
+from tests.loopback import LoopbackServer
+
+T0 = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
+INTERVAL = 900.0     # the config's 15m
+MAX_BACKOFF = 86400.0
+
+
+def rss(*guids: str, title: str = "Feed") -> bytes:
+    items = "".join(f"<item><title>Ampère et Renault {g}</title><guid>{g}</guid>"
+                    f"<link>https://example.org/{g}</link></item>" for g in guids)
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+            f"<title>{title}</title>{items}</channel></rss>").encode()
+
+
+class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    """A real thread pool that counts the parse jobs it was given."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.jobs = 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any,
+               **kwargs: Any) -> concurrent.futures.Future[Any]:
+        self.jobs += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+@dataclass
+class Clock:
+    now: datetime = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class World:
+    """One configured newsmonitor around `server`: config file, store, context."""
+
+    server: LoopbackServer
+    config: Path
+    ctx: Context
+    clock: Clock
+    parses: CountingExecutor
+    closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def poll(self, name: str) -> Outcome:
+        feed = self.ctx.settings.feed(name)
+        assert feed is not None
+        return await poll_feed(self.ctx, feed, await self.state(name))
+
+    async def state(self, name: str) -> FeedState:
+        state = await self.ctx.store.feed(name)
+        assert state is not None
+        return state
+
+    async def status(self, name: str) -> dict[str, Any]:
+        report = await status.collect(self.ctx.settings, self.ctx.store)
+        row: dict[str, Any] = next(f for f in report["feeds"] if f["name"] == name)
+        return row
+
+
+def write_config(tmp: Path, base: str, feeds: Mapping[str, str]) -> Path:
+    lines = [f'[monitor]\ndatabase = "{tmp / "state.sqlite3"}"\ninterval = "15m"\n'
+             'jitter = 0\nmax_backoff = "1d"\nmax_failures = 10\n'
+             'default_channels = ["console"]\n[channels.console]\nurl = "console://"\n']
+    lines += [f'[[feeds]]\nname = "{name}"\nurl = "{base}{path}"\n'
+              for name, path in feeds.items()]
+    lines.append('[[rules]]\nname = "ampere"\nquery = "Ampere"\n')
+    path = tmp / "monitor.toml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+async def open_world(server: LoopbackServer, tmp: Path, feeds: Mapping[str, str]) -> World:
+    config = write_config(tmp, server.base_url, feeds)
+    settings = load(config, {})
+    clock = Clock()
+    store = await Store.open(settings.monitor.database)
+    await store.sync_feeds([(f.name, f.url, INTERVAL, T0.timestamp()) for f in settings.feeds])
+    session = make_session()
+    parses = CountingExecutor()
+    ctx = Context(settings=settings, store=store, fetcher=Fetcher(session, now=clock),
+                  matcher=compile_rules(settings.rules), executor=parses,
+                  hosts=HostBackoff(), clock=clock)
+
+    async def close() -> None:
+        await session.close()
+        parses.shutdown()
+        await store.close()
+    return World(server, config, ctx, clock, parses, [close])
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[LoopbackServer]:
+    async with LoopbackServer() as running:
+        yield running
+
+
+WorldFactory = Callable[..., Awaitable[World]]
+
+
+@pytest.fixture
+async def world(server: LoopbackServer, tmp_path: Path) -> AsyncIterator[WorldFactory]:
+    """`await world(a="/a.xml", b="/b.xml")`: feeds named a and b on the server."""
+    opened: list[World] = []
+
+    async def make(**feeds: str) -> World:
+        opened.append(await open_world(server, tmp_path, feeds))
+        return opened[-1]
+    yield make
+    for w in opened:
+        for close in w.closers:
+            await close()
+
+
+def later(seconds: float) -> float:
+    return (T0 + timedelta(seconds=seconds)).timestamp()
+
+
+# ------------------------------------------------------------ conditional GET
+
+
+async def test_304_is_not_modified_and_nothing_is_parsed(world: WorldFactory) -> None:
+    w = await world(f="/f.xml")
+    route = w.server.route("/f.xml", body=rss("g1"), etag='"v1"')
+    assert (await w.poll("f")).result == "new"
+    assert w.parses.jobs == 1
+    # Had the pipeline parsed anything now, this body would be an error.
+    route.body = b"<<< not a feed >>>"
+    w.clock.advance(INTERVAL)
+    outcome = await w.poll("f")
+    assert (outcome.result, outcome.new_items) == ("not_modified", 0)
+    assert w.parses.jobs == 1
+    assert w.server.hits[1].headers["if-none-match"] == '"v1"'
+    state = await w.state("f")
+    assert (state.last_status, state.etag, state.items_seen) == (304, '"v1"', 1)
+    assert state.next_poll == later(2 * INTERVAL)
+
+
+async def test_same_body_without_validators_is_unchanged_and_not_parsed(
+        world: WorldFactory) -> None:
+    w = await world(f="/f.xml")
+    w.server.route("/f.xml", body=rss("g1", "g2"))
+    assert (await w.poll("f")).result == "new"
+    w.clock.advance(INTERVAL)
+    outcome = await w.poll("f")
+    assert outcome.result == "unchanged"
+    assert w.parses.jobs == 1
+    assert "if-none-match" not in w.server.hits[1].headers
+    assert (await w.status("f"))["health"] == "ok"
+
+
+# ------------------------------------------------------------ rate limits
+
+
+def retry_after(form: str) -> str:
+    """Retry-After meaning one hour from T0, in either form of RFC 9110 10.2.3."""
+    return "3600" if form == "seconds" else format_datetime(T0 + timedelta(hours=1),
+                                                           usegmt=True)
+
+
+@pytest.mark.parametrize("code", [429, 503])
+@pytest.mark.parametrize("form", ["seconds", "http-date"])
+async def test_retry_after_sets_next_poll_and_status(world: WorldFactory, code: int,
+                                                     form: str) -> None:
+    w = await world(f="/f.xml")
+    w.server.route("/f.xml", status=code, headers={"Retry-After": retry_after(form)})
+    outcome = await w.poll("f")
+    assert outcome.result == "error"
+    # The backoff after one failure is the 15 min interval; the server asked for 1 h.
+    assert (await w.state("f")).next_poll == later(3600)
+    row = await w.status("f")
+    assert (row["error_category"], row["last_status"]) == ("http", code)
+    assert (row["health"], row["failures"]) == ("backoff", 1)
+    assert row["next_poll"] == "2025-02-10T13:00:00+00:00"
+
+
+async def test_retry_after_holds_every_feed_of_the_host(world: WorldFactory) -> None:
+    w = await world(a="/a.xml", b="/b.xml")
+    w.server.route("/a.xml", status=429, headers={"Retry-After": "3600"})
+    w.server.route("/b.xml", body=rss("b1"))
+    assert (await w.poll("a")).result == "error"
+    w.clock.advance(60)
+    assert (await w.poll("b")).result == "skipped"
+    assert w.server.count("/b.xml") == 0
+    assert (await w.state("b")).next_poll == later(3600)
+    w.clock.advance(3600)
+    assert (await w.poll("b")).result == "new"
+    assert w.server.count("/b.xml") == 1
+
+
+# ------------------------------------------------------------ gone and moved
+
+
+async def test_410_disables_the_feed_for_good(world: WorldFactory) -> None:
+    w = await world(f="/f.xml")
+    w.server.route("/f.xml", status=410)
+    assert (await w.poll("f")).result == "error"
+    row = await w.status("f")
+    assert row["health"] == "disabled" and "410 Gone" in row["disabled"]
+    assert row["last_status"] == 410
+    far = later(365 * 86400)
+    assert await w.ctx.store.due_feeds(far, ["f"], 60) == []
+    # A whole `run --once` polls every enabled feed: not this one.
+    daemon = Daemon(w.config, build_runtime(w.config, {}),
+                    executor_factory=concurrent.futures.ThreadPoolExecutor)
+    assert await daemon.run_once() == []
+    assert w.server.count("/f.xml") == 1
+
+
+async def test_301_moves_the_feed_and_the_next_poll_goes_there(world: WorldFactory) -> None:
+    w = await world(f="/old.xml")
+    w.server.route("/old.xml", status=301, headers={"Location": "/new.xml"})
+    w.server.route("/new.xml", body=rss("g1"), etag='"n1"')
+    assert (await w.poll("f")).result == "new"
+    state = await w.state("f")
+    assert (state.url, state.current_url) == (w.server.url("/old.xml"),
+                                              w.server.url("/new.xml"))
+    row = await w.status("f")
+    assert row["moved"] is True and row["url"] == w.server.url("/new.xml")
+    w.clock.advance(INTERVAL)
+    assert (await w.poll("f")).result == "not_modified"
+    assert [h.path for h in w.server.hits] == ["/old.xml", "/new.xml", "/new.xml"]
+
+
+async def test_302_keeps_the_stored_url(world: WorldFactory) -> None:
+    w = await world(f="/temp.xml")
+    w.server.route("/temp.xml", status=302, headers={"Location": "/elsewhere.xml"})
+    w.server.route("/elsewhere.xml", body=rss("g1"))
+    assert (await w.poll("f")).result == "new"
+    assert (await w.state("f")).current_url == w.server.url("/temp.xml")
+    assert (await w.status("f"))["moved"] is False
+    w.clock.advance(INTERVAL)
+    assert (await w.poll("f")).result == "unchanged"
+    assert [h.path for h in w.server.hits] == ["/temp.xml", "/elsewhere.xml"] * 2
+
+
+async def test_redirect_loop_is_a_redirect_error_and_backs_off(world: WorldFactory) -> None:
+    w = await world(f="/ping.xml")
+    w.server.route("/ping.xml", status=302, headers={"Location": "/pong.xml"})
+    w.server.route("/pong.xml", status=301, headers={"Location": "/ping.xml"})
+    assert (await w.poll("f")).result == "error"
+    state = await w.state("f")
+    assert state.current_url == w.server.url("/ping.xml")
+    assert (state.failures, state.next_poll) == (1, later(INTERVAL))
+    row = await w.status("f")
+    assert (row["error_category"], row["health"], row["moved"]) == ("redirect", "backoff",
+                                                                    False)
+
+
+# ------------------------------------------------------------ health
+
+
+async def failing(request: web.Request) -> web.Response:
+    return web.Response(status=500, text="boom")
+
+
+async def test_ten_failures_poll_at_the_slowest_backoff(world: WorldFactory) -> None:
+    w = await world(f="/f.xml")
+    w.server.route("/f.xml", handler=failing)
+    delays = []
+    for _ in range(10):
+        assert (await w.poll("f")).result == "error"
+        state = await w.state("f")
+        delays.append(state.next_poll - w.clock().timestamp())
+        w.clock.now = datetime.fromtimestamp(state.next_poll, UTC)
+    # 15 min doubling each time, capped at max_backoff; from the 10th on, the cap.
+    assert delays == [min(INTERVAL * 2**n, MAX_BACKOFF) for n in range(9)] + [MAX_BACKOFF]
+    row = await w.status("f")
+    assert (row["health"], row["failures"], row["error_category"]) == ("failing", 10, "http")
+    assert row["interval_s"] == MAX_BACKOFF and w.server.count("/f.xml") == 10
+
+
+async def test_bozo_but_usable_feed_shows_its_warning(world: WorldFactory) -> None:
+    w = await world(f="/f.xml")
+    # A bare "&" (Le Monde's titles had them): not well-formed XML, still readable.
+    body = rss("g1").replace("Ampère et".encode(), b"Ampere &")
+    w.server.route("/f.xml", body=body)
+    outcome = await w.poll("f")
+    assert (outcome.result, outcome.new_items) == ("new", 1)
+    row = await w.status("f")
+    assert row["health"] == "ok" and row["error"] is None
+    assert "not well-formed" in row["warning"]
