@@ -21,7 +21,7 @@ import random
 import signal
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +37,7 @@ from monitor.health import HealthServer
 from monitor.matcher import Matcher, check_rules, compile_rules
 from monitor.metrics import Metrics
 from monitor.notifier import Notifier
+from monitor.parser import make_pool
 from monitor.pipeline import Context, Outcome, poll_feed
 from monitor.schedule import HostBackoff, PollPolicy, first_poll
 from monitor.store import FeedState, Store
@@ -89,7 +90,7 @@ class Daemon:
     config_path: Path
     runtime: Runtime
     clock: Clock = lambda: datetime.now(UTC)
-    executor_factory: Callable[[], Executor] = lambda: ProcessPoolExecutor(2)
+    executor_factory: Callable[[], Executor] = make_pool
     store: Store | None = None
     _ctx: Context | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
