@@ -108,7 +108,7 @@ class Daemon:
     async def _open(self) -> Context:
         settings = self.runtime.settings
         self.store = await Store.open(settings.monitor.database)
-        session = make_session(limits_of(settings))
+        session = make_session(limits_of(settings), settings.monitor.user_agent)
         ctx = Context(settings=settings, store=self.store,
                       fetcher=Fetcher(session, limits_of(settings), now=self.clock),
                       matcher=self.runtime.matcher, executor=self.executor_factory(),

@@ -28,7 +28,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
 
-from monitor import PROJECT_URL, __version__
+from monitor import USER_AGENT
 from monitor.errors import (
     ConnectionFailedError,
     FetchError,
@@ -40,7 +40,6 @@ from monitor.errors import (
 )
 from monitor.schedule import host_key, parse_retry_after
 
-USER_AGENT = f"newsmonitor/{__version__} (+{PROJECT_URL})"
 _PERMANENT = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
@@ -78,7 +77,8 @@ class FetchResult:
     elapsed: float
 
 
-def make_session(limits: FetchLimits = FetchLimits()) -> aiohttp.ClientSession:
+def make_session(limits: FetchLimits = FetchLimits(),
+                 user_agent: str = USER_AGENT) -> aiohttp.ClientSession:
     """The session the daemon injects: our User-Agent, gzip/deflate accepted.
 
     Decompression is ours (`_Decoder`), not aiohttp's: aiohttp inflates each
@@ -90,7 +90,7 @@ def make_session(limits: FetchLimits = FetchLimits()) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=limits.concurrency, limit_per_host=limits.per_host)
     return aiohttp.ClientSession(
         connector=connector,
-        headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+        headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
         auto_decompress=False,
     )
 

@@ -95,6 +95,7 @@ def test_304_is_not_parsed_again(tmp_path: Path, feed: LoopbackServer,
     capsys.readouterr()
     assert run_once(config) == 0
     hits = feed.gets("/feed.xml")
+    assert hits[0].headers["user-agent"].startswith("newsmonitor/")
     assert hits[1].headers.get("if-none-match") == '"v1"'
     err = capsys.readouterr().err
     assert "poll done feed=test feed result=not_modified new=0 alerts=0" in err

@@ -13,7 +13,7 @@ from typing import Literal
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor import PROJECT_URL, __version__
+from monitor import USER_AGENT
 from monitor.config.values import (
     Duration,
     FeedURL,
@@ -26,7 +26,7 @@ from monitor.config.values import (
 )
 from monitor.models import Priority
 
-DEFAULT_USER_AGENT = f"newsmonitor/{__version__} (+{PROJECT_URL})"
+DEFAULT_USER_AGENT = USER_AGENT
 
 
 class _Model(BaseModel):
