@@ -151,10 +151,14 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
     count = 0
     for planned in plan.deliveries:
         group = [by_id[i] for i in planned.alert_ids]
+        # URLs that took every alert of this group on an earlier attempt are skipped.
+        done = frozenset.intersection(*(s.done_urls for s in group))
         result = await notifier.send(spec.name, _message(channels, spec, planned, group),
-                                     priority=_priority(group))
+                                     priority=_priority(group),
+                                     only=[i for i in range(len(spec.urls)) if i not in done])
         if not result.ok:
-            await _failed(store, channels, group, result, now)
+            accepted = done | {r.index for r in result.results if r.ok}
+            await _failed(store, channels, group, result, now, accepted)
             if metrics:
                 metrics.failed(spec.name, len(group))
             break  # keep this channel's order: the rest waits for the retry
@@ -194,7 +198,7 @@ def _priority(group: Sequence[StoredAlert]) -> Priority:
 
 
 async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert],
-                  result: DeliveryResult, now: datetime) -> None:
+                  result: DeliveryResult, now: datetime, accepted: frozenset[int]) -> None:
     ids = [s.alert.id for s in group]
     attempts = max(s.attempts for s in group) + 1
     delay = max(min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_CAP), result.retry_after or 0)
@@ -204,7 +208,7 @@ async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert]
         retry_at = None
         log.error("alert dead after retries channel=%s alerts=%d attempts=%d error=%s",
                   result.channel, len(ids), attempts, result.error)
-    await store.mark_failed(ids, result.error or "failed", now.timestamp(), retry_at)
+    await store.mark_failed(ids, result.error or "failed", now.timestamp(), retry_at, accepted)
 
 
 async def send_test(notifier: Notifier, channels: Channels, name: str) -> DeliveryResult:

@@ -90,6 +90,9 @@ alerts_t = sa.Table(
     sa.Column("last_error", sa.String),
     sa.Column("delivered", sa.Float),
     sa.Column("kind", sa.String),                          # single | digest | summary
+    # Indexes of the channel's URLs that already accepted this alert, so that
+    # a retry goes only to the URLs that failed (e.g. "0,2").
+    sa.Column("done_urls", sa.String, nullable=False, server_default=""),
     sa.UniqueConstraint("feed", "item_id", "rule", "channel", name="alerts_once"),
     sa.Index("alerts_due", "state", "next_attempt"),
 )
@@ -160,6 +163,7 @@ class StoredAlert:
     next_attempt: float
     last_error: str | None
     delivered: float | None
+    done_urls: frozenset[int] = frozenset()
 
 
 def alert_to_json(alert: Alert) -> str:
@@ -387,14 +391,17 @@ class Store:
         await self._run(go)
 
     async def mark_failed(self, ids: Sequence[int], error: str, now: float,
-                          retry_at: float | None) -> None:
-        """An attempt failed: retry at `retry_at`, or mark dead when it is None."""
+                          retry_at: float | None, done_urls: frozenset[int] = frozenset()
+                          ) -> None:
+        """An attempt failed: retry at `retry_at`, or mark dead when it is None.
+        `done_urls`: the channel URLs that accepted it (a retry skips them)."""
         if not ids:
             return
 
         async def go(conn: AsyncConnection) -> None:
             values: dict[str, Any] = {"attempts": alerts_t.c.attempts + 1,
-                                      "last_error": error[:500]}
+                                      "last_error": error[:500],
+                                      "done_urls": ",".join(map(str, sorted(done_urls)))}
             values.update(state="dead") if retry_at is None else values.update(
                 next_attempt=retry_at)
             await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(list(ids)))
@@ -493,8 +500,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _stored(row: Any) -> StoredAlert:
+    done = frozenset(int(i) for i in row.done_urls.split(",") if i)
     return StoredAlert(alert_from_row(row), row.state, row.attempts, row.next_attempt,
-                       row.last_error, row.delivered)
+                       row.last_error, row.delivered, done)
 
 
 def _chunks(values: list[str], size: int) -> Iterable[list[str]]:

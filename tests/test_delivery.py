@@ -156,3 +156,21 @@ async def _failures(tmp_path: Path, hook: LoopbackServer, other: LoopbackServer)
         dead = [s for s in history if s.state == "dead"]
         assert [s.alert.item.title for s in dead] == ["Ampere 3"]
         assert dead[0].attempts >= 2 and "500" in (dead[0].last_error or "")
+
+
+async def test_a_retry_goes_only_to_the_urls_that_failed(tmp_path: Path,
+                                                         hook: LoopbackServer) -> None:
+    with loopback() as second:
+        config = setup(tmp_path, hook).read_text(encoding="utf-8").replace(
+            f'url = "json://127.0.0.1:{hook.port}/h"',
+            f'urls = ["json://127.0.0.1:{hook.port}/h", "json://127.0.0.1:{second.port}/h"]')
+        path = tmp_path / "two.toml"
+        path.write_text(config, encoding="utf-8")
+        async with Harness(path, hook) as h:
+            await h.queue([alert(1)], T0)
+            second.statuses = [500]
+            assert await h.deliver(T0) == ["[newsmonitor] ampere: Ampere 1"]  # the first URL
+            assert second.posts() == []
+            assert await h.deliver(T0 + timedelta(seconds=31)) == []  # not again to the first
+            assert [p["title"] for p in second.posts()] == ["[newsmonitor] ampere: Ampere 1"]
+            assert (await h.store.outbox_counts())[("hook", "sent")] == 1
