@@ -186,7 +186,15 @@ def _message(channels: Channels, spec: ChannelSpec, planned: flood.Planned,
     fmt, tz = channels.formats[spec.name], ZoneInfo(spec.timezone)
     alerts = [s.alert for s in group]
     if planned.kind == "single" or (len(alerts) == 1 and planned.reason == "catch-up"):
-        return render_alert(alerts[0], fmt, channels.templates.get(spec.name), tz=tz)
+        template = channels.templates.get(spec.name)
+        try:
+            return render_alert(alerts[0], fmt, template, tz=tz)
+        except ConfigError as exc:
+            # The template compiled but fails on this alert (an unknown variable,
+            # say): the alert still goes out, in the default layout.
+            log.warning("template failed, default layout used channel=%s error=%s",
+                        spec.name, exc)
+            return render_alert(alerts[0], fmt, None, tz=tz)
     title = {"catch-up": "catch-up: {n} older items", "quiet hours":
              "{n} alerts held during quiet hours", "digest": "digest: {n} alerts",
              "rate limit": "{n} more alerts (rate limit)"}.get(planned.reason, "{n} alerts")

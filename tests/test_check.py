@@ -115,3 +115,25 @@ def test_unset_env_var_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[st
     path = write(tmp_path, GOOD.replace("console://", "json://${NO_SUCH_VAR_X}/"))
     assert main(["check", "--config", str(path)]) == 1
     assert "environment variable NO_SUCH_VAR_X is not set" in capsys.readouterr().err
+
+
+def test_template_errors_are_check_errors(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "alert.txt").write_text("{{ title }}\n{% if score %}\n", encoding="utf-8")
+    text = GOOD.replace('url = "console://"', 'url = "console://"\ntemplate = "alert.txt"')
+    assert main(["check", "--config", str(write(tmp_path, text))]) == 1
+    err = capsys.readouterr().err
+    assert "channels.console.template" in err and "alert.txt" in err
+
+
+def test_channels_file_readable_by_others_is_refused(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    secrets = tmp_path / "channels.txt"
+    secrets.write_text("console = console://\n", encoding="utf-8")
+    secrets.chmod(0o644)
+    text = GOOD.replace('default_channels = ["console"]',
+                        'default_channels = ["console"]\nchannels_file = "channels.txt"')
+    assert main(["check", "--config", str(write(tmp_path, text))]) == 1
+    assert "readable by group or others" in capsys.readouterr().err
+    secrets.chmod(0o600)
+    assert main(["check", "--config", str(tmp_path / "monitor.toml")]) == 0

@@ -174,3 +174,21 @@ async def test_a_retry_goes_only_to_the_urls_that_failed(tmp_path: Path,
             assert await h.deliver(T0 + timedelta(seconds=31)) == []  # not again to the first
             assert [p["title"] for p in second.posts()] == ["[newsmonitor] ampere: Ampere 1"]
             assert (await h.store.outbox_counts())[("hook", "sent")] == 1
+
+
+async def test_user_template_is_used_and_a_failing_one_falls_back(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    (tmp_path / "alert.txt").write_text("{{ rule }} | {{ title }} | {{ score }}",
+                                        encoding="utf-8")
+    (tmp_path / "broken.txt").write_text("{{ no_such_variable }}", encoding="utf-8")
+    config = setup(tmp_path, hook, 'template = "alert.txt"\nformat = "text"')
+    async with Harness(config, hook) as h:
+        await h.queue([alert(1)], T0)
+        await h.deliver(T0)
+        assert hook.posts()[-1]["message"] == "ampere | Ampere 1 | 100"
+    config.write_text(config.read_text(encoding="utf-8").replace("alert.txt", "broken.txt"),
+                      encoding="utf-8")
+    async with Harness(config, hook) as h:
+        await h.queue([alert(2)], T0)
+        assert await h.deliver(T0) == ["[newsmonitor] ampere: Ampere 2"]
+        assert "Ampere 2" in hook.posts()[-1]["message"]
