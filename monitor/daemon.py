@@ -6,6 +6,7 @@ Ticks (APScheduler's asyncio scheduler, each `max_instances=1`):
   poll task each (the fetcher bounds how many run at once);
 - deliver, every 2 s: hands due outbox rows to `delivery`;
 - watch, every 2 s: reloads when a config or rule file changed;
+- gauges, every 5 s: outbox depth and feed health for /metrics;
 - retention, daily: prunes old items and alerts (`Store.prune`).
 A poll, a delivery or a reload that fails is logged and retried at the next
 tick; none of them stops the daemon.
@@ -194,6 +195,8 @@ class Daemon:
         scheduler.add_job(self._dispatch, "interval", seconds=1, id="dispatch", **opts)
         scheduler.add_job(self._deliver, "interval", seconds=2, id="deliver", **opts)
         scheduler.add_job(self._watch, "interval", seconds=2, id="watch", **opts)
+        scheduler.add_job(self._refresh_gauges, "interval", seconds=5, id="gauges",
+                          next_run_time=datetime.now(UTC), **opts)
         scheduler.add_job(self._retention, "interval", days=1, id="retention",
                           next_run_time=datetime.now(UTC) + timedelta(minutes=1), **opts)
         interval = systemd.watchdog_interval()
@@ -254,15 +257,21 @@ class Daemon:
             await delivery.deliver_due(self.store, self.runtime.notifier,
                                        self.runtime.channels, self.clock(), self.metrics,
                                        retry_now=retry_now)
-            await self._refresh_gauges()
         except NewsmonitorError as exc:
             log.error("delivery tick failed error=%s", exc)
 
     async def _refresh_gauges(self) -> None:
-        assert self.store is not None
-        oldest = await self.store.oldest_pending()
+        if self.store is None:
+            return
+        try:
+            await self._read_gauges(self.store)
+        except NewsmonitorError as exc:
+            log.error("metrics refresh failed error=%s", exc)
+
+    async def _read_gauges(self, store: Store) -> None:
+        oldest = await store.oldest_pending()
         age = self.clock().timestamp() - oldest if oldest is not None else None
-        self.metrics.refresh(await self.store.outbox_counts(), age, await self.store.feeds(),
+        self.metrics.refresh(await store.outbox_counts(), age, await store.feeds(),
                              self.runtime.channels.specs)
 
     async def _watch(self) -> None:
