@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from monitor.config import Settings
@@ -54,27 +55,38 @@ async def collect(settings: Settings, store: Store) -> dict[str, Any]:
     for (channel, state), n in counts.items():
         outbox.setdefault(channel, {"pending": 0, "sent": 0, "dead": 0})[state] = n
     dead = [history_row(a) for a in await store.history(limit=20) if a.state == "dead"]
-    return {"config": str(settings.path), "feeds": [f for f in feeds if f["configured"]],
+    return {"config": str(settings.path), "timezone": settings.monitor.timezone,
+            "feeds": [f for f in feeds if f["configured"]],
             "outbox": outbox, "oldest_pending": _iso(await store.oldest_pending()),
             "dead_alerts": dead}
 
 
+def _local(iso: str | None, zone: ZoneInfo) -> str:
+    """An ISO time from the report as `2026-11-26 07:35` in the display zone."""
+    if not iso:
+        return "-"
+    return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
 def render_table(report: dict[str, Any]) -> str:
-    lines = [f"config: {report['config']}", "",
-             f"{'FEED':32} {'HEALTH':9} {'LAST SUCCESS':20} {'ERRS':>4} {'ITEMS':>6} "
-             f"{'NEXT POLL':20} LAST ERROR"]
+    zone = ZoneInfo(report["timezone"])
+    lines = [f"config: {report['config']}  (times in {report['timezone']})", "",
+             f"{'FEED':32} {'HEALTH':9} {'LAST SUCCESS':16} {'ERRS':>4} {'ITEMS':>6} "
+             f"{'NEXT POLL':16} LAST ERROR"]
     for f in report["feeds"]:
         error = f"{f['error_category']}: {f['error']}" if f["error"] else (f["warning"] or "")
         if f["moved"]:
             error = f"moved to {f['url']} " + error
-        lines.append(f"{f['name'][:32]:32} {f['health']:9} {(f['last_success'] or '-'):20} "
-                     f"{f['failures']:4} {f['items_seen']:6} {(f['next_poll'] or '-'):20} "
-                     f"{error[:80]}")
+        if f["disabled"]:
+            error = f"disabled: {f['disabled']} " + error
+        lines.append(f"{f['name'][:32]:32} {f['health']:9} {_local(f['last_success'], zone):16} "
+                     f"{f['failures']:4} {f['items_seen']:6} {_local(f['next_poll'], zone):16} "
+                     f"{error[:90]}")
     lines += ["", f"{'CHANNEL':20} {'PENDING':>8} {'SENT':>8} {'DEAD':>8}"]
     for channel, c in sorted(report["outbox"].items()):
         lines.append(f"{channel:20} {c['pending']:8} {c['sent']:8} {c['dead']:8}")
     if report["oldest_pending"]:
-        lines.append(f"oldest pending alert: {report['oldest_pending']}")
+        lines.append(f"oldest pending alert: {_local(report['oldest_pending'], zone)}")
     for alert in report["dead_alerts"]:
         lines.append(f"dead: {alert['channel']} {alert['rule']} {alert['title'][:50]} "
                      f"({alert['error']})")

@@ -210,7 +210,7 @@ class Store:
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         store = cls(engine)
-        await store._run(lambda c: c.run_sync(metadata.create_all))
+        await store._run(lambda c: c.run_sync(_create_or_upgrade))
         return store
 
     async def close(self) -> None:
@@ -482,6 +482,26 @@ class Store:
             return alerts.rowcount, items.rowcount
         result: tuple[int, int] = await self._run(go)
         return result
+
+
+def _create_or_upgrade(conn: sa.Connection) -> None:
+    """Create missing tables, and add the columns a newer version introduced.
+
+    Schema changes so far are additive; every added column is nullable or has
+    a server default, so `ALTER TABLE ... ADD COLUMN` upgrades a database in
+    place on both SQLite and PostgreSQL, and an older database keeps working.
+    """
+    metadata.create_all(conn)
+    inspector = sa.inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(dialect=conn.dialect)
+                default = (f" DEFAULT {column.server_default.arg!r}"  # type: ignore[attr-defined]
+                           if column.server_default is not None else "")
+                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN '
+                                     f'"{column.name}" {kind}{default}'))
 
 
 def _feed_values(state: FeedState) -> dict[str, Any]:

@@ -3,6 +3,8 @@ delivery state, retention. Real SQLite file and real PostgreSQL."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from monitor.models import Alert, Item, Match, Priority, TermHit
@@ -121,3 +123,21 @@ async def test_unreachable_database_is_a_store_error(url: str) -> None:
     with pytest.raises(StoreError) as info:
         await Store.open(url)
     assert "nobody" not in str(info.value) or "password" not in str(info.value)
+
+
+async def test_an_older_database_is_upgraded_in_place(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    store = await opened(str(path))
+    state = (await store.due_feeds(NOW, ["f"], 60))[0]
+    await store.record_items(state, [item("a")], [alert("a")], NOW)
+    await store.close()
+    with sqlite3.connect(path) as db:  # as the first release created it
+        db.execute("ALTER TABLE alerts DROP COLUMN done_urls")
+    store = await Store.open(str(path))
+    try:
+        due = await store.due_alerts(NOW)
+        assert [d.alert.item.id for d in due] == ["a"] and due[0].done_urls == frozenset()
+    finally:
+        await store.close()
