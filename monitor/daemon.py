@@ -109,6 +109,10 @@ class Daemon:
     async def _open(self) -> Context:
         settings = self.runtime.settings
         self.store = await Store.open(settings.monitor.database)
+        if "://" not in settings.monitor.database:
+            # A SQLite file has one daemon: claims left by a crash are void.
+            # (On PostgreSQL other instances may hold live ones; they expire.)
+            await self.store.release_all_claims()
         session = make_session(limits_of(settings), settings.monitor.user_agent)
         ctx = Context(settings=settings, store=self.store,
                       fetcher=Fetcher(session, limits_of(settings), now=self.clock),

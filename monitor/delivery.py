@@ -41,6 +41,7 @@ from monitor.render import Format, Message, load_template, render_alert, render_
 from monitor.store import Store, StoredAlert
 
 log = logging.getLogger(__name__)
+CLAIM_LEASE = 300.0  # seconds one tick may hold alerts it is sending (see Store)
 RETRY_FIRST = 30.0
 RETRY_CAP = 3600.0
 
@@ -110,7 +111,7 @@ async def deliver_due(store: Store, notifier: Notifier, channels: Channels,
                       retry_now: bool = False) -> int:
     """Send what is due on every channel, concurrently; returns messages sent.
     `retry_now` (run --once) also retries alerts still waiting out a backoff."""
-    due = await store.due_alerts(now.timestamp(), retry_now=retry_now)
+    due = await store.claim_due_alerts(now.timestamp(), CLAIM_LEASE, retry_now=retry_now)
     by_channel: dict[str, list[StoredAlert]] = {}
     for stored in due:
         by_channel.setdefault(stored.alert.channel, []).append(stored)
@@ -136,6 +137,11 @@ async def _channel(store: Store, notifier: Notifier, channels: Channels, name: s
     except Exception:  # compartment boundary: one channel's bug never stops the others
         log.exception("delivery crashed channel=%s", name)
         return 0
+    finally:
+        # What was held (quiet hours, digest, rate limit) or left after a
+        # failure is free again for the next tick; sent and failed ones
+        # already dropped their claim.
+        await store.release([s.alert.id for s in alerts])
 
 
 async def _send_planned(store: Store, notifier: Notifier, channels: Channels,

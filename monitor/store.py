@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -37,6 +37,7 @@ from monitor.models import Alert, Item, Match, Priority, TermHit
 
 SCHEMA_VERSION = 1
 metadata = sa.MetaData()
+T = TypeVar("T")
 
 feeds_t = sa.Table(
     "feeds", metadata,
@@ -93,6 +94,9 @@ alerts_t = sa.Table(
     # Indexes of the channel's URLs that already accepted this alert, so that
     # a retry goes only to the URLs that failed (e.g. "0,2").
     sa.Column("done_urls", sa.String, nullable=False, server_default=""),
+    # Set while one delivery tick (of one instance) works on the alert: others
+    # skip it until then, so two instances never send it at once.
+    sa.Column("claimed_until", sa.Float),
     sa.UniqueConstraint("feed", "item_id", "rule", "channel", name="alerts_once"),
     sa.Index("alerts_due", "state", "next_attempt"),
 )
@@ -361,13 +365,42 @@ class Store:
 
     # ----------------------------------------------------------- outbox
 
-    async def due_alerts(self, now: float, *, retry_now: bool = False) -> list[StoredAlert]:
-        """Pending alerts whose next attempt is due (all pending with retry_now)."""
-        query = sa.select(alerts_t).where(alerts_t.c.state == "pending").order_by(alerts_t.c.id)
-        if not retry_now:
-            query = query.where(alerts_t.c.next_attempt <= now)
-        rows = await self._run(lambda c: c.execute(query))
-        return [_stored(r) for r in rows.all()]
+    async def claim_due_alerts(self, now: float, lease: float, *,
+                               retry_now: bool = False) -> list[StoredAlert]:
+        """Pending alerts whose next attempt is due (every pending one with
+        retry_now), claimed until now + lease: another delivery tick or
+        instance skips them until they are marked sent or failed, released,
+        or the lease runs out (a crash mid-send: delivered again, at least once).
+        """
+        async def go(conn: AsyncConnection) -> list[StoredAlert]:
+            query = (sa.select(alerts_t).where(
+                alerts_t.c.state == "pending",
+                sa.or_(alerts_t.c.claimed_until.is_(None), alerts_t.c.claimed_until < now))
+                .order_by(alerts_t.c.id))
+            if not retry_now:
+                query = query.where(alerts_t.c.next_attempt <= now)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            due = [_stored(r) for r in (await conn.execute(query)).all()]
+            for chunk in _chunks([s.alert.id for s in due], 500):
+                await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(chunk))
+                                   .values(claimed_until=now + lease))
+            return due
+        result: list[StoredAlert] = await self._run(go)
+        return result
+
+    async def release(self, ids: Sequence[int]) -> None:
+        """End the claim on alerts this tick did not send (held, or after a failure)."""
+        async def go(conn: AsyncConnection) -> None:
+            for chunk in _chunks(list(ids), 500):
+                await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(chunk))
+                                   .values(claimed_until=None))
+        await self._run(go)
+
+    async def release_all_claims(self) -> None:
+        """At the start of a single instance: claims left by a crash are void."""
+        await self._run(lambda c: c.execute(alerts_t.update().where(
+            alerts_t.c.claimed_until.is_not(None)).values(claimed_until=None)))
 
     async def pending_alerts(self, channel: str) -> list[StoredAlert]:
         query = (sa.select(alerts_t).where(alerts_t.c.state == "pending",
@@ -384,7 +417,7 @@ class Store:
         async def go(conn: AsyncConnection) -> None:
             await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(list(ids))).values(
                 state="sent", delivered=now, attempts=alerts_t.c.attempts + 1, kind=kind,
-                last_error=None))
+                last_error=None, claimed_until=None))
             await conn.execute(attempts_t.insert(), [
                 {"alert_id": i, "at": now, "ok": True, "error": None} for i in ids])
             await conn.execute(sends_t.insert().values(channel=channel, at=now))
@@ -401,7 +434,8 @@ class Store:
         async def go(conn: AsyncConnection) -> None:
             values: dict[str, Any] = {"attempts": alerts_t.c.attempts + 1,
                                       "last_error": error[:500],
-                                      "done_urls": ",".join(map(str, sorted(done_urls)))}
+                                      "done_urls": ",".join(map(str, sorted(done_urls))),
+                                      "claimed_until": None}
             values.update(state="dead") if retry_at is None else values.update(
                 next_attempt=retry_at)
             await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(list(ids)))
@@ -525,7 +559,7 @@ def _stored(row: Any) -> StoredAlert:
                        row.last_error, row.delivered, done)
 
 
-def _chunks(values: list[str], size: int) -> Iterable[list[str]]:
+def _chunks(values: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
 

@@ -38,7 +38,7 @@ async def test_items_and_alerts_are_recorded_once(database_url: str) -> None:
         assert await store.unseen("f", ["a", "b", "c"]) == {"c"}
         # The same items again (a restart, a second instance): nothing new.
         assert await store.record_items(state, [item("a")], [alert("a")], NOW + 1) == []
-        due = await store.due_alerts(NOW)
+        due = await store.claim_due_alerts(NOW, 60)
         assert [(d.alert.item.title, d.alert.channel, d.alert.priority) for d in due] == [
             ("Ampère a", "mail", Priority.HIGH), ("Ampère a", "chat", Priority.HIGH)]
         assert due[0].alert.match.hits[0].matched == "Ampère"
@@ -63,8 +63,10 @@ async def test_delivery_state_and_retries(database_url: str) -> None:
         first, second = await store.record_items(state, [item("a"), item("b")],
                                                  [alert("a"), alert("b")], NOW)
         await store.mark_failed([first], "HTTP 500", NOW, NOW + 30)
-        assert [d.alert.id for d in await store.due_alerts(NOW + 1)] == [second]
-        assert [d.alert.id for d in await store.due_alerts(NOW + 30)] == [first, second]
+        assert [d.alert.id for d in await store.claim_due_alerts(NOW + 1, 60)] == [second]
+        await store.release([second])
+        retried = await store.claim_due_alerts(NOW + 30, 60)
+        assert [d.alert.id for d in retried] == [first, second]
         await store.mark_sent([first, second], "mail", "digest", NOW + 31)
         await store.mark_failed([], "nothing", NOW, None)
         history = await store.history(channel="mail")
@@ -84,7 +86,7 @@ async def test_prune_keeps_what_dedup_needs(database_url: str) -> None:
         await store.record_items(state, [item("old"), item("kept")], [alert("old")], NOW)
         # "kept" is still in the feed's document later; "old" is not.
         await store.record_items(state, [item("kept")], [], NOW + 1000)
-        sent = await store.due_alerts(NOW)
+        sent = await store.claim_due_alerts(NOW, 60)
         await store.mark_sent([sent[0].alert.id], "mail", "single", NOW)
         assert await store.prune(NOW + 500) == (1, 1)
         assert await store.unseen("f", ["old", "kept"]) == {"old"}
@@ -137,7 +139,28 @@ async def test_an_older_database_is_upgraded_in_place(tmp_path: Path) -> None:
         db.execute("ALTER TABLE alerts DROP COLUMN done_urls")
     store = await Store.open(str(path))
     try:
-        due = await store.due_alerts(NOW)
+        due = await store.claim_due_alerts(NOW, 60)
         assert [d.alert.item.id for d in due] == ["a"] and due[0].done_urls == frozenset()
     finally:
         await store.close()
+
+
+async def test_claimed_alerts_are_not_handed_out_twice(database_url: str) -> None:
+    """Two delivery ticks (or instances) never get the same alert at once."""
+    store, other = await opened(database_url), await Store.open(database_url)
+    try:
+        state = (await store.due_feeds(NOW, ["f"], 60))[0]
+        ids = await store.record_items(state, [item("a"), item("b")],
+                                       [alert("a"), alert("b")], NOW)
+        first = await store.claim_due_alerts(NOW, 60)
+        assert [s.alert.id for s in first] == ids
+        assert await other.claim_due_alerts(NOW + 1, 60) == []
+        assert await other.claim_due_alerts(NOW + 1, 60, retry_now=True) == []
+        await store.mark_sent([ids[0]], "mail", "single", NOW + 1)
+        await store.release([ids[1]])
+        assert [s.alert.id for s in await other.claim_due_alerts(NOW + 2, 60)] == [ids[1]]
+        # A claim whose holder died expires with its lease.
+        assert [s.alert.id for s in await store.claim_due_alerts(NOW + 63, 60)] == [ids[1]]
+    finally:
+        await store.close()
+        await other.close()
