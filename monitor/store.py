@@ -525,6 +525,11 @@ def _create_or_upgrade(conn: sa.Connection) -> None:
     a server default, so `ALTER TABLE ... ADD COLUMN` upgrades a database in
     place on both SQLite and PostgreSQL, and an older database keeps working.
     """
+    if conn.dialect.name == "postgresql":
+        # Instances starting together would race to create the same tables;
+        # the first takes this lock for the transaction, the others then find
+        # everything in place.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7388245910)"))
     metadata.create_all(conn)
     inspector = sa.inspect(conn)
     for table in metadata.sorted_tables:

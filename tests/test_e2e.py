@@ -102,3 +102,24 @@ def test_304_is_not_parsed_again(tmp_path: Path, feed: LoopbackServer,
     main(["status", "--json", "--config", str(config)])
     status = json.loads(capsys.readouterr().out)
     assert status["feeds"][0]["last_status"] == 304
+
+
+async def test_two_instances_on_postgresql_alert_once(tmp_path: Path, pg_schema_url: str) -> None:
+    """Two daemons share one PostgreSQL database and poll the same feed at the
+    same time: every alert is queued once and delivered once."""
+    import asyncio
+
+    from monitor.daemon import Daemon, build_runtime
+
+    with loopback() as feed, loopback() as receiver:
+        feed.routes["/feed.xml"] = Route(rss([(f"a{i}", f"Ampere et Renault {i}")
+                                               for i in range(5)]))
+        config = write_config(tmp_path, f"{feed.url}/feed.xml",
+                              {"hook": f"json://127.0.0.1:{receiver.port}/hook"},
+                              "alert_existing = true", pg_schema_url)
+        first, second = (Daemon(config, build_runtime(config)) for _ in range(2))
+        await asyncio.gather(first.run_once(), second.run_once())
+        titles = [p["title"] for p in receiver.posts()]
+        assert sorted(titles) == [f"[newsmonitor] ampere: Ampere et Renault {i}"
+                                  for i in range(5)]
+        assert len(feed.gets("/feed.xml")) == 2
