@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import pytest
 from monitor.cli import main
 from tests.daemon_proc import DaemonProcess
 from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.waiting import wait_for
 
 
 def config_text(tmp: Path, feed_url: str, hook_url: str) -> str:
@@ -48,14 +48,6 @@ def servers() -> tuple[LoopbackServer, LoopbackServer]:
 def titles(hook: LoopbackServer) -> list[str]:
     return [p["title"] for p in hook.posts()]
 
-
-def wait_for(predicate: object, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 def test_lifecycle_ready_reload_and_stop(tmp_path: Path,

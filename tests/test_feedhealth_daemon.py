@@ -4,12 +4,12 @@ health alert on the admin channel, and one recovery message when it is back."""
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 from monitor.daemon import Daemon, build_runtime
 from tests.loopback import LoopbackServer
 from tests.servers import loopback, rss
+from tests.waiting import until
 
 
 async def test_ten_failures_one_alert_then_one_recovery(tmp_path: Path) -> None:
@@ -40,14 +40,14 @@ any = ["zzzyyyxxx"]
             daemon = Daemon(config, build_runtime(config))
             task = asyncio.create_task(daemon.run())
             try:
-                await _until(lambda: feed.count("/f") >= 11)
+                await until(lambda: feed.count("/f") >= 11)
                 await asyncio.sleep(2.0)  # room for a wrong second alert
                 titles = [p["title"] for p in admin.posts()]
                 assert titles == ["[newsmonitor] feed-health: Feed “flaky” is failing"]
                 assert "10 polls failed in a row" in admin.posts()[0]["message"]
 
                 feed.route("/f", body=rss([("a", "Back")]))
-                await _until(lambda: len(admin.posts()) >= 2)
+                await until(lambda: len(admin.posts()) >= 2)
                 await asyncio.sleep(1.5)
                 titles = [p["title"] for p in admin.posts()]
                 assert titles == ["[newsmonitor] feed-health: Feed “flaky” is failing",
@@ -56,11 +56,3 @@ any = ["zzzyyyxxx"]
                 daemon.stop()
                 await asyncio.wait_for(task, 15)
 
-
-async def _until(predicate: object, timeout: float = 40) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")

@@ -22,6 +22,7 @@ from monitor.daemon import Daemon, build_runtime
 from tests.conftest import REPO
 from tests.loopback import LoopbackServer
 from tests.servers import loopback, rss
+from tests.waiting import until
 
 
 def get(url: str) -> tuple[int, str]:
@@ -68,7 +69,7 @@ any = ["Ampere"]
             daemon.health_stale_after = 1.0
             task = asyncio.create_task(daemon.run())
             try:
-                await _until(lambda: len(hook.posts()) == 1 and feed.count("/f") >= 3)
+                await until(lambda: len(hook.posts()) == 1 and feed.count("/f") >= 3)
                 base = f"http://127.0.0.1:{daemon.http_port}"
                 status, text = await asyncio.to_thread(get, base + "/metrics")
                 hits = feed.count("/f")
@@ -82,7 +83,7 @@ any = ["Ampere"]
                 assert values[("newsmonitor_alerts_sent_total", (("channel", "hook"),))] == 1
                 assert values[("newsmonitor_feeds_in_backoff", ())] == 0
                 # Gauges are read from the store every 5 s.
-                await _until(lambda: samples(get(base + "/metrics")[1])[
+                await until(lambda: samples(get(base + "/metrics")[1])[
                     ("newsmonitor_outbox_depth", ())] == 0)
 
                 assert (await asyncio.to_thread(get, base + "/healthz"))[0] == 200
@@ -93,19 +94,11 @@ any = ["Ampere"]
                 time.sleep(3.0)  # the event loop is blocked: no tick for 3 s
                 probe.join()
                 assert seen == [503]
-                await _until(lambda: get(base + "/healthz")[0] == 200)
+                await until(lambda: get(base + "/healthz")[0] == 200)
             finally:
                 daemon.stop()
                 await asyncio.wait_for(task, 15)
 
-
-async def _until(predicate: object, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await asyncio.to_thread(predicate):  # type: ignore[arg-type]
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
