@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,7 @@ from monitor import flood
 from monitor.config import Settings
 from monitor.errors import ConfigError
 from monitor.metrics import Metrics
-from monitor.models import Priority
+from monitor.models import Alert, Match, Priority
 from monitor.notifier import (
     ChannelSpec,
     DeliveryResult,
@@ -151,11 +151,16 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
     sent = [datetime.fromtimestamp(t, UTC) for t in
             await store.sends_since(spec.name, window.timestamp())]
     by_id = {s.alert.id: s for s in alerts}
-    pending = [flood.Pending(s.alert.id, s.alert.created or now, s.alert.priority,
-                             s.alert.item.published) for s in alerts]
+    siblings = _by_item(alerts)
+    pending = [flood.Pending(first, by_id[first].alert.created or now,
+                             _priority([by_id[i] for i in ids]),
+                             by_id[first].alert.item.published)
+               for first, ids in siblings.items()]
     plan = flood.plan(spec, sent, pending, now)
     count = 0
-    for planned in plan.deliveries:
+    for unit in plan.deliveries:
+        planned = replace(unit, alert_ids=tuple(i for first in unit.alert_ids
+                                                for i in siblings[first]))
         group = [by_id[i] for i in planned.alert_ids]
         # URLs that took every alert of this group on an earlier attempt are skipped.
         done = frozenset.intersection(*(s.done_urls for s in group))
@@ -168,7 +173,8 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
             if metrics:
                 metrics.failed(spec.name, len(group))
             break  # keep this channel's order: the rest waits for the retry
-        kind = "single" if len(group) == 1 and planned.kind != "summary" else planned.kind
+        one_item = len({(s.alert.item.feed, s.alert.item.id) for s in group}) == 1
+        kind = "single" if one_item and planned.kind != "summary" else planned.kind
         await store.mark_sent(planned.alert_ids, spec.name, kind, now.timestamp())
         if metrics:
             metrics.delivered(spec.name, len(group))
@@ -187,20 +193,47 @@ async def _backing_off(store: Store, channel: str, now: datetime) -> bool:
                for s in await store.pending_alerts(channel))
 
 
+def _by_item(alerts: Sequence[StoredAlert]) -> dict[int, list[int]]:
+    """Alert ids grouped by item, keyed by the group's first id.
+
+    Several rules firing on one item make one message per channel, not one
+    per rule (the outbox still records each (item, rule, channel)): flood
+    control sees one unit per item, and the message lists every rule.
+    """
+    groups: dict[tuple[str, str], list[int]] = {}
+    for stored in alerts:
+        groups.setdefault((stored.alert.item.feed, stored.alert.item.id), []).append(
+            stored.alert.id)
+    return {ids[0]: ids for ids in groups.values()}
+
+
+def _combined(alerts: Sequence[Alert]) -> Alert:
+    """One alert standing for every rule that fired on the same item."""
+    if len(alerts) == 1:
+        return alerts[0]
+    rules = ", ".join(dict.fromkeys(a.match.rule for a in alerts))
+    hits = tuple(dict.fromkeys(hit for a in alerts for hit in a.match.hits))
+    match = Match(rules, max(a.match.score for a in alerts), hits)
+    return replace(alerts[0], match=match,
+                   priority=max((a.priority for a in alerts), key=lambda p: p.rank))
+
+
 def _message(channels: Channels, spec: ChannelSpec, planned: flood.Planned,
              group: Sequence[StoredAlert]) -> Message:
     fmt, tz = channels.formats[spec.name], ZoneInfo(spec.timezone)
     alerts = [s.alert for s in group]
-    if planned.kind == "single" or (len(alerts) == 1 and planned.reason == "catch-up"):
+    same_item = len({(a.item.feed, a.item.id) for a in alerts}) == 1
+    if planned.kind == "single" or (same_item and planned.reason == "catch-up"):
+        alert = _combined(alerts)
         template = channels.templates.get(spec.name)
         try:
-            return render_alert(alerts[0], fmt, template, tz=tz)
+            return render_alert(alert, fmt, template, tz=tz)
         except ConfigError as exc:
             # The template compiled but fails on this alert (an unknown variable,
             # say): the alert still goes out, in the default layout.
             log.warning("template failed, default layout used channel=%s error=%s",
                         spec.name, exc)
-            return render_alert(alerts[0], fmt, None, tz=tz)
+            return render_alert(alert, fmt, None, tz=tz)
     title = {"catch-up": "catch-up: {n} older items", "quiet hours":
              "{n} alerts held during quiet hours", "digest": "digest: {n} alerts",
              "rate limit": "{n} more alerts (rate limit)"}.get(planned.reason, "{n} alerts")

@@ -28,7 +28,7 @@ class DaemonProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "run", "--config", str(config),
              "--log-format", "text"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=full_env, cwd=tmp)
+            text=True, env=full_env, cwd=tmp, start_new_session=True)
         self._readers = [threading.Thread(target=self._pump, args=(stream, attr), daemon=True)
                          for stream, attr in ((self.proc.stderr, "log"), (self.proc.stdout, "out"))]
         for reader in self._readers:
@@ -77,9 +77,11 @@ class DaemonProcess:
         return code, time.monotonic() - started
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
+        # The whole process group: the daemon's parse-pool workers hold our
+        # pipes too, and would outlive a daemon killed after a failed test.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
         for reader in self._readers:
             reader.join(timeout=5)
         for stream in (self.proc.stdout, self.proc.stderr):

@@ -30,7 +30,10 @@ def test_daemon_on_default_config_prints_the_sample_alert_and_keeps_running(
     daemon = DaemonProcess(CONFIG, tmp_path, {"XDG_STATE_HOME": str(tmp_path)})
     try:
         deadline = time.monotonic() + 60
-        needle = "[newsmonitor] ampere: Renault va liquider sa filiale Ampere"
+        # The sample's Ampere item fires ampere, liquidation and renault-ceo:
+        # one message names the three rules.
+        needle = ("[newsmonitor] ampere, liquidation, renault-ceo: "
+                  "Renault va liquider sa filiale Ampere")
         while needle not in daemon.out and time.monotonic() < deadline:
             assert daemon.proc.poll() is None, daemon.log
             time.sleep(0.1)

@@ -5,6 +5,7 @@ catch-up, retries with backoff, dead alerts, per-channel isolation."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -192,3 +193,20 @@ async def test_user_template_is_used_and_a_failing_one_falls_back(
         await h.queue([alert(2)], T0)
         assert await h.deliver(T0) == ["[newsmonitor] ampere: Ampere 2"]
         assert "Ampere 2" in hook.posts()[-1]["message"]
+
+
+async def test_rules_firing_on_one_item_make_one_message(tmp_path: Path,
+                                                         hook: LoopbackServer) -> None:
+    async with Harness(setup(tmp_path, hook), hook) as h:
+        provost = replace(alert(1), match=Match(
+            "renault-ceo", 86, (TermHit("François Provost", "F. Provots", "title", 86),)),
+            priority=Priority.HIGH)
+        await h.queue([alert(1), provost, alert(2)], T0)
+        assert await h.deliver(T0) == ["[newsmonitor] ampere, renault-ceo: Ampere 1",
+                                       "[newsmonitor] ampere: Ampere 2"]
+        body = hook.posts()[0]["message"]
+        assert "F. Provots" in body and "Ampere" in body
+        history = await h.store.history(channel="hook")
+        assert {(s.alert.match.rule, s.state) for s in history} == {
+            ("ampere", "sent"), ("renault-ceo", "sent")}
+        assert len(history) == 3
