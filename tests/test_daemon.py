@@ -100,6 +100,13 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
         publish("d1", "Des drones à Cléon")
         wait_for(lambda: "[newsmonitor] drones: Des drones à Cléon" in titles(hook))
 
+        # A feed added by a reload is polled, with the others' state kept.
+        feed.routes["/g"] = Route(rss([("g1", "Ampere, deuxième source")]))
+        (tmp_path / "rules.d" / "more-feeds.toml").write_text(
+            f'[[feeds]]\nname = "second"\nurl = "{feed.url}/g"\ninterval = "1s"\n'
+            "alert_existing = true\n", encoding="utf-8")
+        wait_for(lambda: "[newsmonitor] ampere: Ampere, deuxième source" in titles(hook))
+
         code, took = daemon.stop()
         assert code == 0 and took < 10, daemon.log
         assert "STOPPING=1" in "".join(daemon.notifications) or code == 0
@@ -108,7 +115,7 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
         daemon.close()
     # Nothing sent twice, nothing left behind.
     sent = titles(hook)
-    assert len(sent) == len(set(sent)) == 4
+    assert len(sent) == len(set(sent)) == 5
 
 
 def test_sigterm_during_an_outage_loses_nothing(
