@@ -232,9 +232,16 @@ class Daemon:
             self._spawn(self._poll(ctx, enabled[state.name], state))
 
     async def _poll(self, ctx: Context, feed: FeedSettings, state: FeedState) -> None:
-        outcome = await poll_feed(ctx, feed, state)
-        self.metrics.poll(outcome.result, outcome.elapsed, outcome.new_items, outcome.rules)
-        queued = await self._feed_health(ctx, feed)
+        try:
+            outcome = await poll_feed(ctx, feed, state)
+            self.metrics.poll(outcome.result, outcome.elapsed, outcome.new_items,
+                              outcome.rules)
+            queued = await self._feed_health(ctx, feed)
+        except NewsmonitorError as exc:
+            # The store itself failed (poll_feed handles the feed's own trouble):
+            # the feed's claim expires and it is polled again.
+            log.error("poll not recorded feed=%s error=%s", feed.name, exc)
+            return
         if outcome.alerts or queued:
             self._spawn(self._deliver())
 
