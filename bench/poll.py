@@ -2,13 +2,18 @@
 against a naive feedparser loop (issue 4).
 
     PYTHONPATH=. python bench/poll.py [--feeds 1000] [--items 50] [--rules 100] [--naive 200]
+                                      [--ports 25] [--latency MS]
 
 A separate server process (multiprocessing, aiohttp) serves the feeds on
 127.0.0.1 over --ports ports (so the fetcher sees that many hosts, as a
 daemon watching many publishers does): RSS 2.0, --items items each, seeded
 French/English titles and ~300-character HTML summaries, unique guids, an
 ETag and a Last-Modified per feed, 304 to a matching If-None-Match or
-If-Modified-Since.
+If-Modified-Since. With --latency MS (default 0) the server waits MS
+milliseconds before each response, 304s included, as a publisher's server
+does: the default measures our CPU, a realistic value (~100) what the
+concurrency of the fetcher buys over the naive loop, which waits for each
+response in turn.
 
 Cycle 1 is what `newsmonitor run --once` does on a fresh database, minus
 delivery: open a temporary SQLite store, record the 1,000 feeds, fetch every

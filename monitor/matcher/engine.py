@@ -12,6 +12,7 @@ bounded memos that never change an answer: the words of each chunk
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from types import MappingProxyType
 
 from monitor.errors import RuleError
 from monitor.matcher.compile import CompiledRule, compile_rule, rule_errors
@@ -53,13 +54,15 @@ class Matcher:
         """`memo_limit` bounds each memo (entries); answers never depend on it."""
         self._compiled = tuple(compiled)
         self._by_name = {c.rule.name: c for c in self._compiled}
+        # Built once: the pipeline looks up the rule of every match here.
+        self._rules = MappingProxyType({name: c.rule for name, c in self._by_name.items()})
         self._tokenizer = Tokenizer(memo_limit)
         self._index = Index(self._compiled, self._tokenizer, memo_limit)
 
     @property
     def rules(self) -> Mapping[str, Rule]:
-        """The rules by name, in the order given."""
-        return {name: c.rule for name, c in self._by_name.items()}
+        """The rules by name, in the order given (read-only)."""
+        return self._rules
 
     def match(self, item: Item, feed_tags: Collection[str] = ()) -> list[Match]:
         """The rules that fire on `item` with score >= their min_score, in

@@ -132,7 +132,11 @@ def _items(entries: list[Any], feed_name: str, base: str) -> Iterator[Item]:
         str(dict.get(e, k) or "") for e in entries for k in ("published", "updated")
     )
     seen: dict[str, tuple[str, str]] = {}
-    for entry in entries:
+    for parsed in entries:
+        # A plain copy of the entry (no key is aliased or computed by
+        # FeedParserDict for the keys read here): its .get resolves aliases in
+        # Python and raises and catches a KeyError for each missing key.
+        entry = dict(parsed)
         title = html_to_text(str(entry.get("title", "")))
         link = entry_link(entry, base)
         summary = html_to_text(_summary(entry))
