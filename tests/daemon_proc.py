@@ -23,8 +23,9 @@ class DaemonProcess:
         self.notifications: list[str] = []
         self.log = ""
         self.out = ""
+        # PYTHONPATH: the daemon runs in tmp, and must run this checkout's code.
         full_env = {**os.environ, "NOTIFY_SOCKET": self.notify_path, "PYTHONUNBUFFERED": "1",
-                    **(env or {})}
+                    "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "monitor", "run", "--config", str(config),
              "--log-format", "text"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
