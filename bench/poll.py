@@ -1,7 +1,7 @@
 """One poll cycle of 1,000 feeds through the real pipeline, then a 304 cycle,
 against a naive feedparser loop (issue 4).
 
-    PYTHONPATH=. python bench/poll.py [--feeds 1000] [--items 50] [--rules 100] [--naive 200]
+    python bench/poll.py [--feeds 1000] [--items 50] [--rules 100] [--naive 200]
                                       [--ports 25] [--latency MS]
 
 A separate server process (multiprocessing, aiohttp) serves the feeds on
@@ -37,6 +37,10 @@ another with default options, run on --naive feeds and extrapolated to all.
 # and a spawned worker re-imports the __main__ module; this one stays light
 # so that the workers' memory is the parser's, as under the daemon.
 if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root
     from bench.pollbench import main
 
     main()
