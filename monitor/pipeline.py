@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -227,8 +227,3 @@ def _accepts(channel: ChannelSettings | None, priority: Priority) -> bool:
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
-
-def feed_policy_table(settings: Settings) -> Mapping[str, float]:
-    """Configured interval of each feed in seconds (for syncing the store)."""
-    return {f.name: (f.interval or settings.monitor.interval).total_seconds()
-            for f in settings.feeds}

@@ -35,7 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from monitor.errors import StoreError
 from monitor.models import Alert, Item, Match, Priority, TermHit
 
-SCHEMA_VERSION = 1
 metadata = sa.MetaData()
 T = TypeVar("T")
 
@@ -114,13 +113,6 @@ sends_t = sa.Table(
     sa.Column("channel", sa.String, nullable=False, index=True),
     sa.Column("at", sa.Float, nullable=False),
 )
-
-meta_t = sa.Table(
-    "meta", metadata,
-    sa.Column("key", sa.String, primary_key=True),
-    sa.Column("value", sa.String, nullable=False),
-)
-
 
 # The statements of the poll path, built once: SQLAlchemy caches a
 # statement's compiled form, but building the statement and computing its
@@ -454,11 +446,6 @@ class Store:
                 {"alert_id": i, "at": now, "ok": False, "error": error[:500]} for i in ids])
         await self._run(go)
 
-    async def defer(self, ids: Sequence[int], until: float) -> None:
-        """Hold pending alerts until `until` (quiet hours, digests) without an attempt."""
-        await self._run(lambda c: c.execute(alerts_t.update().where(
-            alerts_t.c.id.in_(list(ids))).values(next_attempt=until)))
-
     async def sends_since(self, channel: str, since: float) -> list[float]:
         query = (sa.select(sends_t.c.at).where(sends_t.c.channel == channel,
                                                sends_t.c.at >= since).order_by(sends_t.c.at))
@@ -489,17 +476,6 @@ class Store:
         return None if value is None else float(value)
 
     # ----------------------------------------------------------- misc
-
-    async def get_meta(self, key: str) -> str | None:
-        rows = await self._run(lambda c: c.execute(
-            sa.select(meta_t.c.value).where(meta_t.c.key == key)))
-        value = rows.scalar()
-        return None if value is None else str(value)
-
-    async def set_meta(self, key: str, value: str) -> None:
-        stmt = self._insert(meta_t).values(key=key, value=value)
-        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value})
-        await self._run(lambda c: c.execute(stmt))
 
     async def prune(self, before: float) -> tuple[int, int]:
         """Delete delivered or dead alerts created, and items last seen, before `before`.

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from monitor.matcher import fold
 from monitor.matcher.document import Tokenizer
-from monitor.matcher.fold import original_span, tokens, words
+from monitor.matcher.fold import original_spans, tokens, words
 
 FOLDING = [
     # (case, text, folded)
@@ -74,8 +74,8 @@ def test_words(case: str, text: str, expected: list[str]) -> None:
     ("Ampe\u0300re,", 0, "Ampe\u0300re"),
     ("CFE\u2013CGC", 1, "CGC"),
 ])
-def test_original_span(text: str, index: int, original: str) -> None:
-    start, end = original_span(text, index)
+def test_original_spans(text: str, index: int, original: str) -> None:
+    start, end = original_spans(text)[index]
     assert text[start:end] == original
 
 

@@ -107,17 +107,6 @@ async def test_prune_keeps_items_of_a_feed_that_stopped_answering(
         await store.close()
 
 
-async def test_meta_roundtrip(database_url: str) -> None:
-    store = await opened(database_url)
-    try:
-        assert await store.get_meta("k") is None
-        await store.set_meta("k", "1")
-        await store.set_meta("k", "2")
-        assert await store.get_meta("k") == "2"
-    finally:
-        await store.close()
-
-
 @pytest.mark.parametrize("url", ["postgresql://nobody@127.0.0.1:1/none"])
 async def test_unreachable_database_is_a_store_error(url: str) -> None:
     from monitor.errors import StoreError

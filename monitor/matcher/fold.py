@@ -90,14 +90,8 @@ def words(text: str) -> list[str]:
     return tokens(fold(text))
 
 
-def original_span(text: str, index: int) -> tuple[int, int]:
-    """(start, end) in `text` of its word number `index` (of words(text)):
-    `original_span("l'Œuvre", 0)` is (2, 7), the span of `Œuvre`."""
-    return original_spans(text)[index]
-
-
 def original_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) in `text` of each of its words (see original_span)."""
+    """(start, end) in `text` of each of its words: for `l'Œuvre`, [(2, 7)]."""
     folded = fold(text)
     spans = [match.span(1) for match in TOKEN_RE.finditer(folded)]
     if len(folded) == len(text) and _RESIZING.isdisjoint(text):
