@@ -44,9 +44,18 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(data, ensure_ascii=False)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time of each record (a test
+    harness, or a daemon that redirected it), not the one of set-up time."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 def setup(fmt: str = "auto", level: int = logging.INFO, stream: TextIO | None = None) -> None:
     """Install one handler on the root logger (idempotent)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream else _StderrHandler()
     if fmt == "json":
         handler.setFormatter(JSONFormatter())
     elif fmt == "journal" or (fmt == "auto" and os.environ.get("JOURNAL_STREAM")):
