@@ -103,6 +103,13 @@ class Daemon:
     _health: HealthServer | None = None
     health_stale_after: float = 10.0  # seconds without a tick before /healthz says 503
     http_port: int = 0                # the port /healthz listens on, once started
+    # One delivery pass at a time: two at once would both read the rate-limit
+    # window and both send (see delivery); polls only ask for a pass.
+    _delivering: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Feeds being polled now: a poll still waiting for a fetch slot past its
+    # lease must not be dispatched a second time.
+    _in_flight: set[str] = field(default_factory=set)
 
     # ---------------------------------------------------------- lifecycle
 
@@ -124,16 +131,19 @@ class Daemon:
         return ctx
 
     async def _close(self) -> None:
+        """Release what `_open` got, also after it failed halfway."""
+        session = getattr(self, "_session", None)
+        if session is not None:
+            await session.close()
         if self._ctx is not None:
-            await self._session.close()
             self._ctx.executor.shutdown(wait=False, cancel_futures=True)
         if self.store is not None:
             await self.store.close()
 
     async def run_once(self) -> list[Outcome]:
         """Poll every enabled feed once, deliver what is due, and return."""
-        ctx = await self._open()
         try:
+            ctx = await self._open()
             states = {s.name: s for s in await ctx.store.feeds()}
             feeds = [f for f in ctx.settings.feeds if f.enabled and not
                      states[f.name].disabled]
@@ -147,24 +157,26 @@ class Daemon:
 
     async def run(self) -> None:
         """The daemon: ticks until SIGTERM/SIGINT; SIGHUP reloads."""
-        await self._open()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
         scheduler = self._scheduler()
-        scheduler.start()
-        self.last_tick = time.monotonic()
-        self._start_http()
-        systemd.notify(f"READY=1\nSTATUS={self._summary()}")
-        log.info("started config=%s feeds=%d rules=%d", self.config_path,
-                 len(self.runtime.settings.feeds), len(self.runtime.settings.rules))
         try:
+            await self._open()
+            self._start_http()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self._stopping.set)
+            loop.add_signal_handler(signal.SIGHUP,
+                                    lambda: self._spawn(self.reload("SIGHUP")))
+            scheduler.start()
+            self.last_tick = time.monotonic()
+            systemd.notify(f"READY=1\nSTATUS={self._summary()}")
+            log.info("started config=%s feeds=%d rules=%d", self.config_path,
+                     len(self.runtime.settings.feeds), len(self.runtime.settings.rules))
             await self._stopping.wait()
         finally:
             systemd.notify("STOPPING=1")
             log.info("stopping in_flight=%d", len(self._tasks))
-            scheduler.shutdown(wait=False)
+            if scheduler.running:
+                scheduler.shutdown(wait=False)
             await self._drain()
             if self._health is not None:
                 self._health.stop()
@@ -184,30 +196,48 @@ class Daemon:
         log.info("http endpoint listening address=%s port=%d", listen, self.http_port)
 
     async def _drain(self) -> None:
-        # Polls record their items and alerts in one transaction each, so a
-        # poll cut short loses nothing: it is simply polled again next start.
-        if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=STOP_GRACE)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        """Let polls, ticks and deliveries in flight finish, for STOP_GRACE.
+
+        Polls record their items and alerts in one transaction each, so a poll
+        cut short loses nothing: it is polled again at the next start. A
+        delivery cut short keeps its alerts pending (sent again: at least once).
+        """
+        deadline = time.monotonic() + STOP_GRACE
+        while self._tasks and (left := deadline - time.monotonic()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=left)
+        pending = set(self._tasks)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _scheduler(self) -> AsyncIOScheduler:
         scheduler = AsyncIOScheduler(timezone=UTC)
         opts: dict[str, Any] = {"max_instances": 1, "coalesce": True,
                                 "misfire_grace_time": None}
-        scheduler.add_job(self._dispatch, "interval", seconds=1, id="dispatch", **opts)
-        scheduler.add_job(self._deliver, "interval", seconds=2, id="deliver", **opts)
-        scheduler.add_job(self._watch, "interval", seconds=2, id="watch", **opts)
-        scheduler.add_job(self._refresh_gauges, "interval", seconds=5, id="gauges",
-                          next_run_time=datetime.now(UTC), **opts)
-        scheduler.add_job(self._retention, "interval", days=1, id="retention",
-                          next_run_time=datetime.now(UTC) + timedelta(minutes=1), **opts)
+        def job(tick: Callable[[], Any], job_id: str, **trigger: Any) -> None:
+            scheduler.add_job(self._tracked, "interval", args=[tick], id=job_id,
+                              **trigger, **opts)
+
+        job(self._dispatch, "dispatch", seconds=1)
+        job(self._deliver, "deliver", seconds=2)
+        job(self._watch, "watch", seconds=2)
+        job(self._refresh_gauges, "gauges", seconds=5, next_run_time=datetime.now(UTC))
+        job(self._retention, "retention", days=1,
+            next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         interval = systemd.watchdog_interval()
         if interval:
-            scheduler.add_job(self._watchdog, "interval", seconds=interval, id="watchdog",
-                              **opts)
+            job(self._watchdog, "watchdog", seconds=interval)
         return scheduler
+
+    async def _tracked(self, tick: Callable[[], Any]) -> None:
+        """Run a tick as a task that shutdown waits for (see _drain)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await tick()
+        finally:
+            self._tasks.discard(task)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -229,9 +259,18 @@ class Daemon:
             log.error("dispatch failed error=%s", exc)
             return
         for state in due:
-            self._spawn(self._poll(ctx, enabled[state.name], state))
+            if state.name not in self._in_flight:
+                self._in_flight.add(state.name)
+                self._spawn(self._poll(ctx, enabled[state.name], state))
 
     async def _poll(self, ctx: Context, feed: FeedSettings, state: FeedState) -> None:
+        try:
+            await self._poll_and_record(ctx, feed, state)
+        finally:
+            self._in_flight.discard(feed.name)
+
+    async def _poll_and_record(self, ctx: Context, feed: FeedSettings,
+                               state: FeedState) -> None:
         try:
             outcome = await poll_feed(ctx, feed, state)
             self.metrics.poll(outcome.result, outcome.elapsed, outcome.new_items,
@@ -264,12 +303,13 @@ class Daemon:
     async def _deliver(self, retry_now: bool = False) -> None:
         if self.store is None:
             return
-        try:
-            await delivery.deliver_due(self.store, self.runtime.notifier,
-                                       self.runtime.channels, self.clock(), self.metrics,
-                                       retry_now=retry_now)
-        except NewsmonitorError as exc:
-            log.error("delivery tick failed error=%s", exc)
+        async with self._delivering:
+            try:
+                await delivery.deliver_due(self.store, self.runtime.notifier,
+                                           self.runtime.channels, self.clock(), self.metrics,
+                                           retry_now=retry_now)
+            except NewsmonitorError as exc:
+                log.error("delivery tick failed error=%s", exc)
 
     async def _refresh_gauges(self) -> None:
         if self.store is None:
@@ -286,9 +326,7 @@ class Daemon:
                              self.runtime.channels.specs)
 
     async def _watch(self) -> None:
-        fingerprint = config_fingerprint(self.runtime.settings)
-        if fingerprint != self._fingerprint:
-            self._fingerprint = fingerprint
+        if config_fingerprint(self.runtime.settings) != self._fingerprint:
             await self.reload("file changed")
 
     async def _retention(self) -> None:
@@ -309,33 +347,42 @@ class Daemon:
     # ---------------------------------------------------------- reload
 
     async def reload(self, reason: str) -> bool:
-        """Swap in a new config; on any error keep the old one running."""
+        """Swap in a new config; on any error keep the old one running.
+        Reloads run one at a time, so the last one read the newest files."""
+        async with self._reloading:
+            return await self._reload(reason)
+
+    async def _reload(self, reason: str) -> bool:
         systemd.notify("RELOADING=1")
+        fingerprint = config_fingerprint(self.runtime.settings)
         try:
             runtime = await asyncio.to_thread(build_runtime, self.config_path)
-        except ConfigError as exc:
-            for problem in exc.problems:
+            # The store first: a new feed must have its row before it is in use.
+            await self._sync_feeds(runtime.settings)
+        except NewsmonitorError as exc:
+            problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+            for problem in problems:
                 log.error("reload rejected, keeping the running config reason=%s error=%s",
                           reason, problem)
-            systemd.notify(f"READY=1\nSTATUS=reload rejected: {len(exc.problems)} errors")
+            self._fingerprint = fingerprint  # a fixed file is picked up by the watch
+            systemd.notify(f"READY=1\nSTATUS=reload rejected: {len(problems)} errors")
             return False
         _warn_restart_only(self.runtime.settings, runtime.settings)
         self.runtime = runtime
         if self._ctx is not None:
             self._ctx.settings, self._ctx.matcher = runtime.settings, runtime.matcher
-            await self._sync_feeds()
         self._fingerprint = config_fingerprint(runtime.settings)
         log.info("reloaded reason=%s feeds=%d rules=%d", reason, len(runtime.settings.feeds),
                  len(runtime.settings.rules))
         systemd.notify(f"READY=1\nSTATUS={self._summary()}")
         return True
 
-    async def _sync_feeds(self) -> None:
+    async def _sync_feeds(self, settings: Settings | None = None) -> None:
         assert self._ctx is not None and self.store is not None
         now, rng = self.clock(), self._ctx.rng
         rows = []
-        for feed in self._ctx.settings.feeds:
-            policy: PollPolicy = self._ctx.policy(feed)
+        for feed in (settings or self._ctx.settings).feeds:
+            policy: PollPolicy = self._ctx.policy(feed, settings=settings)
             # Spreading first polls protects servers from a thundering herd;
             # a local file has no server, so it is read at once.
             local = not feed.url.startswith(("http://", "https://"))

@@ -8,13 +8,14 @@ fails, the rest of that channel waits for its retry (`_backing_off`), so that
 after an outage everything arrives once and in order.
 
 Retries back off exponentially (30 s, 1 min, 2 min, ... capped at 1 h, or the
-service's Retry-After) until `[monitor] retry_for` after the alert was
-created; then the alert is marked dead and `status` shows it.
+service's Retry-After) until `[monitor] retry_for` after the first failure;
+then the alert is marked dead and `status` shows it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -43,6 +44,7 @@ from monitor.store import Store, StoredAlert
 log = logging.getLogger(__name__)
 CLAIM_LEASE = 300.0  # seconds one tick may hold alerts it is sending (see Store)
 RETRY_FIRST = 30.0
+_orphan_warned: dict[str, float] = {}  # channel → when we last logged its orphans
 RETRY_CAP = 3600.0
 
 
@@ -126,9 +128,13 @@ async def _channel(store: Store, notifier: Notifier, channels: Channels, name: s
                    metrics: Metrics | None, retry_now: bool = False) -> int:
     spec = channels.specs.get(name)
     if spec is None:
-        # The channel was removed from the config: keep the alerts, say so once per tick.
-        log.warning("alerts wait for a channel no longer configured channel=%s pending=%d",
-                    name, len(alerts))
+        # The channel was removed from the config (or renamed): keep the alerts
+        # for when it comes back, and say so once an hour, not every tick.
+        if now.timestamp() - _orphan_warned.get(name, 0.0) > 3600:
+            _orphan_warned[name] = now.timestamp()
+            log.warning("alerts wait for a channel no longer configured channel=%s "
+                        "pending=%d", name, len(alerts))
+        await store.release([s.alert.id for s in alerts])
         return 0
     try:
         if not retry_now and await _backing_off(store, name, now):
@@ -164,11 +170,12 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
         group = [by_id[i] for i in planned.alert_ids]
         # URLs that took every alert of this group on an earlier attempt are skipped.
         done = frozenset.intersection(*(s.done_urls for s in group))
+        keys = [url_key(url) for url in spec.urls]
         result = await notifier.send(spec.name, _message(channels, spec, planned, group),
                                      priority=_priority(group),
-                                     only=[i for i in range(len(spec.urls)) if i not in done])
+                                     only=[i for i, key in enumerate(keys) if key not in done])
         if not result.ok:
-            accepted = done | {r.index for r in result.results if r.ok}
+            accepted = done | {keys[r.index] for r in result.results if r.ok}
             await _failed(store, channels, group, result, now, accepted)
             if metrics:
                 metrics.failed(spec.name, len(group))
@@ -244,14 +251,23 @@ def _priority(group: Sequence[StoredAlert]) -> Priority:
     return max((s.alert.priority for s in group), key=lambda p: p.rank)
 
 
+def url_key(url: str) -> str:
+    """A short stable key for a channel URL, stored in the outbox (not the URL:
+    it may hold a secret)."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
 async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert],
-                  result: DeliveryResult, now: datetime, accepted: frozenset[int]) -> None:
+                  result: DeliveryResult, now: datetime, accepted: frozenset[str]) -> None:
     ids = [s.alert.id for s in group]
     attempts = max(s.attempts for s in group) + 1
     delay = max(min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_CAP), result.retry_after or 0)
-    oldest = min((s.alert.created or now) for s in group)
+    # retry_for counts from the first failure, not from creation: an alert
+    # that waited on purpose (a weekly digest, quiet hours) gets its full time.
+    first = min((s.first_failure for s in group if s.first_failure is not None),
+                default=now.timestamp())
     retry_at: float | None = now.timestamp() + delay
-    if now + timedelta(seconds=delay) > oldest + channels.retry_for:
+    if now.timestamp() + delay > first + channels.retry_for.total_seconds():
         retry_at = None
         log.error("alert dead after retries channel=%s alerts=%d attempts=%d error=%s",
                   result.channel, len(ids), attempts, result.error)

@@ -59,8 +59,10 @@ class Context:
     clock: Clock = lambda: datetime.now(UTC)
     rng: random.Random = random.Random()  # noqa: RUF009 - injected; tests pass a seeded one
 
-    def policy(self, feed: FeedSettings, state: FeedState | None = None) -> schedule.PollPolicy:
-        m = self.settings.monitor
+    def policy(self, feed: FeedSettings,
+               settings: Settings | None = None) -> schedule.PollPolicy:
+        """How `feed` is paced under `settings` (default: the running ones)."""
+        m = (settings or self.settings).monitor
         return schedule.PollPolicy(
             interval=(feed.interval or m.interval).total_seconds(), jitter=m.jitter,
             use_cache_hints=m.honor_cache_headers, backoff_cap=m.max_backoff.total_seconds(),
@@ -153,7 +155,7 @@ def _after_fetch(state: FeedState, result: FetchResult, now: datetime) -> FeedSt
 
 def _schedule_ok(ctx: Context, feed: FeedSettings, state: FeedState, result: FetchResult,
                  now: datetime, parsed: ParsedFeed | None) -> FeedState:
-    policy = ctx.policy(feed, state)
+    policy = ctx.policy(feed)
     hint = schedule.cache_hint(result.headers, now, parsed.cache_hint if parsed else None)
     when = schedule.after_success(now, policy, ctx.rng, hint)
     interval = max(policy.interval, hint or 0.0) if policy.use_cache_hints else policy.interval
@@ -166,7 +168,7 @@ def _failed(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime,
     failures = state.failures + 1
     retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
     status = exc.status if isinstance(exc, HTTPStatusError) else None
-    policy = ctx.policy(feed, state)
+    policy = ctx.policy(feed)
     when = schedule.after_failure(now, policy, ctx.rng, failures, retry_after)
     if status in (429, 503) and retry_after:
         ctx.hosts.record(schedule.host_key(state.current_url),

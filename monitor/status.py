@@ -54,7 +54,7 @@ async def collect(settings: Settings, store: Store) -> dict[str, Any]:
     outbox: dict[str, dict[str, int]] = {}
     for (channel, state), n in counts.items():
         outbox.setdefault(channel, {"pending": 0, "sent": 0, "dead": 0})[state] = n
-    dead = [history_row(a) for a in await store.history(limit=20) if a.state == "dead"]
+    dead = [history_row(a) for a in await store.history(limit=20, state="dead")]
     return {"config": str(settings.path), "timezone": settings.monitor.timezone,
             "feeds": [f for f in feeds if f["configured"]],
             "outbox": outbox, "oldest_pending": _iso(await store.oldest_pending()),

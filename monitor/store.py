@@ -90,12 +90,15 @@ alerts_t = sa.Table(
     sa.Column("last_error", sa.String),
     sa.Column("delivered", sa.Float),
     sa.Column("kind", sa.String),                          # single | digest | summary
-    # Indexes of the channel's URLs that already accepted this alert, so that
-    # a retry goes only to the URLs that failed (e.g. "0,2").
+    # Keys (hashes, see delivery.url_key) of the channel's URLs that already
+    # accepted this alert, so that a retry goes only to the URLs that failed;
+    # keyed by URL, not position, so that editing the channel cannot skip one.
     sa.Column("done_urls", sa.String, nullable=False, server_default=""),
     # Set while one delivery tick (of one instance) works on the alert: others
     # skip it until then, so two instances never send it at once.
     sa.Column("claimed_until", sa.Float),
+    # When delivery first failed: retries go on for retry_for from then.
+    sa.Column("first_failure", sa.Float),
     sa.UniqueConstraint("feed", "item_id", "rule", "channel", name="alerts_once"),
     sa.Index("alerts_due", "state", "next_attempt"),
 )
@@ -126,7 +129,10 @@ _TOUCH = items_t.update().where(
     items_t.c.feed == sa.bindparam("b_feed"),
     items_t.c.item_id.in_(sa.bindparam("b_ids", expanding=True)),
 ).values(last_seen=sa.bindparam("b_now"))
-_SAVE_FEED = feeds_t.update().where(feeds_t.c.name == sa.bindparam("b_name"))
+# A poll's result lands only while the feed still has the URL it was polled
+# at: a reload that changed the URL meanwhile wins (the old poll is dropped).
+_SAVE_FEED = feeds_t.update().where(feeds_t.c.name == sa.bindparam("b_name"),
+                                    feeds_t.c.url == sa.bindparam("b_url"))
 
 
 def ts(moment: datetime | None) -> float | None:
@@ -174,7 +180,8 @@ class StoredAlert:
     next_attempt: float
     last_error: str | None
     delivered: float | None
-    done_urls: frozenset[int] = frozenset()
+    done_urls: frozenset[str] = frozenset()
+    first_failure: float | None = None
 
 
 def alert_to_json(alert: Alert) -> str:
@@ -248,7 +255,8 @@ class Store:
         """Make sure each (name, url, interval, first_poll) has a row.
 
         A known feed keeps its state and schedule; a feed whose configured URL
-        changed starts again from the new URL (its items stay seen).
+        changed starts again from the new URL (its items stay seen), and its
+        first poll there records the backlog without alerting, as for a new feed.
         """
         async def go(conn: AsyncConnection) -> None:
             rows = {r.name: r for r in (await conn.execute(sa.select(feeds_t))).all()}
@@ -263,7 +271,8 @@ class Store:
                 if old is not None and old.url != url:
                     await conn.execute(feeds_t.update().where(feeds_t.c.name == name).values(
                         url=url, current_url=url, etag=None, last_modified=None,
-                        body_hash=None, disabled=None, failures=0, next_poll=first))
+                        body_hash=None, disabled=None, failures=0, next_poll=first,
+                        polled_once=False))
         await self._run(go)
 
     async def feeds(self, names: Iterable[str] | None = None) -> list[FeedState]:
@@ -426,7 +435,7 @@ class Store:
         await self._run(go)
 
     async def mark_failed(self, ids: Sequence[int], error: str, now: float,
-                          retry_at: float | None, done_urls: frozenset[int] = frozenset()
+                          retry_at: float | None, done_urls: frozenset[str] = frozenset()
                           ) -> None:
         """An attempt failed: retry at `retry_at`, or mark dead when it is None.
         `done_urls`: the channel URLs that accepted it (a retry skips them)."""
@@ -436,7 +445,9 @@ class Store:
         async def go(conn: AsyncConnection) -> None:
             values: dict[str, Any] = {"attempts": alerts_t.c.attempts + 1,
                                       "last_error": error[:500],
-                                      "done_urls": ",".join(map(str, sorted(done_urls))),
+                                      "done_urls": ",".join(sorted(done_urls)),
+                                      "first_failure": sa.func.coalesce(
+                                          alerts_t.c.first_failure, now),
                                       "claimed_until": None}
             values.update(state="dead") if retry_at is None else values.update(
                 next_attempt=retry_at)
@@ -453,8 +464,10 @@ class Store:
         return [r.at for r in rows.all()]
 
     async def history(self, rule: str | None = None, channel: str | None = None,
-                      limit: int = 50) -> list[StoredAlert]:
+                      limit: int = 50, state: str | None = None) -> list[StoredAlert]:
         query = sa.select(alerts_t).order_by(alerts_t.c.id.desc()).limit(limit)
+        if state:
+            query = query.where(alerts_t.c.state == state)
         if rule:
             query = query.where(alerts_t.c.rule == rule)
         if channel:
@@ -482,11 +495,12 @@ class Store:
 
         An item is kept while it may still appear in its feed: dedup needs
         its id, or the publisher's old item would alert again. `last_seen` is
-        refreshed every time a parsed document still lists the item, so an
-        item not seen for the whole retention has left its feed. That only
-        holds for a feed that has been read since: the items of a feed whose
-        last success is older than `before` are all kept, so a feed that comes
-        back after a long outage does not re-alert its old items.
+        set to the time of every parse whose document lists the item, so the
+        items of the latest parse share the feed's highest `last_seen`; an item
+        below it has left the feed's document, and once that is older than the
+        retention it can go. The items of the latest parse always stay, however
+        old: a feed answering 304 for months, or not answering at all, keeps
+        them, and never re-alerts them.
         """
         async def go(conn: AsyncConnection) -> tuple[int, int]:
             alerts = await conn.execute(alerts_t.delete().where(
@@ -494,9 +508,11 @@ class Store:
             await conn.execute(attempts_t.delete().where(
                 attempts_t.c.alert_id.not_in(sa.select(alerts_t.c.id))))
             await conn.execute(sends_t.delete().where(sends_t.c.at < before))
-            fresh_feeds = sa.select(feeds_t.c.name).where(feeds_t.c.last_success >= before)
+            latest = sa.alias(items_t, "latest")
+            latest_parse = (sa.select(sa.func.max(latest.c.last_seen))
+                            .where(latest.c.feed == items_t.c.feed).scalar_subquery())
             items = await conn.execute(items_t.delete().where(
-                items_t.c.last_seen < before, items_t.c.feed.in_(fresh_feeds),
+                items_t.c.last_seen < before, items_t.c.last_seen < latest_parse,
                 items_t.c.item_id.not_in(
                     sa.select(alerts_t.c.item_id).where(alerts_t.c.state == "pending"))))
             return alerts.rowcount, items.rowcount
@@ -534,9 +550,9 @@ _FEED_COLUMNS = tuple(c.name for c in feeds_t.columns if c.name != "name")
 
 def _feed_params(state: FeedState) -> dict[str, Any]:
     """The parameters of _SAVE_FEED: every column of the feeds table but its
-    key, from `state`, and the key as b_name."""
+    key, from `state`; the key as b_name and the polled URL as b_url."""
     params = {name: getattr(state, name) for name in _FEED_COLUMNS}
-    params["b_name"] = state.name
+    params["b_name"], params["b_url"] = state.name, state.url
     return params
 
 
@@ -551,9 +567,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _stored(row: Any) -> StoredAlert:
-    done = frozenset(int(i) for i in row.done_urls.split(",") if i)
+    done = frozenset(key for key in row.done_urls.split(",") if key)
     return StoredAlert(alert_from_row(row), row.state, row.attempts, row.next_attempt,
-                       row.last_error, row.delivered, done)
+                       row.last_error, row.delivered, done, row.first_failure)
 
 
 def _chunks(values: Sequence[T], size: int) -> Iterable[Sequence[T]]:
