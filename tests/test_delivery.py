@@ -210,3 +210,35 @@ async def test_rules_firing_on_one_item_make_one_message(tmp_path: Path,
         assert {(s.alert.match.rule, s.state) for s in history} == {
             ("ampere", "sent"), ("renault-ceo", "sent")}
         assert len(history) == 3
+
+
+async def test_retry_for_counts_from_the_first_failure(tmp_path: Path,
+                                                       hook: LoopbackServer) -> None:
+    """A weekly digest is a week old when first sent: one failure must not kill it."""
+    async with Harness(setup(tmp_path, hook), hook) as h:
+        await h.queue([alert(1)], T0 - timedelta(days=7))
+        hook.statuses = [500]
+        assert await h.deliver(T0) == []
+        assert await h.deliver(T0 + timedelta(seconds=31)) == ["[newsmonitor] ampere: Ampere 1"]
+
+
+async def test_partial_retry_survives_an_edited_channel(tmp_path: Path,
+                                                        hook: LoopbackServer) -> None:
+    """URL 1 took the alert, URL 2 failed; the user then removes URL 1: the
+    retry must still reach URL 2 (done URLs are kept by URL, not position)."""
+    with loopback() as second:
+        both = setup(tmp_path, hook).read_text(encoding="utf-8").replace(
+            f'url = "json://127.0.0.1:{hook.port}/h"',
+            f'urls = ["json://127.0.0.1:{hook.port}/h", "json://127.0.0.1:{second.port}/h"]')
+        path = tmp_path / "two.toml"
+        path.write_text(both, encoding="utf-8")
+        async with Harness(path, hook) as h:
+            await h.queue([alert(1)], T0)
+            second.statuses = [500]
+            await h.deliver(T0)
+        path.write_text(both.replace(f'"json://127.0.0.1:{hook.port}/h", ', ""),
+                        encoding="utf-8")
+        async with Harness(path, hook) as h:
+            await h.deliver(T0 + timedelta(seconds=31))
+            assert [p["title"] for p in second.posts()] == ["[newsmonitor] ampere: Ampere 1"]
+            assert len(hook.posts()) == 1

@@ -3,6 +3,7 @@ delivery state, retention. Real SQLite file and real PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,34 @@ async def test_claimed_alerts_are_not_handed_out_twice(database_url: str) -> Non
     finally:
         await store.close()
         await other.close()
+
+
+async def test_a_feed_answering_304_for_months_keeps_its_items(database_url: str) -> None:
+    """Prune must not forget items whose feed has not been parsed since."""
+    store = await opened(database_url)
+    try:
+        state = (await store.due_feeds(NOW, ["f"], 60))[0]
+        await store.record_items(state, [item("a"), item("b")], [], NOW)
+        assert await store.prune(NOW + 100 * 86400) == (0, 0)
+        assert await store.unseen("f", ["a", "b"]) == set()
+    finally:
+        await store.close()
+
+
+async def test_a_changed_url_starts_like_a_new_feed(database_url: str) -> None:
+    store = await opened(database_url)
+    try:
+        state = (await store.due_feeds(NOW, ["f"], 60))[0]
+        await store.record_items(replace(state, polled_once=True, etag='"x"'), [item("a")],
+                                 [], NOW)
+        await store.sync_feeds([("f", "https://elsewhere/feed", 900.0, NOW)])
+        moved = await store.feed("f")
+        assert moved is not None
+        assert (moved.url, moved.polled_once, moved.etag) == ("https://elsewhere/feed",
+                                                              False, None)
+        # A poll that started before the change cannot write the old URL back.
+        await store.save_feed(replace(state, failures=3))
+        after = await store.feed("f")
+        assert after is not None and (after.url, after.failures) == ("https://elsewhere/feed", 0)
+    finally:
+        await store.close()
