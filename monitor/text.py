@@ -46,8 +46,23 @@ def html_to_text(html: str) -> str:
     return normalize_space(root.text(deep=True, separator=""))
 
 
+# C0 control characters and DEL become spaces: feeds carry NULs (`&#x0;`)
+# that PostgreSQL refuses to store and that no reader wants to see.
+_CONTROLS = {code: " " for code in (*range(0x00, 0x20), 0x7F)}
+
+
 def normalize_space(text: str) -> str:
-    """Collapse every run of whitespace (NBSP included) into one space."""
+    """Collapse every run of whitespace (NBSP included) into one space; control
+    characters count as whitespace."""
     # str.split() and a `\s+` regex use the same test (Py_UNICODE_ISSPACE),
     # and split/join is three times faster: this runs on every title and summary.
-    return " ".join(text.split())
+    return " ".join(text.translate(_CONTROLS).split())
+
+
+def strip_controls(text: str) -> str:
+    """`text` without control characters (for links and ids, where spaces
+    would be wrong too)."""
+    return text.translate(_REMOVE_CONTROLS)
+
+
+_REMOVE_CONTROLS = dict.fromkeys(_CONTROLS)

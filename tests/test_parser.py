@@ -244,3 +244,13 @@ async def test_parse_in_a_process_pool_pickles_everything() -> None:
     assert parsed == parse_feed(body, {}, "fi")
     assert pickle.loads(pickle.dumps(parsed)) == parsed
     assert any("Citroën" in i.title + i.summary for i in parsed.items)
+
+
+def test_control_characters_never_reach_an_item() -> None:
+    """`&#x0;` and raw C0 controls: PostgreSQL refuses NUL in text, readers
+    want none of them."""
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><item>'
+            b"<title>A&#x0;B\x01C</title><link>http://x/a&#x0;b</link>"
+            b"<description>x&#x0;y &#x1F;z</description></item></channel></rss>")
+    (item,) = parse_feed(body, {}, "f").items
+    assert (item.title, item.summary, item.link) == ("A B C", "x y z", "http://x/ab")

@@ -35,7 +35,7 @@ from monitor.models import Item
 from monitor.parser.dates import feed_offset, published
 from monitor.parser.defuse import defuse
 from monitor.parser.identity import clean_link, entry_link, identity, short_id
-from monitor.text import html_to_text
+from monitor.text import html_to_text, strip_controls
 
 __all__ = ["ParsedFeed", "make_pool", "parse_feed", "parse_in_pool"]
 
@@ -138,7 +138,7 @@ def _items(entries: list[Any], feed_name: str, base: str) -> Iterator[Item]:
         # Python and raises and catches a KeyError for each missing key.
         entry = dict(parsed)
         title = html_to_text(str(entry.get("title", "")))
-        link = entry_link(entry, base)
+        link = strip_controls(entry_link(entry, base))
         summary = html_to_text(_summary(entry))
         if not (title or link or summary):
             continue  # an empty <item> (Le Cercle Psy has one): nothing to match or show
