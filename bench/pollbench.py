@@ -30,6 +30,7 @@ from monitor.daemon import limits_of
 from monitor.fetcher import Fetcher, make_session
 from monitor.matcher import compile_rules
 from monitor.parser import make_pool
+from monitor.parser.pool import ParsePool
 from monitor.pipeline import Context, Outcome, poll_feed
 from monitor.schedule import HostBackoff
 from monitor.store import Store
@@ -247,7 +248,7 @@ async def pipeline_cycle(settings: Settings, meter: Meter) -> list[Outcome]:
     async with make_session(limits_of(settings)) as session:
         ctx = Context(settings=settings, store=store,
                       fetcher=Fetcher(session, limits_of(settings)),
-                      matcher=compile_rules(settings.rules), executor=pool,
+                      matcher=compile_rules(settings.rules), pool=ParsePool(lambda: pool),
                       hosts=HostBackoff())
         states = {s.name: s for s in await store.feeds()}
         outcomes = await asyncio.gather(*(poll_feed(ctx, f, states[f.name])

@@ -39,6 +39,7 @@ from monitor.matcher import Matcher, check_rules, compile_rules
 from monitor.metrics import Metrics
 from monitor.notifier import Notifier
 from monitor.parser import make_pool
+from monitor.parser.pool import ParsePool
 from monitor.pipeline import Context, Outcome, poll_feed
 from monitor.schedule import HostBackoff, PollPolicy, first_poll
 from monitor.store import FeedState, Store
@@ -123,7 +124,7 @@ class Daemon:
         session = make_session(limits_of(settings), settings.monitor.user_agent)
         ctx = Context(settings=settings, store=self.store,
                       fetcher=Fetcher(session, limits_of(settings), now=self.clock),
-                      matcher=self.runtime.matcher, executor=self.executor_factory(),
+                      matcher=self.runtime.matcher, pool=ParsePool(self.executor_factory),
                       hosts=HostBackoff(), clock=self.clock, rng=random.Random())
         self._ctx, self._session = ctx, session
         await self._sync_feeds()
@@ -136,7 +137,7 @@ class Daemon:
         if session is not None:
             await session.close()
         if self._ctx is not None:
-            self._ctx.executor.shutdown(wait=False, cancel_futures=True)
+            self._ctx.pool.shutdown()
         if self.store is not None:
             await self.store.close()
 

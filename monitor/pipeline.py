@@ -14,7 +14,6 @@ import hashlib
 import logging
 import random
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -26,7 +25,8 @@ from monitor.errors import FetchError, HTTPStatusError, NewsmonitorError, ParseE
 from monitor.fetcher import Fetcher, FetchResult, mask_url
 from monitor.matcher import Matcher
 from monitor.models import Alert, Item, Match, Priority
-from monitor.parser import ParsedFeed, parse_in_pool
+from monitor.parser import ParsedFeed
+from monitor.parser.pool import ParsePool
 from monitor.store import FeedState, Store
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class Context:
     store: Store
     fetcher: Fetcher
     matcher: Matcher
-    executor: Executor
+    pool: ParsePool
     hosts: schedule.HostBackoff
     clock: Clock = lambda: datetime.now(UTC)
     rng: random.Random = random.Random()  # noqa: RUF009 - injected; tests pass a seeded one
@@ -112,7 +112,7 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState,
         new_state = _schedule_ok(ctx, feed, base, result, now, None)
         await ctx.store.save_feed(new_state)
         return Outcome(feed.name, "unchanged"), new_state
-    parsed = await parse_in_pool(ctx.executor, result.body, result.headers, feed.name)
+    parsed = await ctx.pool.parse(result.body, result.headers, feed.name)
     base = replace(base, body_hash=digest, title=parsed.title or state.title,
                    warning=parsed.bozo)
     new_state = _schedule_ok(ctx, feed, base, result, now, parsed)

@@ -25,6 +25,7 @@ from monitor.config import load
 from monitor.daemon import Daemon, build_runtime
 from monitor.fetcher import Fetcher, make_session
 from monitor.matcher import compile_rules
+from monitor.parser.pool import ParsePool
 from monitor.pipeline import Context, Outcome, poll_feed
 from monitor.schedule import HostBackoff
 from monitor.store import FeedState, Store
@@ -114,7 +115,7 @@ async def open_world(server: LoopbackServer, tmp: Path, feeds: Mapping[str, str]
     session = make_session()
     parses = CountingExecutor()
     ctx = Context(settings=settings, store=store, fetcher=Fetcher(session, now=clock),
-                  matcher=compile_rules(settings.rules), executor=parses,
+                  matcher=compile_rules(settings.rules), pool=ParsePool(lambda: parses),
                   hosts=HostBackoff(), clock=clock)
 
     async def close() -> None:

@@ -1,0 +1,64 @@
+"""The parse pool as the daemon uses it: bounded in time, and renewed when it
+breaks.
+
+A ProcessPoolExecutor whose worker dies (killed for memory, a crash in a C
+extension) is broken for good: every later job fails at once. A worker stuck
+in a pathological document holds its slot forever. `ParsePool` turns both
+into a ParseError for the feeds concerned and starts a fresh pool, so one bad
+document costs a failed poll, not the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from monitor.errors import ParseError
+from monitor.parser import ParsedFeed, make_pool, parse_in_pool
+
+log = logging.getLogger(__name__)
+PARSE_TIMEOUT = 60.0  # seconds; feedparser takes ~12 s on a 27 MB feed
+
+
+class ParsePool:
+    def __init__(self, factory: Callable[[], Executor] = make_pool,
+                 timeout: float = PARSE_TIMEOUT) -> None:
+        self._factory, self.timeout = factory, timeout
+        self._executor = factory()
+
+    async def parse(self, body: bytes, headers: Mapping[str, str],
+                    feed_name: str) -> ParsedFeed:
+        executor = self._executor
+        try:
+            return await asyncio.wait_for(
+                parse_in_pool(executor, body, headers, feed_name), self.timeout)
+        except TimeoutError:
+            self._renew(executor, f"a parse took over {self.timeout:.0f} s")
+            raise ParseError(f"parsing took longer than {self.timeout:.0f} s") from None
+        except BrokenProcessPool:
+            self._renew(executor, "a parse worker died")
+            raise ParseError("the parse worker died; the feed is parsed again "
+                             "at its next poll") from None
+
+    def _renew(self, broken: Executor, why: str) -> None:
+        if broken is not self._executor:
+            return  # another feed renewed it already
+        log.error("parse pool renewed error=%s", why)
+        self._executor = self._factory()
+        _kill(broken)
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _kill(executor: Executor) -> None:
+    """Stop a pool now, its busy workers included (shutdown would wait for them)."""
+    executor.shutdown(wait=False, cancel_futures=True)
+    if isinstance(executor, ProcessPoolExecutor):
+        # No public API ends a busy worker; _processes is how the stdlib's own
+        # tests and every pool-recycling library reach them.
+        for process in list((executor._processes or {}).values()):
+            process.kill()
