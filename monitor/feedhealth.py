@@ -5,6 +5,7 @@ A feed is unhealthy when it failed `max_failures` polls in a row, or when it
 has had no new item for longer than its `expect_every`. The first unhealthy
 poll raises one alert; while it stays unhealthy, a reminder at most every
 `REMIND_EVERY`; the first healthy poll after an alert sends one "recovered".
+A feed disabled by 410 Gone gets one "disabled" notice (it is not polled again).
 `FeedState.health_alerted` (the time of the last notice, None when healthy)
 is the only state this needs, so restarts neither repeat nor lose notices.
 """
@@ -24,15 +25,13 @@ RULE = "feed-health"
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    kind: str      # failing | silent | reminder | recovered
+    kind: str      # failing | silent | reminder | recovered | disabled
     text: str
 
 
 def problem(state: FeedState, feed: FeedSettings, max_failures: int,
             now: datetime) -> str | None:
     """Why the feed is unhealthy now, or None."""
-    if state.disabled:
-        return None  # 410 Gone was logged and is shown in status; nothing to poll
     if state.failures >= max_failures:
         return (f"{state.failures} polls failed in a row; last error: "
                 f"{state.error_category}: {state.error}")
@@ -46,8 +45,15 @@ def problem(state: FeedState, feed: FeedSettings, max_failures: int,
 def check(state: FeedState, feed: FeedSettings, max_failures: int,
           now: datetime) -> tuple[Notice | None, FeedState]:
     """The notice to send after a poll (if any) and the state to store."""
-    why = problem(state, feed, max_failures, now)
     alerted = state.health_alerted
+    if state.disabled:
+        # Not polled any more: one notice that says so, and nothing after it
+        # (above all not "recovered").
+        if alerted is not None and alerted >= (state.last_poll or 0):
+            return None, state
+        return (Notice("disabled", f"disabled: {state.disabled}"),
+                replace(state, health_alerted=now.timestamp()))
+    why = problem(state, feed, max_failures, now)
     if why is None:
         if alerted is None:
             return None, state
@@ -67,7 +73,8 @@ def alerts(notice: Notice, feed: FeedSettings, channels: tuple[str, ...],
     title = {"failing": f"Feed “{feed.name}” is failing",
              "silent": f"Feed “{feed.name}” is silent",
              "reminder": f"Feed “{feed.name}” is still unhealthy",
-             "recovered": f"Feed “{feed.name}” recovered"}[notice.kind]
+             "recovered": f"Feed “{feed.name}” recovered",
+             "disabled": f"Feed “{feed.name}” is gone and disabled"}[notice.kind]
     item = Item(feed=feed.name, id=f"health:{notice.kind}:{int(now.timestamp())}",
                 title=title, summary=notice.text, link="", published=now)
     priority = Priority.NORMAL if notice.kind == "recovered" else Priority.HIGH

@@ -8,6 +8,7 @@ Bound to loopback by default; it serves nothing else.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,10 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.config import parse_listen
+
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
+
 
 STALE_AFTER = 10.0  # seconds without a dispatch tick before /healthz says 503
 
@@ -57,7 +62,8 @@ class HealthServer:
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> int:
-        self._server = ThreadingHTTPServer(self._address, self._handler)
+        server_class = _IPv6Server if ":" in self._address[0] else ThreadingHTTPServer
+        self._server = server_class(self._address, self._handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="health", daemon=True).start()
         port: int = self._server.server_address[1]

@@ -230,11 +230,20 @@ class Store:
         """Connect (creating a SQLite file and its folder if needed) and create tables."""
         if "://" not in url:
             Path(url).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(engine_url(url))
+        try:
+            engine = create_async_engine(engine_url(url))
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            # Not the URL in the message: it may hold a password.
+            raise StoreError(f"cannot use this database URL: {type(exc).__name__} "
+                             "(install newsmonitor[postgres] for PostgreSQL)") from exc
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         store = cls(engine)
-        await store._run(lambda c: c.run_sync(_create_or_upgrade))
+        try:
+            await store._run(lambda c: c.run_sync(_create_or_upgrade))
+        except BaseException:
+            await engine.dispose()
+            raise
         return store
 
     async def close(self) -> None:

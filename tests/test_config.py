@@ -42,3 +42,16 @@ def test_config_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "monitor.toml").write_text("")
     assert find_config(None, env) == Path("config/monitor.toml")
+
+
+def test_a_feed_named_by_its_url_shows_no_credentials(tmp_path: Path) -> None:
+    from monitor.config import load
+
+    config = tmp_path / "monitor.toml"
+    config.write_text('[monitor]\ndatabase = "db"\ndefault_channels = ["c"]\n'
+                      '[channels.c]\nurl = "console://"\n'
+                      '[[feeds]]\nurl = "https://me:s3cret@example.org/private.xml"\n',
+                      encoding="utf-8")
+    (feed,) = load(config, {}).feeds
+    assert feed.name == "https://example.org/private.xml"
+    assert feed.url == "https://me:s3cret@example.org/private.xml"

@@ -34,7 +34,10 @@ def failing(n: int, alerted: datetime | None = None) -> FeedState:
      "recovered"),
     (OK, replace(FEED, expect_every=timedelta(hours=6)), NOW + timedelta(hours=7), "silent"),
     (OK, replace(FEED, expect_every=timedelta(hours=6)), NOW + timedelta(hours=5), None),
-    (replace(failing(12), disabled="410 Gone"), FEED, NOW, None),
+    (replace(failing(12, NOW - timedelta(hours=1)), disabled="410 Gone",
+             last_poll=NOW.timestamp()), FEED, NOW, "disabled"),
+    (replace(OK, disabled="410 Gone", last_poll=NOW.timestamp(),
+             health_alerted=NOW.timestamp()), FEED, NOW, None),
 ])
 def test_notices(state: FeedState, feed: FeedSettings, now: datetime, kind: str | None) -> None:
     notice, new_state = feedhealth.check(state, feed, 10, now)

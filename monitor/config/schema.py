@@ -15,12 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from monitor import USER_AGENT
 from monitor.config.values import (
+    Database,
     Duration,
     FeedURL,
     Listen,
     Name,
     QuietHours,
     Rate,
+    Retention,
     Size,
     TimeZone,
 )
@@ -36,7 +38,7 @@ class _Model(BaseModel):
 
 
 class MonitorModel(_Model):
-    database: str = Field(
+    database: Database = Field(
         "", description="SQLite file path (relative to the config file) or a postgresql:// URL. "
         "Empty: $STATE_DIRECTORY/newsmonitor.sqlite3 under systemd, else "
         "~/.local/state/newsmonitor/newsmonitor.sqlite3.")
@@ -64,7 +66,7 @@ class MonitorModel(_Model):
                                "this before they were seen go into one digest.")
     retry_for: Duration = Field(timedelta(hours=24), description="How long a failed delivery "
                                 "is retried before the alert is marked dead.")
-    retention: Duration = Field(timedelta(days=90), description="Age after which items and "
+    retention: Retention = Field(timedelta(days=90), description="Age after which items and "
                                 "delivered alerts are pruned.")
     http: Listen = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
                       "off.")

@@ -53,7 +53,33 @@ def parse_rate(value: object) -> tuple[int, timedelta]:
     count, _, period = str(value).partition("/")
     if not count.strip().isdigit() or not period:
         raise ValueError(f"{value!r} is not a rate; write e.g. '20/10m'")
+    if int(count) < 1 or parse_duration(period) <= timedelta(0):
+        raise ValueError(f"{value!r}: a rate needs at least 1 message per a positive period")
     return int(count), parse_duration(period)
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0s")
+    return value
+
+
+def _a_day_or_more(value: timedelta) -> timedelta:
+    # Pruning sooner would forget items their feeds still list between polls.
+    if value < timedelta(days=1):
+        raise ValueError("must be at least 1d")
+    return value
+
+
+def _check_database(value: str) -> str:
+    """A file path (SQLite) or a postgresql:// URL; nothing else is supported."""
+    scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+    if scheme and scheme not in ("postgresql", "postgres"):
+        # No colon or quote in this message: errors on this key are cut there,
+        # so that a URL's password can never be echoed (see loader._error_line).
+        raise ValueError(f"the {scheme} scheme is not supported; write a file path for "
+                         "SQLite or a postgresql URL")
+    return value
 
 
 def parse_quiet_hours(value: object) -> tuple[time, time]:
@@ -100,7 +126,11 @@ def _check_feed_url(value: str) -> str:
     raise ValueError(f"{value!r} is not an http(s), file: or builtin: URL")
 
 
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+Duration = Annotated[timedelta, BeforeValidator(parse_duration),
+                     pydantic.AfterValidator(_positive)]
+Retention = Annotated[timedelta, BeforeValidator(parse_duration),
+                      pydantic.AfterValidator(_a_day_or_more)]
+Database = Annotated[str, pydantic.AfterValidator(_check_database)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 Rate = Annotated[tuple[int, timedelta], BeforeValidator(parse_rate)]
 QuietHours = Annotated[tuple[time, time], BeforeValidator(parse_quiet_hours)]
