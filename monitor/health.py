@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.config import parse_listen
 
+
 class _IPv6Server(ThreadingHTTPServer):
     address_family = socket.AF_INET6
 
