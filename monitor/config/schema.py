@@ -65,9 +65,11 @@ class MonitorModel(_Model):
     catch_up: Duration = Field(timedelta(hours=24), description="Items published longer than "
                                "this before they were seen go into one digest.")
     retry_for: Duration = Field(timedelta(hours=24), description="How long a failed delivery "
-                                "is retried before the alert is marked dead.")
-    retention: Retention = Field(timedelta(days=90), description="Age after which items and "
-                                "delivered alerts are pruned.")
+                                "is retried, from its first failure, before the alert is "
+                                "marked dead.")
+    retention: Retention = Field(timedelta(days=90), description="Age after which delivered "
+                                 "alerts, and items gone from their feed, are pruned; at "
+                                 "least 1d.")
     http: Listen = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
                       "off.")
     channels_file: str = Field("", description="An apprise text config (`tag = url` lines) "
