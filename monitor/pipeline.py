@@ -38,7 +38,7 @@ class Outcome:
     """What one poll did, for logs, metrics and `run --once`."""
 
     feed: str
-    result: str            # new | unchanged | not_modified | error | skipped
+    result: str  # new | no_new_items | unchanged | not_modified | error | skipped
     new_items: int = 0
     alerts: int = 0
     error: str | None = None
@@ -108,7 +108,8 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState,
         return Outcome(feed.name, "not_modified"), new_state
     digest = hashlib.sha256(result.body).hexdigest()
     if digest == state.body_hash and state.polled_once:
-        # No validators, same bytes: nothing to parse (see issue #4).
+        # A server that sends neither ETag nor Last-Modified (many small sites'
+        # generated feeds): the same bytes as last time hold nothing new.
         new_state = _schedule_ok(ctx, feed, base, result, now, None)
         await ctx.store.save_feed(new_state)
         return Outcome(feed.name, "unchanged"), new_state
@@ -132,7 +133,8 @@ def _read_local(url: str, limit: int) -> FetchResult:
         data = resources.files("monitor.data").joinpath(url[len("builtin:"):]).read_bytes()
     else:
         try:
-            data = Path(url[len("file:"):]).read_bytes()[: limit + 1]
+            with Path(url[len("file:"):]).open("rb") as fh:
+                data = fh.read(limit + 1)
         except OSError as exc:
             raise FetchError(f"cannot read {url}: {exc.strerror}", url=url) from exc
     if len(data) > limit:
@@ -199,8 +201,8 @@ async def _record(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedS
     if new_items:
         log.info("new items feed=%s new=%d alerts=%d", feed.name, len(new_items), len(queued))
     rules = tuple(dict.fromkeys((a.item.id, a.match.rule) for a in alerts))
-    return Outcome(feed.name, "new", len(new_items), len(queued),
-                   rules=tuple(rule for _, rule in rules)), state
+    return Outcome(feed.name, "new" if new_items else "no_new_items", len(new_items),
+                   len(queued), rules=tuple(rule for _, rule in rules)), state
 
 
 def make_alerts(settings: Settings, matcher: Matcher, feed: FeedSettings,
