@@ -23,6 +23,7 @@ import concurrent.futures
 import io
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +109,13 @@ def make_pool(workers: int | None = None) -> concurrent.futures.ProcessPoolExecu
     """
     return concurrent.futures.ProcessPoolExecutor(
         max_workers=workers or os.cpu_count() or 1,
-        mp_context=multiprocessing.get_context("spawn"))
+        mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start)
+
+
+def _worker_start() -> None:
+    # Ctrl-C reaches the whole process group: the daemon handles it and shuts
+    # the pool down; a worker that also took it would print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _feedparse(body: bytes, headers: dict[str, str]) -> tuple[Any, object | None]:
