@@ -50,6 +50,16 @@ any = ["Ampere"]
     return config
 
 
+def two_urls(tmp: Path, hook: LoopbackServer, second: LoopbackServer) -> Path:
+    """The `hook` channel with a second URL, on the `second` receiver."""
+    config = setup(tmp, hook).read_text(encoding="utf-8").replace(
+        f'url = "json://127.0.0.1:{hook.port}/h"',
+        f'urls = ["json://127.0.0.1:{hook.port}/h", "json://127.0.0.1:{second.port}/h"]')
+    path = tmp / "two.toml"
+    path.write_text(config, encoding="utf-8")
+    return path
+
+
 def alert(n: int, channel: str = "hook", priority: Priority = Priority.NORMAL,
           published: datetime | None = None) -> Alert:
     item = Item(feed="news", id=f"i{n}", title=f"Ampere {n}", link=f"https://x/{n}",
@@ -162,11 +172,7 @@ async def _failures(tmp_path: Path, hook: LoopbackServer, other: LoopbackServer)
 async def test_a_retry_goes_only_to_the_urls_that_failed(tmp_path: Path,
                                                          hook: LoopbackServer) -> None:
     with loopback() as second:
-        config = setup(tmp_path, hook).read_text(encoding="utf-8").replace(
-            f'url = "json://127.0.0.1:{hook.port}/h"',
-            f'urls = ["json://127.0.0.1:{hook.port}/h", "json://127.0.0.1:{second.port}/h"]')
-        path = tmp_path / "two.toml"
-        path.write_text(config, encoding="utf-8")
+        path = two_urls(tmp_path, hook, second)
         async with Harness(path, hook) as h:
             await h.queue([alert(1)], T0)
             second.statuses = [500]
@@ -227,11 +233,8 @@ async def test_partial_retry_survives_an_edited_channel(tmp_path: Path,
     """URL 1 took the alert, URL 2 failed; the user then removes URL 1: the
     retry must still reach URL 2 (done URLs are kept by URL, not position)."""
     with loopback() as second:
-        both = setup(tmp_path, hook).read_text(encoding="utf-8").replace(
-            f'url = "json://127.0.0.1:{hook.port}/h"',
-            f'urls = ["json://127.0.0.1:{hook.port}/h", "json://127.0.0.1:{second.port}/h"]')
-        path = tmp_path / "two.toml"
-        path.write_text(both, encoding="utf-8")
+        path = two_urls(tmp_path, hook, second)
+        both = path.read_text(encoding="utf-8")
         async with Harness(path, hook) as h:
             await h.queue([alert(1)], T0)
             second.statuses = [500]
