@@ -276,7 +276,7 @@ class Daemon:
             outcome = await poll_feed(ctx, feed, state)
             self.metrics.poll(outcome.result, outcome.elapsed, outcome.new_items,
                               outcome.rules)
-            queued = await self._feed_health(ctx, feed)
+            queued = await self._feed_health(ctx, feed, outcome.state)
         except NewsmonitorError as exc:
             # The store itself failed (poll_feed handles the feed's own trouble):
             # the feed's claim expires and it is polled again.
@@ -285,10 +285,11 @@ class Daemon:
         if outcome.alerts or queued:
             self._spawn(self._deliver())
 
-    async def _feed_health(self, ctx: Context, feed: FeedSettings) -> int:
-        """Raise, remind or clear the feed's health alert (see feedhealth)."""
+    async def _feed_health(self, ctx: Context, feed: FeedSettings,
+                           state: FeedState | None) -> int:
+        """Raise, remind or clear the feed's health alert (see feedhealth),
+        from the state the poll just stored."""
         m = ctx.settings.monitor
-        state = await ctx.store.feed(feed.name)
         if state is None:
             return 0
         now = self.clock()

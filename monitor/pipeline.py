@@ -44,6 +44,7 @@ class Outcome:
     error: str | None = None
     elapsed: float = 0.0
     rules: tuple[str, ...] = ()  # the rule of each match on a new item
+    state: FeedState | None = None  # the feed's state as this poll stored it
 
 
 @dataclass(slots=True)
@@ -89,7 +90,7 @@ async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outco
                     mask_url(state.current_url), outcome.error, _iso(new_state.next_poll))
         await ctx.store.save_feed(new_state)
     elapsed = asyncio.get_running_loop().time() - started
-    return replace(outcome, elapsed=elapsed)
+    return replace(outcome, elapsed=elapsed, state=new_state)
 
 
 async def _poll(ctx: Context, feed: FeedSettings, state: FeedState,
@@ -194,10 +195,9 @@ async def _record(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedS
     # First poll of a feed: its backlog is history, not news (no flood on the
     # first start), unless the user asked for it with alert_existing.
     silent = not old.polled_once and not feed.alert_existing
-    alerts = [] if silent else make_alerts(ctx.settings, ctx.matcher, feed, new_items,
-                                           state.title)
-    state = replace(state, polled_once=True)
-    queued = await ctx.store.record_items(state, parsed.items, alerts, now.timestamp())
+    alerts = [] if silent else make_alerts(ctx.settings, ctx.matcher, feed, new_items)
+    queued, state = await ctx.store.record_items(replace(state, polled_once=True),
+                                                 parsed.items, alerts, now.timestamp())
     if new_items:
         log.info("new items feed=%s new=%d alerts=%d", feed.name, len(new_items), len(queued))
     rules = tuple(dict.fromkeys((a.item.id, a.match.rule) for a in alerts))
@@ -206,20 +206,20 @@ async def _record(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedS
 
 
 def make_alerts(settings: Settings, matcher: Matcher, feed: FeedSettings,
-                items: Sequence[Item], feed_title: str) -> list[Alert]:
+                items: Sequence[Item]) -> list[Alert]:
     """Match each item and fan each match out to its rule's channels."""
     alerts: list[Alert] = []
     for item in items:
         for match in matcher.match(item, feed.tags):
-            alerts += _fan_out(settings, matcher, match, item, feed.name or feed_title)
+            alerts += _fan_out(settings, matcher, match, item, feed.name)
     return alerts
 
 
 def _fan_out(settings: Settings, matcher: Matcher, match: Match, item: Item,
-             feed_title: str) -> list[Alert]:
+             feed_name: str) -> list[Alert]:
     rule = matcher.rules[match.rule]
     channels = rule.channels or settings.monitor.default_channels
-    return [Alert(item=item, match=match, channel=name, feed_title=feed_title,
+    return [Alert(item=item, match=match, channel=name, feed_title=feed_name,
                   priority=rule.priority)
             for name in channels if _accepts(settings.channels.get(name), rule.priority)]
 

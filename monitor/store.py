@@ -330,11 +330,13 @@ class Store:
         return result
 
     async def record_items(self, state: FeedState, items: Sequence[Item],
-                           alerts: Sequence[Alert], now: float) -> list[int]:
+                           alerts: Sequence[Alert], now: float
+                           ) -> tuple[list[int], FeedState]:
         """In one transaction: the feed's new state, its new items, and the
         alerts for the items that really were new (a concurrent instance may
-        have recorded some first). Returns the ids of the alerts queued."""
-        async def go(conn: AsyncConnection) -> list[int]:
+        have recorded some first). Returns the ids of the alerts queued and
+        the feed's state as stored."""
+        async def go(conn: AsyncConnection) -> tuple[list[int], FeedState]:
             fresh = await self._insert_items(conn, state.name, items, now)
             await self._touch_items(conn, state.name, [i.id for i in items if i.id not in fresh],
                                     now)
@@ -342,8 +344,9 @@ class Store:
             new_state = replace(state, items_seen=seen,
                                 last_new_item=now if fresh else state.last_new_item)
             await conn.execute(_SAVE_FEED, _feed_params(new_state))
-            return await self._queue(conn, [a for a in alerts if a.item.id in fresh], now)
-        result: list[int] = await self._run(go)
+            queued = await self._queue(conn, [a for a in alerts if a.item.id in fresh], now)
+            return queued, new_state
+        result: tuple[list[int], FeedState] = await self._run(go)
         return result
 
     async def _insert_items(self, conn: AsyncConnection, feed: str, items: Sequence[Item],
