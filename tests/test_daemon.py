@@ -16,6 +16,15 @@ from tests.servers import LoopbackServer, Route, loopback, rss
 from tests.waiting import wait_for
 
 
+def write_config(tmp: Path, feed: LoopbackServer, hook: LoopbackServer) -> Path:
+    """monitor.toml and an empty rules.d/ in `tmp`: feed /f, channel `hook`."""
+    (tmp / "rules.d").mkdir()
+    config = tmp / "monitor.toml"
+    config.write_text(config_text(tmp, f"{feed.url}/f", f"json://127.0.0.1:{hook.port}/h"),
+                      encoding="utf-8")
+    return config
+
+
 def config_text(tmp: Path, feed_url: str, hook_url: str) -> str:
     return f"""
 include = ["rules.d/*.toml"]
@@ -55,10 +64,7 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
     feed, hook = servers
     items = [("x0", "Rien à voir")]
     feed.routes["/f"] = Route(rss(items))
-    (tmp_path / "rules.d").mkdir()
-    config = tmp_path / "monitor.toml"
-    config.write_text(config_text(tmp_path, f"{feed.url}/f",
-                                  f"json://127.0.0.1:{hook.port}/h"), encoding="utf-8")
+    config = write_config(tmp_path, feed, hook)
     daemon = DaemonProcess(config, tmp_path)
     try:
         assert "READY=1" in daemon.wait_notify("READY=1")
@@ -126,10 +132,7 @@ def test_sigterm_during_an_outage_loses_nothing(
     feed, hook = servers
     items = [("x0", "Rien")]
     feed.routes["/f"] = Route(rss(items))
-    (tmp_path / "rules.d").mkdir()
-    config = tmp_path / "monitor.toml"
-    config.write_text(config_text(tmp_path, f"{feed.url}/f",
-                                  f"json://127.0.0.1:{hook.port}/h"), encoding="utf-8")
+    config = write_config(tmp_path, feed, hook)
     hook.statuses = [500] * 1000
     daemon = DaemonProcess(config, tmp_path)
     try:

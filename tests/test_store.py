@@ -33,12 +33,12 @@ async def test_items_and_alerts_are_recorded_once(database_url: str) -> None:
     store = await opened(database_url)
     try:
         state = (await store.due_feeds(NOW, ["f"], 60))[0]
-        ids = await store.record_items(state, [item("a"), item("b")],
+        ids, _ = await store.record_items(state, [item("a"), item("b")],
                                        [alert("a"), alert("a", "chat")], NOW)
         assert len(ids) == 2
         assert await store.unseen("f", ["a", "b", "c"]) == {"c"}
         # The same items again (a restart, a second instance): nothing new.
-        assert await store.record_items(state, [item("a")], [alert("a")], NOW + 1) == []
+        assert (await store.record_items(state, [item("a")], [alert("a")], NOW + 1))[0] == []
         due = await store.claim_due_alerts(NOW, 60)
         assert [(d.alert.item.title, d.alert.channel, d.alert.priority) for d in due] == [
             ("Ampère a", "mail", Priority.HIGH), ("Ampère a", "chat", Priority.HIGH)]
@@ -61,7 +61,7 @@ async def test_delivery_state_and_retries(database_url: str) -> None:
     store = await opened(database_url)
     try:
         state = (await store.due_feeds(NOW, ["f"], 60))[0]
-        first, second = await store.record_items(state, [item("a"), item("b")],
+        (first, second), _ = await store.record_items(state, [item("a"), item("b")],
                                                  [alert("a"), alert("b")], NOW)
         await store.mark_failed([first], "HTTP 500", NOW, NOW + 30)
         assert [d.alert.id for d in await store.claim_due_alerts(NOW + 1, 60)] == [second]
@@ -140,7 +140,7 @@ async def test_claimed_alerts_are_not_handed_out_twice(database_url: str) -> Non
     store, other = await opened(database_url), await Store.open(database_url)
     try:
         state = (await store.due_feeds(NOW, ["f"], 60))[0]
-        ids = await store.record_items(state, [item("a"), item("b")],
+        ids, _ = await store.record_items(state, [item("a"), item("b")],
                                        [alert("a"), alert("b")], NOW)
         first = await store.claim_due_alerts(NOW, 60)
         assert [s.alert.id for s in first] == ids
