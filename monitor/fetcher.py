@@ -24,11 +24,12 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
 from monitor import USER_AGENT
+from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import (
     ConnectionFailedError,
     FetchError,
@@ -93,17 +94,6 @@ def make_session(limits: FetchLimits = FetchLimits(),
         headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
         auto_decompress=False,
     )
-
-
-def mask_url(url: str) -> str:
-    """`url` without user:password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc = f"{netloc}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class Fetcher:

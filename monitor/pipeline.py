@@ -21,8 +21,9 @@ from pathlib import Path
 
 from monitor import schedule
 from monitor.config import ChannelSettings, FeedSettings, Settings
+from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import FetchError, HTTPStatusError, NewsmonitorError, ParseError
-from monitor.fetcher import Fetcher, FetchResult, mask_url
+from monitor.fetcher import Fetcher, FetchResult
 from monitor.matcher import Matcher
 from monitor.models import Alert, Item, Match, Priority
 from monitor.parser import ParsedFeed

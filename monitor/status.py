@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from monitor.config import Settings
-from monitor.fetcher import mask_url
+from monitor.config.values import without_userinfo as mask_url
 from monitor.store import FeedState, Store, StoredAlert
 
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pydantic
 
@@ -23,6 +22,7 @@ from monitor.config.schema import (
     _Model,
 )
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
+from monitor.config.values import without_userinfo
 from monitor.errors import ConfigError
 from monitor.models import Person, Rule
 
@@ -208,19 +208,11 @@ def _feed(model: FeedModel, source: Path) -> FeedSettings:
     if url.startswith("file:"):
         raw = url.removeprefix("file://") if url.startswith("file://") else url[5:]
         url = "file:" + str((source.parent / raw).resolve())
-    return FeedSettings(url=url, name=model.name or _without_userinfo(model.url),
+    return FeedSettings(url=url, name=model.name or without_userinfo(model.url),
                         interval=model.interval
                         or timedelta(0), tags=tuple(model.tags),
                         alert_existing=model.alert_existing, enabled=model.enabled,
                         expect_every=model.expect_every, source=str(source))
-
-
-def _without_userinfo(url: str) -> str:
-    """A URL fit for a name shown in logs and alerts: no user:password@."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
 
 
 def _rule(model: RuleModel, source: Path, index: int) -> Rule:

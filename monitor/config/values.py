@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import time, timedelta
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
@@ -138,3 +138,11 @@ TimeZone = Annotated[str, pydantic.AfterValidator(_check_timezone)]
 FeedURL = Annotated[str, pydantic.AfterValidator(_check_feed_url)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Listen = Annotated[str, pydantic.AfterValidator(_check_listen)]
+
+
+def without_userinfo(url: str) -> str:
+    """`url` without user:password@, for names, messages and logs."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
