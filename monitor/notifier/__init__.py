@@ -31,7 +31,6 @@ import sys
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import apprise
@@ -51,6 +50,7 @@ from monitor.notifier.urls import (
     validate_url,
 )
 from monitor.render import Format, Message
+from monitor.schedule import parse_retry_after
 
 __all__ = [
     "ChannelSpec", "DeliveryResult", "Notifier", "UrlResult", "credentials_dir_urls",
@@ -277,13 +277,6 @@ def _retry_after(responses: Sequence[tuple[int, str | None]]) -> float | None:
 
 
 def _parse_retry_after(header: str | None) -> float:
-    """RFC 9110 §10.2.3: delay-seconds or an HTTP-date; 60 s when unusable."""
-    if header is None:
-        return 60.0
-    if header.strip().isdigit():
-        return float(header.strip())
-    try:
-        when = parsedate_to_datetime(header)
-    except (TypeError, ValueError):
-        return 60.0
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    """Retry-After in either form (schedule.parse_retry_after); 60 s when unusable."""
+    seconds = parse_retry_after(header, datetime.now(UTC))
+    return 60.0 if seconds is None else seconds
