@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 
+from monitor.config.values import parse_duration
 from monitor.errors import ConfigError
 from monitor.models import Priority
 
@@ -81,8 +82,6 @@ class Plan:
 
 # --- schedules ----------------------------------------------------------------
 
-_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def zone(name: str) -> ZoneInfo:
@@ -94,12 +93,14 @@ def zone(name: str) -> ZoneInfo:
 
 def parse_digest(expr: str, tz: str = "UTC") -> timedelta | CronTrigger:
     """"1h"-style interval or a 5-field crontab line; ConfigError otherwise."""
-    match = _INTERVAL.match(expr)
-    if match:
-        seconds = int(match[1]) * _UNIT[match[2]]
-        if seconds <= 0:
+    if len(expr.split()) == 1:  # a duration, written as everywhere in the config
+        try:
+            period = parse_duration(expr)
+        except ValueError as exc:
+            raise ConfigError(f"digest {expr!r}: {exc}") from None
+        if period <= timedelta(0):
             raise ConfigError(f"digest {expr!r}: the period must be positive")
-        return timedelta(seconds=seconds)
+        return period
     try:
         return _crontab(expr, zone(tz))
     except ValueError as exc:
