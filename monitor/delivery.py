@@ -163,20 +163,26 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
                              by_id[first].alert.item.published)
                for first, ids in siblings.items()]
     plan = flood.plan(spec, sent, pending, now)
+    keys = [url_key(url) for url in spec.urls]
     count = 0
     for unit in plan.deliveries:
         planned = replace(unit, alert_ids=tuple(i for first in unit.alert_ids
                                                 for i in siblings[first]))
         group = [by_id[i] for i in planned.alert_ids]
-        # URLs that took every alert of this group on an earlier attempt are skipped.
-        done = frozenset.intersection(*(s.done_urls for s in group))
-        keys = [url_key(url) for url in spec.urls]
-        result = await notifier.send(spec.name, _message(channels, spec, planned, group),
-                                     priority=_priority(group),
-                                     only=[i for i, key in enumerate(keys) if key not in done])
-        if not result.ok:
-            accepted = done | {keys[r.index] for r in result.results if r.ok}
-            await _failed(store, channels, group, result, now, accepted)
+        accepted = {s.alert.id: set(s.done_urls) for s in group}
+        failure: DeliveryResult | None = None
+        for ids, indexes in _owed(group, keys):
+            part = [by_id[i] for i in ids]
+            result = await notifier.send(
+                spec.name, _message(channels, spec, replace(planned, alert_ids=ids), part),
+                priority=_priority(part), only=indexes)
+            for url in result.results:
+                if url.ok:
+                    for i in ids:
+                        accepted[i].add(keys[url.index])
+            failure = failure if result.ok else result
+        if failure is not None:
+            await _failed(store, failure, channels, group, now, accepted)
             if metrics:
                 metrics.failed(spec.name, len(group))
             break  # keep this channel's order: the rest waits for the retry
@@ -187,6 +193,25 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
             metrics.delivered(spec.name, len(group))
         count += 1
     return count
+
+
+def _owed(group: Sequence[StoredAlert], keys: Sequence[str]
+          ) -> list[tuple[tuple[int, ...], list[int]]]:
+    """What each URL of the channel still owes: (alert ids, URL indexes) pairs.
+
+    A URL that took some alerts of this group on an earlier attempt (the
+    group was then another one: a single alert now folded into a summary,
+    say) gets only the others, so nothing reaches one URL twice. Usually
+    every URL owes the whole group and there is one pair; a URL that took
+    everything is left out (after a crash between sending and recording,
+    or when the URLs that failed were removed from the channel).
+    """
+    owed: dict[tuple[int, ...], list[int]] = {}
+    for index, key in enumerate(keys):
+        ids = tuple(s.alert.id for s in group if key not in s.done_urls)
+        if ids:
+            owed.setdefault(ids, []).append(index)
+    return list(owed.items())
 
 
 async def _backing_off(store: Store, channel: str, now: datetime) -> bool:
@@ -257,9 +282,11 @@ def url_key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert],
-                  result: DeliveryResult, now: datetime, accepted: frozenset[str]) -> None:
-    ids = [s.alert.id for s in group]
+async def _failed(store: Store, result: DeliveryResult, channels: Channels,
+                  group: Sequence[StoredAlert], now: datetime,
+                  accepted: Mapping[int, set[str]]) -> None:
+    """Back the group off (or mark it dead), each alert remembering the URLs
+    that took it (`accepted`, by url_key) so that its retry skips them."""
     attempts = max(s.attempts for s in group) + 1
     delay = max(min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_CAP), result.retry_after or 0)
     # retry_for counts from the first failure, not from creation: an alert
@@ -270,8 +297,13 @@ async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert]
     if now.timestamp() + delay > first + channels.retry_for.total_seconds():
         retry_at = None
         log.error("alert dead after retries channel=%s alerts=%d attempts=%d error=%s",
-                  result.channel, len(ids), attempts, result.error)
-    await store.mark_failed(ids, result.error or "failed", now.timestamp(), retry_at, accepted)
+                  result.channel, len(group), attempts, result.error)
+    by_done: dict[frozenset[str], list[int]] = {}
+    for alert_id, urls in accepted.items():
+        by_done.setdefault(frozenset(urls), []).append(alert_id)
+    for done, ids in by_done.items():
+        await store.mark_failed(ids, result.error or "failed", now.timestamp(), retry_at,
+                                done)
 
 
 async def send_test(notifier: Notifier, channels: Channels, name: str) -> DeliveryResult:

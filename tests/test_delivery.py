@@ -183,6 +183,50 @@ async def test_a_retry_goes_only_to_the_urls_that_failed(tmp_path: Path,
             assert (await h.store.outbox_counts())[("hook", "sent")] == 1
 
 
+async def test_a_retry_in_another_grouping_skips_what_each_url_took(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    """An hourly digest of Ampere 1 reached the first URL only; its retry is
+    folded into the next digest with Ampere 2: the second URL gets both, the
+    first only the one it never had."""
+    with loopback() as second:
+        path = two_urls(tmp_path, hook, second)
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "[channels.other]", 'digest = "1h"\n\n[channels.other]'), encoding="utf-8")
+        async with Harness(path, hook) as h:
+            await h.queue([alert(1)], T0)
+            second.statuses = [500]
+            hour = T0.replace(minute=0) + timedelta(hours=1, seconds=1)
+            assert await h.deliver(hour) == ["[newsmonitor] digest: 1 alerts"]
+            await h.queue([alert(2)], hour + timedelta(minutes=20))
+            assert await h.deliver(hour + timedelta(minutes=30)) == [
+                "[newsmonitor] digest: 1 alerts"]
+            assert "Ampere 2" in hook.posts()[-1]["message"]
+            assert "Ampere 1" not in hook.posts()[-1]["message"]
+            assert [p["title"] for p in second.posts()] == ["[newsmonitor] digest: 2 alerts"]
+            assert all(f"Ampere {n}" in second.posts()[0]["message"] for n in (1, 2))
+            assert (await h.store.outbox_counts())[("hook", "sent")] == 2
+            assert await h.deliver(hour + timedelta(hours=2)) == []
+            assert len(second.posts()) == 1
+
+
+async def test_a_url_that_took_everything_is_not_sent_again(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    """The first URL took the alert, the second failed, then the user removed
+    the second: the alert is recorded as sent without a message."""
+    with loopback() as second:
+        path = two_urls(tmp_path, hook, second)
+        both = path.read_text(encoding="utf-8")
+        async with Harness(path, hook) as h:
+            await h.queue([alert(1)], T0)
+            second.statuses = [500]
+            assert await h.deliver(T0) == ["[newsmonitor] ampere: Ampere 1"]
+        path.write_text(both.replace(f', "json://127.0.0.1:{second.port}/h"', ""),
+                        encoding="utf-8")
+        async with Harness(path, hook) as h:
+            assert await h.deliver(T0 + timedelta(seconds=31)) == []
+            assert (await h.store.outbox_counts())[("hook", "sent")] == 1
+
+
 async def test_user_template_is_used_and_a_failing_one_falls_back(
         tmp_path: Path, hook: LoopbackServer) -> None:
     (tmp_path / "alert.txt").write_text("{{ rule }} | {{ title }} | {{ score }}",
