@@ -44,7 +44,6 @@ from monitor.store import Store, StoredAlert
 log = logging.getLogger(__name__)
 CLAIM_LEASE = 300.0  # seconds one tick may hold alerts it is sending (see Store)
 RETRY_FIRST = 30.0
-_orphan_warned: dict[str, float] = {}  # channel → when we last logged its orphans
 RETRY_CAP = 3600.0
 
 
@@ -128,13 +127,7 @@ async def _channel(store: Store, notifier: Notifier, channels: Channels, name: s
                    metrics: Metrics | None, retry_now: bool = False) -> int:
     spec = channels.specs.get(name)
     if spec is None:
-        # The channel was removed from the config (or renamed): keep the alerts
-        # for when it comes back, and say so once an hour, not every tick.
-        if now.timestamp() - _orphan_warned.get(name, 0.0) > 3600:
-            _orphan_warned[name] = now.timestamp()
-            log.warning("alerts wait for a channel no longer configured channel=%s "
-                        "pending=%d", name, len(alerts))
-        await store.release([s.alert.id for s in alerts])
+        await _orphaned(store, channels, name, alerts, now)
         return 0
     try:
         if not retry_now and await _backing_off(store, name, now):
@@ -182,7 +175,8 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
                         accepted[i].add(keys[url.index])
             failure = failure if result.ok else result
         if failure is not None:
-            await _failed(store, failure, channels, group, now, accepted)
+            await _failed(store, channels, group, now, accepted, failure.error or "failed",
+                          failure.retry_after)
             if metrics:
                 metrics.failed(spec.name, len(group))
             break  # keep this channel's order: the rest waits for the retry
@@ -282,13 +276,25 @@ def url_key(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
-async def _failed(store: Store, result: DeliveryResult, channels: Channels,
-                  group: Sequence[StoredAlert], now: datetime,
-                  accepted: Mapping[int, set[str]]) -> None:
+async def _orphaned(store: Store, channels: Channels, name: str,
+                    alerts: Sequence[StoredAlert], now: datetime) -> None:
+    """Alerts of a channel removed from the config (or renamed) fail like an
+    outage: retried with backoff, so they leave once the channel is back
+    (a reload), and dead `retry_for` after the first miss (shown by status
+    and history), instead of waiting forever."""
+    log.warning("alerts wait for a channel no longer configured channel=%s pending=%d",
+                name, len(alerts))
+    await _failed(store, channels, alerts, now, {s.alert.id: set(s.done_urls) for s in alerts},
+                  f"channel {name!r} is no longer in the config", None)
+
+
+async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert],
+                  now: datetime, accepted: Mapping[int, set[str]], error: str,
+                  retry_after: float | None) -> None:
     """Back the group off (or mark it dead), each alert remembering the URLs
     that took it (`accepted`, by url_key) so that its retry skips them."""
     attempts = max(s.attempts for s in group) + 1
-    delay = max(min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_CAP), result.retry_after or 0)
+    delay = max(min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_CAP), retry_after or 0)
     # retry_for counts from the first failure, not from creation: an alert
     # that waited on purpose (a weekly digest, quiet hours) gets its full time.
     first = min((s.first_failure for s in group if s.first_failure is not None),
@@ -297,13 +303,12 @@ async def _failed(store: Store, result: DeliveryResult, channels: Channels,
     if now.timestamp() + delay > first + channels.retry_for.total_seconds():
         retry_at = None
         log.error("alert dead after retries channel=%s alerts=%d attempts=%d error=%s",
-                  result.channel, len(group), attempts, result.error)
+                  group[0].alert.channel, len(group), attempts, error)
     by_done: dict[frozenset[str], list[int]] = {}
     for alert_id, urls in accepted.items():
         by_done.setdefault(frozenset(urls), []).append(alert_id)
     for done, ids in by_done.items():
-        await store.mark_failed(ids, result.error or "failed", now.timestamp(), retry_at,
-                                done)
+        await store.mark_failed(ids, error, now.timestamp(), retry_at, done)
 
 
 async def send_test(notifier: Notifier, channels: Channels, name: str) -> DeliveryResult:

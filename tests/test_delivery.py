@@ -227,6 +227,30 @@ async def test_a_url_that_took_everything_is_not_sent_again(
             assert (await h.store.outbox_counts())[("hook", "sent")] == 1
 
 
+async def test_alerts_of_a_removed_channel_leave_when_it_is_back_or_end_dead(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    path = setup(tmp_path, hook)
+    async with Harness(path, hook) as h:
+        await h.queue([alert(1, channel="later"), alert(2, channel="gone")], T0)
+        assert await h.deliver(T0) == []
+        assert {s.last_error for s in await h.store.history(state="pending")} == {
+            "channel 'later' is no longer in the config",
+            "channel 'gone' is no longer in the config"}
+    # The user puts `later` back (a reload): its alert leaves at the next retry.
+    path.write_text(path.read_text(encoding="utf-8") + "\n[channels.later]\n"
+                    f'url = "json://127.0.0.1:{hook.port}/later"\n', encoding="utf-8")
+    async with Harness(path, hook) as h:
+        at = T0 + timedelta(seconds=31)
+        assert await h.deliver(at) == ["[newsmonitor] ampere: Ampere 1"]
+        for _ in range(3):
+            at += timedelta(minutes=30)
+            assert await h.deliver(at) == []
+        dead = await h.store.history(state="dead")
+        assert [(s.alert.item.title, s.last_error) for s in dead] == [
+            ("Ampere 2", "channel 'gone' is no longer in the config")]
+        assert (await h.store.outbox_counts()).get(("gone", "pending")) is None
+
+
 async def test_user_template_is_used_and_a_failing_one_falls_back(
         tmp_path: Path, hook: LoopbackServer) -> None:
     (tmp_path / "alert.txt").write_text("{{ rule }} | {{ title }} | {{ score }}",
