@@ -95,6 +95,17 @@ def test_all_errors_are_listed_at_once(tmp_path: Path,
     assert "bogus: unknown key" in err and "unknown channel 'nope'" in err
 
 
+def test_a_monitor_error_keeps_the_other_monitor_keys(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A typo in [monitor] is one error: default_channels still counts, so no
+    rule is reported as having no channel."""
+    text = GOOD.replace('database = "state.sqlite3"',
+                        'database = "state.sqlite3"\npoll_intervall = "5m"')
+    assert main(["check", "--config", str(write(tmp_path, text))]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {tmp_path / 'monitor.toml'}: monitor.poll_intervall: unknown key"]
+
+
 def test_included_rule_file_errors_name_that_file(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "rules.d").mkdir()

@@ -139,19 +139,21 @@ def _validate_data(path: Path, data: dict[str, Any], model: type[_Model],
 
 def _without_bad_entries(data: dict[str, Any],
                          locations: list[tuple[Any, ...]]) -> dict[str, Any] | None:
-    """`data` minus each list entry, channel or table an error points into."""
+    """`data` minus each list entry, channel or [monitor] key an error points
+    into (the whole [monitor] table if it is not a table): the valid keys of
+    [monitor] stay, so that the cross-checks see the user's default_channels."""
     drop: dict[str, set[Any]] = {}
     for loc in locations:
-        if len(loc) >= 2 and loc[0] in ("feeds", "rules", "channels"):
+        if len(loc) >= 2 and loc[0] in ("feeds", "rules", "channels", "monitor"):
             drop.setdefault(loc[0], set()).add(loc[1])
-        elif len(loc) >= 1 and loc[0] == "monitor":
-            drop["monitor"] = set()
+        elif len(loc) == 1 and loc[0] == "monitor":
+            drop["monitor"] = {None}
         else:
             return None  # an error at the top level: nothing sensible to keep
     pruned = dict(data)
     for key, bad in drop.items():
         value = pruned.get(key)
-        if key == "monitor":
+        if key == "monitor" and (None in bad or not isinstance(value, dict)):
             pruned.pop("monitor", None)
         elif isinstance(value, list):
             pruned[key] = [v for i, v in enumerate(value) if i not in bad]
