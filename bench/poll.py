@@ -31,6 +31,11 @@ end, and the server process is still alive, so is not counted); peak memory
 the VmHWM of each pool worker read just before it exits (a sum of peaks: an
 upper bound). The naive loop is `feedparser.parse(url)` one feed after
 another with default options, run on --naive feeds and extrapolated to all.
+
+The floor line is feedparser alone (our options, none of our work) on the
+same 1,000 bodies in the same pool, all at once: no pipeline that parses
+with feedparser can do cycle 1 faster on this machine, so naive / floor is
+the best speed-up reachable here (see the note on the 5x target in issue 4).
 """
 
 # Everything lives in bench.pollbench: the parse pool's workers are spawned,
