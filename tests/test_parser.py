@@ -6,7 +6,7 @@ import concurrent.futures
 import pickle
 import time
 import tracemalloc
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -285,6 +285,15 @@ def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
 def test_localized_day_and_month_names(raw: str, expected: datetime | None) -> None:
     item = f"<item><guid>g</guid><title>t</title><pubDate>{raw}</pubDate></item>"
     assert parse_feed(rss(item), {}, "x").items[0].published == expected
+
+
+def test_uol_dates_are_read_in_utc() -> None:
+    """UOL writes Portuguese names ("Seg, 24 Set 2018 19:42:40 -0300")."""
+    items = parse_feed(read("pt_uol-noticias_latin1-nodecl_rss2.xml"), {}, "uol").items
+    assert len(items) == 15
+    assert items[0].published == utc(2018, 9, 24, 22, 42, 40)
+    assert all(i.published and i.published.tzinfo == UTC
+               and i.published.date() == date(2018, 9, 24) for i in items)
 
 
 def test_ttl_and_syndication_hints_are_seconds() -> None:
