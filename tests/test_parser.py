@@ -6,7 +6,7 @@ import concurrent.futures
 import pickle
 import time
 import tracemalloc
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -223,6 +223,77 @@ def test_published_is_utc_and_never_silently_wrong(
     items = "".join(f"<item><guid>g{n}</guid><title>t{n}</title><pubDate>{d}</pubDate></item>"
                     for n, d in enumerate(dates))
     assert parse_feed(rss(items), {}, "x").items[0].published == expected
+
+
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0,
+        second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        pytest.param("Seg, 24 Set 2018 19:42:40 -0300", utc(2018, 9, 24, 22, 42, 40),
+                     id="pt-uol"),
+        pytest.param("Qua, 3 Out 2018 08:00:00 -0300", utc(2018, 10, 3, 11), id="pt-out"),
+        pytest.param("terça-feira, 25 setembro 2018 10:00:00 -0300",
+                     utc(2018, 9, 25, 13), id="pt-full"),
+        pytest.param("Sáb, 01 Dez 2018 08:00:00 -0200", utc(2018, 12, 1, 10), id="pt-sab"),
+        pytest.param("lun., 24 sept. 2018 10:00:00 +0200", utc(2018, 9, 24, 8),
+                     id="fr-dots"),
+        pytest.param("lun 24 sept 2018 10:00:00 +0200", utc(2018, 9, 24, 8),
+                     id="fr-no-dots"),
+        pytest.param("mar 4 févr 2025", utc(2025, 2, 4), id="fr-no-time"),
+        pytest.param("MAR 4 FEVR 2025", utc(2025, 2, 4), id="fr-upper-no-accent"),
+        # as in English dates, feedparser does not check the day name
+        pytest.param("mar 3 févr 2025", utc(2025, 2, 3), id="fr-day-name-unchecked"),
+        pytest.param("ven., 15 août 2025 12:00:00 +0200", utc(2025, 8, 15, 10),
+                     id="fr-aout"),
+        pytest.param("ven 15 aout 2025 12:00:00 +0200", utc(2025, 8, 15, 10),
+                     id="fr-aout-no-accent"),
+        pytest.param("dim., 7 déc. 2025 09:30:00 CET", utc(2025, 12, 7, 8, 30),
+                     id="fr-dec-zone-name"),
+        pytest.param("samedi 1 mars 2025 10:00:00 +0100", utc(2025, 3, 1, 9),
+                     id="fr-full"),
+        pytest.param("mié, 05 feb 2025 10:00:00 +0100", utc(2025, 2, 5, 9), id="es"),
+        pytest.param("Sáb, 1 Ene 2022 00:30:00 +0100", utc(2021, 12, 31, 23, 30),
+                     id="es-ene"),
+        pytest.param("gio, 13 giu 2024 18:00:00 +0200", utc(2024, 6, 13, 16), id="it"),
+        pytest.param("lunedì, 2 dicembre 2024 10:00:00 +0100", utc(2024, 12, 2, 9),
+                     id="it-full"),
+        pytest.param("Mo., 24. Sep. 2018 10:00:00 +0200", utc(2018, 9, 24, 8),
+                     id="de-dots"),
+        pytest.param("Do, 6 März 2025 10:00:00 CET", utc(2025, 3, 6, 9), id="de-marz"),
+        pytest.param("Do, 6 Mrz 2025 10:00:00 +0100", utc(2025, 3, 6, 9), id="de-mrz"),
+        pytest.param("wo, 12 mrt 2025 10:00:00 +0100", utc(2025, 3, 12, 9), id="nl"),
+        pytest.param("zaterdag 1 oktober 2022 10:00:00 +0200", utc(2022, 10, 1, 8),
+                     id="nl-full"),
+        # "mar" is Tuesday before the day of the month and March after it
+        pytest.param("mar., 4 mars 2025 10:00:00 +0100", utc(2025, 3, 4, 9),
+                     id="fr-mar-mars"),
+        pytest.param("mar, 04 mar 2025 10:00:00 +0100", utc(2025, 3, 4, 9),
+                     id="es-mar-mar"),
+        pytest.param("Set, 24 Seg 2018 19:42:40 -0300", None, id="names-swapped"),
+        pytest.param("lun., 2 jui 2018 10:00:00 +0200", None, id="jui-juin-or-juillet"),
+        pytest.param("Seg, 24 Xyz 2018 19:42:40 -0300", None, id="unknown-month"),
+        pytest.param("Foo, 24 Set 2018 19:42:40 -0300", None, id="unknown-weekday"),
+        pytest.param("Seg, 31 Fev 2018 10:00:00 -0300", None, id="no-such-day"),
+        pytest.param("sept. 24 2018 à 10h00", None, id="other-shape"),
+        pytest.param("não é uma data", None, id="garbage"),
+    ],
+)
+def test_localized_day_and_month_names(raw: str, expected: datetime | None) -> None:
+    item = f"<item><guid>g</guid><title>t</title><pubDate>{raw}</pubDate></item>"
+    assert parse_feed(rss(item), {}, "x").items[0].published == expected
+
+
+def test_uol_dates_are_read_in_utc() -> None:
+    """UOL writes Portuguese names ("Seg, 24 Set 2018 19:42:40 -0300")."""
+    items = parse_feed(read("pt_uol-noticias_latin1-nodecl_rss2.xml"), {}, "uol").items
+    assert len(items) == 15
+    assert items[0].published == utc(2018, 9, 24, 22, 42, 40)
+    assert all(i.published and i.published.tzinfo == UTC
+               and i.published.date() == date(2018, 9, 24) for i in items)
 
 
 def test_ttl_and_syndication_hints_are_seconds() -> None:
