@@ -30,11 +30,16 @@ The id returned is a 32-hex-char sha256 prefix of the identity string.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 _TRACKING = frozenset({"fbclid", "gclid", "mc_cid", "mc_eid"})
+# Every tracking key contains one of these (case-insensitive, "_" maybe
+# percent-encoded): most queries have none, and skip parsing.
+_TRACKING_HINT = re.compile(r"utm(?:_|%5f)|clid|mc(?:_|%5f)", re.IGNORECASE)
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")  # what urlsplit takes for a scheme
 
 
 def clean_link(link: str, base: str = "") -> str:
@@ -42,7 +47,7 @@ def clean_link(link: str, base: str = "") -> str:
     link = link.strip()
     if not link:
         return ""
-    if base and not urlsplit(link).scheme:
+    if base and not _SCHEME.match(link):
         link = urljoin(base, link)  # Sam Ruby's Atom feed uses "/blog/..." links
     return _unwrap_google(normalize_url(link))
 
@@ -52,10 +57,12 @@ def normalize_url(url: str) -> str:
     parts = urlsplit(url.strip())
     if not parts.scheme or not parts.netloc:
         return url.strip()
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if not _tracking(k)]
-    # Re-encode only when something was dropped, so other queries keep their bytes.
-    query = parts.query if len(kept) == len(pairs) else urlencode(kept)
+    query = parts.query
+    if _TRACKING_HINT.search(query):  # parse only a query that may hold one
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if not _tracking(k)]
+        # Re-encode only when something was dropped, so other queries keep their bytes.
+        query = query if len(kept) == len(pairs) else urlencode(kept)
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
 
 
@@ -66,6 +73,8 @@ def _tracking(key: str) -> bool:
 
 def _unwrap_google(url: str) -> str:
     """Google Alerts links are google.com/url?url=<article>: keep the article."""
+    if "google.com" not in url:
+        return url
     parts = urlsplit(url)
     if parts.netloc.endswith("google.com") and parts.path == "/url":
         target = dict(parse_qsl(parts.query)).get("url", "")
