@@ -6,10 +6,13 @@ Contract of `Fetcher.fetch`:
 - follows redirects itself (at most `max_redirects`), so that a chain made only
   of 301/308 hops yields `permanent_url` (RFC 9110 section 15.4: only those
   two are permanent) while 302/303/307 never do;
-- bounds every poll: global and per-host concurrency, connect/read timeouts, a
-  total deadline covering every hop and the body (a server trickling one byte
-  a second is cut there), and a cap on the decoded body (a gzip bomb stops
-  there: the body is streamed and counted after decompression);
+- bounds every poll: global concurrency (one slot for the whole poll) and
+  per-host concurrency (each request, redirect hops included, takes a slot of
+  the host it goes to, only for as long as it talks to that host),
+  connect/read timeouts, a total deadline covering every hop and the body (a
+  server trickling one byte a second is cut there), and a cap on the decoded
+  body (a gzip bomb stops there: the body is streamed and counted after
+  decompression);
 - raises only `monitor.errors.FetchError` subclasses, translated here where
   aiohttp's exceptions enter; messages carry the URL without credentials.
 It never sleeps or retries: pacing belongs to `schedule` and the pipeline.
@@ -118,7 +121,7 @@ class Fetcher:
     ) -> FetchResult:
         """GET `url` once (following redirects); raises FetchError subclasses."""
         started = time.monotonic()
-        async with self._slots, self._host_slot(url):
+        async with self._slots:
             try:
                 async with asyncio.timeout(self._limits.total_timeout):
                     return await self._follow(url, etag, last_modified, started)
@@ -138,7 +141,10 @@ class Fetcher:
         headers = _conditional_headers(etag, last_modified)
         current, seen, permanent = url, {url}, True
         for _ in range(self._limits.max_redirects + 1):
-            async with self._get(current, headers) as resp:
+            # This hop's host slot, released before the next hop takes its
+            # own: a feed moved to another host counts against that host,
+            # and a redirect to the same host never waits on itself.
+            async with self._host_slot(current), self._get(current, headers) as resp:
                 target = _redirect_target(current, resp)
                 if target is None:
                     moved = current if permanent and current != url else None

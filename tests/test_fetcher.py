@@ -253,6 +253,63 @@ async def test_per_host_concurrency_is_bounded(server: LoopbackServer) -> None:
     assert peak == 2 and server.count("/feed") == 8
 
 
+async def test_a_redirect_hop_counts_against_the_host_it_goes_to(
+    server: LoopbackServer,
+) -> None:
+    """Feeds of three hosts all moved to `server`: per_host=1 holds there."""
+    active, peak = 0, 0
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.05)
+        active -= 1
+        return web.Response(body=b"<rss/>")
+
+    server.route("/feed", handler=slow)
+    limits = FetchLimits(per_host=1)
+    async with (LoopbackServer() as a1, LoopbackServer() as a2, LoopbackServer() as a3,
+                make_session() as session):  # aiohttp's own per-host limit: 4
+        fetcher = Fetcher(session, limits)
+        origins = [a1, a2, a3]
+        for origin in origins:
+            origin.route("/moved", status=302, headers={"Location": server.url("/feed")})
+        results = await asyncio.gather(*(
+            fetcher.fetch(origin.url("/moved"), etag=None, last_modified=None)
+            for origin in origins * 2))
+    assert {r.final_url for r in results} == {server.url("/feed")}
+    assert peak == 1 and server.count("/feed") == 6
+
+
+async def test_the_origin_host_slot_is_free_while_the_target_answers(
+    server: LoopbackServer,
+) -> None:
+    answer = asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        await answer.wait()
+        return web.Response(body=b"<rss/>")
+
+    server.route("/feed", handler=held)
+    limits = FetchLimits(per_host=1)
+    async with LoopbackServer() as origin, make_session(limits) as session:
+        fetcher = Fetcher(session, limits)
+        origin.route("/moved", status=301, headers={"Location": server.url("/feed")})
+        origin.route("/here", status=302, headers={"Location": "/other"})  # same host
+        origin.route("/other", body=b"<rss/>")
+        moved = asyncio.create_task(
+            fetcher.fetch(origin.url("/moved"), etag=None, last_modified=None))
+        while not server.count("/feed"):
+            await asyncio.sleep(0.01)
+        # The moved feed is still talking to `server`; the origin's one slot is free.
+        here = await asyncio.wait_for(
+            fetcher.fetch(origin.url("/here"), etag=None, last_modified=None), 5)
+        assert here.final_url == origin.url("/other") and not moved.done()
+        answer.set()
+        assert (await moved).permanent_url == server.url("/feed")
+
+
 GZIP_BOMB_SCRIPT = r"""
 import asyncio, zlib
 from monitor.errors import TooLargeError
