@@ -99,6 +99,14 @@ def make_session(limits: FetchLimits = FetchLimits(),
     )
 
 
+@dataclass(slots=True)
+class _HostSlot:
+    """One host's semaphore and how many requests hold or wait on it."""
+
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
 class Fetcher:
     """Conditional GETs through an injected session, within `FetchLimits`."""
 
@@ -111,7 +119,7 @@ class Fetcher:
     ) -> None:
         self._session, self._limits, self._now = session, limits, now
         self._slots = asyncio.Semaphore(limits.concurrency)
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, _HostSlot] = {}  # only hosts in use: see _host_slot
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.connect_timeout, sock_read=limits.read_timeout
         )
@@ -130,10 +138,26 @@ class Fetcher:
 
     @asynccontextmanager
     async def _host_slot(self, url: str) -> AsyncIterator[None]:
+        """Hold one of the `per_host` slots of `url`'s host.
+
+        A host's entry lives only while some request holds or waits on it:
+        a daemon meets feeds and redirect targets that come and go for
+        months, and the dict must not keep every host ever seen. The count
+        changes with no await in between, so no task sees it half-way, and
+        at zero the semaphore is back at `per_host`: nothing is lost.
+        """
         key = host_key(url)
-        slot = self._hosts.setdefault(key, asyncio.Semaphore(self._limits.per_host))
-        async with slot:
-            yield
+        slot = self._hosts.get(key)
+        if slot is None:
+            slot = self._hosts[key] = _HostSlot(asyncio.Semaphore(self._limits.per_host))
+        slot.users += 1
+        try:
+            async with slot.semaphore:
+                yield
+        finally:
+            slot.users -= 1
+            if not slot.users:
+                del self._hosts[key]
 
     async def _follow(
         self, url: str, etag: str | None, last_modified: str | None, started: float
