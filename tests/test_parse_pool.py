@@ -99,3 +99,26 @@ async def test_the_timeout_counts_the_parse_not_the_wait_for_a_slot() -> None:
     finally:
         pool.shutdown()
     assert [len(p.items) for p in parsed] == [1000] * 8
+
+
+async def test_parses_queued_in_a_renewed_pool_fail_as_parse_errors() -> None:
+    """A parse past the timeout renews the pool, which cancels the jobs
+    queued behind it: those feeds get a ParseError, not a CancelledError
+    that would end their poll outside its compartment."""
+    big = rss([(f"g{i}", f"Item {i}") for i in range(6000)])
+    pool = ParsePool(lambda: make_pool(1), timeout=0.6, in_flight=5)
+
+    async def queued_behind(n: int) -> object:
+        await asyncio.sleep(0.3)  # the big one is running by now
+        return await pool.parse(FEED, {}, f"small{n}")
+
+    try:
+        await pool.parse(FEED, {}, "warm-up")  # the worker is spawned
+        results = await asyncio.gather(pool.parse(big, {}, "big"),
+                                       *(queued_behind(n) for n in range(4)),
+                                       return_exceptions=True)
+        assert [type(r) for r in results] == [ParseError] * 5
+        async with asyncio.timeout(30):
+            assert len((await pool.parse(FEED, {}, "f")).items) == 1
+    finally:
+        pool.shutdown()

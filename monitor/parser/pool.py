@@ -9,7 +9,8 @@ A ProcessPoolExecutor whose worker dies (killed for memory, a crash in a C
 extension) is broken for good: every later job fails at once. A worker stuck
 in a pathological document holds its slot forever. `ParsePool` turns both
 into a ParseError for the feeds concerned and starts a fresh pool, so one bad
-document costs a failed poll, not the daemon.
+document costs a failed poll, not the daemon. Jobs still queued in the old
+pool are cancelled with it: a ParseError for their feeds too.
 """
 
 from __future__ import annotations
@@ -72,6 +73,14 @@ class ParsePool:
             self._renew(executor, "a parse worker died")
             raise ParseError("the parse worker died; the feed is parsed again "
                              "at its next poll") from None
+        except asyncio.CancelledError:
+            if executor is self._executor or _cancelling():
+                raise  # our own task was cancelled
+            # `_kill` cancelled this job, queued in the pool another feed's
+            # failure replaced: that is this feed's failed parse, not a
+            # cancellation of its poll.
+            raise ParseError("the parse pool was renewed before this feed was "
+                             "parsed; it is parsed again at its next poll") from None
 
     def _renew(self, broken: Executor, why: str) -> None:
         if broken is not self._executor:
@@ -82,6 +91,12 @@ class ParsePool:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _cancelling() -> bool:
+    """Whether someone asked to cancel the running task."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 def _kill(executor: Executor) -> None:
