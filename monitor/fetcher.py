@@ -6,10 +6,13 @@ Contract of `Fetcher.fetch`:
 - follows redirects itself (at most `max_redirects`), so that a chain made only
   of 301/308 hops yields `permanent_url` (RFC 9110 section 15.4: only those
   two are permanent) while 302/303/307 never do;
-- bounds every poll: global and per-host concurrency, connect/read timeouts, a
-  total deadline covering every hop and the body (a server trickling one byte
-  a second is cut there), and a cap on the decoded body (a gzip bomb stops
-  there: the body is streamed and counted after decompression);
+- bounds every poll: global concurrency (one slot for the whole poll) and
+  per-host concurrency (each request, redirect hops included, takes a slot of
+  the host it goes to, only for as long as it talks to that host),
+  connect/read timeouts, a total deadline covering every hop and the body (a
+  server trickling one byte a second is cut there), and a cap on the decoded
+  body (a gzip bomb stops there: the body is streamed and counted after
+  decompression);
 - raises only `monitor.errors.FetchError` subclasses, translated here where
   aiohttp's exceptions enter; messages carry the URL without credentials.
 It never sleeps or retries: pacing belongs to `schedule` and the pipeline.
@@ -96,6 +99,14 @@ def make_session(limits: FetchLimits = FetchLimits(),
     )
 
 
+@dataclass(slots=True)
+class _HostSlot:
+    """One host's semaphore and how many requests hold or wait on it."""
+
+    semaphore: asyncio.Semaphore
+    users: int = 0
+
+
 class Fetcher:
     """Conditional GETs through an injected session, within `FetchLimits`."""
 
@@ -108,7 +119,7 @@ class Fetcher:
     ) -> None:
         self._session, self._limits, self._now = session, limits, now
         self._slots = asyncio.Semaphore(limits.concurrency)
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._hosts: dict[str, _HostSlot] = {}  # only hosts in use: see _host_slot
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.connect_timeout, sock_read=limits.read_timeout
         )
@@ -118,7 +129,7 @@ class Fetcher:
     ) -> FetchResult:
         """GET `url` once (following redirects); raises FetchError subclasses."""
         started = time.monotonic()
-        async with self._slots, self._host_slot(url):
+        async with self._slots:
             try:
                 async with asyncio.timeout(self._limits.total_timeout):
                     return await self._follow(url, etag, last_modified, started)
@@ -127,10 +138,26 @@ class Fetcher:
 
     @asynccontextmanager
     async def _host_slot(self, url: str) -> AsyncIterator[None]:
+        """Hold one of the `per_host` slots of `url`'s host.
+
+        A host's entry lives only while some request holds or waits on it:
+        a daemon meets feeds and redirect targets that come and go for
+        months, and the dict must not keep every host ever seen. The count
+        changes with no await in between, so no task sees it half-way, and
+        at zero the semaphore is back at `per_host`: nothing is lost.
+        """
         key = host_key(url)
-        slot = self._hosts.setdefault(key, asyncio.Semaphore(self._limits.per_host))
-        async with slot:
-            yield
+        slot = self._hosts.get(key)
+        if slot is None:
+            slot = self._hosts[key] = _HostSlot(asyncio.Semaphore(self._limits.per_host))
+        slot.users += 1
+        try:
+            async with slot.semaphore:
+                yield
+        finally:
+            slot.users -= 1
+            if not slot.users:
+                del self._hosts[key]
 
     async def _follow(
         self, url: str, etag: str | None, last_modified: str | None, started: float
@@ -138,7 +165,10 @@ class Fetcher:
         headers = _conditional_headers(etag, last_modified)
         current, seen, permanent = url, {url}, True
         for _ in range(self._limits.max_redirects + 1):
-            async with self._get(current, headers) as resp:
+            # This hop's host slot, released before the next hop takes its
+            # own: a feed moved to another host counts against that host,
+            # and a redirect to the same host never waits on itself.
+            async with self._host_slot(current), self._get(current, headers) as resp:
                 target = _redirect_target(current, resp)
                 if target is None:
                     moved = current if permanent and current != url else None

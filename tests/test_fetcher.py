@@ -9,7 +9,8 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import pytest
@@ -251,6 +252,113 @@ async def test_per_host_concurrency_is_bounded(server: LoopbackServer) -> None:
         await asyncio.gather(*(fetcher.fetch(server.url("/feed"), etag=None, last_modified=None)
                                for _ in range(8)))
     assert peak == 2 and server.count("/feed") == 8
+
+
+async def test_a_redirect_hop_counts_against_the_host_it_goes_to(
+    server: LoopbackServer,
+) -> None:
+    """Feeds of three hosts all moved to `server`: per_host=1 holds there."""
+    active, peak = 0, 0
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        nonlocal active, peak
+        active += 1
+        peak = max(peak, active)
+        await asyncio.sleep(0.05)
+        active -= 1
+        return web.Response(body=b"<rss/>")
+
+    server.route("/feed", handler=slow)
+    limits = FetchLimits(per_host=1)
+    async with (LoopbackServer() as a1, LoopbackServer() as a2, LoopbackServer() as a3,
+                make_session() as session):  # aiohttp's own per-host limit: 4
+        fetcher = Fetcher(session, limits)
+        origins = [a1, a2, a3]
+        for origin in origins:
+            origin.route("/moved", status=302, headers={"Location": server.url("/feed")})
+        results = await asyncio.gather(*(
+            fetcher.fetch(origin.url("/moved"), etag=None, last_modified=None)
+            for origin in origins * 2))
+    assert {r.final_url for r in results} == {server.url("/feed")}
+    assert peak == 1 and server.count("/feed") == 6
+
+
+async def test_the_origin_host_slot_is_free_while_the_target_answers(
+    server: LoopbackServer,
+) -> None:
+    answer = asyncio.Event()
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        await answer.wait()
+        return web.Response(body=b"<rss/>")
+
+    server.route("/feed", handler=held)
+    limits = FetchLimits(per_host=1)
+    async with LoopbackServer() as origin, make_session(limits) as session:
+        fetcher = Fetcher(session, limits)
+        origin.route("/moved", status=301, headers={"Location": server.url("/feed")})
+        origin.route("/here", status=302, headers={"Location": "/other"})  # same host
+        origin.route("/other", body=b"<rss/>")
+        moved = asyncio.create_task(
+            fetcher.fetch(origin.url("/moved"), etag=None, last_modified=None))
+        while not server.count("/feed"):
+            await asyncio.sleep(0.01)
+        # The moved feed is still talking to `server`; the origin's one slot is free.
+        here = await asyncio.wait_for(
+            fetcher.fetch(origin.url("/here"), etag=None, last_modified=None), 5)
+        assert here.final_url == origin.url("/other") and not moved.done()
+        answer.set()
+        assert (await moved).permanent_url == server.url("/feed")
+
+
+async def test_a_host_slot_is_dropped_once_no_request_holds_or_waits_on_it() -> None:
+    """Twelve hosts, feeds moved between them, failures and cancelled polls:
+    per_host holds at every host, and afterwards no host is kept."""
+    hosts = 12
+    active, peak = [0] * hosts, [0] * hosts
+    hold = asyncio.Event()
+
+    def counting(index: int) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        async def slow(request: web.Request) -> web.StreamResponse:
+            active[index] += 1
+            peak[index] = max(peak[index], active[index])
+            await asyncio.sleep(0.02)
+            active[index] -= 1
+            return web.Response(body=b"<rss/>")
+        return slow
+
+    async def held(request: web.Request) -> web.StreamResponse:
+        await hold.wait()
+        return web.Response(body=b"<rss/>")
+
+    limits = FetchLimits(per_host=2)
+    async with AsyncExitStack() as stack:
+        servers = [await stack.enter_async_context(LoopbackServer()) for _ in range(hosts)]
+        session = await stack.enter_async_context(make_session())  # aiohttp's limit: 4
+        fetcher = Fetcher(session, limits)
+        for index, server in enumerate(servers):
+            server.route("/feed", handler=counting(index))
+            following = servers[(index + 1) % hosts]
+            server.route("/moved", status=301, headers={"Location": following.url("/feed")})
+            server.route("/held", handler=held)
+        urls = [s.url(path) for s in servers for path in ("/feed", "/moved", "/gone")] * 3
+        urls.append(f"http://127.0.0.1:{closed_port()}/feed")
+        polls = [fetcher.fetch(url, etag=None, last_modified=None) for url in urls]
+        results = await asyncio.gather(*polls, return_exceptions=True)
+        assert sum(isinstance(r, FetchResult) for r in results) == hosts * 2 * 3
+        assert peak == [2] * hosts
+        assert not fetcher._hosts
+        # Polls cancelled while holding a slot, or while waiting for one.
+        stuck = [asyncio.create_task(fetcher.fetch(servers[0].url("/held"), etag=None,
+                                                   last_modified=None)) for _ in range(3)]
+        while servers[0].count("/held") < 2:
+            await asyncio.sleep(0.01)
+        assert len(fetcher._hosts) == 1
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
+        hold.set()
+    assert not fetcher._hosts
 
 
 GZIP_BOMB_SCRIPT = r"""

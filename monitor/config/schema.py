@@ -46,7 +46,9 @@ class MonitorModel(_Model):
     jitter: float = Field(0.1, ge=0, le=0.5, description="Random spread of each poll, as a "
                           "fraction of the interval.")
     concurrency: int = Field(50, ge=1, le=1000, description="Polls in flight at once.")
-    per_host_concurrency: int = Field(4, ge=1, le=100, description="Polls in flight per host.")
+    per_host_concurrency: int = Field(4, ge=1, le=100,
+                                      description="Requests in flight per host; a redirect "
+                                      "counts against the host it leads to.")
     user_agent: str = Field(DEFAULT_USER_AGENT, description="User-Agent of every request.")
     timeout: Duration = Field(timedelta(seconds=60), description="Total time one poll may take.")
     connect_timeout: Duration = Field(timedelta(seconds=10), description="Time to connect.")

@@ -38,7 +38,7 @@ from monitor.parser.defuse import defuse
 from monitor.parser.identity import clean_link, entry_link, identity, short_id
 from monitor.text import html_to_text, strip_controls
 
-__all__ = ["ParsedFeed", "make_pool", "parse_feed", "parse_in_pool"]
+__all__ = ["ParsedFeed", "make_pool", "parse_feed", "parse_in_pool", "pool_workers"]
 
 _UTF8_XML = "application/xml; charset=utf-8"
 # sy:updatePeriod units (RSS 1.0 Syndication module), in seconds.
@@ -97,6 +97,11 @@ async def parse_in_pool(
     return await loop.run_in_executor(executor, parse_feed, body, dict(headers), feed_name)
 
 
+def pool_workers() -> int:
+    """How many workers `make_pool` starts by default: one per CPU."""
+    return os.cpu_count() or 1
+
+
 def make_pool(workers: int | None = None) -> concurrent.futures.ProcessPoolExecutor:
     """The parse pool: one worker per CPU (parsing is the CPU-bound step),
     started with "spawn".
@@ -108,7 +113,7 @@ def make_pool(workers: int | None = None) -> concurrent.futures.ProcessPoolExecu
     plus its own. A spawned worker imports only the parser.
     """
     return concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers or os.cpu_count() or 1,
+        max_workers=workers or pool_workers(),
         mp_context=multiprocessing.get_context("spawn"), initializer=_worker_start)
 
 
