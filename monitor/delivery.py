@@ -284,8 +284,13 @@ async def _orphaned(store: Store, channels: Channels, name: str,
     and history), instead of waiting forever."""
     log.warning("alerts wait for a channel no longer configured channel=%s pending=%d",
                 name, len(alerts))
-    await _failed(store, channels, alerts, now, {s.alert.id: set(s.done_urls) for s in alerts},
-                  f"channel {name!r} is no longer in the config", None)
+    # Not one group: each alert keeps its own count of attempts and first failure.
+    histories: dict[tuple[int, float | None], list[StoredAlert]] = {}
+    for stored in alerts:
+        histories.setdefault((stored.attempts, stored.first_failure), []).append(stored)
+    for group in histories.values():
+        await _failed(store, channels, group, now, {s.alert.id: set(s.done_urls) for s in group},
+                      f"channel {name!r} is no longer in the config", None)
 
 
 async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert],

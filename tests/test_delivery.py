@@ -251,6 +251,18 @@ async def test_alerts_of_a_removed_channel_leave_when_it_is_back_or_end_dead(
         assert (await h.store.outbox_counts()).get(("gone", "pending")) is None
 
 
+async def test_each_orphaned_alert_counts_retry_for_from_its_own_first_miss(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    async with Harness(setup(tmp_path, hook), hook) as h:
+        await h.queue([alert(1, channel="gone")], T0)
+        for minutes in (0, 1, 31):
+            await h.deliver(T0 + timedelta(minutes=minutes))
+        await h.queue([alert(2, channel="gone")], T0 + timedelta(minutes=50))
+        await h.deliver(T0 + timedelta(minutes=61))
+        states = {s.alert.item.title: s.state for s in await h.store.history(channel="gone")}
+        assert states == {"Ampere 1": "dead", "Ampere 2": "pending"}
+
+
 async def test_user_template_is_used_and_a_failing_one_falls_back(
         tmp_path: Path, hook: LoopbackServer) -> None:
     (tmp_path / "alert.txt").write_text("{{ rule }} | {{ title }} | {{ score }}",
