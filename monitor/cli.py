@@ -105,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--channel")
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p = command("requeue", cmd_requeue, "put dead alerts back in the outbox (after a long "
+                "outage, say); the daemon sends them at its next delivery",
+                "newsmonitor requeue --channel slack")
+    p.add_argument("--channel", help="only this channel's")
+    p.add_argument("--rule", help="only this rule's")
+    p = command("poll-now", cmd_poll_now, "poll feeds at the daemon's next tick, even one "
+                "backing off or disabled after 410 Gone",
+                'newsmonitor poll-now "Le Monde Économie"')
+    p.add_argument("feeds", nargs="*", metavar="FEED", help="feed names (default: every feed)")
     p = command("send-test", cmd_send_test, "send a test message to a channel",
                 "newsmonitor send-test email")
     p.add_argument("channel")
@@ -298,6 +307,48 @@ def cmd_history(args: argparse.Namespace) -> int:
     for row in [] if args.json else rows:
         print(f"{row['created']}  {row['state']:7} {row['channel']:12} {row['rule']:20} "
               f"{row['title'][:60]}" + (f"  ({row['error']})" if row["error"] else ""))
+    return EXIT_OK
+
+
+def cmd_requeue(args: argparse.Namespace) -> int:
+    import time
+
+    _settings, opening = _open_store(args)
+
+    async def go() -> int:
+        store = await opening
+        try:
+            count: int = await store.requeue_dead(time.time(), args.channel, args.rule)
+            return count
+        finally:
+            await store.close()
+
+    count = asyncio.run(go())
+    print(f"{count} dead alerts back in the outbox")
+    return EXIT_OK
+
+
+def cmd_poll_now(args: argparse.Namespace) -> int:
+    import time
+
+    settings, opening = _open_store(args)
+    known = [feed.name for feed in settings.feeds]
+    unknown = [name for name in args.feeds if name not in known]
+    if unknown:
+        opening.close()  # the coroutine was never awaited: no connection to close
+        raise ConfigError([f"poll-now: unknown feed {name!r}" for name in unknown]
+                          + [f"known feeds: {', '.join(known)}"])
+    names = args.feeds or known
+
+    async def go() -> None:
+        store = await opening
+        try:
+            await store.poll_now(names, time.time())
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+    print(f"{len(names)} feeds due now: {', '.join(names)}")
     return EXIT_OK
 
 

@@ -313,6 +313,15 @@ class Store:
         result: list[FeedState] = await self._run(go)
         return result
 
+    async def poll_now(self, names: Sequence[str], now: float) -> None:
+        """Make `names` due at `now`: a feed in backoff is polled at the next
+        tick, and a feed disabled by a 410 is enabled again (`poll-now`)."""
+        async def go(conn: AsyncConnection) -> None:
+            for chunk in _chunks(list(names), 500):
+                await conn.execute(feeds_t.update().where(feeds_t.c.name.in_(chunk))
+                                   .values(next_poll=now, disabled=None))
+        await self._run(go)
+
     async def save_feed(self, state: FeedState) -> None:
         await self._run(lambda c: c.execute(_SAVE_FEED, _feed_params(state)))
 
@@ -468,6 +477,21 @@ class Store:
             await conn.execute(attempts_t.insert(), [
                 {"alert_id": i, "at": now, "ok": False, "error": error[:500]} for i in ids])
         await self._run(go)
+
+    async def requeue_dead(self, now: float, channel: str | None = None,
+                           rule: str | None = None) -> int:
+        """Dead alerts (of `channel`, of `rule`) back to pending, due at `now`,
+        with a fresh retry_for; each keeps the URLs that already took it, so
+        nothing reaches a URL twice. Returns how many (`newsmonitor requeue`)."""
+        query = alerts_t.update().where(alerts_t.c.state == "dead").values(
+            state="pending", attempts=0, next_attempt=now, first_failure=None,
+            claimed_until=None)
+        if channel:
+            query = query.where(alerts_t.c.channel == channel)
+        if rule:
+            query = query.where(alerts_t.c.rule == rule)
+        result = await self._run(lambda c: c.execute(query))
+        return int(result.rowcount)
 
     async def sends_since(self, channel: str, since: float) -> list[float]:
         query = (sa.select(sends_t.c.at).where(sends_t.c.channel == channel,

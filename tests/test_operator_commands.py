@@ -1,0 +1,130 @@
+"""`newsmonitor requeue` and `newsmonitor poll-now`: an operator's way back
+after a long outage or a feed that returned, through the real CLI, a
+loopback feed server and webhook receiver, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.models import Alert, Item, Match, TermHit
+from monitor.store import Store
+from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.test_e2e import AMPERE, OTHER, run_once, write_config
+
+
+@pytest.fixture
+def feed() -> LoopbackServer:
+    with loopback() as server:
+        yield server
+
+
+@pytest.fixture
+def receiver() -> LoopbackServer:
+    with loopback() as server:
+        yield server
+
+
+def status(config: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
+    capsys.readouterr()
+    assert main(["status", "--json", "--config", str(config)]) == 0
+    feeds: list[dict[str, object]] = json.loads(capsys.readouterr().out)["feeds"]
+    return feeds[0]
+
+
+def test_poll_now_brings_back_a_feed_disabled_by_410(
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer, database_url: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    feed.routes["/feed.xml"] = Route(status=410)
+    config = write_config(tmp_path, f"{feed.url}/feed.xml",
+                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"},
+                          "alert_existing = true", database_url)
+    assert run_once(config) == 0
+    assert status(config, capsys)["disabled"]
+
+    feed.routes["/feed.xml"] = Route(rss([AMPERE, OTHER]))  # the publisher restored it
+    assert run_once(config) == 0
+    assert len(feed.gets("/feed.xml")) == 1 and receiver.posts() == []  # still disabled
+
+    capsys.readouterr()
+    assert main(["poll-now", "test feed", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == "1 feeds due now: test feed\n"
+    assert run_once(config) == 0
+    assert [p["title"] for p in receiver.posts()] == [
+        "[newsmonitor] ampere: Renault va liquider sa filiale Ampère"]
+    assert not status(config, capsys)["disabled"]
+
+
+async def _next_poll(database: str) -> float:
+    store = await Store.open(database)
+    try:
+        states = await store.feeds()
+        return states[0].next_poll
+    finally:
+        await store.close()
+
+
+def test_poll_now_makes_a_feed_in_backoff_due(
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    feed.routes["/feed.xml"] = Route(status=500)
+    config = write_config(tmp_path, f"{feed.url}/feed.xml",
+                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"})
+    assert run_once(config) == 0
+    database = str(tmp_path / "state.sqlite3")
+    assert asyncio.run(_next_poll(database)) > time.time() + 10  # backing off
+    before = time.time()
+    assert main(["poll-now", "--config", str(config)]) == 0  # no name: every feed
+    assert before <= asyncio.run(_next_poll(database)) <= time.time()
+
+
+def test_poll_now_names_an_unknown_feed(tmp_path: Path, feed: LoopbackServer,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path, f"{feed.url}/feed.xml", {"hook": "json://127.0.0.1:9/h"})
+    assert main(["poll-now", "Le Monde", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "poll-now: unknown feed 'Le Monde'" in err and "known feeds: test feed" in err
+
+
+async def _dead_alert(database: str, channel: str) -> None:
+    store = await Store.open(database)
+    try:
+        item = Item(feed="test feed", id="x1", title="Ampère : la liquidation confirmée",
+                    link="https://example.org/x1")
+        alert = Alert(item, Match("ampere", 100, (TermHit("Ampere", "Ampère", "title", 100),)),
+                      channel, "test feed")
+        ids = await store.queue_alerts([alert], time.time() - 3 * 86400)
+        await store.mark_failed(ids, "HTTP 500 for two days", time.time() - 86400, None)
+    finally:
+        await store.close()
+
+
+def test_requeue_sends_dead_alerts_once_more(
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer, database_url: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    feed.routes["/feed.xml"] = Route(rss([OTHER]))
+    config = write_config(tmp_path, f"{feed.url}/feed.xml",
+                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"}, "",
+                          database_url)
+    assert run_once(config) == 0
+    asyncio.run(_dead_alert(database_url, "hook"))
+    assert run_once(config) == 0
+    assert receiver.posts() == []  # dead alerts are not retried on their own
+
+    capsys.readouterr()
+    assert main(["requeue", "--channel", "other", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == "0 dead alerts back in the outbox\n"
+    assert main(["requeue", "--channel", "hook", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == "1 dead alerts back in the outbox\n"
+    assert run_once(config) == 0
+    assert [p["title"] for p in receiver.posts()] == [
+        "[newsmonitor] ampere: Ampère : la liquidation confirmée"]
+    assert run_once(config) == 0
+    assert main(["requeue", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.endswith("0 dead alerts back in the outbox\n")
+    assert len(receiver.posts()) == 1
