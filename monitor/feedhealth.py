@@ -12,14 +12,19 @@ is the only state this needs, so restarts neither repeat nor lose notices.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from monitor.config import FeedSettings
 from monitor.models import Alert, Item, Match, Priority
+from monitor.schedule import host_key
 from monitor.store import FeedState
 
 REMIND_EVERY = timedelta(hours=24)
+# Failures that say "could not reach the server", which a local network or
+# DNS outage causes on every feed at once (errors.FetchError categories).
+UNREACHABLE = frozenset({"connection", "timeout"})
 RULE = "feed-health"
 
 
@@ -81,3 +86,25 @@ def alerts(notice: Notice, feed: FeedSettings, channels: tuple[str, ...],
     match = Match(rule=RULE, score=100)
     return [Alert(item=item, match=match, channel=name, feed_title=feed.name,
                   priority=priority) for name in channels]
+
+
+def outage_victims(recovered: FeedState, states: Iterable[FeedState],
+                   min_hosts: int = 2) -> list[str]:
+    """The feeds to poll at once because our own network just came back.
+
+    Called when `recovered` (its state before the poll that just succeeded)
+    had been failing as unreachable. If, since the last success of any other feed, feeds on
+    at least `min_hosts` other hosts failed as unreachable too, the outage
+    was ours (network, DNS), not the publishers': every feed backed off
+    meanwhile, and would otherwise wait out its backoff (up to max_backoff)
+    while busy feeds roll items off. Returns those feeds (not disabled ones),
+    to poll now; if one of them was really down, it just fails once more.
+    """
+    if recovered.error_category not in UNREACHABLE:
+        return []
+    others = [s for s in states if s.name != recovered.name]
+    last_success = max((s.last_success or 0.0 for s in others), default=0.0)
+    failed = [s for s in others if s.failures and s.error_category in UNREACHABLE
+              and not s.disabled and (s.last_poll or 0.0) > last_success]
+    hosts = {host_key(s.current_url) for s in failed} - {host_key(recovered.current_url)}
+    return [s.name for s in failed] if len(hosts) >= min_hosts else []
