@@ -6,6 +6,7 @@ pure stages (parser, matcher, render) can be tested as tables.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -39,6 +40,18 @@ class Item:
     link: str = ""
     published: datetime | None = None
     author: str = ""
+
+    @property
+    def story(self) -> str | None:
+        """The same article in any feed: a hash of its clean link and of its
+        title, case and spacing aside; None without a link (parser.identity
+        says which feeds repeat stories). The title counts too because some
+        feeds give every item the same link (their home page): those items
+        are different stories."""
+        if not self.link:
+            return None
+        key = f"{self.link}\n{' '.join(self.title.casefold().split())}"
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
 @dataclass(frozen=True, slots=True)

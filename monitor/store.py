@@ -99,8 +99,12 @@ alerts_t = sa.Table(
     sa.Column("claimed_until", sa.Float),
     # When delivery first failed: retries go on for retry_for from then.
     sa.Column("first_failure", sa.Float),
+    # Item.story: the same article seen in another
+    # feed is not alerted again for the same rule and channel (NULL: no link).
+    sa.Column("story", sa.String),
     sa.UniqueConstraint("feed", "item_id", "rule", "channel", name="alerts_once"),
     sa.Index("alerts_due", "state", "next_attempt"),
+    sa.Index("alerts_story_once", "rule", "channel", "story", unique=True),
 )
 
 attempts_t = sa.Table(
@@ -382,7 +386,8 @@ class Store:
         rows = [{"feed": a.item.feed, "item_id": a.item.id, "rule": a.match.rule,
                  "channel": a.channel, "priority": a.priority.value,
                  "payload": alert_to_json(a), "created": now, "state": "pending",
-                 "next_attempt": now} for a in alerts]
+                 "next_attempt": now, "story": a.item.story}
+                for a in alerts]
         # RETURNING order is not the parameters' order in a batch: put the ids
         # back in the order of `alerts` through the outbox's unique key.
         queued = {(r.feed, r.item_id, r.rule, r.channel): r.id
@@ -579,6 +584,10 @@ def _create_or_upgrade(conn: sa.Connection) -> None:
                            if column.server_default is not None else "")
                 conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN '
                                      f'"{column.name}" {kind}{default}'))
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+        for index in table.indexes:
+            if index.name not in indexes:
+                index.create(conn)  # on an added column: every row NULL, nothing clashes
 
 
 _FEED_COLUMNS = tuple(c.name for c in feeds_t.columns if c.name != "name")

@@ -74,6 +74,51 @@ def test_one_alert_per_channel_new_items_only_and_nothing_twice(
         assert len(receiver.posts()) == 2 and len(smtp.received) == 2
 
 
+def test_a_story_in_two_section_feeds_is_alerted_once(
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer, shared: Path,
+        database_url: str) -> None:
+    """Le Figaro's "La Une Éco" and "Sociétés" feeds (corpus) share three
+    articles; a rule matching all three alerts each once, not twice."""
+    real = shared / "corpus" / "feeds" / "real"
+    for name in ("la-une-eco", "societes"):
+        body = (real / f"fr_lefigaro_{name}_rss2.xml").read_bytes()
+        feed.routes[f"/{name}.xml"] = Route(body)
+    config = tmp_path / "monitor.toml"
+    config.write_text(f"""
+[monitor]
+database = "{database_url}"
+default_channels = ["hook"]
+
+[channels.hook]
+url = "json://127.0.0.1:{receiver.port}/hook"
+
+[[feeds]]
+name = "Le Figaro La Une Éco"
+url = "{feed.url}/la-une-eco.xml"
+alert_existing = true
+
+[[feeds]]
+name = "Le Figaro Sociétés"
+url = "{feed.url}/societes.xml"
+alert_existing = true
+
+[[rules]]
+name = "transport-sante"
+any = ["EasyJet", "Air France", "obésité"]
+""", encoding="utf-8")
+    assert run_once(config) == 0
+    # The articles are from 2025: old news, one catch-up digest.
+    [post] = receiver.posts()
+    assert post["title"] == "[newsmonitor] catch-up: 3 older items"
+    for title in ("Acheter des billets de train avec des miles d’Air France est désormais "
+                  "possible", "Pilule, médicaments encore plus efficaces: ce que préparent "
+                  "les labos contre l’obésité", "Un atterrissage «brutal» : panique sur un "
+                  "vol EasyJet après le malaise du pilote"):
+        assert post["message"].count(title) == 1, post["message"]
+    assert run_once(config) == 0
+    assert len(receiver.posts()) == 1
+
+
 def test_first_run_records_existing_items_without_alerting(
         tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer) -> None:
     items = [(f"g{i}", f"Ampere et Renault, épisode {i}") for i in range(50)]

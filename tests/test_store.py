@@ -47,6 +47,39 @@ async def test_items_and_alerts_are_recorded_once(database_url: str) -> None:
         await store.close()
 
 
+async def test_a_story_seen_in_another_feed_is_alerted_once(database_url: str) -> None:
+    """The same article in two section feeds (same clean link and title) is
+    one alert per rule and channel; another rule, another channel, another
+    title on the same link (a feed linking every item to its home page) or
+    no link at all are alerted as before."""
+    store = await opened(database_url)
+    await store.sync_feeds([("f", "https://x/feed", 900.0, NOW),
+                            ("g", "https://x/other", 900.0, NOW)])
+    try:
+        f, g = await store.due_feeds(NOW, ["f", "g"], 60)
+        await store.record_items(f, [item("a")], [alert("a")], NOW)
+
+        def in_g(i: str, title: str, link: str, rule: str = "r",
+                 channel: str = "mail") -> tuple[Item, Alert]:
+            copy = replace(item(i), feed="g", title=title, link=link)
+            return copy, replace(alert(i, channel, rule), item=copy)
+
+        cases = [in_g("a", "AMPÈRE  a", "https://x/a"),        # the same story
+                 in_g("b", "Ampère a", "https://x/a", rule="other"),
+                 in_g("c", "Ampère a", "https://x/a", channel="chat"),
+                 in_g("d", "Ampère d", "https://x/a"),          # same link, other title
+                 in_g("e", "Ampère a", "")]                     # no link
+        ids, _ = await store.record_items(g, [c[0] for c in cases], [c[1] for c in cases],
+                                          NOW + 1)
+        due = await store.claim_due_alerts(NOW + 1, 60)
+        assert sorted((d.alert.item.feed, d.alert.item.id) for d in due) == [
+            ("f", "a"), ("g", "b"), ("g", "c"), ("g", "d"), ("g", "e")]
+        assert len(ids) == 4
+        assert await store.unseen("g", ["a"]) == set()  # the item itself is recorded
+    finally:
+        await store.close()
+
+
 async def test_claimed_feeds_are_not_due_twice(database_url: str) -> None:
     store = await opened(database_url)
     try:
@@ -127,10 +160,18 @@ async def test_an_older_database_is_upgraded_in_place(tmp_path: Path) -> None:
     await store.close()
     with sqlite3.connect(path) as db:  # as the first release created it
         db.execute("ALTER TABLE alerts DROP COLUMN done_urls")
+    with sqlite3.connect(path) as db:
+        db.execute("DROP INDEX alerts_story_once")
+        db.execute("ALTER TABLE alerts DROP COLUMN story")
     store = await Store.open(str(path))
     try:
         due = await store.claim_due_alerts(NOW, 60)
         assert [d.alert.item.id for d in due] == ["a"] and due[0].done_urls == frozenset()
+        # The story index came with the upgrade: one story, two items, one alert.
+        twins = [replace(alert(i), item=replace(item(i), link="https://x/z", title="Z"))
+                 for i in ("b", "c")]
+        ids, _ = await store.record_items(state, [t.item for t in twins], twins, NOW)
+        assert len(ids) == 1
     finally:
         await store.close()
 

@@ -25,6 +25,12 @@ it) and differ between stories. Rules, each for the feeds that need it:
    later ones with another title or link are disambiguated by them so that
    no episode is lost; exact repeats are dropped (see parser.parse_feed).
 The id returned is a 32-hex-char sha256 prefix of the identity string.
+
+Across feeds, `story_key` names the story itself: the same article in two
+section feeds of one publisher (Le Figaro's "La Une" and "Sociétés", BFM's
+"Économie" and "Crypto") or in a Google Alerts feed and the publisher's own
+is two items with one clean link and one title (`models.Item.story`). The
+outbox alerts a story once per rule and channel (see store).
 """
 
 from __future__ import annotations
@@ -102,3 +108,4 @@ def identity(entry: Mapping[str, Any], link: str, title: str) -> str:
 def short_id(identity_string: str) -> str:
     """32 hex chars of sha256: short, stable, and collision-free in practice."""
     return hashlib.sha256(identity_string.encode("utf-8")).hexdigest()[:32]
+
