@@ -30,7 +30,7 @@ def html_to_text(html: str) -> str:
     """
     if not html:
         return ""
-    if not _MARKUP_HINT.search(html):
+    if not has_markup(html):
         return normalize_space(html)
     tree = LexborHTMLParser(html)
     tree.strip_tags(_DROPPED_TAGS)
@@ -44,6 +44,11 @@ def html_to_text(html: str) -> str:
         node.insert_after(" ")
     root = tree.body or tree.root
     return normalize_space(root.text(deep=True, separator=""))
+
+
+def has_markup(text: str) -> bool:
+    """Whether `text` may hold a tag or an entity (else it is plain text)."""
+    return _MARKUP_HINT.search(text) is not None
 
 
 # C0 control characters and DEL become spaces: feeds carry NULs (`&#x0;`)

@@ -20,7 +20,7 @@ from itertools import accumulate, chain
 
 from monitor.matcher.fold import fold, original_spans, tokens
 from monitor.models import Item
-from monitor.text import html_to_text
+from monitor.text import has_markup, html_to_text
 
 FIELDS = ("title", "summary")
 Span = tuple[int, int]
@@ -75,9 +75,10 @@ def plain_fields(item: Item) -> dict[str, Chunked]:
 
 
 def _chunked(raw: str) -> Chunked:
-    # Feeds parsed by monitor.parser are plain text already; JSONL items
-    # (the eval set) still carry HTML, so only those pay for the parser.
-    text = html_to_text(raw) if ("<" in raw or "&" in raw) else raw
+    # Feeds parsed by monitor.parser are plain text already ("Procter &
+    # Gamble" included); JSONL items (the eval set) still carry HTML, so only
+    # those pay for the parser.
+    text = html_to_text(raw) if has_markup(raw) else raw
     return text, text.split()
 
 
