@@ -607,6 +607,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # In WAL mode NORMAL syncs at checkpoints, not at every commit: a crash of
+    # the process loses nothing; a power cut may undo the last transactions,
+    # each whole: a poll's items go with its alerts (polled and alerted again)
+    # and a sent mark with its send (sent again, as after any crash mid-send).
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
