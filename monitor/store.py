@@ -612,7 +612,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # each whole: a poll's items go with its alerts (polled and alerted again)
     # and a sent mark with its send (sent again, as after any crash mid-send).
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
