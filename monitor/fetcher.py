@@ -10,7 +10,8 @@ Contract of `Fetcher.fetch`:
   per-host concurrency (each request, redirect hops included, takes a slot of
   the host it goes to, only for as long as it talks to that host),
   connect/read timeouts, a total deadline covering every hop and the body (a
-  server trickling one byte a second is cut there), and a cap on the decoded
+  server trickling one byte a second is cut there; waits for a host's slot
+  are not counted: they are not the server's time), and a cap on the decoded
   body (a gzip bomb stops there: the body is streamed and counted after
   decompression);
 - raises only `monitor.errors.FetchError` subclasses, translated here where
@@ -131,8 +132,10 @@ class Fetcher:
         started = time.monotonic()
         async with self._slots:
             try:
-                async with asyncio.timeout(self._limits.total_timeout):
-                    return await self._follow(url, etag, last_modified, started)
+                # Armed only while a request talks to its server (_follow):
+                # waiting for a host's slot is not the server's time.
+                async with asyncio.timeout(None) as deadline:
+                    return await self._follow(url, etag, last_modified, started, deadline)
             except TimeoutError as exc:
                 raise FetchTimeoutError(f"timed out: {mask_url(url)}", url=mask_url(url)) from exc
 
@@ -160,19 +163,31 @@ class Fetcher:
                 del self._hosts[key]
 
     async def _follow(
-        self, url: str, etag: str | None, last_modified: str | None, started: float
+        self, url: str, etag: str | None, last_modified: str | None, started: float,
+        deadline: asyncio.Timeout,
     ) -> FetchResult:
         headers = _conditional_headers(etag, last_modified)
         current, seen, permanent = url, {url}, True
+        budget = self._limits.total_timeout  # what the hops may still spend, in seconds
+        loop = asyncio.get_running_loop()
         for _ in range(self._limits.max_redirects + 1):
             # This hop's host slot, released before the next hop takes its
             # own: a feed moved to another host counts against that host,
             # and a redirect to the same host never waits on itself.
-            async with self._host_slot(current), self._get(current, headers) as resp:
-                target = _redirect_target(current, resp)
-                if target is None:
-                    moved = current if permanent and current != url else None
-                    return await self._result(resp, etag, last_modified, moved, started)
+            async with self._host_slot(current):
+                hop_started = loop.time()
+                deadline.reschedule(hop_started + budget)
+                try:
+                    async with self._get(current, headers) as resp:
+                        target = _redirect_target(current, resp)
+                        if target is None:
+                            moved = current if permanent and current != url else None
+                            return await self._result(resp, etag, last_modified, moved,
+                                                      started)
+                finally:
+                    if not deadline.expired():
+                        deadline.reschedule(None)  # disarmed while the next hop waits
+                    budget -= loop.time() - hop_started
             permanent = permanent and resp.status in _PERMANENT
             if target in seen:
                 raise RedirectError(f"redirect loop at {mask_url(target)}", url=mask_url(url))

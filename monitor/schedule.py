@@ -136,10 +136,17 @@ def _http_date(value: str) -> datetime | None:
 
 
 def host_key(url: str) -> str:
-    """The key HostBackoff uses: lower-case host[:port], no credentials."""
+    """The key HostBackoff and the fetcher's per-host limit use: lower-case
+    host[:port], no credentials. Never raises: a URL with a bad port (a
+    server's redirect can say anything) keys on its host; the fetch itself
+    then fails as it should."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    return f"{host}:{parts.port}" if parts.port else host
+    try:
+        port = parts.port
+    except ValueError:
+        return host
+    return f"{host}:{port}" if port else host
 
 
 class HostBackoff:

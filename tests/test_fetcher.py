@@ -175,6 +175,12 @@ async def test_more_than_five_redirects_raises(server: LoopbackServer) -> None:
     assert (await fetch(server.url("/s0"))).permanent_url == server.url("/s5")
 
 
+async def test_redirect_to_a_bad_port_is_a_fetch_error(server: LoopbackServer) -> None:
+    server.route("/feed", status=302, headers={"Location": "http://127.0.0.1:99999/x"})
+    with pytest.raises(FetchError):
+        await fetch(server.url("/feed"))
+
+
 async def test_redirect_to_a_file_url_is_refused(server: LoopbackServer) -> None:
     server.route("/feed", status=302, headers={"Location": "file:///etc/passwd"})
     with pytest.raises(RedirectError):
@@ -198,6 +204,32 @@ async def test_trickling_server_is_cut_at_the_total_timeout(server: LoopbackServ
         await fetch(server.url("/slow"), limits)
     assert 1.4 < time.monotonic() - started < 3
     assert caught.value.category == "timeout"
+
+
+async def test_waiting_for_a_host_slot_does_not_count_against_the_timeout(
+        server: LoopbackServer) -> None:
+    """Three feeds of one host, one at a time (per_host=1), each answering in
+    0.6 s, with a 1 s total timeout: all three succeed (the third waits 1.2 s
+    for its slot, not for its server), and a redirect chain still has one
+    budget for all its hops."""
+    async def slow(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.6)
+        return web.Response(body=b"<rss/>")
+
+    async def slow_hop(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.6)
+        raise web.HTTPFound(server.url("/feed"))
+
+    server.route("/feed", handler=slow)
+    server.route("/hop", handler=slow_hop)
+    limits = FetchLimits(per_host=1, total_timeout=1.0, read_timeout=30)
+    async with make_session(limits) as session:
+        fetcher = Fetcher(session, limits)
+        results = await asyncio.gather(*(fetcher.fetch(server.url("/feed"), etag=None,
+                                                       last_modified=None) for _ in range(3)))
+        assert [r.status for r in results] == [200, 200, 200]
+        with pytest.raises(FetchTimeoutError):  # 0.6 s + 0.6 s of server time
+            await fetcher.fetch(server.url("/hop"), etag=None, last_modified=None)
 
 
 async def endless(request: web.Request) -> web.StreamResponse:
