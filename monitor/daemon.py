@@ -47,7 +47,6 @@ from monitor.store import FeedState, Store
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM (systemd waits 10)
-OUTAGE_SWEEP_GAP = 60.0  # seconds: feeds recovering together after an outage sweep once
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +111,7 @@ class Daemon:
     # Feeds being polled now: a poll still waiting for a fetch slot past its
     # lease must not be dispatched a second time.
     _in_flight: set[str] = field(default_factory=set)
-    _outage_sweep: float = float("-inf")  # time.monotonic() of the last one (_after_outage)
+    _outage: feedhealth.OutageWatch = field(default_factory=feedhealth.OutageWatch)
 
     # ---------------------------------------------------------- lifecycle
 
@@ -163,6 +162,8 @@ class Daemon:
         scheduler = self._scheduler()
         try:
             await self._open()
+            assert self.store is not None
+            self._outage.seed(await self.store.feeds())  # an outage a restart interrupted
             self._start_http()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -279,8 +280,6 @@ class Daemon:
             self.metrics.poll(outcome.result, outcome.elapsed, outcome.new_items,
                               outcome.rules)
             queued = await self._feed_health(ctx, feed, outcome.state)
-            if state.failures and outcome.result not in ("error", "skipped"):
-                await self._after_outage(ctx, state)
         except NewsmonitorError as exc:
             # The store itself failed (poll_feed handles the feed's own trouble):
             # the feed's claim expires and it is polled again.
@@ -288,6 +287,11 @@ class Daemon:
             return
         if outcome.alerts or queued:
             self._spawn(self._deliver())
+        category = outcome.state.error_category if outcome.state else None
+        since = self._outage.observe(state.current_url, outcome.result, category,
+                                     self.clock().timestamp())
+        if since is not None:
+            await self._after_outage(ctx, since)
 
     async def _feed_health(self, ctx: Context, feed: FeedSettings,
                            state: FeedState | None) -> int:
@@ -306,18 +310,17 @@ class Daemon:
         alerts = feedhealth.alerts(notice, feed, m.admin_channels, now)
         return len(await ctx.store.queue_alerts(alerts, now.timestamp()))
 
-    async def _after_outage(self, ctx: Context, recovered: FeedState) -> None:
-        """A failing feed works again: if our network was down, the feeds that
-        could not connect meanwhile are polled now (feedhealth.outage_victims)."""
-        now = time.monotonic()
-        if now - self._outage_sweep < OUTAGE_SWEEP_GAP:
-            return  # the feeds recovering together after one outage: one sweep
-        victims = feedhealth.outage_victims(recovered, await ctx.store.feeds())
-        if victims:
-            self._outage_sweep = now
-            log.warning("network back, polling now the feeds that could not connect "
-                        "feeds=%d", len(victims))
-            await ctx.store.poll_now(victims, self.clock().timestamp())
+    async def _after_outage(self, ctx: Context, since: float) -> None:
+        """Our network is back (feedhealth.OutageWatch): the feeds that could
+        not connect since `since` are polled now, not after their backoff."""
+        try:
+            names = feedhealth.victims(await ctx.store.feeds(), since)
+            if names:
+                log.warning("network back, polling now the feeds that could not connect "
+                            "feeds=%d", len(names))
+                await ctx.store.poll_now(names, self.clock().timestamp())
+        except NewsmonitorError as exc:
+            log.error("polling after the outage failed error=%s", exc)
 
     async def _deliver(self, retry_now: bool = False) -> None:
         if self.store is None:

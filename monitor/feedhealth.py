@@ -88,23 +88,59 @@ def alerts(notice: Notice, feed: FeedSettings, channels: tuple[str, ...],
                   priority=priority) for name in channels]
 
 
-def outage_victims(recovered: FeedState, states: Iterable[FeedState],
-                   min_hosts: int = 2) -> list[str]:
-    """The feeds to poll at once because our own network just came back.
 
-    Called when `recovered` (its state before the poll that just succeeded)
-    had been failing as unreachable. If, since the last success of any other feed, feeds on
-    at least `min_hosts` other hosts failed as unreachable too, the outage
-    was ours (network, DNS), not the publishers': every feed backed off
-    meanwhile, and would otherwise wait out its backoff (up to max_backoff)
-    while busy feeds roll items off. Returns those feeds (not disabled ones),
-    to poll now; if one of them was really down, it just fails once more.
+class OutageWatch:
+    """Tells when our own network (or DNS) came back after an outage.
+
+    During such an outage every feed fails to connect and backs off; without
+    this, each would wait out its backoff (up to max_backoff) after the
+    network returns, while busy feeds roll items off. A run of polls that
+    could not reach their server, on at least `min_hosts` hosts with no poll
+    reaching any server in between, is taken for our outage, not the
+    publishers'. The first poll that reaches a server (any feed: one that
+    was healthy too; an HTTP error counts, the server answered) ends it, and
+    `observe` returns when the run began: the daemon then polls at once the
+    feeds that could not connect since (`victims`). If one of them was
+    really down, it just fails once more. In memory; `seed` picks up an
+    outage a restart interrupted (a laptop booting offline).
     """
-    if recovered.error_category not in UNREACHABLE:
-        return []
-    others = [s for s in states if s.name != recovered.name]
-    last_success = max((s.last_success or 0.0 for s in others), default=0.0)
-    failed = [s for s in others if s.failures and s.error_category in UNREACHABLE
-              and not s.disabled and (s.last_poll or 0.0) > last_success]
-    hosts = {host_key(s.current_url) for s in failed} - {host_key(recovered.current_url)}
-    return [s.name for s in failed] if len(hosts) >= min_hosts else []
+
+    def __init__(self, min_hosts: int = 3) -> None:
+        self.min_hosts = min_hosts
+        self._since: float | None = None
+        self._hosts: set[str] = set()
+
+    def seed(self, states: Iterable[FeedState]) -> None:
+        """Start from the stored states: feeds that failed to connect after
+        the last success of any feed are a run in progress."""
+        states = list(states)
+        last_ok = max((s.last_success or 0.0 for s in states), default=0.0)
+        failing = [s for s in _unreachable(states) if (s.last_poll or 0.0) > last_ok]
+        if failing:
+            self._since = min(s.last_poll or 0.0 for s in failing)
+            self._hosts = {host_key(s.current_url) for s in failing}
+
+    def observe(self, url: str, result: str, category: str | None, at: float) -> float | None:
+        """One poll of `url` ended with `result` (pipeline.Outcome) and the
+        error `category` if it failed; returns the outage's start when this
+        poll ends one, else None."""
+        if result == "skipped":
+            return None  # no request was made (the host asked us to wait)
+        if result == "error" and category in UNREACHABLE:
+            if self._since is None:
+                self._since = at
+            self._hosts.add(host_key(url))
+            return None
+        since = self._since if len(self._hosts) >= self.min_hosts else None
+        self._since, self._hosts = None, set()
+        return since
+
+
+def victims(states: Iterable[FeedState], since: float) -> list[str]:
+    """The feeds that could not connect since `since` (OutageWatch)."""
+    return [s.name for s in _unreachable(states) if (s.last_poll or 0.0) >= since]
+
+
+def _unreachable(states: Iterable[FeedState]) -> list[FeedState]:
+    return [s for s in states
+            if s.failures and s.error_category in UNREACHABLE and not s.disabled]
