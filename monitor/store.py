@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 from monitor.errors import StoreError
 from monitor.models import Alert, Item, Match, Priority, TermHit
@@ -573,7 +574,11 @@ def _create_or_upgrade(conn: sa.Connection) -> None:
         # the first takes this lock for the transaction, the others then find
         # everything in place.
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(7388245910)"))
-    metadata.create_all(conn)
+    # IF NOT EXISTS, and a column another process added meanwhile is no
+    # error: two processes opening one SQLite file at once (the daemon
+    # starting while `status` runs) must not fail on each other's DDL.
+    for table in metadata.sorted_tables:
+        conn.execute(CreateTable(table, if_not_exists=True))
     inspector = sa.inspect(conn)
     for table in metadata.sorted_tables:
         present = {c["name"] for c in inspector.get_columns(table.name)}
@@ -582,12 +587,15 @@ def _create_or_upgrade(conn: sa.Connection) -> None:
                 kind = column.type.compile(dialect=conn.dialect)
                 default = (f" DEFAULT {column.server_default.arg!r}"  # type: ignore[attr-defined]
                            if column.server_default is not None else "")
-                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN '
-                                     f'"{column.name}" {kind}{default}'))
-        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
+                try:
+                    conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN '
+                                         f'"{column.name}" {kind}{default}'))
+                except sa.exc.OperationalError as exc:
+                    if "duplicate column" not in str(exc):
+                        raise
+        # An index on an added column: every row NULL there, nothing clashes.
         for index in table.indexes:
-            if index.name not in indexes:
-                index.create(conn)  # on an added column: every row NULL, nothing clashes
+            conn.execute(CreateIndex(index, if_not_exists=True))
 
 
 _FEED_COLUMNS = tuple(c.name for c in feeds_t.columns if c.name != "name")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from monitor.errors import StoreError
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.store import Store
 
@@ -174,6 +175,50 @@ async def test_an_older_database_is_upgraded_in_place(tmp_path: Path) -> None:
         assert len(ids) == 1
     finally:
         await store.close()
+
+
+def _open_and_close(path: str, start_at: float) -> str:
+    """In a process of its own: at `start_at`, open (and so upgrade) the
+    store, and close it."""
+    import asyncio
+    import time
+
+    time.sleep(max(start_at - time.time(), 0))
+
+    async def go() -> None:
+        await (await Store.open(path)).close()
+
+    try:
+        asyncio.run(go())
+    except StoreError as exc:
+        return str(exc)
+    return "ok"
+
+
+def test_processes_opening_an_older_database_at_once_all_succeed(tmp_path: Path) -> None:
+    """The daemon starting while `status` runs: both upgrade the same file."""
+    import asyncio
+    import multiprocessing
+    import sqlite3
+    import time
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(3, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(abs, range(3)))  # the workers are up
+        for round_ in range(6):
+            path = tmp_path / f"old{round_}.sqlite3"
+            asyncio.run(_open_and_close_here(str(path)))
+            with sqlite3.connect(path) as db:  # as an older release left it
+                db.execute("DROP INDEX alerts_story_once")
+                db.execute("ALTER TABLE alerts DROP COLUMN story")
+                db.execute("ALTER TABLE alerts DROP COLUMN first_failure")
+            start_at = time.time() + 0.3  # all three together
+            assert list(pool.map(_open_and_close, [str(path)] * 3, [start_at] * 3)) == [
+                "ok"] * 3
+
+
+async def _open_and_close_here(path: str) -> None:
+    await (await Store.open(path)).close()
 
 
 async def test_claimed_alerts_are_not_handed_out_twice(database_url: str) -> None:
