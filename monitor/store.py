@@ -384,11 +384,19 @@ class Store:
                      now: float) -> list[int]:
         if not alerts:
             return []
+        stories = [a.item.story for a in alerts]
         rows = [{"feed": a.item.feed, "item_id": a.item.id, "rule": a.match.rule,
                  "channel": a.channel, "priority": a.priority.value,
                  "payload": alert_to_json(a), "created": now, "state": "pending",
-                 "next_attempt": now, "story": a.item.story}
-                for a in alerts]
+                 "next_attempt": now, "story": story}
+                for a, story in zip(alerts, stories, strict=True)]
+        if conn.dialect.name == "postgresql":
+            # Two instances polling two feeds that share stories insert into
+            # the story index in their own orders and could deadlock; taking
+            # a lock per story first, in one global order, serialises them.
+            # (The rows keep their order: alert ids are the delivery order.)
+            for key in sorted({int(story[:15], 16) for story in stories if story}):
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
         # RETURNING order is not the parameters' order in a batch: put the ids
         # back in the order of `alerts` through the outbox's unique key.
         queued = {(r.feed, r.item_id, r.rule, r.channel): r.id
