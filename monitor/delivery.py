@@ -126,10 +126,10 @@ async def _channel(store: Store, notifier: Notifier, channels: Channels, name: s
                    alerts: Sequence[StoredAlert], now: datetime,
                    metrics: Metrics | None, retry_now: bool = False) -> int:
     spec = channels.specs.get(name)
-    if spec is None:
-        await _orphaned(store, channels, name, alerts, now)
-        return 0
     try:
+        if spec is None:
+            await _orphaned(store, channels, name, alerts, now)
+            return 0
         if not retry_now and await _backing_off(store, name, now):
             return 0
         return await _send_planned(store, notifier, channels, spec, alerts, now, metrics)
@@ -163,7 +163,7 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
                                                 for i in siblings[first]))
         group = [by_id[i] for i in planned.alert_ids]
         accepted = {s.alert.id: set(s.done_urls) for s in group}
-        failure: DeliveryResult | None = None
+        failures: list[DeliveryResult] = []
         for ids, indexes in _owed(group, keys):
             part = [by_id[i] for i in ids]
             result = await notifier.send(
@@ -173,10 +173,12 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
                 if url.ok:
                     for i in ids:
                         accepted[i].add(keys[url.index])
-            failure = failure if result.ok else result
-        if failure is not None:
-            await _failed(store, channels, group, now, accepted, failure.error or "failed",
-                          failure.retry_after)
+            failures += [] if result.ok else [result]
+        if failures:
+            waits = [f.retry_after for f in failures if f.retry_after is not None]
+            await _failed(store, channels, group, now, accepted,
+                          "; ".join(f.error for f in failures) or "failed",
+                          max(waits) if waits else None)
             if metrics:
                 metrics.failed(spec.name, len(group))
             break  # keep this channel's order: the rest waits for the retry
@@ -282,8 +284,8 @@ async def _orphaned(store: Store, channels: Channels, name: str,
     outage: retried with backoff, so they leave once the channel is back
     (a reload), and dead `retry_for` after the first miss (shown by status
     and history), instead of waiting forever."""
-    log.warning("alerts wait for a channel no longer configured channel=%s pending=%d",
-                name, len(alerts))
+    log.warning("alerts of a channel no longer configured, retried until retry_for "
+                "channel=%s pending=%d", name, len(alerts))
     # Not one group: each alert keeps its own count of attempts and first failure.
     histories: dict[tuple[int, float | None], list[StoredAlert]] = {}
     for stored in alerts:

@@ -39,6 +39,7 @@ class LoopbackServer:
         self.routes: dict[str, Route] = {}
         self.hits: list[Hit] = []
         self.statuses: list[int] = []      # for POST receivers: next answers, else 200
+        self.post_headers: dict[str, str] = {}  # sent with every POST answer
         self.lock = threading.Lock()
         server = self
 
@@ -72,7 +73,8 @@ class LoopbackServer:
                 with server.lock:
                     status = server.statuses.pop(0) if server.statuses else 200
                     hit.status = status
-                self._send(status, b"{}", {"Content-Type": "application/json"})
+                self._send(status, b"{}", {"Content-Type": "application/json",
+                                           **server.post_headers})
 
             def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)

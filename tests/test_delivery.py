@@ -209,6 +209,32 @@ async def test_a_retry_in_another_grouping_skips_what_each_url_took(
             assert len(second.posts()) == 1
 
 
+async def test_the_longest_retry_after_of_any_part_holds(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    """The retry of the digest above goes out in two parts (the first URL
+    owes one alert, the second both); the first answers 429 Retry-After 600,
+    the second 500: the group waits the 600 s, and both errors are kept."""
+    with loopback() as second:
+        path = two_urls(tmp_path, hook, second)
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            "[channels.other]", 'digest = "1h"\n\n[channels.other]'), encoding="utf-8")
+        async with Harness(path, hook) as h:
+            await h.queue([alert(1)], T0)
+            second.statuses = [500]
+            hour = T0.replace(minute=0) + timedelta(hours=1, seconds=1)
+            await h.deliver(hour)
+            await h.queue([alert(2)], hour + timedelta(minutes=20))
+            hook.statuses, hook.post_headers = [429], {"Retry-After": "600"}
+            second.statuses = [500]
+            at = hour + timedelta(minutes=30)
+            assert await h.deliver(at) == []
+            pending = await h.store.pending_alerts("hook")
+            assert len(pending) == 2
+            assert all(p.next_attempt >= at.timestamp() + 600 for p in pending)
+            assert all("429" in (p.last_error or "") and "500" in (p.last_error or "")
+                       for p in pending)
+
+
 async def test_a_url_that_took_everything_is_not_sent_again(
         tmp_path: Path, hook: LoopbackServer) -> None:
     """The first URL took the alert, the second failed, then the user removed
