@@ -111,7 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--channel", help="only this channel's")
     p.add_argument("--rule", help="only this rule's")
     p = command("poll-now", cmd_poll_now, "poll feeds at the daemon's next tick, even one "
-                "backing off or disabled after 410 Gone",
+                "backing off; a feed disabled after 410 Gone only when named",
                 'newsmonitor poll-now "Le Monde Économie"')
     p.add_argument("feeds", nargs="*", metavar="FEED", help="feed names (default: every feed)")
     p = command("send-test", cmd_send_test, "send a test message to a channel",
@@ -332,23 +332,27 @@ def cmd_poll_now(args: argparse.Namespace) -> int:
     import time
 
     settings, opening = _open_store(args)
-    known = [feed.name for feed in settings.feeds]
-    unknown = [name for name in args.feeds if name not in known]
-    if unknown:
+    enabled = {feed.name: feed.enabled for feed in settings.feeds}
+    problems = [f"poll-now: unknown feed {name!r}" for name in args.feeds
+                if name not in enabled]
+    problems += [f"poll-now: feed {name!r} has enabled = false in the config"
+                 for name in args.feeds if enabled.get(name) is False]
+    if problems:
         opening.close()  # the coroutine was never awaited: no connection to close
-        raise ConfigError([f"poll-now: unknown feed {name!r}" for name in unknown]
-                          + [f"known feeds: {', '.join(known)}"])
-    names = args.feeds or known
+        raise ConfigError([*problems, f"known feeds: {', '.join(enabled)}"])
+    names = args.feeds or [name for name, on in enabled.items() if on]
 
-    async def go() -> None:
+    async def go() -> list[str]:
         store = await opening
         try:
-            await store.poll_now(names, time.time())
+            # A feed disabled after 410 Gone comes back only when named.
+            due: list[str] = await store.poll_now(names, time.time(), enable=bool(args.feeds))
+            return due
         finally:
             await store.close()
 
-    asyncio.run(go())
-    print(f"{len(names)} feeds due now: {', '.join(names)}")
+    due = asyncio.run(go())
+    print(f"{len(due)} feeds due now" + (f": {', '.join(due)}" if due else ""))
     return EXIT_OK
 
 

@@ -318,14 +318,24 @@ class Store:
         result: list[FeedState] = await self._run(go)
         return result
 
-    async def poll_now(self, names: Sequence[str], now: float) -> None:
-        """Make `names` due at `now`: a feed in backoff is polled at the next
-        tick, and a feed disabled by a 410 is enabled again (`poll-now`)."""
-        async def go(conn: AsyncConnection) -> None:
+    async def poll_now(self, names: Sequence[str], now: float, *,
+                       enable: bool = False) -> list[str]:
+        """Make the feeds of `names` due at `now` (`poll-now`): one in backoff
+        is polled at the next tick; one disabled by a 410 only with `enable`.
+        Returns the names made due."""
+        async def go(conn: AsyncConnection) -> list[str]:
+            found: list[str] = []
             for chunk in _chunks(list(names), 500):
-                await conn.execute(feeds_t.update().where(feeds_t.c.name.in_(chunk))
+                query = sa.select(feeds_t.c.name).where(feeds_t.c.name.in_(chunk))
+                if not enable:
+                    query = query.where(feeds_t.c.disabled.is_(None))
+                due = [r.name for r in await conn.execute(query)]
+                await conn.execute(feeds_t.update().where(feeds_t.c.name.in_(due))
                                    .values(next_poll=now, disabled=None))
-        await self._run(go)
+                found += due
+            return sorted(found)
+        result: list[str] = await self._run(go)
+        return result
 
     async def save_feed(self, state: FeedState) -> None:
         await self._run(lambda c: c.execute(_SAVE_FEED, _feed_params(state)))

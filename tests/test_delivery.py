@@ -235,6 +235,26 @@ async def test_the_longest_retry_after_of_any_part_holds(
                        for p in pending)
 
 
+async def test_a_requeued_dead_alert_goes_only_to_the_urls_that_never_took_it(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    """`newsmonitor requeue` after an outage of the second URL longer than
+    retry_for: the first URL, which took the alert, does not get it again."""
+    with loopback() as second:
+        async with Harness(two_urls(tmp_path, hook, second), hook) as h:
+            await h.queue([alert(1)], T0)
+            second.statuses = [500] * 10
+            at = T0
+            while not await h.store.history(state="dead"):
+                await h.deliver(at)
+                at += timedelta(minutes=20)
+            assert len(hook.posts()) == 1 and second.posts() == []
+            assert await h.store.requeue_dead(at.timestamp(), channel="hook") == 1
+            second.statuses = []
+            assert await h.deliver(at) == []  # nothing to the first URL
+            assert [p["title"] for p in second.posts()] == ["[newsmonitor] ampere: Ampere 1"]
+            assert (await h.store.outbox_counts())[("hook", "sent")] == 1
+
+
 async def test_a_url_that_took_everything_is_not_sent_again(
         tmp_path: Path, hook: LoopbackServer) -> None:
     """The first URL took the alert, the second failed, then the user removed

@@ -79,8 +79,25 @@ def test_poll_now_makes_a_feed_in_backoff_due(
     database = str(tmp_path / "state.sqlite3")
     assert asyncio.run(_next_poll(database)) > time.time() + 10  # backing off
     before = time.time()
+    capsys.readouterr()
     assert main(["poll-now", "--config", str(config)]) == 0  # no name: every feed
+    assert capsys.readouterr().out == "1 feeds due now: test feed\n"
     assert before <= asyncio.run(_next_poll(database)) <= time.time()
+
+
+def test_poll_now_without_names_leaves_a_gone_feed_disabled(
+        tmp_path: Path, feed: LoopbackServer, capsys: pytest.CaptureFixture[str]) -> None:
+    feed.routes["/feed.xml"] = Route(status=410)
+    config = write_config(tmp_path, f"{feed.url}/feed.xml", {"hook": "json://127.0.0.1:9/h"})
+    assert run_once(config) == 0
+    capsys.readouterr()
+    assert main(["poll-now", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == "0 feeds due now\n"
+    assert status(config, capsys)["disabled"]
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        'name = "test feed"', 'name = "test feed"\nenabled = false'), encoding="utf-8")
+    assert main(["poll-now", "test feed", "--config", str(config)]) == 1
+    assert "feed 'test feed' has enabled = false in the config" in capsys.readouterr().err
 
 
 def test_poll_now_names_an_unknown_feed(tmp_path: Path, feed: LoopbackServer,
