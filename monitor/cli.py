@@ -113,7 +113,8 @@ def _parser() -> argparse.ArgumentParser:
     p = command("poll-now", cmd_poll_now, "poll feeds at the daemon's next tick, even one "
                 "backing off; a feed disabled after 410 Gone only when named",
                 'newsmonitor poll-now "Le Monde Économie"')
-    p.add_argument("feeds", nargs="*", metavar="FEED", help="feed names (default: every feed)")
+    p.add_argument("feeds", nargs="*", metavar="FEED",
+                   help="feed names (default: every enabled feed)")
     p = command("send-test", cmd_send_test, "send a test message to a channel",
                 "newsmonitor send-test email")
     p.add_argument("channel")

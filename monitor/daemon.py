@@ -111,7 +111,7 @@ class Daemon:
     # Feeds being polled now: a poll still waiting for a fetch slot past its
     # lease must not be dispatched a second time.
     _in_flight: set[str] = field(default_factory=set)
-    _outage: feedhealth.OutageWatch = field(default_factory=feedhealth.OutageWatch)
+    outage: feedhealth.OutageWatch = field(default_factory=feedhealth.OutageWatch)
 
     # ---------------------------------------------------------- lifecycle
 
@@ -163,7 +163,7 @@ class Daemon:
         try:
             await self._open()
             assert self.store is not None
-            self._outage.seed(await self.store.feeds())  # an outage a restart interrupted
+            self.outage.seed(await self.store.feeds())  # an outage a restart interrupted
             self._start_http()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
@@ -287,11 +287,13 @@ class Daemon:
             return
         if outcome.alerts or queued:
             self._spawn(self._deliver())
-        category = outcome.state.error_category if outcome.state else None
-        since = self._outage.observe(state.current_url, outcome.result, category,
-                                     self.clock().timestamp())
-        if since is not None:
-            await self._after_outage(ctx, since)
+        if state.current_url.startswith(("http://", "https://")):
+            stored = outcome.state
+            since = self.outage.observe(
+                state.current_url, outcome.result, stored.error_category if stored else None,
+                stored.last_poll if stored and stored.last_poll else self.clock().timestamp())
+            if since is not None:
+                await self._after_outage(ctx, since)
 
     async def _feed_health(self, ctx: Context, feed: FeedSettings,
                            state: FeedState | None) -> int:

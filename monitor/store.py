@@ -400,13 +400,18 @@ class Store:
                  "payload": alert_to_json(a), "created": now, "state": "pending",
                  "next_attempt": now, "story": story}
                 for a, story in zip(alerts, stories, strict=True)]
-        if conn.dialect.name == "postgresql":
+        buckets = sorted({int(story[:8], 16) % _STORY_LOCKS for story in stories if story})
+        if buckets and conn.dialect.name == "postgresql":
             # Two instances polling two feeds that share stories insert into
-            # the story index in their own orders and could deadlock; taking
-            # a lock per story first, in one global order, serialises them.
-            # (The rows keep their order: alert ids are the delivery order.)
-            for key in sorted({int(story[:15], 16) for story in stories if story}):
-                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+            # the story index in their own orders and could deadlock; a lock
+            # per bucket of stories first, taken in one global order (the
+            # array's), serialises them, with at most _STORY_LOCKS locks per
+            # transaction. The rows keep their order: alert ids are the
+            # delivery order.
+            await conn.execute(sa.text(
+                "SELECT pg_advisory_xact_lock(:space, bucket) FROM "
+                "unnest(CAST(:buckets AS integer[])) AS bucket"),
+                {"space": _STORY_LOCK_SPACE, "buckets": buckets})
         # RETURNING order is not the parameters' order in a batch: put the ids
         # back in the order of `alerts` through the outbox's unique key.
         queued = {(r.feed, r.item_id, r.rule, r.channel): r.id
@@ -615,6 +620,9 @@ def _create_or_upgrade(conn: sa.Connection) -> None:
         for index in table.indexes:
             conn.execute(CreateIndex(index, if_not_exists=True))
 
+
+_STORY_LOCKS = 64  # buckets of stories, each an advisory lock (see Store._queue)
+_STORY_LOCK_SPACE = 7388  # their classid: the two-key advisory locks of newsmonitor
 
 _FEED_COLUMNS = tuple(c.name for c in feeds_t.columns if c.name != "name")
 

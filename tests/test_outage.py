@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from pathlib import Path
 
 from monitor.cli import main
 from monitor.daemon import Daemon, build_runtime
 from monitor.feedhealth import OutageWatch, victims
-from monitor.store import FeedState
+from monitor.store import FeedState, Store
 from tests.loopback import LoopbackServer
 from tests.servers import loopback, rss
 from tests.waiting import until
@@ -31,9 +32,10 @@ def url(host: str) -> str:
 
 
 def test_a_run_of_unreachable_hosts_ended_by_any_answer_is_an_outage() -> None:
-    watch = OutageWatch(min_hosts=3)
-    for n, host in enumerate(["a", "b", "a", "c"]):
-        assert watch.observe(url(host), "error", "connection", T + n) is None
+    watch = OutageWatch(min_hosts=3, min_span=2)
+    # Polls end in any order: the run starts with the earliest poll start.
+    for started, host in [(T + 1, "a"), (T, "b"), (T + 2, "a"), (T + 3, "c")]:
+        assert watch.observe(url(host), "error", "connection", started) is None
     assert watch.observe(url("d"), "skipped", None, T + 5) is None  # no request made
     # The first poll that reaches a server, any feed's, ends it.
     assert watch.observe(url("healthy"), "not_modified", None, T + 9) == T
@@ -41,7 +43,7 @@ def test_a_run_of_unreachable_hosts_ended_by_any_answer_is_an_outage() -> None:
 
 
 def test_what_is_not_an_outage_of_ours() -> None:
-    watch = OutageWatch(min_hosts=3)
+    watch = OutageWatch(min_hosts=3, min_span=0)
     watch.observe(url("a"), "error", "connection", T)
     watch.observe(url("b"), "error", "timeout", T + 1)
     assert watch.observe(url("c"), "new", None, T + 2) is None  # two hosts: theirs
@@ -53,14 +55,31 @@ def test_what_is_not_an_outage_of_ours() -> None:
     assert watch.observe(url("e"), "new", None, T + 7) is None  # d alone since
 
 
+def test_dead_publishers_failing_together_are_not_an_outage_nor_swept_in_a_loop() -> None:
+    watch = OutageWatch(min_hosts=3, min_span=120, quiet=3600)
+    for host in "abc":  # a restart polls three dead domains at once
+        watch.observe(url(host), "error", "connection", T)
+    assert watch.observe(url("ok"), "new", None, T + 1) is None  # a burst, not an outage
+    for minute, host in enumerate("abcd"):  # a real outage: four minutes of failures
+        watch.observe(url(host), "error", "connection", T + 60 * minute)
+    assert watch.observe(url("ok"), "new", None, T + 300) == T
+    for minute, host in enumerate("abcd"):  # the dead ones fail again after the sweep
+        watch.observe(url(host), "error", "connection", T + 301 + 60 * minute)
+    assert watch.observe(url("ok"), "new", None, T + 600) is None  # within `quiet`
+    for minute, host in enumerate("abcd"):
+        watch.observe(url(host), "error", "connection", T + 3900 + 60 * minute)
+    assert watch.observe(url("ok"), "new", None, T + 4200) == T + 3900
+
+
 def test_an_outage_a_restart_interrupted_is_picked_up() -> None:
     states = [state("a", "a.example", last_poll=T + 5, last_success=T - 900),
               state("b", "b.example", last_poll=T + 3), state("c", "c.example", last_poll=T + 9),
               state("ok", "d.example", failures=0, last_success=T)]
-    watch = OutageWatch(min_hosts=3)
+    watch = OutageWatch(min_hosts=3, min_span=1)
     watch.seed(states)
     assert watch.observe(url("x"), "new", None, T + 60) == T + 3
     later = [*states, state("fresh", "e.example", failures=0, last_success=T + 6)]
+    watch = OutageWatch(min_hosts=3, min_span=1)
     watch.seed(later)  # a feed succeeded after two of the failures: no outage in progress
     assert watch.observe(url("x"), "new", None, T + 60) is None
 
@@ -84,18 +103,23 @@ class Gate:
             sock.bind(("127.0.0.1", 0))
             self.port: int = sock.getsockname()[1]
         self._server: asyncio.Server | None = None
+        self._open: set[asyncio.StreamWriter] = set()
 
     async def up(self) -> None:
         self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
 
     async def down(self) -> None:
+        """Refuse new connections and cut the open ones (kept-alive too)."""
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
             self._server = None
+        for writer in list(self._open):
+            writer.close()
+        self._open.clear()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        self._open.update((writer, up_writer))
 
         async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
             try:
@@ -109,20 +133,14 @@ class Gate:
                              return_exceptions=True)
 
 
-async def test_feeds_that_could_not_connect_are_polled_when_the_network_is_back(
-        tmp_path: Path) -> None:
-    with loopback() as hook:
-        async with LoopbackServer() as origin:
-            port = int(origin.base_url.rsplit(":", 1)[1])
-            gates = {name: Gate(port) for name in "abcd"}
-            for name in gates:
-                origin.route(f"/{name}", body=rss([(f"{name}1", f"Item {name}")]))
-            feeds = "\n".join(
-                f'[[feeds]]\nname = "{name}"\nurl = "http://127.0.0.1:{gate.port}/{name}"\n'
-                f'interval = "{"1s" if name == "d" else "1h"}"\n'
-                for name, gate in gates.items())
-            config = tmp_path / "monitor.toml"
-            config.write_text(f"""
+def write_config(tmp_path: Path, gates: dict[str, Gate], hook_port: int) -> Path:
+    """Feeds a, b, c polled hourly and d every second, each behind its gate."""
+    feeds = "\n".join(
+        f'[[feeds]]\nname = "{name}"\nurl = "http://127.0.0.1:{gate.port}/{name}"\n'
+        f'interval = "{"1s" if name == "d" else "1h"}"\n'
+        for name, gate in gates.items())
+    config = tmp_path / "monitor.toml"
+    config.write_text(f"""
 [monitor]
 database = "{tmp_path / 'db.sqlite3'}"
 default_channels = ["hook"]
@@ -130,7 +148,7 @@ jitter = 0.0
 connect_timeout = "2s"
 
 [channels.hook]
-url = "json://127.0.0.1:{hook.port}/hook"
+url = "json://127.0.0.1:{hook_port}/hook"
 
 {feeds}
 
@@ -138,20 +156,76 @@ url = "json://127.0.0.1:{hook.port}/hook"
 name = "never"
 any = ["zzzyyyxxx"]
 """, encoding="utf-8")
-            # The network is down: every feed fails to connect; a, b and c
-            # back off for an hour, d (every second) for a few seconds. The
-            # daemon then starts during the outage (it reads it from the
-            # store) and sees d fail again before the network returns.
-            assert await asyncio.to_thread(main, ["run", "--once", "--config", str(config)]) == 0
-            assert origin.count() == 0
-            daemon = Daemon(config, build_runtime(config))
+    return config
+
+
+async def test_feeds_that_could_not_connect_are_polled_when_the_network_is_back(
+        tmp_path: Path) -> None:
+    """The network goes down under a running daemon: a, b and c fail to
+    connect and back off for an hour, d keeps failing every few seconds;
+    when the network is back, d's first success brings a, b and c at once."""
+    with loopback() as hook:
+        async with LoopbackServer() as origin:
+            port = int(origin.base_url.rsplit(":", 1)[1])
+            gates = {name: Gate(port) for name in "abcd"}
+            for name in gates:
+                origin.route(f"/{name}", body=rss([(f"{name}1", f"Item {name}")]))
+                await gates[name].up()
+            config = write_config(tmp_path, gates, hook.port)
+            daemon = Daemon(config, build_runtime(config),
+                            outage=OutageWatch(min_hosts=3, min_span=1.0))
             task = asyncio.create_task(daemon.run())
             try:
-                await asyncio.sleep(1.5)
+                await until(lambda: daemon.store is not None)
+                assert daemon.store is not None
+                await daemon.store.poll_now(list("abcd"), time.time())
+                await until(lambda: all(s.last_success for s in asyncio.run(_states(tmp_path))
+                                        if s.name in "abc"))  # polled and recorded
+                for gate in gates.values():
+                    await gate.down()  # the network is gone
+                await daemon.store.poll_now(list("abc"), time.time())
+                await until(lambda: all(s.failures for s in asyncio.run(_states(tmp_path))
+                                        if s.name in "abc"))
+                await asyncio.sleep(2.5)  # d fails a few more times: the run lasts
                 for gate in gates.values():
                     await gate.up()  # the network is back
-                await until(lambda: origin.count("/d") >= 1, timeout=20)
-                await until(lambda: all(origin.count(f"/{n}") == 1 for n in "abc"), timeout=10)
+                await until(lambda: all(origin.count(f"/{n}") == 2 for n in "abc"), timeout=15)
+            finally:
+                daemon.stop()
+                await asyncio.wait_for(task, 15)
+                for gate in gates.values():
+                    await gate.down()
+
+
+async def _states(tmp_path: Path) -> list[FeedState]:
+    store = await Store.open(str(tmp_path / "db.sqlite3"))
+    try:
+        return await store.feeds()
+    finally:
+        await store.close()
+
+
+async def test_an_outage_the_daemon_restarted_in_is_picked_up(tmp_path: Path) -> None:
+    """Every feed failed to connect before the daemon started (a laptop
+    booting offline): the outage is read from the store, and d's first
+    success brings a, b and c at once instead of in an hour."""
+    with loopback() as hook:
+        async with LoopbackServer() as origin:
+            port = int(origin.base_url.rsplit(":", 1)[1])
+            gates = {name: Gate(port) for name in "abcd"}
+            for name in gates:
+                origin.route(f"/{name}", body=rss([(f"{name}1", f"Item {name}")]))
+            config = write_config(tmp_path, gates, hook.port)
+            assert await asyncio.to_thread(main, ["run", "--once", "--config", str(config)]) == 0
+            assert origin.count() == 0
+            daemon = Daemon(config, build_runtime(config),
+                            outage=OutageWatch(min_hosts=3, min_span=1.0))
+            task = asyncio.create_task(daemon.run())
+            try:
+                await asyncio.sleep(1.5)  # d fails again in the daemon
+                for gate in gates.values():
+                    await gate.up()  # the network is back
+                await until(lambda: all(origin.count(f"/{n}") == 1 for n in "abc"), timeout=15)
             finally:
                 daemon.stop()
                 await asyncio.wait_for(task, 15)
