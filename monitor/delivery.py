@@ -177,7 +177,7 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
         if failures:
             waits = [f.retry_after for f in failures if f.retry_after is not None]
             await _failed(store, channels, group, now, accepted,
-                          "; ".join(f.error for f in failures) or "failed",
+                          "; ".join(f.error for f in failures if f.error) or "failed",
                           max(waits) if waits else None)
             if metrics:
                 metrics.failed(spec.name, len(group))

@@ -68,7 +68,9 @@ class FetchResult:
     """What one poll gave. `headers` are lower-case names, as feedparser wants.
 
     On 304, `etag`/`last_modified` are the server's new validators if it sent
-    any, else the ones we sent: keep sending them.
+    any, else the ones we sent: keep sending them. `elapsed` is the seconds
+    since `fetch` was called, the waits for a slot included (what a poll
+    took, unlike the total timeout, which counts only the server's time).
     """
 
     status: int
