@@ -186,7 +186,9 @@ async def test_feeds_that_could_not_connect_are_polled_when_the_network_is_back(
                 await daemon.store.poll_now(list("abc"), time.time())
                 await until(lambda: all(s.failures for s in asyncio.run(_states(tmp_path))
                                         if s.name in "abc"))
-                await asyncio.sleep(2.5)  # d fails a few more times: the run lasts
+                # d fails again later: the run lasts longer than min_span.
+                await until(lambda: any(s.name == "d" and s.failures >= 2
+                                        for s in asyncio.run(_states(tmp_path))))
                 for gate in gates.values():
                     await gate.up()  # the network is back
                 await until(lambda: all(origin.count(f"/{n}") == 2 for n in "abc"), timeout=15)
