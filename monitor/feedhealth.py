@@ -8,6 +8,10 @@ poll raises one alert; while it stays unhealthy, a reminder at most every
 A feed disabled by 410 Gone gets one "disabled" notice (it is not polled again).
 `FeedState.health_alerted` (the time of the last notice, None when healthy)
 is the only state this needs, so restarts neither repeat nor lose notices.
+
+`OutageWatch` (in memory, fed by the daemon) tells an outage of our own
+network from the publishers' failures, so that feeds are not left backing
+off once it is over.
 """
 
 from __future__ import annotations
@@ -86,7 +90,6 @@ def alerts(notice: Notice, feed: FeedSettings, channels: tuple[str, ...],
     match = Match(rule=RULE, score=100)
     return [Alert(item=item, match=match, channel=name, feed_title=feed.name,
                   priority=priority) for name in channels]
-
 
 
 class OutageWatch:

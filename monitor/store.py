@@ -100,8 +100,8 @@ alerts_t = sa.Table(
     sa.Column("claimed_until", sa.Float),
     # When delivery first failed: retries go on for retry_for from then.
     sa.Column("first_failure", sa.Float),
-    # Item.story: the same article seen in another
-    # feed is not alerted again for the same rule and channel (NULL: no link).
+    # Item.story: the same article seen in another feed is not alerted again
+    # for the same rule and channel (NULL, no link: no such check).
     sa.Column("story", sa.String),
     sa.UniqueConstraint("feed", "item_id", "rule", "channel", name="alerts_once"),
     sa.Index("alerts_due", "state", "next_attempt"),
