@@ -60,6 +60,15 @@ class Context:
     hosts: schedule.HostBackoff
     clock: Clock = lambda: datetime.now(UTC)
     rng: random.Random = random.Random()  # noqa: RUF009 - injected; tests pass a seeded one
+    # Polls holding a body: from the fetch until the parse pool is done with
+    # it. A body waits for the pool inside its slot, so a thousand feeds
+    # fetched faster than they parse hold at most `concurrency` bodies (up to
+    # max_body each) in memory, not a thousand. Default: [monitor] concurrency.
+    bodies: asyncio.Semaphore | None = None
+
+    def __post_init__(self) -> None:
+        if self.bodies is None:
+            self.bodies = asyncio.Semaphore(self.settings.monitor.concurrency)
 
     def policy(self, feed: FeedSettings,
                settings: Settings | None = None) -> schedule.PollPolicy:
@@ -102,20 +111,22 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState,
         new_state = replace(state, next_poll=blocked.timestamp())
         await ctx.store.save_feed(new_state)
         return Outcome(feed.name, "skipped"), new_state
-    result = await fetch(ctx, state)
-    base = _after_fetch(state, result, now)
-    if result.not_modified:
-        new_state = _schedule_ok(ctx, feed, base, result, now, None)
-        await ctx.store.save_feed(new_state)
-        return Outcome(feed.name, "not_modified"), new_state
-    digest = hashlib.sha256(result.body).hexdigest()
-    if digest == state.body_hash and state.polled_once:
+    assert ctx.bodies is not None
+    async with ctx.bodies:
+        result = await fetch(ctx, state)
+        digest = None if result.not_modified else hashlib.sha256(result.body).hexdigest()
         # A server that sends neither ETag nor Last-Modified (many small sites'
         # generated feeds): the same bytes as last time hold nothing new.
+        unchanged = digest == state.body_hash and state.polled_once
+        parsed = (None if result.not_modified or unchanged else
+                  await ctx.pool.parse(result.body, result.headers, feed.name))
+        result = replace(result, body=b"")  # parsed: the body's memory goes with the slot
+    base = _after_fetch(state, result, now)
+    if parsed is None:
         new_state = _schedule_ok(ctx, feed, base, result, now, None)
         await ctx.store.save_feed(new_state)
-        return Outcome(feed.name, "unchanged"), new_state
-    parsed = await ctx.pool.parse(result.body, result.headers, feed.name)
+        return Outcome(feed.name, "not_modified" if result.not_modified else "unchanged"
+                       ), new_state
     base = replace(base, body_hash=digest, title=parsed.title or state.title,
                    warning=parsed.bozo)
     new_state = _schedule_ok(ctx, feed, base, result, now, parsed)

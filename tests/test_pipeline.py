@@ -9,7 +9,9 @@ is `monitor.status.collect`, read here from the same store.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -170,6 +172,43 @@ async def test_304_is_not_modified_and_nothing_is_parsed(world: WorldFactory) ->
     state = await w.state("f")
     assert (state.last_status, state.etag, state.items_seen) == (304, '"v1"', 1)
     assert state.next_poll == later(2 * INTERVAL)
+
+
+class SlowParses(concurrent.futures.ThreadPoolExecutor):
+    """A real one-thread pool, slower than the loopback fetches: records the
+    most bodies fetched and not yet parsed when a parse starts."""
+
+    def __init__(self, server: LoopbackServer) -> None:
+        super().__init__(max_workers=1)
+        self.server, self.done, self.peak = server, 0, 0
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any,
+               **kwargs: Any) -> concurrent.futures.Future[Any]:
+        def job() -> Any:
+            self.peak = max(self.peak, self.server.count() - self.done)
+            time.sleep(0.05)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.done += 1
+        return super().submit(job)
+
+
+async def test_bodies_waiting_for_the_parser_are_bounded(world: WorldFactory) -> None:
+    """Twelve feeds fetched at once, parsed one at a time: at most `bodies`
+    (3 here; [monitor] concurrency by default) are held in memory."""
+    names = [f"f{n}" for n in range(12)]
+    w = await world(**{name: f"/{name}.xml" for name in names})
+    for name in names:
+        w.server.route(f"/{name}.xml", body=rss(f"{name}-1"))
+    slow = SlowParses(w.server)
+    w.ctx.pool, w.ctx.bodies = ParsePool(lambda: slow), asyncio.Semaphore(3)
+    try:
+        outcomes = await asyncio.gather(*(w.poll(name) for name in names))
+    finally:
+        slow.shutdown()
+    assert [o.result for o in outcomes] == ["new"] * 12
+    assert slow.done == 12 and slow.peak <= 3
 
 
 async def test_same_body_without_validators_is_unchanged_and_not_parsed(
