@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-# Database fixtures (a SQLite file, PostgreSQL in a schema of its own).
-pytest_plugins = ["tests.stores"]
+# Database fixtures (a SQLite file, PostgreSQL in a schema of its own), and
+# loopback feed and webhook servers.
+pytest_plugins = ["tests.stores", "tests.servers"]
 
 REPO = Path(__file__).resolve().parents[1]
 

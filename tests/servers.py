@@ -14,6 +14,8 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
 
 @dataclass
 class Route:
@@ -127,3 +129,17 @@ def rss(items: list[tuple[str, str]], title: str = "Test feed") -> bytes:
     return (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
             f"<title>{title}</title><link>https://example.org/</link>"
             f"<description>d</description>{entries}</channel></rss>").encode()
+
+
+@pytest.fixture
+def feed() -> Iterator[LoopbackServer]:
+    """A feed server of the test's own (a plugin of conftest)."""
+    with loopback() as server:
+        yield server
+
+
+@pytest.fixture
+def receiver() -> Iterator[LoopbackServer]:
+    """A webhook receiver (json://) of the test's own."""
+    with loopback() as server:
+        yield server

@@ -33,18 +33,6 @@ def run_once(config: Path) -> int:
     return main(["run", "--once", "--config", str(config)])
 
 
-@pytest.fixture
-def feed() -> LoopbackServer:
-    with loopback() as server:
-        yield server
-
-
-@pytest.fixture
-def receiver() -> LoopbackServer:
-    with loopback() as server:
-        yield server
-
-
 def test_one_alert_per_channel_new_items_only_and_nothing_twice(
         tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer,
         database_url: str) -> None:

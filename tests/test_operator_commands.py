@@ -14,20 +14,8 @@ import pytest
 from monitor.cli import main
 from monitor.models import Alert, Item, Match, TermHit
 from monitor.store import Store
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.servers import LoopbackServer, Route, rss
 from tests.test_e2e import AMPERE, OTHER, run_once, write_config
-
-
-@pytest.fixture
-def feed() -> LoopbackServer:
-    with loopback() as server:
-        yield server
-
-
-@pytest.fixture
-def receiver() -> LoopbackServer:
-    with loopback() as server:
-        yield server
 
 
 def status(config: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
