@@ -4,7 +4,8 @@ catch-up, retries with backoff, dead alerts, per-channel isolation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -183,11 +184,12 @@ async def test_a_retry_goes_only_to_the_urls_that_failed(tmp_path: Path,
             assert (await h.store.outbox_counts())[("hook", "sent")] == 1
 
 
-async def test_a_retry_in_another_grouping_skips_what_each_url_took(
-        tmp_path: Path, hook: LoopbackServer) -> None:
-    """An hourly digest of Ampere 1 reached the first URL only; its retry is
-    folded into the next digest with Ampere 2: the second URL gets both, the
-    first only the one it never had."""
+@asynccontextmanager
+async def digest_half_sent(tmp_path: Path, hook: LoopbackServer
+                           ) -> AsyncIterator[tuple[Harness, LoopbackServer, datetime]]:
+    """An hourly digest channel with two URLs: the digest of Ampere 1 has
+    reached the first URL and failed on the second (yields the harness, the
+    second receiver and the time of that first digest)."""
     with loopback() as second:
         path = two_urls(tmp_path, hook, second)
         path.write_text(path.read_text(encoding="utf-8").replace(
@@ -197,16 +199,25 @@ async def test_a_retry_in_another_grouping_skips_what_each_url_took(
             second.statuses = [500]
             hour = T0.replace(minute=0) + timedelta(hours=1, seconds=1)
             assert await h.deliver(hour) == ["[newsmonitor] digest: 1 alerts"]
-            await h.queue([alert(2)], hour + timedelta(minutes=20))
-            assert await h.deliver(hour + timedelta(minutes=30)) == [
-                "[newsmonitor] digest: 1 alerts"]
-            assert "Ampere 2" in hook.posts()[-1]["message"]
-            assert "Ampere 1" not in hook.posts()[-1]["message"]
-            assert [p["title"] for p in second.posts()] == ["[newsmonitor] digest: 2 alerts"]
-            assert all(f"Ampere {n}" in second.posts()[0]["message"] for n in (1, 2))
-            assert (await h.store.outbox_counts())[("hook", "sent")] == 2
-            assert await h.deliver(hour + timedelta(hours=2)) == []
-            assert len(second.posts()) == 1
+            yield h, second, hour
+
+
+async def test_a_retry_in_another_grouping_skips_what_each_url_took(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    """An hourly digest of Ampere 1 reached the first URL only; its retry is
+    folded into the next digest with Ampere 2: the second URL gets both, the
+    first only the one it never had."""
+    async with digest_half_sent(tmp_path, hook) as (h, second, hour):
+        await h.queue([alert(2)], hour + timedelta(minutes=20))
+        assert await h.deliver(hour + timedelta(minutes=30)) == [
+            "[newsmonitor] digest: 1 alerts"]
+        assert "Ampere 2" in hook.posts()[-1]["message"]
+        assert "Ampere 1" not in hook.posts()[-1]["message"]
+        assert [p["title"] for p in second.posts()] == ["[newsmonitor] digest: 2 alerts"]
+        assert all(f"Ampere {n}" in second.posts()[0]["message"] for n in (1, 2))
+        assert (await h.store.outbox_counts())[("hook", "sent")] == 2
+        assert await h.deliver(hour + timedelta(hours=2)) == []
+        assert len(second.posts()) == 1
 
 
 async def test_the_longest_retry_after_of_any_part_holds(
@@ -214,25 +225,17 @@ async def test_the_longest_retry_after_of_any_part_holds(
     """The retry of the digest above goes out in two parts (the first URL
     owes one alert, the second both); the first answers 429 Retry-After 600,
     the second 500: the group waits the 600 s, and both errors are kept."""
-    with loopback() as second:
-        path = two_urls(tmp_path, hook, second)
-        path.write_text(path.read_text(encoding="utf-8").replace(
-            "[channels.other]", 'digest = "1h"\n\n[channels.other]'), encoding="utf-8")
-        async with Harness(path, hook) as h:
-            await h.queue([alert(1)], T0)
-            second.statuses = [500]
-            hour = T0.replace(minute=0) + timedelta(hours=1, seconds=1)
-            await h.deliver(hour)
-            await h.queue([alert(2)], hour + timedelta(minutes=20))
-            hook.statuses, hook.post_headers = [429], {"Retry-After": "600"}
-            second.statuses = [500]
-            at = hour + timedelta(minutes=30)
-            assert await h.deliver(at) == []
-            pending = await h.store.pending_alerts("hook")
-            assert len(pending) == 2
-            assert all(p.next_attempt >= at.timestamp() + 600 for p in pending)
-            assert all("429" in (p.last_error or "") and "500" in (p.last_error or "")
-                       for p in pending)
+    async with digest_half_sent(tmp_path, hook) as (h, second, hour):
+        await h.queue([alert(2)], hour + timedelta(minutes=20))
+        hook.statuses, hook.post_headers = [429], {"Retry-After": "600"}
+        second.statuses = [500]
+        at = hour + timedelta(minutes=30)
+        assert await h.deliver(at) == []
+        pending = await h.store.pending_alerts("hook")
+        assert len(pending) == 2
+        assert all(p.next_attempt >= at.timestamp() + 600 for p in pending)
+        assert all("429" in (p.last_error or "") and "500" in (p.last_error or "")
+                   for p in pending)
 
 
 async def test_a_requeued_dead_alert_goes_only_to_the_urls_that_never_took_it(
