@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from monitor.cli import main
@@ -159,44 +161,60 @@ any = ["zzzyyyxxx"]
     return config
 
 
-async def test_feeds_that_could_not_connect_are_polled_when_the_network_is_back(
-        tmp_path: Path) -> None:
-    """The network goes down under a running daemon: a, b and c fail to
-    connect and back off for an hour, d keeps failing every few seconds;
-    when the network is back, d's first success brings a, b and c at once."""
+@asynccontextmanager
+async def network(tmp_path: Path) -> AsyncIterator[tuple[LoopbackServer, dict[str, Gate], Path]]:
+    """Feeds a to d on one origin server, each behind a gate of its own (down
+    at first), and their config."""
     with loopback() as hook:
         async with LoopbackServer() as origin:
             port = int(origin.base_url.rsplit(":", 1)[1])
             gates = {name: Gate(port) for name in "abcd"}
             for name in gates:
                 origin.route(f"/{name}", body=rss([(f"{name}1", f"Item {name}")]))
-                await gates[name].up()
-            config = write_config(tmp_path, gates, hook.port)
-            daemon = Daemon(config, build_runtime(config),
-                            outage=OutageWatch(min_hosts=3, min_span=1.0))
-            task = asyncio.create_task(daemon.run())
             try:
-                await until(lambda: daemon.store is not None)
-                assert daemon.store is not None
-                await daemon.store.poll_now(list("abcd"), time.time())
-                await until(lambda: all(s.last_success for s in asyncio.run(_states(tmp_path))
-                                        if s.name in "abc"))  # polled and recorded
-                for gate in gates.values():
-                    await gate.down()  # the network is gone
-                await daemon.store.poll_now(list("abc"), time.time())
-                await until(lambda: all(s.failures for s in asyncio.run(_states(tmp_path))
-                                        if s.name in "abc"))
-                # d fails again later: the run lasts longer than min_span.
-                await until(lambda: any(s.name == "d" and s.failures >= 2
-                                        for s in asyncio.run(_states(tmp_path))))
-                for gate in gates.values():
-                    await gate.up()  # the network is back
-                await until(lambda: all(origin.count(f"/{n}") == 2 for n in "abc"), timeout=15)
+                yield origin, gates, write_config(tmp_path, gates, hook.port)
             finally:
-                daemon.stop()
-                await asyncio.wait_for(task, 15)
                 for gate in gates.values():
                     await gate.down()
+
+
+@asynccontextmanager
+async def running(config: Path) -> AsyncIterator[Daemon]:
+    """The daemon, with an outage counted after one second (not two minutes)."""
+    daemon = Daemon(config, build_runtime(config), outage=OutageWatch(min_hosts=3, min_span=1.0))
+    task = asyncio.create_task(daemon.run())
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+        await asyncio.wait_for(task, 15)
+
+
+async def test_feeds_that_could_not_connect_are_polled_when_the_network_is_back(
+        tmp_path: Path) -> None:
+    """The network goes down under a running daemon: a, b and c fail to
+    connect and back off for an hour, d keeps failing every few seconds;
+    when the network is back, d's first success brings a, b and c at once."""
+    async with network(tmp_path) as (origin, gates, config):
+        for gate in gates.values():
+            await gate.up()
+        async with running(config) as daemon:
+            await until(lambda: daemon.store is not None)
+            assert daemon.store is not None
+            await daemon.store.poll_now(list("abcd"), time.time())
+            await until(lambda: all(s.last_success for s in asyncio.run(_states(tmp_path))
+                                    if s.name in "abc"))  # polled and recorded
+            for gate in gates.values():
+                await gate.down()  # the network is gone
+            await daemon.store.poll_now(list("abc"), time.time())
+            await until(lambda: all(s.failures for s in asyncio.run(_states(tmp_path))
+                                    if s.name in "abc"))
+            # d fails again later: the run lasts longer than min_span.
+            await until(lambda: any(s.name == "d" and s.failures >= 2
+                                    for s in asyncio.run(_states(tmp_path))))
+            for gate in gates.values():
+                await gate.up()  # the network is back
+            await until(lambda: all(origin.count(f"/{n}") == 2 for n in "abc"), timeout=15)
 
 
 async def _states(tmp_path: Path) -> list[FeedState]:
@@ -211,25 +229,11 @@ async def test_an_outage_the_daemon_restarted_in_is_picked_up(tmp_path: Path) ->
     """Every feed failed to connect before the daemon started (a laptop
     booting offline): the outage is read from the store, and d's first
     success brings a, b and c at once instead of in an hour."""
-    with loopback() as hook:
-        async with LoopbackServer() as origin:
-            port = int(origin.base_url.rsplit(":", 1)[1])
-            gates = {name: Gate(port) for name in "abcd"}
-            for name in gates:
-                origin.route(f"/{name}", body=rss([(f"{name}1", f"Item {name}")]))
-            config = write_config(tmp_path, gates, hook.port)
-            assert await asyncio.to_thread(main, ["run", "--once", "--config", str(config)]) == 0
-            assert origin.count() == 0
-            daemon = Daemon(config, build_runtime(config),
-                            outage=OutageWatch(min_hosts=3, min_span=1.0))
-            task = asyncio.create_task(daemon.run())
-            try:
-                await asyncio.sleep(1.5)  # d fails again in the daemon
-                for gate in gates.values():
-                    await gate.up()  # the network is back
-                await until(lambda: all(origin.count(f"/{n}") == 1 for n in "abc"), timeout=15)
-            finally:
-                daemon.stop()
-                await asyncio.wait_for(task, 15)
-                for gate in gates.values():
-                    await gate.down()
+    async with network(tmp_path) as (origin, gates, config):
+        assert await asyncio.to_thread(main, ["run", "--once", "--config", str(config)]) == 0
+        assert origin.count() == 0
+        async with running(config):
+            await asyncio.sleep(1.5)  # d fails again in the daemon
+            for gate in gates.values():
+                await gate.up()  # the network is back
+            await until(lambda: all(origin.count(f"/{n}") == 1 for n in "abc"), timeout=15)
