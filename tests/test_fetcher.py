@@ -266,40 +266,37 @@ async def test_refused_connection_never_shows_credentials() -> None:
     assert "127.0.0.1" in str(caught.value)
 
 
-async def test_per_host_concurrency_is_bounded(server: LoopbackServer) -> None:
-    active, peak = 0, 0
+class Busiest:
+    """An aiohttp handler that answers after 50 ms and records the most
+    requests it was answering at once."""
 
-    async def slow(request: web.Request) -> web.StreamResponse:
-        nonlocal active, peak
-        active += 1
-        peak = max(peak, active)
+    def __init__(self) -> None:
+        self.active = self.peak = 0
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        self.active += 1
+        self.peak = max(self.peak, self.active)
         await asyncio.sleep(0.05)
-        active -= 1
+        self.active -= 1
         return web.Response(body=b"<rss/>")
 
+
+async def test_per_host_concurrency_is_bounded(server: LoopbackServer) -> None:
+    slow = Busiest()
     server.route("/feed", handler=slow)
     limits = FetchLimits(per_host=2)
     async with make_session(limits) as session:
         fetcher = Fetcher(session, limits)
         await asyncio.gather(*(fetcher.fetch(server.url("/feed"), etag=None, last_modified=None)
                                for _ in range(8)))
-    assert peak == 2 and server.count("/feed") == 8
+    assert slow.peak == 2 and server.count("/feed") == 8
 
 
 async def test_a_redirect_hop_counts_against_the_host_it_goes_to(
     server: LoopbackServer,
 ) -> None:
     """Feeds of three hosts all moved to `server`: per_host=1 holds there."""
-    active, peak = 0, 0
-
-    async def slow(request: web.Request) -> web.StreamResponse:
-        nonlocal active, peak
-        active += 1
-        peak = max(peak, active)
-        await asyncio.sleep(0.05)
-        active -= 1
-        return web.Response(body=b"<rss/>")
-
+    slow = Busiest()
     server.route("/feed", handler=slow)
     limits = FetchLimits(per_host=1)
     async with (LoopbackServer() as a1, LoopbackServer() as a2, LoopbackServer() as a3,
@@ -312,7 +309,7 @@ async def test_a_redirect_hop_counts_against_the_host_it_goes_to(
             fetcher.fetch(origin.url("/moved"), etag=None, last_modified=None)
             for origin in origins * 2))
     assert {r.final_url for r in results} == {server.url("/feed")}
-    assert peak == 1 and server.count("/feed") == 6
+    assert slow.peak == 1 and server.count("/feed") == 6
 
 
 async def test_the_origin_host_slot_is_free_while_the_target_answers(
