@@ -27,13 +27,13 @@ import feedparser
 from aiohttp import web
 
 from monitor.config import Settings, load
-from monitor.daemon import limits_of
-from monitor.fetcher import Fetcher, make_session
 from monitor.matcher import compile_rules
-from monitor.parser import make_pool
-from monitor.parser.pool import ParsePool
-from monitor.pipeline import Context, Outcome, poll_feed
-from monitor.schedule import HostBackoff
+from monitor.poll.fetcher import Fetcher, make_session
+from monitor.poll.parser import make_pool
+from monitor.poll.parser.pool import ParsePool
+from monitor.poll.pipeline import Context, Outcome, poll_feed
+from monitor.poll.schedule import HostBackoff
+from monitor.service.daemon import limits_of
 from monitor.store import Store
 
 

@@ -133,3 +133,44 @@ class Alert:
     priority: Priority = Priority.NORMAL
     id: int = 0
     created: datetime | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """What the store knows of one feed: its HTTP validators, schedule and health."""
+
+    name: str
+    url: str
+    current_url: str
+    title: str = ""
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+    next_poll: float = 0.0
+    last_poll: float | None = None
+    last_success: float | None = None
+    last_new_item: float | None = None
+    last_status: int | None = None
+    failures: int = 0
+    error_category: str | None = None
+    error: str | None = None
+    warning: str | None = None
+    items_seen: int = 0
+    interval: float = 900.0
+    polled_once: bool = False
+    disabled: str | None = None
+    health_alerted: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """An outbox row: the alert and its delivery state."""
+
+    alert: Alert
+    state: str
+    attempts: int
+    next_attempt: float
+    last_error: str | None
+    delivered: float | None
+    done_urls: frozenset[str] = frozenset()
+    first_failure: float | None = None

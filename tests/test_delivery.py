@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load
-from monitor.daemon import build_runtime
-from monitor.delivery import deliver_due
+from monitor.deliver.outbox import deliver_due
 from monitor.models import Alert, Item, Match, Priority, TermHit
+from monitor.service.daemon import build_runtime
 from monitor.store import Store
 from tests.servers import LoopbackServer, loopback
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor import feedhealth
 from monitor.config import FeedSettings
-from monitor.store import FeedState
+from monitor.models import FeedState
+from monitor.poll import health as feedhealth
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 FEED = FeedSettings(url="https://x/feed", name="X", interval=timedelta(minutes=15), tags=(),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from monitor.daemon import Daemon, build_runtime
+from monitor.service.daemon import Daemon, build_runtime
 from tests.loopback import LoopbackServer
 from tests.servers import loopback, rss
 from tests.waiting import until

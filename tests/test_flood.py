@@ -7,8 +7,16 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from monitor.deliver.flood import (
+    Pending,
+    Plan,
+    Planned,
+    next_digest,
+    parse_digest,
+    plan,
+    quiet_window,
+)
 from monitor.errors import ConfigError
-from monitor.flood import Pending, Plan, Planned, next_digest, parse_digest, plan, quiet_window
 from monitor.models import Priority
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)  # a Wednesday, 12:00 UTC

@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 import responses
 
-from monitor.errors import ConfigError, DeliveryError
-from monitor.models import Alert, Item, Match, Priority, TermHit
-from monitor.notifier import (
+from monitor.deliver.notifier import (
     ChannelSpec,
     Notifier,
     credentials_dir_urls,
@@ -25,6 +23,8 @@ from monitor.notifier import (
     mask_url,
     validate_url,
 )
+from monitor.errors import ConfigError, DeliveryError
+from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.render import Format, render_alert, render_digest, render_test
 from tests.smtp import LoopbackSMTP
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from monitor import logs
-from monitor.daemon import Daemon, build_runtime
+from monitor.service import logs
+from monitor.service.daemon import Daemon, build_runtime
 from tests.conftest import REPO
 from tests.loopback import LoopbackServer
 from tests.servers import loopback, rss

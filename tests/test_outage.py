@@ -11,9 +11,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from monitor.cli import main
-from monitor.daemon import Daemon, build_runtime
-from monitor.feedhealth import OutageWatch, victims
-from monitor.store import FeedState, Store
+from monitor.models import FeedState
+from monitor.poll.outage import OutageWatch, victims
+from monitor.service.daemon import Daemon, build_runtime
+from monitor.store import Store
 from tests.loopback import LoopbackServer
 from tests.servers import loopback, rss
 from tests.waiting import until

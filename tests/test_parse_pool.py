@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from monitor.errors import ParseError
-from monitor.parser import make_pool
-from monitor.parser.pool import ParsePool
+from monitor.poll.parser import make_pool
+from monitor.poll.parser.pool import ParsePool
 from tests.servers import rss
 
 FEED = rss([("a", "Ampere")])
@@ -105,7 +105,10 @@ async def test_parses_queued_in_a_renewed_pool_fail_as_parse_errors() -> None:
     """A parse past the timeout renews the pool, which cancels the jobs
     queued behind it: those feeds get a ParseError, not a CancelledError
     that would end their poll outside its compartment."""
-    big = rss([(f"g{i}", f"Item {i}") for i in range(6000)])
+    # Far past the timeout whatever the machine: were it done just after the
+    # timeout, the worker could take the next queued job before the pool
+    # is killed.
+    big = rss([(f"g{i}", f"Item {i}") for i in range(30000)])
     pool = ParsePool(lambda: make_pool(1), timeout=0.6, in_flight=5)
 
     async def queued_behind(n: int) -> object:

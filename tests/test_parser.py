@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from monitor.errors import ParseError
-from monitor.parser import ParsedFeed, parse_feed, parse_in_pool
-from monitor.parser.defuse import strip_declarations
-from monitor.parser.identity import clean_link
+from monitor.poll.parser import ParsedFeed, parse_feed, parse_in_pool
+from monitor.poll.parser.defuse import strip_declarations
+from monitor.poll.parser.identity import clean_link
 from tests.corpus import manifest, read
 from tests.loopback import LoopbackServer
 

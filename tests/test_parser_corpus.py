@@ -25,8 +25,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from monitor.errors import ParseError
-from monitor.fetcher import Fetcher, make_session
-from monitor.parser import ParsedFeed, parse_in_pool
+from monitor.poll.fetcher import Fetcher, make_session
+from monitor.poll.parser import ParsedFeed, parse_in_pool
 from tests.corpus import Row, manifest
 from tests.loopback import LoopbackServer
 

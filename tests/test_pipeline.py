@@ -4,7 +4,7 @@ SQLite store in tmp_path, the real matcher; time comes from an injected clock.
 
 Parsing runs in a thread pool that counts its jobs, which is how "nothing was
 parsed" is proven (a 304 has no body to poison). What `status --json` prints
-is `monitor.status.collect`, read here from the same store.
+is `monitor.cli.status.collect`, read here from the same store.
 """
 
 from __future__ import annotations
@@ -22,15 +22,16 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from monitor import status
+from monitor.cli import status
 from monitor.config import load
-from monitor.daemon import Daemon, build_runtime
-from monitor.fetcher import Fetcher, make_session
 from monitor.matcher import compile_rules
-from monitor.parser.pool import ParsePool
-from monitor.pipeline import Context, Outcome, poll_feed
-from monitor.schedule import HostBackoff
-from monitor.store import FeedState, Store
+from monitor.models import FeedState
+from monitor.poll.fetcher import Fetcher, make_session
+from monitor.poll.parser.pool import ParsePool
+from monitor.poll.pipeline import Context, Outcome, poll_feed
+from monitor.poll.schedule import HostBackoff
+from monitor.service.daemon import Daemon, build_runtime
+from monitor.store import Store
 from tests.loopback import LoopbackServer
 
 T0 = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)

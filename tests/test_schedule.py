@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor.schedule import (
+from monitor.poll.schedule import (
     HostBackoff,
     PollPolicy,
     after_failure,

@@ -75,7 +75,7 @@ def plain_fields(item: Item) -> dict[str, Chunked]:
 
 
 def _chunked(raw: str) -> Chunked:
-    # Feeds parsed by monitor.parser are plain text already ("Procter &
+    # Feeds parsed by monitor.poll.parser are plain text already ("Procter &
     # Gamble" included); JSONL items (the eval set) still carry HTML, so only
     # those pay for the parser.
     text = html_to_text(raw) if has_markup(raw) else raw

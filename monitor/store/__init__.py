@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from monitor.errors import StoreError
-from monitor.models import Alert, Item, Match, Priority, TermHit
+from monitor.models import Alert, FeedState, Item, Match, Priority, StoredAlert, TermHit
 
 metadata = sa.MetaData()
 T = TypeVar("T")
@@ -146,47 +146,6 @@ def ts(moment: datetime | None) -> float | None:
 
 def dt(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class FeedState:
-    """What the store knows of one feed: its HTTP validators, schedule and health."""
-
-    name: str
-    url: str
-    current_url: str
-    title: str = ""
-    etag: str | None = None
-    last_modified: str | None = None
-    body_hash: str | None = None
-    next_poll: float = 0.0
-    last_poll: float | None = None
-    last_success: float | None = None
-    last_new_item: float | None = None
-    last_status: int | None = None
-    failures: int = 0
-    error_category: str | None = None
-    error: str | None = None
-    warning: str | None = None
-    items_seen: int = 0
-    interval: float = 900.0
-    polled_once: bool = False
-    disabled: str | None = None
-    health_alerted: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAlert:
-    """An outbox row: the alert and its delivery state."""
-
-    alert: Alert
-    state: str
-    attempts: int
-    next_attempt: float
-    last_error: str | None
-    delivered: float | None
-    done_urls: frozenset[str] = frozenset()
-    first_failure: float | None = None
 
 
 def alert_to_json(alert: Alert) -> str:

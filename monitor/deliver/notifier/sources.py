@@ -10,8 +10,8 @@ import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from monitor.deliver.notifier.urls import validate_url
 from monitor.errors import ConfigError
-from monitor.notifier.urls import validate_url
 
 _LINE = re.compile(r"^\s*(?:(?P<tags>[^=\s][^=]*?)\s*=\s*)?(?P<url>[A-Za-z][\w+.-]*://\S*)\s*$")
 

@@ -19,16 +19,16 @@ from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
-from monitor import schedule
 from monitor.config import ChannelSettings, FeedSettings, Settings
 from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import FetchError, HTTPStatusError, NewsmonitorError, ParseError
-from monitor.fetcher import Fetcher, FetchResult
 from monitor.matcher import Matcher
-from monitor.models import Alert, Item, Match, Priority
-from monitor.parser import ParsedFeed
-from monitor.parser.pool import ParsePool
-from monitor.store import FeedState, Store
+from monitor.models import Alert, FeedState, Item, Match, Priority
+from monitor.poll import schedule
+from monitor.poll.fetcher import Fetcher, FetchResult
+from monitor.poll.parser import ParsedFeed
+from monitor.poll.parser.pool import ParsePool
+from monitor.store import Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]

@@ -24,12 +24,9 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from monitor import flood
 from monitor.config import Settings
-from monitor.errors import ConfigError
-from monitor.metrics import Metrics
-from monitor.models import Alert, Match, Priority
-from monitor.notifier import (
+from monitor.deliver import flood
+from monitor.deliver.notifier import (
     ChannelSpec,
     DeliveryResult,
     Notifier,
@@ -38,8 +35,11 @@ from monitor.notifier import (
     load_channels_file,
     validate_url,
 )
+from monitor.errors import ConfigError
+from monitor.models import Alert, Match, Priority, StoredAlert
 from monitor.render import Format, Message, load_template, render_alert, render_digest, render_test
-from monitor.store import Store, StoredAlert
+from monitor.service.metrics import Metrics
+from monitor.store import Store
 
 log = logging.getLogger(__name__)
 CLAIM_LEASE = 300.0  # seconds one tick may hold alerts it is sending (see Store)

@@ -37,10 +37,8 @@ import apprise
 import requests
 from apprise.decorators import notify as apprise_notify
 
-from monitor.errors import ConfigError, DeliveryError
-from monitor.models import Priority
-from monitor.notifier.sources import credentials_dir_urls, load_channels_file
-from monitor.notifier.urls import (
+from monitor.deliver.notifier.sources import credentials_dir_urls, load_channels_file
+from monitor.deliver.notifier.urls import (
     _ASSET,
     _REDACTOR,
     _instantiate,
@@ -49,8 +47,10 @@ from monitor.notifier.urls import (
     url_secrets,
     validate_url,
 )
+from monitor.errors import ConfigError, DeliveryError
+from monitor.models import Priority
+from monitor.poll.schedule import parse_retry_after
 from monitor.render import Format, Message
-from monitor.schedule import parse_retry_after
 
 __all__ = [
     "ChannelSpec", "DeliveryResult", "Notifier", "UrlResult", "credentials_dir_urls",

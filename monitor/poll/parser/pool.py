@@ -22,7 +22,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from monitor.errors import ParseError
-from monitor.parser import ParsedFeed, make_pool, parse_in_pool, pool_workers
+from monitor.poll.parser import ParsedFeed, make_pool, parse_in_pool, pool_workers
 
 log = logging.getLogger(__name__)
 PARSE_TIMEOUT = 60.0  # seconds; feedparser takes ~12 s on a 27 MB feed

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 
 from monitor.config import Settings
 from monitor.config.values import without_userinfo as mask_url
-from monitor.store import FeedState, Store, StoredAlert
+from monitor.models import FeedState, StoredAlert
+from monitor.store import Store
 
 
 def _iso(epoch: float | None) -> str | None:

@@ -30,19 +30,23 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor import delivery, feedhealth, systemd
 from monitor.config import FeedSettings, Settings, load
+from monitor.deliver import outbox as delivery
+from monitor.deliver.notifier import Notifier
 from monitor.errors import ConfigError, NewsmonitorError
-from monitor.fetcher import Fetcher, FetchLimits, make_session
-from monitor.health import HealthServer
 from monitor.matcher import Matcher, check_rules, compile_rules
-from monitor.metrics import Metrics
-from monitor.notifier import Notifier
-from monitor.parser import make_pool
-from monitor.parser.pool import ParsePool
-from monitor.pipeline import Context, Outcome, poll_feed
-from monitor.schedule import HostBackoff, PollPolicy, first_poll
-from monitor.store import FeedState, Store
+from monitor.models import FeedState
+from monitor.poll import health as feedhealth
+from monitor.poll.fetcher import Fetcher, FetchLimits, make_session
+from monitor.poll.outage import OutageWatch, victims
+from monitor.poll.parser import make_pool
+from monitor.poll.parser.pool import ParsePool
+from monitor.poll.pipeline import Context, Outcome, poll_feed
+from monitor.poll.schedule import HostBackoff, PollPolicy, first_poll
+from monitor.service import systemd
+from monitor.service.http import HealthServer
+from monitor.service.metrics import Metrics
+from monitor.store import Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -111,7 +115,7 @@ class Daemon:
     # Feeds being polled now: a poll still waiting for a fetch slot past its
     # lease must not be dispatched a second time.
     _in_flight: set[str] = field(default_factory=set)
-    outage: feedhealth.OutageWatch = field(default_factory=feedhealth.OutageWatch)
+    outage: OutageWatch = field(default_factory=OutageWatch)
 
     # ---------------------------------------------------------- lifecycle
 
@@ -313,10 +317,10 @@ class Daemon:
         return len(await ctx.store.queue_alerts(alerts, now.timestamp()))
 
     async def _after_outage(self, ctx: Context, since: float) -> None:
-        """Our network is back (feedhealth.OutageWatch): the feeds that could
+        """Our network is back (OutageWatch): the feeds that could
         not connect since `since` are polled now, not after their backoff."""
         try:
-            names = feedhealth.victims(await ctx.store.feeds(), since)
+            names = victims(await ctx.store.feeds(), since)
             if names:
                 log.warning("network back, polling now the feeds that could not connect "
                             "feeds=%d", len(names))

@@ -9,6 +9,8 @@ entity expansion and external references.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError as XMLParseError
 from defusedxml.ElementTree import fromstring
 
-from monitor.config import FeedSettings
+from monitor.cli.common import EXIT_OK, config_path
+from monitor.config import FeedSettings, load
 from monitor.errors import ConfigError
 
 
@@ -104,3 +107,22 @@ def export_opml(feeds: Sequence[FeedSettings], title: str = "newsmonitor feeds")
             SubElement(body, "outline", type="rss", text=feed.name, title=feed.name,
                        xmlUrl=feed.url)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="unicode").encode()
+
+
+def cmd_import_opml(args: argparse.Namespace) -> int:
+    path = config_path(args)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{args.file}: cannot read: {exc.strerror}") from None
+    added = import_opml(path, data, args.file)
+    for outline in added:
+        print(f"added: {outline.name} <{outline.url}>")
+    print(f"{len(added)} feeds added to {path}")
+    load(path)  # what we wrote must load; raises (exit 1) naming the problem otherwise
+    return EXIT_OK
+
+
+def cmd_export_opml(args: argparse.Namespace) -> int:
+    sys.stdout.write(export_opml(load(config_path(args)).feeds).decode())
+    return EXIT_OK

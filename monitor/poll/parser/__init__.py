@@ -33,9 +33,9 @@ from feedparser.encodings import convert_to_utf8
 
 from monitor.errors import ParseError
 from monitor.models import Item
-from monitor.parser.dates import feed_offset, published
-from monitor.parser.defuse import defuse
-from monitor.parser.identity import clean_link, entry_link, identity, short_id
+from monitor.poll.parser.dates import feed_offset, published
+from monitor.poll.parser.defuse import defuse
+from monitor.poll.parser.identity import clean_link, entry_link, identity, short_id
 from monitor.text import html_to_text, strip_controls
 
 __all__ = ["ParsedFeed", "make_pool", "parse_feed", "parse_in_pool", "pool_workers"]

@@ -1,0 +1,14 @@
+"""What every subcommand shares: exit codes and where the config is."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from monitor.config import find_config
+
+EXIT_OK, EXIT_CONFIG, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
+
+
+def config_path(args: argparse.Namespace) -> Path:
+    return find_config(args.config)
