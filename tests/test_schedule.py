@@ -16,8 +16,8 @@ from monitor.poll.schedule import (
     cache_hint,
     first_poll,
     host_key,
-    parse_retry_after,
 )
+from monitor.retry import parse_retry_after
 
 NOW = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
 POLICY = PollPolicy(interval=600, jitter=0.10, backoff_cap=3600 * 24, max_failures=10)

@@ -38,6 +38,7 @@ from monitor.deliver.notifier import (
 from monitor.errors import ConfigError
 from monitor.models import Alert, Match, Priority, StoredAlert
 from monitor.render import Format, Message, load_template, render_alert, render_digest, render_test
+from monitor.retry import backoff
 from monitor.service.metrics import Metrics
 from monitor.store import Store
 
@@ -301,7 +302,7 @@ async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert]
     """Back the group off (or mark it dead), each alert remembering the URLs
     that took it (`accepted`, by url_key) so that its retry skips them."""
     attempts = max(s.attempts for s in group) + 1
-    delay = max(min(RETRY_FIRST * 2 ** (attempts - 1), RETRY_CAP), retry_after or 0)
+    delay = max(backoff(RETRY_FIRST, attempts, RETRY_CAP), retry_after or 0)
     # retry_for counts from the first failure, not from creation: an alert
     # that waited on purpose (a weekly digest, quiet hours) gets its full time.
     first = min((s.first_failure for s in group if s.first_failure is not None),

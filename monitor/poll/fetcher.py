@@ -43,7 +43,8 @@ from monitor.errors import (
     TLSFailedError,
     TooLargeError,
 )
-from monitor.poll.schedule import host_key, parse_retry_after
+from monitor.poll.schedule import host_key
+from monitor.retry import parse_retry_after
 
 _PERMANENT = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})

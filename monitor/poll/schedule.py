@@ -23,9 +23,11 @@ import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
+
+from monitor.retry import backoff as backoff_delay
+from monitor.retry import http_date
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +79,7 @@ def backoff(policy: PollPolicy, failures: int) -> float:
     """Un-jittered delay after `failures` consecutive failures."""
     if failures >= policy.max_failures:
         return policy.backoff_cap
-    exponent = max(failures - 1, 0)
-    # min() before the power would overflow for absurd failure counts.
-    return float(min(policy.interval * policy.backoff_factor**exponent, policy.backoff_cap))
+    return backoff_delay(policy.interval, failures, policy.backoff_cap, policy.backoff_factor)
 
 
 def _jittered(seconds: float, jitter: float, rng: random.Random) -> float:
@@ -109,30 +109,8 @@ def _http_freshness(headers: Mapping[str, str], now: datetime) -> float | None:
         return None
     if match := _MAX_AGE.search(control):
         return float(match.group(1))
-    expires = _http_date(headers.get("expires", ""))
+    expires = http_date(headers.get("expires", ""))
     return (expires - now).total_seconds() if expires else None
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Retry-After (RFC 9110 section 10.2.3) as seconds from `now`.
-
-    Both forms: delta-seconds ("120") and HTTP-date ("Wed, 21 Oct 2015
-    07:28:00 GMT"). A date in the past gives 0; garbage gives None.
-    """
-    value = (value or "").strip()
-    if value.isdigit():
-        return float(value)
-    when = _http_date(value)
-    return max((when - now).total_seconds(), 0.0) if when else None
-
-
-def _http_date(value: str) -> datetime | None:
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    # RFC 9110 dates are GMT; a date without a zone is taken as UTC too.
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def host_key(url: str) -> str:

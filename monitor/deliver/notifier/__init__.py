@@ -49,8 +49,8 @@ from monitor.deliver.notifier.urls import (
 )
 from monitor.errors import ConfigError, DeliveryError
 from monitor.models import Priority
-from monitor.poll.schedule import parse_retry_after
 from monitor.render import Format, Message
+from monitor.retry import parse_retry_after
 
 __all__ = [
     "ChannelSpec", "DeliveryResult", "Notifier", "UrlResult", "credentials_dir_urls",
@@ -277,6 +277,6 @@ def _retry_after(responses: Sequence[tuple[int, str | None]]) -> float | None:
 
 
 def _parse_retry_after(header: str | None) -> float:
-    """Retry-After in either form (schedule.parse_retry_after); 60 s when unusable."""
+    """Retry-After in either form (retry.parse_retry_after); 60 s when unusable."""
     seconds = parse_retry_after(header, datetime.now(UTC))
     return 60.0 if seconds is None else seconds
