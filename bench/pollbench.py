@@ -33,7 +33,7 @@ from monitor.poll.parser import make_pool
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.pipeline import Context, Outcome, poll_feed
 from monitor.poll.schedule import HostBackoff
-from monitor.service.daemon import limits_of
+from monitor.service.runtime import limits_of
 from monitor.store import Store
 
 

@@ -15,7 +15,7 @@ import pytest
 from monitor.config import load
 from monitor.deliver.outbox import deliver_due
 from monitor.models import Alert, Item, Match, Priority, TermHit
-from monitor.service.daemon import build_runtime
+from monitor.service.runtime import build_runtime
 from monitor.store import Store
 from tests.servers import LoopbackServer, loopback
 

@@ -142,7 +142,8 @@ async def test_two_instances_on_postgresql_alert_once(tmp_path: Path, pg_schema_
     same time: every alert is queued once and delivered once."""
     import asyncio
 
-    from monitor.service.daemon import Daemon, build_runtime
+    from monitor.service.daemon import Daemon
+    from monitor.service.runtime import build_runtime
 
     with loopback() as feed, loopback() as receiver:
         feed.routes["/feed.xml"] = Route(rss([(f"a{i}", f"Ampere et Renault {i}")

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from monitor.service.daemon import Daemon, build_runtime
+from monitor.service.daemon import Daemon
+from monitor.service.runtime import build_runtime
 from tests.loopback import LoopbackServer
 from tests.servers import loopback, rss
 from tests.waiting import until

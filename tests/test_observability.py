@@ -19,7 +19,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.service import logs
-from monitor.service.daemon import Daemon, build_runtime
+from monitor.service.daemon import Daemon
+from monitor.service.runtime import build_runtime
 from tests.conftest import REPO
 from tests.loopback import LoopbackServer
 from tests.servers import loopback, rss

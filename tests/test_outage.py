@@ -13,7 +13,8 @@ from pathlib import Path
 from monitor.cli import main
 from monitor.models import FeedState
 from monitor.poll.outage import OutageWatch, victims
-from monitor.service.daemon import Daemon, build_runtime
+from monitor.service.daemon import Daemon
+from monitor.service.runtime import build_runtime
 from monitor.store import Store
 from tests.loopback import LoopbackServer
 from tests.servers import loopback, rss

@@ -30,7 +30,8 @@ from monitor.poll.fetcher import Fetcher, make_session
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.pipeline import Context, Outcome, poll_feed
 from monitor.poll.schedule import HostBackoff
-from monitor.service.daemon import Daemon, build_runtime
+from monitor.service.daemon import Daemon
+from monitor.service.runtime import build_runtime
 from monitor.store import Store
 from tests.loopback import LoopbackServer
 

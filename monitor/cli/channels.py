@@ -11,7 +11,7 @@ from monitor.errors import ConfigError
 
 def cmd_send_test(args: argparse.Namespace) -> int:
     from monitor.deliver.outbox import send_test
-    from monitor.service.daemon import build_runtime
+    from monitor.service.runtime import build_runtime
 
     runtime = build_runtime(config_path(args))
     if args.channel not in runtime.channels.specs:

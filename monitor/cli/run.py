@@ -12,7 +12,8 @@ from monitor.cli.common import EXIT_OK, config_path
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from monitor.service.daemon import Daemon, build_runtime
+    from monitor.service.daemon import Daemon
+    from monitor.service.runtime import build_runtime
 
     path = config_path(args)
     daemon = Daemon(path, build_runtime(path))
@@ -32,7 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from monitor.service.daemon import build_runtime
+    from monitor.service.runtime import build_runtime
 
     path = config_path(args)
     print(f"config: {path.resolve()}")

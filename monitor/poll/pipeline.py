@@ -1,10 +1,16 @@
-"""The one place that wires the flow for one feed: fetch → parse → dedup →
-match → outbox.
+"""One feed's poll as one compartment: fetch → parse → dedup → match →
+health → outbox, every effect in ONE transaction of the store.
 
 `poll_feed` never raises for a feed's own trouble: a broken server, a bad
-document or a database hiccup ends as a logged line and a `FeedState` with
-the error, the next poll scheduled with backoff. Everything else (what is
-due, what to deliver) is the daemon's.
+document or a bug in one feed's poll ends as a logged line and a
+`FeedState` with the error, the next poll scheduled with backoff. Its
+steps are pure where they can be (`schedule`, `health.check`,
+`outage.OutageWatch`, `make_alerts`); their results — the feed's new state,
+its items, the alerts for the new ones, a feed-health notice, and the feeds
+to poll at once after our own network outage — are written by one
+`Store.record_items`, so a crash anywhere leaves either all of them or none.
+A store failure is the one error it raises (StoreError): the poll is then
+not recorded and the feed's claim runs out, so it is polled again.
 """
 
 from __future__ import annotations
@@ -13,25 +19,29 @@ import asyncio
 import hashlib
 import logging
 import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from importlib import resources
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
-from monitor.config import ChannelSettings, FeedSettings, Settings
+from monitor.config import FeedSettings, Settings
 from monitor.config.values import without_userinfo as mask_url
-from monitor.errors import FetchError, HTTPStatusError, NewsmonitorError, ParseError
+from monitor.errors import FetchError, NewsmonitorError, ParseError, StoreError
 from monitor.matcher import Matcher
-from monitor.models import Alert, FeedState, Item, Match, Priority
-from monitor.poll import schedule
+from monitor.models import Alert, FeedState, Item
+from monitor.poll import health, schedule
+from monitor.poll.alerts import make_alerts
 from monitor.poll.fetcher import Fetcher, FetchResult
+from monitor.poll.local import read_local
+from monitor.poll.outage import OutageWatch, victims
 from monitor.poll.parser import ParsedFeed
 from monitor.poll.parser.pool import ParsePool
+from monitor.poll.states import after_fetch, failed, scheduled
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+
+__all__ = ["Context", "Outcome", "make_alerts", "poll_feed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,7 @@ class Outcome:
     elapsed: float = 0.0
     rules: tuple[str, ...] = ()  # the rule of each match on a new item
     state: FeedState | None = None  # the feed's state as this poll stored it
+    notices: int = 0  # feed-health notices queued
 
 
 @dataclass(slots=True)
@@ -65,6 +76,7 @@ class Context:
     # fetched faster than they parse hold at most `concurrency` bodies (up to
     # max_body each) in memory, not a thousand. Default: [monitor] concurrency.
     bodies: asyncio.Semaphore | None = None
+    outage: OutageWatch = field(default_factory=OutageWatch)
 
     def __post_init__(self) -> None:
         if self.bodies is None:
@@ -80,37 +92,61 @@ class Context:
             max_failures=m.max_failures)
 
 
+@dataclass(frozen=True, slots=True)
+class Polled:
+    """A poll's result before it is recorded: what the store must write."""
+
+    outcome: Outcome
+    state: FeedState
+    items: tuple[Item, ...] = ()        # every item of the document (seen ones touched)
+    alerts: tuple[Alert, ...] = ()      # for the new items, and health notices
+
+
 async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outcome:
     """Poll one feed once and record everything; the compartment boundary."""
     now = ctx.clock()
     started = asyncio.get_running_loop().time()
+    polled = await _polled(ctx, feed, state, now)
+    polled = _with_health(ctx, feed, polled, now)
+    due_now = await _after_outage(ctx, state, polled)
+    queued, stored = await ctx.store.record_items(
+        polled.state, polled.items, polled.alerts, now.timestamp(), due_now=due_now)
+    elapsed = asyncio.get_running_loop().time() - started
+    return _recorded(polled, len(queued), stored, elapsed)
+
+
+async def _polled(ctx: Context, feed: FeedSettings, state: FeedState,
+                  now: datetime) -> Polled:
+    """The poll up to what must be stored; a feed's failure is a Polled too."""
     try:
-        outcome, new_state = await _poll(ctx, feed, state, now)
+        return await _poll(ctx, feed, state, now)
     except FetchError as exc:
-        outcome, new_state = _failed(ctx, feed, state, now, exc.category, str(exc), exc)
+        return _failure(ctx, feed, state, now, exc.category, str(exc), exc)
     except ParseError as exc:
-        outcome, new_state = _failed(ctx, feed, state, now, "parse", str(exc), None)
+        return _failure(ctx, feed, state, now, "parse", str(exc), None)
+    except StoreError:
+        raise  # nothing of this poll can be recorded: the claim runs out
     except NewsmonitorError as exc:
-        outcome, new_state = _failed(ctx, feed, state, now, "internal", str(exc), None)
+        return _failure(ctx, feed, state, now, "internal", str(exc), None)
     except Exception as exc:  # a bug: keep the daemon and the other feeds running
         log.exception("poll crashed feed=%s", feed.name)
-        outcome, new_state = _failed(ctx, feed, state, now, "bug", repr(exc), None)
-    if outcome.result == "error":
-        log.warning("poll failed feed=%s url=%s error=%s next=%s", feed.name,
-                    mask_url(state.current_url), outcome.error, _iso(new_state.next_poll))
-        await ctx.store.save_feed(new_state)
-    elapsed = asyncio.get_running_loop().time() - started
-    return replace(outcome, elapsed=elapsed, state=new_state)
+        return _failure(ctx, feed, state, now, "bug", repr(exc), None)
 
 
-async def _poll(ctx: Context, feed: FeedSettings, state: FeedState,
-                now: datetime) -> tuple[Outcome, FeedState]:
+def _failure(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime,
+             category: str, message: str, exc: FetchError | None) -> Polled:
+    new_state = failed(ctx.policy(feed), ctx.hosts, ctx.rng, state, now, category, message, exc)
+    log.warning("poll failed feed=%s url=%s error=%s: %s next=%s", feed.name,
+                mask_url(state.current_url), category, message, _iso(new_state.next_poll))
+    return Polled(Outcome(feed.name, "error", error=f"{category}: {message}"), new_state)
+
+
+async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime) -> Polled:
     blocked = ctx.hosts.blocked_until(schedule.host_key(state.current_url), now)
     if blocked is not None:
         # Another feed of this host got a 429/503: wait with it, no request.
-        new_state = replace(state, next_poll=blocked.timestamp())
-        await ctx.store.save_feed(new_state)
-        return Outcome(feed.name, "skipped"), new_state
+        return Polled(Outcome(feed.name, "skipped"),
+                      replace(state, next_poll=blocked.timestamp()))
     assert ctx.bodies is not None
     async with ctx.bodies:
         result = await fetch(ctx, state)
@@ -121,86 +157,29 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState,
         parsed = (None if result.not_modified or unchanged else
                   await ctx.pool.parse(result.body, result.headers, feed.name))
         result = replace(result, body=b"")  # parsed: the body's memory goes with the slot
-    base = _after_fetch(state, result, now)
+    base = after_fetch(state, result, now)
+    policy = ctx.policy(feed)
     if parsed is None:
-        new_state = _schedule_ok(ctx, feed, base, result, now, None)
-        await ctx.store.save_feed(new_state)
-        return Outcome(feed.name, "not_modified" if result.not_modified else "unchanged"
-                       ), new_state
+        result_name = "not_modified" if result.not_modified else "unchanged"
+        return Polled(Outcome(feed.name, result_name),
+                      scheduled(policy, ctx.rng, base, result, now, None))
     base = replace(base, body_hash=digest, title=parsed.title or state.title,
-                   warning=parsed.bozo)
-    new_state = _schedule_ok(ctx, feed, base, result, now, parsed)
-    return await _record(ctx, feed, state, new_state, parsed, now)
+                   warning=parsed.bozo, polled_once=True)
+    return await _with_items(ctx, feed, state, scheduled(policy, ctx.rng, base, result,
+                                                         now, parsed), parsed)
 
 
 async def fetch(ctx: Context, state: FeedState) -> FetchResult:
     """HTTP through the fetcher; `file:` and `builtin:` feeds read from disk."""
     url = state.current_url
     if url.startswith(("file:", "builtin:")):
-        return await asyncio.to_thread(_read_local, url, ctx.settings.monitor.max_body)
+        return await asyncio.to_thread(read_local, url, ctx.settings.monitor.max_body)
     return await ctx.fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
 
 
-def _read_local(url: str, limit: int) -> FetchResult:
-    if url.startswith("builtin:"):
-        data = resources.files("monitor.data").joinpath(url[len("builtin:"):]).read_bytes()
-    else:
-        try:
-            with Path(url[len("file:"):]).open("rb") as fh:
-                data = fh.read(limit + 1)
-        except OSError as exc:
-            raise FetchError(f"cannot read {url}: {exc.strerror}", url=url) from exc
-    if len(data) > limit:
-        raise FetchError(f"file larger than max_body ({limit} bytes)", url=url)
-    return FetchResult(status=200, body=data, headers={}, etag=None, last_modified=None,
-                       not_modified=False, permanent_url=None, final_url=url, elapsed=0.0)
-
-
-def _after_fetch(state: FeedState, result: FetchResult, now: datetime) -> FeedState:
-    current = state.current_url
-    if result.permanent_url and result.permanent_url != current:
-        log.warning("feed moved permanently feed=%s url=%s new_url=%s", state.name,
-                    mask_url(current), mask_url(result.permanent_url))
-        current = result.permanent_url
-    return replace(state, current_url=current, etag=result.etag,
-                   last_modified=result.last_modified, last_status=result.status,
-                   last_poll=now.timestamp(), last_success=now.timestamp(), failures=0,
-                   error=None, error_category=None)
-
-
-def _schedule_ok(ctx: Context, feed: FeedSettings, state: FeedState, result: FetchResult,
-                 now: datetime, parsed: ParsedFeed | None) -> FeedState:
-    policy = ctx.policy(feed)
-    hint = schedule.cache_hint(result.headers, now, parsed.cache_hint if parsed else None)
-    when = schedule.after_success(now, policy, ctx.rng, hint)
-    interval = max(policy.interval, hint or 0.0) if policy.use_cache_hints else policy.interval
-    return replace(state, next_poll=when.timestamp(), interval=interval)
-
-
-def _failed(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime,
-            category: str, message: str,
-            exc: FetchError | None) -> tuple[Outcome, FeedState]:
-    failures = state.failures + 1
-    retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
-    status = exc.status if isinstance(exc, HTTPStatusError) else None
-    policy = ctx.policy(feed)
-    when = schedule.after_failure(now, policy, ctx.rng, failures, retry_after)
-    if status in (429, 503) and retry_after:
-        ctx.hosts.record(schedule.host_key(state.current_url),
-                         now + timedelta(seconds=retry_after))
-    disabled = state.disabled
-    if status == 410:
-        disabled = "410 Gone: the publisher removed this feed"
-        log.warning("feed gone, disabled feed=%s url=%s", feed.name, mask_url(state.current_url))
-    new_state = replace(state, failures=failures, error_category=category, error=message[:500],
-                        last_status=status or state.last_status, last_poll=now.timestamp(),
-                        next_poll=when.timestamp(), interval=schedule.backoff(policy, failures),
-                        disabled=disabled)
-    return Outcome(feed.name, "error", error=f"{category}: {message}"), new_state
-
-
-async def _record(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedState,
-                  parsed: ParsedFeed, now: datetime) -> tuple[Outcome, FeedState]:
+async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedState,
+                      parsed: ParsedFeed) -> Polled:
+    """Dedup and match: the alerts of the items this feed never recorded."""
     unseen = await ctx.store.unseen(feed.name, [item.id for item in parsed.items])
     # Feeds list the newest item first; alert in the order things happened.
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
@@ -208,38 +187,50 @@ async def _record(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedS
     # first start), unless the user asked for it with alert_existing.
     silent = not old.polled_once and not feed.alert_existing
     alerts = [] if silent else make_alerts(ctx.settings, ctx.matcher, feed, new_items)
-    queued, state = await ctx.store.record_items(replace(state, polled_once=True),
-                                                 parsed.items, alerts, now.timestamp())
-    if new_items:
-        log.info("new items feed=%s new=%d alerts=%d", feed.name, len(new_items), len(queued))
     rules = tuple(dict.fromkeys((a.item.id, a.match.rule) for a in alerts))
-    return Outcome(feed.name, "new" if new_items else "no_new_items", len(new_items),
-                   len(queued), rules=tuple(rule for _, rule in rules)), state
+    outcome = Outcome(feed.name, "new" if new_items else "no_new_items", len(new_items),
+                      rules=tuple(rule for _, rule in rules))
+    return Polled(outcome, state, parsed.items, tuple(alerts))
 
 
-def make_alerts(settings: Settings, matcher: Matcher, feed: FeedSettings,
-                items: Sequence[Item]) -> list[Alert]:
-    """Match each item and fan each match out to its rule's channels."""
-    alerts: list[Alert] = []
-    for item in items:
-        for match in matcher.match(item, feed.tags):
-            alerts += _fan_out(settings, matcher, match, item, feed.name)
-    return alerts
+def _with_health(ctx: Context, feed: FeedSettings, polled: Polled, now: datetime) -> Polled:
+    """Raise, remind or clear the feed's health notice (see health.check)."""
+    m = ctx.settings.monitor
+    notice, state = health.check(polled.state, feed, m.max_failures, now)
+    if notice is None:
+        return polled
+    log.warning("feed health feed=%s state=%s detail=%s", feed.name, notice.kind, notice.text)
+    notices = health.alerts(notice, feed, m.admin_channels, now)
+    return replace(polled, state=state, alerts=polled.alerts + tuple(notices),
+                   outcome=replace(polled.outcome, notices=len(notices)))
 
 
-def _fan_out(settings: Settings, matcher: Matcher, match: Match, item: Item,
-             feed_name: str) -> list[Alert]:
-    rule = matcher.rules[match.rule]
-    channels = rule.channels or settings.monitor.default_channels
-    return [Alert(item=item, match=match, channel=name, feed_title=feed_name,
-                  priority=rule.priority)
-            for name in channels if _accepts(settings.channels.get(name), rule.priority)]
+async def _after_outage(ctx: Context, state: FeedState, polled: Polled) -> tuple[str, ...]:
+    """The feeds to poll at once because this poll ended our own network
+    outage (outage.OutageWatch): those that could not connect since."""
+    if not state.current_url.startswith(("http://", "https://")):
+        return ()  # a local file says nothing about the network
+    stored = polled.state
+    since = ctx.outage.observe(state.current_url, polled.outcome.result,
+                               stored.error_category,
+                               stored.last_poll or ctx.clock().timestamp())
+    if since is None:
+        return ()
+    # Not this feed: it reached its server (its stored state is still the failed one).
+    names = tuple(n for n in victims(await ctx.store.feeds(), since) if n != state.name)
+    if names:
+        log.warning("network back, polling now the feeds that could not connect feeds=%d",
+                    len(names))
+    return names
 
 
-def _accepts(channel: ChannelSettings | None, priority: Priority) -> bool:
-    return channel is not None and priority.rank >= channel.min_priority.rank
+def _recorded(polled: Polled, queued: int, stored: FeedState, elapsed: float) -> Outcome:
+    outcome = polled.outcome
+    alerts = queued - outcome.notices  # a notice is always queued (its own item id)
+    if outcome.new_items:
+        log.info("new items feed=%s new=%d alerts=%d", outcome.feed, outcome.new_items, alerts)
+    return replace(outcome, alerts=alerts, elapsed=elapsed, state=stored)
 
 
 def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
-

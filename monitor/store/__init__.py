@@ -313,21 +313,26 @@ class Store:
         return result
 
     async def record_items(self, state: FeedState, items: Sequence[Item],
-                           alerts: Sequence[Alert], now: float
-                           ) -> tuple[list[int], FeedState]:
-        """In one transaction: the feed's new state, its new items, and the
-        alerts for the items that really were new (a concurrent instance may
-        have recorded some first). Returns the ids of the alerts queued and
-        the feed's state as stored."""
+                           alerts: Sequence[Alert], now: float, *,
+                           due_now: Sequence[str] = ()) -> tuple[list[int], FeedState]:
+        """Everything one poll changes, in ONE transaction: the feed's new
+        state, the document's items (new ones inserted, known ones touched),
+        the alerts (an item's only if the item really was new here: a
+        concurrent instance may have recorded it first; alerts of no item,
+        such as feed-health notices, always), and the feeds `due_now` made
+        due at once (after our own network outage). Returns the ids of the
+        alerts queued and the feed's state as stored."""
         async def go(conn: AsyncConnection) -> tuple[list[int], FeedState]:
             fresh = await self._insert_items(conn, state.name, items, now)
             await self._touch_items(conn, state.name, [i.id for i in items if i.id not in fresh],
                                     now)
-            seen = state.items_seen + len(fresh)
-            new_state = replace(state, items_seen=seen,
+            new_state = replace(state, items_seen=state.items_seen + len(fresh),
                                 last_new_item=now if fresh else state.last_new_item)
             await conn.execute(_SAVE_FEED, _feed_params(new_state))
-            queued = await self._queue(conn, [a for a in alerts if a.item.id in fresh], now)
+            listed = {i.id for i in items}
+            kept = [a for a in alerts if a.item.id in fresh or a.item.id not in listed]
+            queued = await self._queue(conn, kept, now)
+            await _make_due(conn, due_now, now)
             return queued, new_state
         result: tuple[list[int], FeedState] = await self._run(go)
         return result
@@ -606,6 +611,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # and a sent mark with its send (sent again, as after any crash mid-send).
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+async def _make_due(conn: AsyncConnection, names: Sequence[str], now: float) -> None:
+    """Enabled feeds of `names` due at `now` (see poll_now)."""
+    for chunk in _chunks(list(names), 500):
+        await conn.execute(feeds_t.update().where(feeds_t.c.name.in_(chunk),
+                                                  feeds_t.c.disabled.is_(None))
+                           .values(next_poll=now))
 
 
 def _stored(row: Any) -> StoredAlert:

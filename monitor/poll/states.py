@@ -1,0 +1,63 @@
+"""A feed's stored state after a poll: pure transitions over `FeedState`.
+
+`after_fetch` records a good answer (validators, a permanent move, health
+reset); `scheduled` sets the next poll after it (interval, jitter, the
+publisher's cache hints); `failed` records a failure with its backoff, a
+429/503's hold on the whole host (`HostBackoff`) and a 410's disabling.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from monitor.config.values import without_userinfo as mask_url
+from monitor.errors import FetchError, HTTPStatusError
+from monitor.models import FeedState
+from monitor.poll import schedule
+from monitor.poll.fetcher import FetchResult
+from monitor.poll.parser import ParsedFeed
+
+log = logging.getLogger(__name__)
+
+
+def after_fetch(state: FeedState, result: FetchResult, now: datetime) -> FeedState:
+    current = state.current_url
+    if result.permanent_url and result.permanent_url != current:
+        log.warning("feed moved permanently feed=%s url=%s new_url=%s", state.name,
+                    mask_url(current), mask_url(result.permanent_url))
+        current = result.permanent_url
+    return replace(state, current_url=current, etag=result.etag,
+                   last_modified=result.last_modified, last_status=result.status,
+                   last_poll=now.timestamp(), last_success=now.timestamp(), failures=0,
+                   error=None, error_category=None)
+
+
+def scheduled(policy: schedule.PollPolicy, rng: random.Random, state: FeedState,
+              result: FetchResult, now: datetime, parsed: ParsedFeed | None) -> FeedState:
+    hint = schedule.cache_hint(result.headers, now, parsed.cache_hint if parsed else None)
+    when = schedule.after_success(now, policy, rng, hint)
+    interval = max(policy.interval, hint or 0.0) if policy.use_cache_hints else policy.interval
+    return replace(state, next_poll=when.timestamp(), interval=interval)
+
+
+def failed(policy: schedule.PollPolicy, hosts: schedule.HostBackoff, rng: random.Random,
+           state: FeedState, now: datetime, category: str, message: str,
+           exc: FetchError | None) -> FeedState:
+    failures = state.failures + 1
+    retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
+    status = exc.status if isinstance(exc, HTTPStatusError) else None
+    when = schedule.after_failure(now, policy, rng, failures, retry_after)
+    if status in (429, 503) and retry_after:
+        hosts.record(schedule.host_key(state.current_url), now + timedelta(seconds=retry_after))
+    disabled = state.disabled
+    if status == 410:
+        disabled = "410 Gone: the publisher removed this feed"
+        log.warning("feed gone, disabled feed=%s url=%s", state.name,
+                    mask_url(state.current_url))
+    return replace(state, failures=failures, error_category=category, error=message[:500],
+                   last_status=status or state.last_status, last_poll=now.timestamp(),
+                   next_poll=when.timestamp(), interval=schedule.backoff(policy, failures),
+                   disabled=disabled)

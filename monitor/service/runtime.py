@@ -1,0 +1,107 @@
+"""What one config load builds, swapped whole on reload.
+
+`build_runtime` reads and validates the config, compiles the rules and the
+channels (every problem listed at once, as `check` shows them);
+`config_fingerprint` tells the file watcher when to reload; `feed_rows` are
+the store's rows for the configured feeds, first polls spread.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from monitor.config import Settings, load
+from monitor.deliver import outbox as delivery
+from monitor.deliver.notifier import Notifier
+from monitor.errors import ConfigError
+from monitor.matcher import Matcher, check_rules, compile_rules
+from monitor.poll.fetcher import FetchLimits
+from monitor.poll.pipeline import Context
+from monitor.poll.schedule import first_poll
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """Everything derived from one config load; swapped whole on reload."""
+
+    settings: Settings
+    matcher: Matcher
+    notifier: Notifier
+    channels: delivery.Channels
+
+
+def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
+    """Load and validate the config, its rules, channels and templates.
+
+    Raises ConfigError listing every problem (config, rules, channel URLs).
+    """
+    settings = load(path, environ)
+    problems = [str(err) for err in check_rules(settings.rules)]
+    try:
+        channels = delivery.build_channels(settings, environ)
+    except ConfigError as exc:
+        problems += exc.problems
+        channels = None
+    if problems or channels is None:
+        raise ConfigError(problems)
+    notifier = Notifier(list(channels.specs.values()))
+    return Runtime(settings, compile_rules(settings.rules), notifier, channels)
+
+
+def limits_of(settings: Settings) -> FetchLimits:
+    m = settings.monitor
+    return FetchLimits(concurrency=m.concurrency, per_host=m.per_host_concurrency,
+                       connect_timeout=m.connect_timeout.total_seconds(),
+                       read_timeout=min(m.timeout.total_seconds(), 30.0),
+                       total_timeout=m.timeout.total_seconds(), max_body=m.max_body)
+
+
+def feed_rows(ctx: Context, settings: Settings, now: datetime,
+              rng: random.Random) -> list[tuple[str, str, float, float]]:
+    """(name, url, interval, first poll) of each feed, for Store.sync_feeds.
+
+    Spreading first polls protects servers from a thundering herd; a local
+    file has no server, so it is read at once.
+    """
+    rows = []
+    for feed in settings.feeds:
+        policy = ctx.policy(feed, settings=settings)
+        local = not feed.url.startswith(("http://", "https://"))
+        first = now if local else first_poll(now, policy, rng)
+        rows.append((feed.name, feed.url, policy.interval, first.timestamp()))
+    return rows
+
+
+RESTART_ONLY = ("database", "http", "concurrency", "per_host_concurrency", "timeout",
+                "connect_timeout", "max_body", "user_agent")
+
+
+def warn_restart_only(old: Settings, new: Settings) -> None:
+    """These [monitor] keys are read once at start: say so rather than ignore them."""
+    for key in RESTART_ONLY:
+        if getattr(old.monitor, key) != getattr(new.monitor, key):
+            log.warning("setting changed, takes effect at the next restart key=monitor.%s", key)
+
+
+def config_fingerprint(settings: Settings) -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime, size) of the config and every file its includes match now,
+    so that a new rule file appearing in rules.d counts as a change."""
+    paths = {settings.path, *settings.files}
+    for pattern in settings.includes:
+        paths.update(Path(p) for p in glob.glob(pattern))
+    out = []
+    for path in sorted(paths):
+        try:
+            st = os.stat(path)
+            out.append((str(path), st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((str(path), 0, -1))
+    return tuple(out)
