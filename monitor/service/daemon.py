@@ -35,10 +35,8 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.config import FeedSettings, Settings
-from monitor.deliver import outbox as delivery
+from monitor.config import Settings
 from monitor.errors import ConfigError, NewsmonitorError
-from monitor.models import FeedState
 from monitor.poll.fetcher import Fetcher, make_session
 from monitor.poll.outage import OutageWatch
 from monitor.poll.parser import make_pool
@@ -56,13 +54,14 @@ from monitor.service.runtime import (
     limits_of,
     warn_restart_only,
 )
+from monitor.service.ticks import Ticks
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM (systemd waits 10)
 
-# The ticks: (name: the method `_<name>` and the job id, APScheduler's interval
+# The ticks: (name: the method of `Ticks` and the job id, APScheduler's interval
 # trigger, first run in seconds from the start or None for one interval later).
 TICKS: tuple[tuple[str, dict[str, float], float | None], ...] = (
     ("dispatch", {"seconds": 1}, None),
@@ -87,18 +86,16 @@ class Daemon:
     store: Store | None = None
     http_port: int = 0                # the port /healthz listens on, once started
     last_tick: float = 0.0            # time.monotonic() of the last dispatch tick
-    _ctx: Context | None = None
+    context: Context | None = None
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    _fingerprint: tuple[tuple[str, int, int], ...] = ()
+    fingerprint: tuple[tuple[str, int, int], ...] = ()  # of the files loaded
     _health: HealthServer | None = None
-    # One delivery pass at a time: two at once would both read the rate-limit
-    # window and both send (see delivery); polls only ask for a pass.
-    _delivering: asyncio.Lock = field(default_factory=asyncio.Lock)
     _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # Feeds being polled now: a poll still waiting for a fetch slot past its
-    # lease must not be dispatched a second time.
-    _in_flight: set[str] = field(default_factory=set)
+    ticks: Ticks = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ticks = Ticks(self)
 
     # ---------------------------------------------------------- lifecycle
 
@@ -110,22 +107,22 @@ class Daemon:
             # (On PostgreSQL other instances may hold live ones; they expire.)
             await self.store.release_all_claims()
         self._session = make_session(limits_of(settings), settings.monitor.user_agent)
-        self._ctx = Context(settings=settings, store=self.store,
+        self.context = Context(settings=settings, store=self.store,
                             fetcher=Fetcher(self._session, limits_of(settings), now=self.clock),
                             matcher=self.runtime.matcher, pool=ParsePool(self.executor_factory),
                             hosts=HostBackoff(), clock=self.clock, rng=random.Random(),
                             outage=self.outage)
         await self._sync_feeds(settings)
-        self._fingerprint = config_fingerprint(settings)
-        return self._ctx
+        self.fingerprint = config_fingerprint(settings)
+        return self.context
 
     async def _close(self) -> None:
         """Release what `_open` got, also after it failed halfway."""
         session = getattr(self, "_session", None)
         if session is not None:
             await session.close()
-        if self._ctx is not None:
-            self._ctx.pool.shutdown()
+        if self.context is not None:
+            self.context.pool.shutdown()
         if self.store is not None:
             await self.store.close()
 
@@ -138,7 +135,7 @@ class Daemon:
                      states[f.name].disabled]
             outcomes = await asyncio.gather(*(poll_feed(ctx, f, states[f.name])
                                               for f in feeds))
-            await self._deliver(retry_now=True)
+            await self.ticks.deliver(retry_now=True)
             return list(outcomes)
         finally:
             await self._close()
@@ -154,7 +151,7 @@ class Daemon:
             self._handle_signals()
             scheduler.start()
             self.last_tick = time.monotonic()
-            systemd.notify(f"READY=1\nSTATUS={self._summary()}")
+            systemd.notify(f"READY=1\nSTATUS={self.summary()}")
             log.info("started config=%s feeds=%d rules=%d", self.config_path,
                      len(self.runtime.settings.feeds), len(self.runtime.settings.rules))
             await self._stopping.wait()
@@ -179,7 +176,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self._spawn(self.reload("SIGHUP")))
+        loop.add_signal_handler(signal.SIGHUP, lambda: self.spawn(self.reload("SIGHUP")))
 
     def _start_http(self) -> None:
         listen = self.runtime.settings.monitor.http
@@ -215,7 +212,7 @@ class Daemon:
         for name, every, first in ticks:
             start = {} if first is None else {
                 "next_run_time": datetime.now(UTC) + timedelta(seconds=first)}
-            scheduler.add_job(self._tracked, "interval", args=[getattr(self, f"_{name}")],
+            scheduler.add_job(self._tracked, "interval", args=[getattr(self.ticks, name)],
                               id=name, **every, **start, **opts)
         return scheduler
 
@@ -229,81 +226,10 @@ class Daemon:
         finally:
             self._tasks.discard(task)
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # ---------------------------------------------------------- ticks
-
-    async def _dispatch(self) -> None:
-        ctx = self._ctx
-        assert ctx is not None and self.store is not None
-        self.last_tick = time.monotonic()
-        enabled = {f.name: f for f in ctx.settings.feeds if f.enabled}
-        lease = ctx.settings.monitor.timeout.total_seconds() + 60
-        try:
-            due = await self.store.due_feeds(self.clock().timestamp(), enabled, lease)
-        except NewsmonitorError as exc:
-            log.error("dispatch failed error=%s", exc)
-            return
-        for state in due:
-            if state.name not in self._in_flight:
-                self._in_flight.add(state.name)
-                self._spawn(self._poll(ctx, enabled[state.name], state))
-
-    async def _poll(self, ctx: Context, feed: FeedSettings, state: FeedState) -> None:
-        try:
-            outcome = await poll_feed(ctx, feed, state)
-        except NewsmonitorError as exc:
-            # The store itself failed (poll_feed handles the feed's own trouble):
-            # the feed's claim expires and it is polled again.
-            log.error("poll not recorded feed=%s error=%s", feed.name, exc)
-            return
-        finally:
-            self._in_flight.discard(feed.name)
-        self.metrics.poll(outcome.result, outcome.elapsed, outcome.new_items, outcome.rules)
-        if outcome.alerts or outcome.notices:
-            self._spawn(self._deliver())
-
-    async def _deliver(self, retry_now: bool = False) -> None:
-        if self.store is None:
-            return
-        async with self._delivering:
-            await _logged("delivery tick", delivery.deliver_due(
-                self.store, self.runtime.notifier, self.runtime.channels, self.clock(),
-                self.metrics, retry_now=retry_now))
-
-    async def _gauges(self) -> None:
-        store = self.store
-        if store is None:
-            return
-
-        async def read() -> None:
-            oldest = await store.oldest_pending()
-            age = self.clock().timestamp() - oldest if oldest is not None else None
-            self.metrics.refresh(await store.outbox_counts(), age, await store.feeds(),
-                                 self.runtime.channels.specs)
-        await _logged("metrics refresh", read())
-
-    async def _watch(self) -> None:
-        if config_fingerprint(self.runtime.settings) != self._fingerprint:
-            await self.reload("file changed")
-
-    async def _retention(self) -> None:
-        assert self.store is not None
-        before = self.clock() - self.runtime.settings.monitor.retention
-        try:
-            alerts, items = await self.store.prune(before.timestamp())
-            log.info("pruned alerts=%d items=%d", alerts, items)
-        except NewsmonitorError as exc:
-            log.error("retention failed error=%s", exc)
-
-    async def _watchdog(self) -> None:
-        # Only while the dispatch tick ran recently: a wedged loop stops the
-        # pings and systemd restarts us (WatchdogSec=).
-        if time.monotonic() - self.last_tick < 30:
-            systemd.notify(f"WATCHDOG=1\nSTATUS={self._summary()}")
 
     # ---------------------------------------------------------- reload
 
@@ -330,31 +256,25 @@ class Daemon:
             log.error("reload rejected, keeping the running config reason=%s error=%s",
                       reason, problem)
         # The files as they were read: the watch retries once they change again.
-        self._fingerprint = fingerprint
+        self.fingerprint = fingerprint
         systemd.notify(f"READY=1\nSTATUS=reload rejected: {len(problems)} errors")
 
     def _swap(self, reason: str, runtime: Runtime) -> None:
         warn_restart_only(self.runtime.settings, runtime.settings)
         self.runtime = runtime
-        if self._ctx is not None:
-            self._ctx.settings, self._ctx.matcher = runtime.settings, runtime.matcher
-        self._fingerprint = config_fingerprint(runtime.settings)
+        if self.context is not None:
+            self.context.settings, self.context.matcher = runtime.settings, runtime.matcher
+        self.fingerprint = config_fingerprint(runtime.settings)
         log.info("reloaded reason=%s feeds=%d rules=%d", reason, len(runtime.settings.feeds),
                  len(runtime.settings.rules))
-        systemd.notify(f"READY=1\nSTATUS={self._summary()}")
+        systemd.notify(f"READY=1\nSTATUS={self.summary()}")
 
     async def _sync_feeds(self, settings: Settings) -> None:
-        assert self._ctx is not None and self.store is not None
-        await self.store.sync_feeds(feed_rows(self._ctx, settings, self.clock(), self._ctx.rng))
+        ctx = self.context
+        assert ctx is not None and self.store is not None
+        await self.store.sync_feeds(feed_rows(ctx, settings, self.clock(), ctx.rng))
 
-    def _summary(self) -> str:
+    def summary(self) -> str:
         s = self.runtime.settings
         return f"{len(s.feeds)} feeds, {len(s.rules)} rules, {len(self._tasks)} in flight"
 
-
-async def _logged(what: str, work: Any) -> None:
-    """Await a tick's work; a store or delivery error is one log line."""
-    try:
-        await work
-    except NewsmonitorError as exc:
-        log.error("%s failed error=%s", what, exc)

@@ -1,0 +1,122 @@
+"""The daemon's periodic work, one method a tick (see `daemon.TICKS`).
+
+Each tick hands its work to a compartment (`poll_feed`, `deliver_due`,
+`Store.prune`, ...) and turns a failure into one log line: the next tick
+tries again. `Ticks` reads the daemon's current runtime and store at every
+call, so a reload takes effect at the next tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from monitor.config import FeedSettings
+from monitor.deliver import outbox as delivery
+from monitor.errors import NewsmonitorError
+from monitor.models import FeedState
+from monitor.poll.pipeline import Context, poll_feed
+from monitor.service import systemd
+from monitor.service.runtime import config_fingerprint
+
+if TYPE_CHECKING:
+    from monitor.service.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+
+class Ticks:
+    """The ticks of one daemon."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+        # One delivery pass at a time: two at once would both read the rate-limit
+        # window and both send (see delivery); polls only ask for a pass.
+        self._delivering = asyncio.Lock()
+        # Feeds being polled now: a poll still waiting for a fetch slot past its
+        # lease must not be dispatched a second time.
+        self._in_flight: set[str] = set()
+
+    async def dispatch(self) -> None:
+        d = self._daemon
+        ctx, store = d.context, d.store
+        assert ctx is not None and store is not None
+        d.last_tick = time.monotonic()
+        enabled = {f.name: f for f in ctx.settings.feeds if f.enabled}
+        lease = ctx.settings.monitor.timeout.total_seconds() + 60
+        try:
+            due = await store.due_feeds(d.clock().timestamp(), enabled, lease)
+        except NewsmonitorError as exc:
+            log.error("dispatch failed error=%s", exc)
+            return
+        for state in due:
+            if state.name not in self._in_flight:
+                self._in_flight.add(state.name)
+                d.spawn(self._poll(ctx, enabled[state.name], state))
+
+    async def _poll(self, ctx: Context, feed: FeedSettings, state: FeedState) -> None:
+        try:
+            outcome = await poll_feed(ctx, feed, state)
+        except NewsmonitorError as exc:
+            # The store itself failed (poll_feed handles the feed's own trouble):
+            # the feed's claim expires and it is polled again.
+            log.error("poll not recorded feed=%s error=%s", feed.name, exc)
+            return
+        finally:
+            self._in_flight.discard(feed.name)
+        self._daemon.metrics.poll(outcome.result, outcome.elapsed, outcome.new_items,
+                                  outcome.rules)
+        if outcome.alerts or outcome.notices:
+            self._daemon.spawn(self.deliver())
+
+    async def deliver(self, retry_now: bool = False) -> None:
+        d = self._daemon
+        if d.store is None:
+            return
+        async with self._delivering:
+            await _logged("delivery tick", delivery.deliver_due(
+                d.store, d.runtime.notifier, d.runtime.channels, d.clock(), d.metrics,
+                retry_now=retry_now))
+
+    async def gauges(self) -> None:
+        d, store = self._daemon, self._daemon.store
+        if store is None:
+            return
+
+        async def read() -> None:
+            oldest = await store.oldest_pending()
+            age = d.clock().timestamp() - oldest if oldest is not None else None
+            d.metrics.refresh(await store.outbox_counts(), age, await store.feeds(),
+                              d.runtime.channels.specs)
+        await _logged("metrics refresh", read())
+
+    async def watch(self) -> None:
+        d = self._daemon
+        if config_fingerprint(d.runtime.settings) != d.fingerprint:
+            await d.reload("file changed")
+
+    async def retention(self) -> None:
+        d = self._daemon
+        assert d.store is not None
+        before = d.clock() - d.runtime.settings.monitor.retention
+        try:
+            alerts, items = await d.store.prune(before.timestamp())
+            log.info("pruned alerts=%d items=%d", alerts, items)
+        except NewsmonitorError as exc:
+            log.error("retention failed error=%s", exc)
+
+    async def watchdog(self) -> None:
+        # Only while the dispatch tick ran recently: a wedged loop stops the
+        # pings and systemd restarts us (WatchdogSec=).
+        if time.monotonic() - self._daemon.last_tick < 30:
+            systemd.notify(f"WATCHDOG=1\nSTATUS={self._daemon.summary()}")
+
+
+async def _logged(what: str, work: Any) -> None:
+    """Await a tick's work; a store or delivery error is one log line."""
+    try:
+        await work
+    except NewsmonitorError as exc:
+        log.error("%s failed error=%s", what, exc)
