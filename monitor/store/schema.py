@@ -1,0 +1,184 @@
+"""The tables, and how a database comes to hold them.
+
+Times are stored as UTC epoch seconds (floats): comparable and identical on
+SQLite and PostgreSQL (`ts`, `dt` convert). `create_or_upgrade` creates the
+tables and adds the columns a newer version introduced; `engine_url` turns a
+configured `database` into an async SQLAlchemy URL; `sqlite_pragmas` sets
+each SQLite connection up. The other modules of the store read and write
+these tables; nothing outside the store sees them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+metadata = sa.MetaData()
+T = TypeVar("T")
+
+feeds_t = sa.Table(
+    "feeds", metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("url", sa.String, nullable=False),           # as configured
+    sa.Column("current_url", sa.String, nullable=False),   # after 301/308
+    sa.Column("title", sa.String, nullable=False, server_default=""),
+    sa.Column("etag", sa.String),
+    sa.Column("last_modified", sa.String),
+    sa.Column("body_hash", sa.String),
+    sa.Column("next_poll", sa.Float, nullable=False),
+    sa.Column("last_poll", sa.Float),
+    sa.Column("last_success", sa.Float),
+    sa.Column("last_new_item", sa.Float),
+    sa.Column("last_status", sa.Integer),
+    sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error_category", sa.String),
+    sa.Column("error", sa.String),
+    sa.Column("warning", sa.String),
+    sa.Column("items_seen", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("interval", sa.Float, nullable=False),
+    sa.Column("polled_once", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("disabled", sa.String),                      # reason, e.g. "410 Gone"
+    sa.Column("health_alerted", sa.Float),                 # last feed-health alert
+)
+
+items_t = sa.Table(
+    "items", metadata,
+    sa.Column("feed", sa.String, primary_key=True),
+    sa.Column("item_id", sa.String, primary_key=True),
+    sa.Column("title", sa.String, nullable=False),
+    sa.Column("link", sa.String, nullable=False),
+    sa.Column("published", sa.Float),
+    sa.Column("first_seen", sa.Float, nullable=False),
+    sa.Column("last_seen", sa.Float, nullable=False, index=True),
+)
+
+alerts_t = sa.Table(
+    "alerts", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("feed", sa.String, nullable=False),
+    sa.Column("item_id", sa.String, nullable=False),
+    sa.Column("rule", sa.String, nullable=False),
+    sa.Column("channel", sa.String, nullable=False),
+    sa.Column("priority", sa.String, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),         # the Alert as JSON
+    sa.Column("created", sa.Float, nullable=False),
+    sa.Column("state", sa.String, nullable=False),         # pending | sent | dead
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt", sa.Float, nullable=False),
+    sa.Column("last_error", sa.String),
+    sa.Column("delivered", sa.Float),
+    sa.Column("kind", sa.String),                          # single | digest | summary
+    # Keys (hashes, see deliver.outbox.url_key) of the channel's URLs that
+    # already accepted this alert, so that a retry goes only to the URLs that
+    # failed; keyed by URL, not position, so that editing the channel cannot
+    # skip one.
+    sa.Column("done_urls", sa.String, nullable=False, server_default=""),
+    # Set while one delivery tick (of one instance) works on the alert: others
+    # skip it until then, so two instances never send it at once.
+    sa.Column("claimed_until", sa.Float),
+    # When delivery first failed: retries go on for retry_for from then.
+    sa.Column("first_failure", sa.Float),
+    # Item.story: the same article seen in another feed is not alerted again
+    # for the same rule and channel (NULL, no link: no such check).
+    sa.Column("story", sa.String),
+    sa.UniqueConstraint("feed", "item_id", "rule", "channel", name="alerts_once"),
+    sa.Index("alerts_due", "state", "next_attempt"),
+    sa.Index("alerts_story_once", "rule", "channel", "story", unique=True),
+)
+
+attempts_t = sa.Table(
+    "attempts", metadata,
+    sa.Column("alert_id", sa.Integer, nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("error", sa.String),
+)
+
+sends_t = sa.Table(
+    "sends", metadata,
+    sa.Column("channel", sa.String, nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+
+def ts(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
+
+
+def dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def chunks(values: Sequence[T], size: int = 500) -> Iterable[Sequence[T]]:
+    """`values` in slices of `size`: an IN list of thousands of bound
+    parameters would pass SQLite's limit on parameters per statement."""
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def engine_url(url: str) -> str:
+    """A config `database` value → an async SQLAlchemy URL."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    if "://" in url:
+        return url
+    return f"sqlite+aiosqlite:///{url}"
+
+
+def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    """Set up each new SQLite connection (a "connect" event listener)."""
+    # WAL lets `status` read while the daemon writes; the busy timeout makes a
+    # second process wait for the lock instead of failing at once.
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    # In WAL mode NORMAL syncs at checkpoints, not at every commit: a crash of
+    # the process loses nothing; a power cut may undo the last transactions,
+    # each whole: a poll's items go with its alerts (polled and alerted again)
+    # and a sent mark with its send (sent again, as after any crash mid-send).
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def create_or_upgrade(conn: sa.Connection) -> None:
+    """Create missing tables, and add the columns a newer version introduced.
+
+    Schema changes so far are additive; every added column is nullable or has
+    a server default, so `ALTER TABLE ... ADD COLUMN` upgrades a database in
+    place on both SQLite and PostgreSQL, and an older database keeps working.
+    """
+    if conn.dialect.name == "postgresql":
+        # Instances starting together would race to create the same tables;
+        # the first takes this lock for the transaction, the others then find
+        # everything in place.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7388245910)"))
+    # IF NOT EXISTS, and a column another process added meanwhile is no
+    # error: two processes opening one SQLite file at once (the daemon
+    # starting while `status` runs) must not fail on each other's DDL.
+    for table in metadata.sorted_tables:
+        conn.execute(CreateTable(table, if_not_exists=True))
+    inspector = sa.inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                _add_column(conn, table, column)
+        # An index on an added column: every row NULL there, nothing clashes.
+        for index in table.indexes:
+            conn.execute(CreateIndex(index, if_not_exists=True))
+
+
+def _add_column(conn: sa.Connection, table: sa.Table, column: sa.Column[Any]) -> None:
+    kind = column.type.compile(dialect=conn.dialect)
+    default = (f" DEFAULT {column.server_default.arg!r}"  # type: ignore[attr-defined]
+               if column.server_default is not None else "")
+    try:
+        conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN '
+                             f'"{column.name}" {kind}{default}'))
+    except sa.exc.OperationalError as exc:
+        if "duplicate column" not in str(exc):
+            raise
