@@ -20,6 +20,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -39,13 +40,19 @@ from monitor.errors import ConfigError
 from monitor.models import Alert, Match, Priority, StoredAlert
 from monitor.render import Format, Message, load_template, render_alert, render_digest, render_test
 from monitor.retry import backoff
-from monitor.service.metrics import Metrics
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
 CLAIM_LEASE = 300.0  # seconds one tick may hold alerts it is sending (see Store)
 RETRY_FIRST = 30.0
 RETRY_CAP = 3600.0
+
+
+class Metrics(Protocol):
+    """Where delivery counts what it did (service.metrics.Metrics is one)."""
+
+    def delivered(self, channel: str, alerts: int) -> None: ...
+    def failed(self, channel: str, alerts: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -107,11 +107,7 @@ class Daemon:
             # (On PostgreSQL other instances may hold live ones; they expire.)
             await self.store.release_all_claims()
         self._session = make_session(limits_of(settings), settings.monitor.user_agent)
-        self.context = Context(settings=settings, store=self.store,
-                            fetcher=Fetcher(self._session, limits_of(settings), now=self.clock),
-                            matcher=self.runtime.matcher, pool=ParsePool(self.executor_factory),
-                            hosts=HostBackoff(), clock=self.clock, rng=random.Random(),
-                            outage=self.outage)
+        self.context = _context(self, self.store, self._session)
         await self._sync_feeds(settings)
         self.fingerprint = config_fingerprint(settings)
         return self.context
@@ -179,13 +175,11 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, lambda: self.spawn(self.reload("SIGHUP")))
 
     def _start_http(self) -> None:
-        listen = self.runtime.settings.monitor.http
-        if not listen:
-            return
-        self._health = HealthServer(listen, lambda: self.last_tick, self.metrics.render,
-                                    self.health_stale_after)
-        self.http_port = self._health.start()
-        log.info("http endpoint listening address=%s port=%d", listen, self.http_port)
+        if listen := self.runtime.settings.monitor.http:
+            self._health = HealthServer(listen, lambda: self.last_tick, self.metrics.render,
+                                        self.health_stale_after)
+            self.http_port = self._health.start()
+            log.info("http endpoint listening address=%s port=%d", listen, self.http_port)
 
     async def _drain(self) -> None:
         """Let polls, ticks and deliveries in flight finish, for STOP_GRACE.
@@ -278,3 +272,12 @@ class Daemon:
         s = self.runtime.settings
         return f"{len(s.feeds)} feeds, {len(s.rules)} rules, {len(self._tasks)} in flight"
 
+
+def _context(daemon: Daemon, store: Store, session: Any) -> Context:
+    """The poll context of `daemon`'s running config."""
+    settings = daemon.runtime.settings
+    return Context(settings=settings, store=store,
+                   fetcher=Fetcher(session, limits_of(settings), now=daemon.clock),
+                   matcher=daemon.runtime.matcher, pool=ParsePool(daemon.executor_factory),
+                   hosts=HostBackoff(), clock=daemon.clock, rng=random.Random(),
+                   outage=daemon.outage)
