@@ -12,7 +12,8 @@
     │   └── RedirectError    a redirect loop or too many redirects
     ├── ParseError           a document is not a usable feed
     ├── StoreError           the database failed
-    └── DeliveryError        a channel refused or could not take a message
+    ├── DeliveryError        a channel refused or could not take a message
+    └── ListenError          the HTTP endpoint cannot listen (port taken, ...)
 
 Third-party exceptions are translated once where they enter (`raise X(...)
 from exc`), so that callers only ever catch these. Messages never carry
@@ -103,3 +104,7 @@ class StoreError(NewsmonitorError):
 
 class DeliveryError(NewsmonitorError):
     """A channel did not accept a message; the alert stays in the outbox."""
+
+
+class ListenError(NewsmonitorError):
+    """`[monitor] http` cannot be served: the address is taken or not ours."""

@@ -32,11 +32,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import Settings
-from monitor.errors import ConfigError, NewsmonitorError
+from monitor.models import FeedState
 from monitor.poll.fetcher import Fetcher, make_session
 from monitor.poll.outage import OutageWatch
 from monitor.poll.parser import make_pool
@@ -46,13 +47,12 @@ from monitor.poll.schedule import HostBackoff
 from monitor.service import systemd
 from monitor.service.http import HealthServer
 from monitor.service.metrics import Metrics
+from monitor.service.reload import Reloader
 from monitor.service.runtime import (
     Runtime,
-    build_runtime,
     config_fingerprint,
     feed_rows,
     limits_of,
-    warn_restart_only,
 )
 from monitor.service.ticks import Ticks
 from monitor.store import Store
@@ -91,11 +91,12 @@ class Daemon:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     fingerprint: tuple[tuple[str, int, int], ...] = ()  # of the files loaded
     _health: HealthServer | None = None
-    _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _status: str = ""  # the last STATUS= sent
     ticks: Ticks = field(init=False)
+    _reloader: Reloader = field(init=False)
 
     def __post_init__(self) -> None:
-        self.ticks = Ticks(self)
+        self.ticks, self._reloader = Ticks(self), Reloader(self)
 
     # ---------------------------------------------------------- lifecycle
 
@@ -108,7 +109,7 @@ class Daemon:
             await self.store.release_all_claims()
         self._session = make_session(limits_of(settings), settings.monitor.user_agent)
         self.context = _context(self, self.store, self._session)
-        await self._sync_feeds(settings)
+        await self.sync_feeds(settings)
         self.fingerprint = config_fingerprint(settings)
         return self.context
 
@@ -142,17 +143,29 @@ class Daemon:
         try:
             await self._open()
             assert self.store is not None
-            self.outage.seed(await self.store.feeds())  # an outage a restart interrupted
+            states = await self.store.feeds()
+            self.outage.seed(states)  # an outage a restart interrupted
             self._start_http()
             self._handle_signals()
             scheduler.start()
             self.last_tick = time.monotonic()
             systemd.notify(f"READY=1\nSTATUS={self.summary()}")
-            log.info("started config=%s feeds=%d rules=%d", self.config_path,
-                     len(self.runtime.settings.feeds), len(self.runtime.settings.rules))
+            self._log_start(states)
             await self._stopping.wait()
         finally:
             await self._shutdown(scheduler)
+
+    def _log_start(self, states: list[FeedState]) -> None:
+        """One line a new user can read: what runs and when the polls come."""
+        settings = self.runtime.settings
+        enabled = {f.name for f in settings.feeds if f.enabled}
+        due = sorted(s.next_poll for s in states if s.name in enabled and not s.disabled)
+        zone = ZoneInfo(settings.monitor.timezone)
+        when = [datetime.fromtimestamp(t, zone).strftime("%H:%M:%S") for t in due[:1] + due[-1:]]
+        log.info("started config=%s feeds=%d rules=%d next_polls=%s", self.config_path,
+                 len(settings.feeds), len(settings.rules), "..".join(when) or "none")
+        self.ticks.first_cycle([s.name for s in states if s.name in enabled
+                                and s.last_poll is None and not s.disabled])
 
     async def _shutdown(self, scheduler: AsyncIOScheduler) -> None:
         systemd.notify("STOPPING=1")
@@ -228,49 +241,26 @@ class Daemon:
     # ---------------------------------------------------------- reload
 
     async def reload(self, reason: str) -> bool:
-        """Swap in a new config; on any error keep the old one running.
-        Reloads run one at a time, so the last one read the newest files."""
-        async with self._reloading:
-            systemd.notify("RELOADING=1")
-            fingerprint = config_fingerprint(self.runtime.settings)
-            try:
-                runtime = await asyncio.to_thread(build_runtime, self.config_path)
-                # The store first: a new feed must have its row before it is in use.
-                await self._sync_feeds(runtime.settings)
-            except NewsmonitorError as exc:
-                self._rejected(reason, exc, fingerprint)
-                return False
-            self._swap(reason, runtime)
-            return True
+        """Swap in a new config, or keep the running one (see Reloader)."""
+        return await self._reloader.reload(reason)
 
-    def _rejected(self, reason: str, exc: NewsmonitorError,
-                  fingerprint: tuple[tuple[str, int, int], ...]) -> None:
-        problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
-        for problem in problems:
-            log.error("reload rejected, keeping the running config reason=%s error=%s",
-                      reason, problem)
-        # The files as they were read: the watch retries once they change again.
-        self.fingerprint = fingerprint
-        systemd.notify(f"READY=1\nSTATUS=reload rejected: {len(problems)} errors")
-
-    def _swap(self, reason: str, runtime: Runtime) -> None:
-        warn_restart_only(self.runtime.settings, runtime.settings)
-        self.runtime = runtime
-        if self.context is not None:
-            self.context.settings, self.context.matcher = runtime.settings, runtime.matcher
-        self.fingerprint = config_fingerprint(runtime.settings)
-        log.info("reloaded reason=%s feeds=%d rules=%d", reason, len(runtime.settings.feeds),
-                 len(runtime.settings.rules))
-        systemd.notify(f"READY=1\nSTATUS={self.summary()}")
-
-    async def _sync_feeds(self, settings: Settings) -> None:
+    async def sync_feeds(self, settings: Settings) -> None:
         ctx = self.context
         assert ctx is not None and self.store is not None
         await self.store.sync_feeds(feed_rows(ctx, settings, self.clock(), ctx.rng))
 
     def summary(self) -> str:
         s = self.runtime.settings
-        return f"{len(s.feeds)} feeds, {len(s.rules)} rules, {len(self._tasks)} in flight"
+        return (f"{len(s.feeds)} feeds, {len(s.rules)} rules, "
+                f"{self.ticks.polling} polls in flight")
+
+    def notify_status(self) -> None:
+        """Tell systemd the summary when it changed (`systemctl status` shows
+        it); the dispatch tick calls it, so it is at most a second old."""
+        status = self.summary()
+        if status != self._status:
+            self._status = status
+            systemd.notify(f"STATUS={status}")
 
 
 def _context(daemon: Daemon, store: Store, session: Any) -> Context:

@@ -18,6 +18,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.config import parse_listen
+from monitor.errors import ListenError
 
 
 class _IPv6Server(ThreadingHTTPServer):
@@ -63,8 +64,15 @@ class HealthServer:
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> int:
+        """Bind and serve in a thread; ListenError when the address is taken
+        (a second instance on a shared config: see the README) or not ours."""
         server_class = _IPv6Server if ":" in self._address[0] else ThreadingHTTPServer
-        self._server = server_class(self._address, self._handler)
+        try:
+            self._server = server_class(self._address, self._handler)
+        except OSError as exc:
+            host, number = self._address
+            raise ListenError(f"[monitor] http: cannot listen on {host}:{number}: "
+                              f"{exc.strerror or exc}") from exc
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="health", daemon=True).start()
         port: int = self._server.server_address[1]

@@ -12,7 +12,7 @@ import glob
 import logging
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -64,18 +64,23 @@ def limits_of(settings: Settings) -> FetchLimits:
                        total_timeout=m.timeout.total_seconds(), max_body=m.max_body)
 
 
+# A feed never polled is polled within this many seconds of being added: a
+# new user sees results at once. Spreading them protects servers from a
+# thundering herd; the fetcher's per-host limit does the rest.
+NEW_FEED_SPREAD = 10.0
+
+
 def feed_rows(ctx: Context, settings: Settings, now: datetime,
               rng: random.Random) -> list[tuple[str, str, float, float]]:
-    """(name, url, interval, first poll) of each feed, for Store.sync_feeds.
-
-    Spreading first polls protects servers from a thundering herd; a local
-    file has no server, so it is read at once.
-    """
+    """(name, url, interval, first poll) of each feed, for Store.sync_feeds
+    (which keeps the schedule of feeds it knows); a local file has no
+    server, so it is read at once."""
     rows = []
     for feed in settings.feeds:
         policy = ctx.policy(feed, settings=settings)
         local = not feed.url.startswith(("http://", "https://"))
-        first = now if local else first_poll(now, policy, rng)
+        spread = replace(policy, start_spread=min(policy.start_spread, NEW_FEED_SPREAD))
+        first = now if local else first_poll(now, spread, rng)
         rows.append((feed.name, feed.url, policy.interval, first.timestamp()))
     return rows
 

@@ -26,9 +26,12 @@ def notify(state: str, environ: Mapping[str, str] | None = None) -> bool:
         path = "\0" + path[1:]
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            # Never wait: this runs on the event loop, and a reader that does
+            # not keep up (a full queue) must not freeze the daemon.
+            sock.setblocking(False)
             sock.connect(path)
             sock.sendall(state.encode())
-    except OSError:
+    except OSError:  # BlockingIOError included: the notification is dropped
         return False
     return True
 

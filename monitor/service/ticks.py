@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from monitor.service.daemon import Daemon
 
 log = logging.getLogger(__name__)
+FIRST_CYCLE_REPORTED = 20  # never-polled feeds at start from which progress is logged
+PROGRESS_EVERY = 10.0      # seconds between two progress lines
 
 
 class Ticks:
@@ -38,6 +40,22 @@ class Ticks:
         # Feeds being polled now: a poll still waiting for a fetch slot past its
         # lease must not be dispatched a second time.
         self._in_flight: set[str] = set()
+        # Feeds not polled yet since the start, while there are many: the
+        # first cycle's progress is logged every PROGRESS_EVERY seconds.
+        self._unpolled: set[str] = set()
+        self._first_total = 0
+        self._progress_at = 0.0
+
+    def first_cycle(self, names: list[str]) -> None:
+        """Report the progress of these never-polled feeds' first polls."""
+        if len(names) >= FIRST_CYCLE_REPORTED:
+            self._unpolled, self._first_total = set(names), len(names)
+            self._progress_at = time.monotonic()
+
+    @property
+    def polling(self) -> int:
+        """Polls in flight now."""
+        return len(self._in_flight)
 
     async def dispatch(self) -> None:
         d = self._daemon
@@ -55,6 +73,7 @@ class Ticks:
             if state.name not in self._in_flight:
                 self._in_flight.add(state.name)
                 d.spawn(self._poll(ctx, enabled[state.name], state))
+        d.notify_status()
 
     async def _poll(self, ctx: Context, feed: FeedSettings, state: FeedState) -> None:
         try:
@@ -66,10 +85,22 @@ class Ticks:
             return
         finally:
             self._in_flight.discard(feed.name)
+            self._first_polled(feed.name)
         self._daemon.metrics.poll(outcome.result, outcome.elapsed, outcome.new_items,
                                   outcome.rules)
         if outcome.alerts or outcome.notices:
             self._daemon.spawn(self.deliver())
+
+    def _first_polled(self, name: str) -> None:
+        if not self._unpolled:
+            return
+        self._unpolled.discard(name)
+        done = self._first_total - len(self._unpolled)
+        if not self._unpolled:
+            log.info("first polls done feeds=%d", self._first_total)
+        elif time.monotonic() - self._progress_at >= PROGRESS_EVERY:
+            self._progress_at = time.monotonic()
+            log.info("first polls in progress done=%d of=%d", done, self._first_total)
 
     async def deliver(self, retry_now: bool = False) -> None:
         d = self._daemon

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import ctypes
+import ctypes.util
 import io
 import multiprocessing
 import os
@@ -121,6 +123,25 @@ def _worker_start() -> None:
     # Ctrl-C reaches the whole process group: the daemon handles it and shuts
     # the pool down; a worker that also took it would print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent()
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """Have the kernel kill this worker when the daemon dies, however it
+    dies: a SIGKILLed daemon cannot shut its pool down, and its workers
+    (and the multiprocessing resource tracker, which waits for every holder
+    of its pipe) would live on as orphans. Linux only; elsewhere a no-op."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the daemon died before the request took effect
+        os._exit(1)
 
 
 def _feedparse(body: bytes, headers: dict[str, str]) -> tuple[Any, object | None]:
