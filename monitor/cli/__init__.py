@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitor import __version__
+from monitor.cli.add import cmd_add
 from monitor.cli.channels import cmd_send_test
 from monitor.cli.common import EXIT_CONFIG, EXIT_RUNTIME
 from monitor.cli.opml import cmd_export_opml, cmd_import_opml
@@ -118,6 +119,12 @@ def _parser() -> argparse.ArgumentParser:
     p = command("send-test", cmd_send_test, "send a test message to a channel",
                 "newsmonitor send-test email")
     p.add_argument("channel")
+    p = command("add", cmd_add, "find a site's feed, show its latest titles and add it "
+                "to the config", "newsmonitor add https://www.example.org/ --tags auto")
+    p.add_argument("url", help="the feed, or any page of the site")
+    p.add_argument("--name", help="the feed's name (default: its title)")
+    p.add_argument("--tags", help="comma-separated tags")
+    p.add_argument("--all", action="store_true", help="add every feed found, not the first")
     p = command("import-opml", cmd_import_opml, "add the feeds of an OPML file to the config",
                 "newsmonitor import-opml subscriptions.opml --config config/monitor.toml")
     p.add_argument("file")

@@ -75,7 +75,9 @@ def parse_feed(body: bytes, headers: Mapping[str, str], feed_name: str) -> Parse
     title = html_to_text(str(feed.get("title", "")))
     if not doc.entries and not title:
         reason = doc.get("bozo_exception") or encoding_problem or "no entries and no title"
-        raise ParseError(f"{feed_name}: not a feed: {reason}")
+        hint = ("; this is a web page: `newsmonitor add URL` finds its feeds"
+                if b"<html" in body[:4096].lower() else "")
+        raise ParseError(f"{feed_name}: not a feed: {reason}{hint}")
     link = clean_link(str(feed.get("link", "")))
     problem = doc.get("bozo_exception") if doc.get("bozo") else encoding_problem
     return ParsedFeed(

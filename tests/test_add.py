@@ -1,0 +1,94 @@
+"""`newsmonitor add URL` on a loopback site (issue 11: a homepage given as a
+feed failed with `not a feed: <unknown>:2:1686: not well-formed`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.config import load
+from monitor.errors import ParseError
+from monitor.poll.parser import parse_feed
+from tests.servers import LoopbackServer, Route, loopback, rss
+
+HOME = b"""<!doctype html><html><head><title>Auto Actu</title>
+<link rel="stylesheet" href="/s.css">
+<link rel="alternate" type="application/rss+xml" title="Actualit\xc3\xa9s" href="/rss/actu.xml">
+</head><body><h1>Auto Actu</h1></body></html>"""
+CONFIG = """# My watch: Renault's plants.
+[monitor]
+default_channels = ["console"]  # for now
+
+[channels.console]
+url = "console://"
+
+[[rules]]
+name = "cleon"
+any = ["Cléon"]
+"""
+
+
+@pytest.fixture
+def site() -> LoopbackServer:
+    with loopback() as server:
+        server.routes["/"] = Route(HOME, headers={"Content-Type": "text/html"})
+        server.routes["/rss/actu.xml"] = Route(rss([("b", "Cléon produira le moteur"),
+                                                    ("a", "Flins ferme")], title="Auto Actu"))
+        yield server
+
+
+def config(tmp: Path) -> Path:
+    path = tmp / "monitor.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def test_a_homepage_is_followed_to_its_announced_feed(
+        site: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = config(tmp_path)
+    assert main(["add", f"{site.url}/", "--tags", "auto, usines", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"found: {site.url}/rss/actu.xml  Auto Actu" in out
+    assert "    - Cléon produira le moteur" in out
+    assert f"added: Auto Actu <{site.url}/rss/actu.xml>" in out
+    text = path.read_text(encoding="utf-8")
+    assert "# My watch: Renault's plants." in text and "# for now" in text
+    feed = load(path).feeds[0]
+    assert (feed.name, feed.url, feed.tags) == ("Auto Actu", f"{site.url}/rss/actu.xml",
+                                                ("auto", "usines"))
+    # Added once: a second add finds it there.
+    assert main(["add", f"{site.url}/", "--config", str(path)]) == 0
+    assert "nothing added: already in the config" in capsys.readouterr().out
+    assert len(load(path).feeds) == 1
+
+
+def test_a_page_without_links_is_tried_at_the_usual_paths(
+        site: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    site.routes["/"] = Route(b"<html><body>Bienvenue</body></html>")
+    site.routes["/feed.xml"] = Route(rss([("x", "Sandouville")], title="Usines"))
+    path = config(tmp_path)
+    assert main(["add", f"{site.url}/", "--name", "Usines", "--config", str(path)]) == 0
+    assert load(path).feeds[0].url == f"{site.url}/feed.xml"
+
+
+def test_a_feed_url_is_added_as_it_is(site: LoopbackServer, tmp_path: Path) -> None:
+    path = config(tmp_path)
+    assert main(["add", f"{site.url}/rss/actu.xml", "--config", str(path)]) == 0
+    assert load(path).feeds[0].url == f"{site.url}/rss/actu.xml"
+
+
+def test_no_feed_is_one_clear_error(site: LoopbackServer, tmp_path: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    site.routes["/"] = Route(b"<html><body>Rien</body></html>")
+    path = config(tmp_path)
+    assert main(["add", f"{site.url}/", "--config", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: add: {site.url}/: no feed found")
+    assert path.read_text(encoding="utf-8") == CONFIG
+
+
+def test_a_web_page_polled_as_a_feed_says_how_to_find_its_feed() -> None:
+    with pytest.raises(ParseError, match=r"web page: `newsmonitor add URL` finds its feeds"):
+        parse_feed(HOME, {"content-type": "text/html"}, "home")
