@@ -110,3 +110,33 @@ def test_a_taken_port_is_one_line_and_exit_3(tmp_path: Path) -> None:
     assert errors == [f"error: [monitor] http: cannot listen on 127.0.0.1:{port}: "
                       "Address already in use"]
     assert "Traceback" not in done.stderr
+
+
+def test_a_second_daemon_on_one_sqlite_file_is_refused(tmp_path: Path) -> None:
+    """Two daemons on one SQLite file each voided the other's claims and sent
+    alerts many times over (issue 14); the second is refused at start, and a
+    crashed first leaves no stale lock."""
+    with loopback() as feed:
+        config = write_config(tmp_path, feed)
+        first = DaemonProcess(config, tmp_path)
+        try:
+            first.wait_notify("READY=1")
+            second = subprocess.run(
+                [sys.executable, "-m", "monitor", "run", "--config", str(config)],
+                capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                env={**os.environ, "PYTHONPATH": str(REPO)})
+            assert second.returncode == 3, second.stderr
+            errors = [line for line in second.stderr.splitlines() if line.startswith("error:")]
+            assert errors == [f"error: {tmp_path / 'state.sqlite3'} is in use by another "
+                              f"newsmonitor daemon (pid {first.proc.pid}); one daemon per "
+                              "SQLite file: stop it first, or use PostgreSQL to run several"]
+            os.kill(first.proc.pid, signal.SIGKILL)
+            first.proc.wait(timeout=10)
+        finally:
+            first.close()
+        (tmp_path / "again").mkdir()
+        again = DaemonProcess(config, tmp_path / "again")
+        try:
+            again.wait_notify("READY=1")
+        finally:
+            again.close()

@@ -102,10 +102,11 @@ class Daemon:
 
     async def _open(self) -> Context:
         settings = self.runtime.settings
-        self.store = await Store.open(settings.monitor.database)
+        self.store = await Store.open(settings.monitor.database, exclusive=True)
         if "://" not in settings.monitor.database:
-            # A SQLite file has one daemon: claims left by a crash are void.
-            # (On PostgreSQL other instances may hold live ones; they expire.)
+            # A SQLite file has one daemon (the store's lock says so): claims
+            # left by a crash are void. (On PostgreSQL other instances may
+            # hold live ones; they expire.)
             await self.store.release_all_claims()
         self._session = make_session(limits_of(settings), settings.monitor.user_agent)
         self.context = _context(self, self.store, self._session)

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, Item, StoredAlert
 from monitor.store import feedstate, history, outbox, retention, schema, seen
+from monitor.store.lock import FileLock
 
 T = TypeVar("T")
 
@@ -48,8 +49,8 @@ class Store:
     """The database. Open with `await Store.open(url)`; every method is one
     transaction and raises StoreError (rolled back) on a database failure."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+    def __init__(self, engine: AsyncEngine, lock: FileLock | None = None) -> None:
+        self._engine, self._lock = engine, lock
         # SQLite has one writer at a time; concurrent polls each holding a
         # pooled connection would wait on its lock in the busy handler's
         # sleeps, or fail with "database is locked" when the event loop is
@@ -57,28 +58,35 @@ class Store:
         self._turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    async def open(cls, url: str) -> Store:
-        """Connect (creating a SQLite file and its folder if needed) and create tables."""
+    async def open(cls, url: str, *, exclusive: bool = False) -> Store:
+        """Connect (creating a SQLite file and its folder if needed) and create
+        tables. `exclusive` (the daemon): a SQLite file is refused, with a
+        StoreError, while another daemon has it open (see lock.py)."""
         if "://" not in url:
             Path(url).parent.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(url) if exclusive and "://" not in url else None
         try:
             engine = create_async_engine(schema.engine_url(url))
         except (SQLAlchemyError, ImportError, ValueError) as exc:
+            if lock:
+                lock.release()
             # Not the URL in the message: it may hold a password.
             raise StoreError(f"cannot use this database URL: {type(exc).__name__} "
                              "(install newsmonitor[postgres] for PostgreSQL)") from exc
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas)
-        store = cls(engine)
+        store = cls(engine, lock)
         try:
             await store._run(lambda c: c.run_sync(schema.create_or_upgrade))
         except BaseException:
-            await engine.dispose()
+            await store.close()
             raise
         return store
 
     async def close(self) -> None:
         await self._engine.dispose()
+        if self._lock is not None:
+            self._lock.release()
 
     async def _run(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """`fn` in one transaction; a database failure as StoreError."""
