@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -157,3 +159,66 @@ def test_channels_file_readable_by_others_is_refused(tmp_path: Path,
     assert "readable by group or others" in capsys.readouterr().err
     secrets.chmod(0o600)
     assert main(["check", "--config", str(tmp_path / "monitor.toml")]) == 0
+
+
+def include(tmp: Path, target: Path) -> Path:
+    return write(tmp, f'include = ["{target}"]\n' + GOOD)
+
+
+def fifo(tmp: Path) -> Path:
+    os.mkfifo(tmp / "rules.toml")
+    return tmp / "rules.toml"
+
+
+def written(name: str, data: bytes) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        (tmp / name).write_bytes(data)
+        return tmp / name
+    return make
+
+
+# (what, the file `include` names, its one error line after the file name)
+UNUSABLE_INCLUDES: list[tuple[str, Callable[[Path], Path], str]] = [
+    ("endless /dev/zero", lambda tmp: Path("/dev/zero"), ": not a regular file"),
+    ("endless /dev/urandom", lambda tmp: Path("/dev/urandom"), ": not a regular file"),
+    ("a FIFO", fifo, ": not a regular file"),
+    ("Latin-1", written("latin1.toml", '[[rules]]\nname = "café"\n'.encode("latin-1")),
+     ":2:12: not UTF-8 (byte 0xe9); save the file as UTF-8"),
+    ("binary", written("binary.toml", b"\x89PNG\r\n\x1a\n\x00\x00"),
+     ":1:1: not UTF-8 (byte 0x89); save the file as UTF-8"),
+    ("over the size cap", written("huge.toml", b"# " + b"x" * 5 * 1024 * 1024 + b"\n"),
+     ": larger than 4 MiB"),
+]
+
+
+@pytest.mark.parametrize(("what", "target", "expected"), UNUSABLE_INCLUDES,
+                         ids=[case[0] for case in UNUSABLE_INCLUDES])
+def test_an_unusable_file_is_one_located_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str,
+        target: Callable[[Path], Path], expected: str) -> None:
+    """Not an exception: a FIFO blocked the reload, /dev/zero ate memory,
+    and the others gave a traceback."""
+    bad = target(tmp_path)
+    assert main(["check", "--config", str(include(tmp_path, bad))]) == 1
+    assert capsys.readouterr().err.splitlines() == [f"error: {bad}{expected}"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('interval = "99999999999999999999d"',
+     "monitor.interval: '99999999999999999999d' is longer than the longest duration, 3650d"),
+    ("interval = 99999999999999999999",
+     "monitor.interval: 99999999999999999999 is longer than the longest duration, 3650d"),
+    ("interval = inf", "monitor.interval: inf is longer than the longest duration, 3650d"),
+    ('interval = "' + "[" * 3000 + "]" * 3000 + '"',
+     "monitor.interval: '" + "[" * 3000),  # a string, however long: an ordinary error
+    ("x = " + "[" * 3000 + "]" * 3000,
+     ": TOML syntax error: arrays or tables nested too deep"),
+], ids=["huge duration", "huge number of seconds", "infinite seconds", "brackets in a string",
+        "arrays nested 3000 deep"])
+def test_extreme_values_are_one_located_error(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              text: str, expected: str) -> None:
+    path = write(tmp_path, GOOD.replace("[monitor]\n", f"[monitor]\n{text}\n"))
+    assert main(["check", "--config", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {path}") and expected in err[0], err

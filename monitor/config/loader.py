@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +21,7 @@ from monitor.config.schema import (
     _Model,
 )
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
+from monitor.config.source import read_toml
 from monitor.config.values import without_userinfo
 from monitor.errors import ConfigError
 from monitor.models import Person, Rule
@@ -68,7 +68,7 @@ def load_rules_file(path: Path) -> tuple[Rule, ...]:
     """
     path = path.resolve()
     problems: list[str] = []
-    data = _read_toml(path, problems)
+    data = read_toml(path, problems)
     if data is None:
         raise ConfigError(problems)
     subset: dict[str, Any] = {k: data[k] for k in ("rules", "include") if k in data}
@@ -77,7 +77,7 @@ def load_rules_file(path: Path) -> tuple[Rule, ...]:
     if isinstance(model, ConfigModel):
         rules = [_rule(r, path, i) for i, r in enumerate(model.rules)]
         for extra in _included_files(path, model.include, problems):
-            data = _read_toml(extra, problems)
+            data = read_toml(extra, problems)
             sub = {"rules": data.get("rules", [])} if data is not None else None
             inc = _validate_data(extra, sub, IncludedModel, problems) if sub else None
             if isinstance(inc, IncludedModel):
@@ -102,21 +102,8 @@ def find_config(explicit: str | None, environ: Mapping[str, str] | None = None) 
     return next((c for c in candidates if c.is_file()), candidates[0])
 
 
-def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        problems.append(f"{path}: file not found")
-    except OSError as exc:
-        problems.append(f"{path}: cannot read: {exc.strerror}")
-    except tomllib.TOMLDecodeError as exc:
-        problems.append(f"{path}: TOML syntax error: {exc}")
-    return None
-
-
 def _validate(path: Path, model: type[_Model], problems: list[str]) -> _Model | None:
-    data = _read_toml(path, problems)
+    data = read_toml(path, problems)
     return None if data is None else _validate_data(path, data, model, problems)
 
 

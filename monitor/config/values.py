@@ -20,22 +20,31 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604
 _SIZE = re.compile(r"(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3,
                "kb": 1000, "mb": 1000**2, "gb": 1000**3}
-
+MAX_DURATION = timedelta(days=3650)
 
 
 def parse_duration(value: object) -> timedelta:
     """`30s`, `15m`, `1h`, `1d`, `1h30m` (or a number of seconds) → timedelta."""
     if isinstance(value, timedelta):
         return value
+    seconds = _seconds(value)
+    # Checked before timedelta() sees it (which overflows past 999999999d), and
+    # low enough that `now + duration` stays a valid datetime for millennia.
+    if not abs(seconds) <= MAX_DURATION.total_seconds():  # NaN too
+        raise ValueError(f"{value!r} is longer than the longest duration, 3650d")
+    return timedelta(seconds=seconds)
+
+
+def _seconds(value: object) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        return value
     if not isinstance(value, str):
         raise ValueError("a duration is a string such as '30s', '15m', '1h' or '1d'")
     text = value.strip().lower()
     parts = _DURATION_PART.findall(text)
     if not parts or _DURATION_PART.sub("", text).strip():
         raise ValueError(f"{value!r} is not a duration; write e.g. '30s', '15m', '1h', '1d'")
-    return timedelta(seconds=sum(int(n) * _DURATION_UNITS[u] for n, u in parts))
+    return sum(int(n) * _DURATION_UNITS[u] for n, u in parts)
 
 
 def parse_size(value: object) -> int:
