@@ -222,3 +222,55 @@ def test_extreme_values_are_one_located_error(tmp_path: Path,
     assert main(["check", "--config", str(path)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {path}") and expected in err[0], err
+
+
+RULE = '\n[[rules]]\nname = "{name}"\n{body}\n'
+FEED = '\n[[feeds]]\nname = "{name}"\nurl = "https://example.org/{name}.xml"\n{body}\n'
+
+# (what, text added to GOOD, every error line expected, after "error: FILE: ")
+INDEPENDENT_ERRORS = [
+    ("a query error with unknown keys and channels",
+     RULE.format(name="typo", body='any = ["x"]\nquerry = "x"')
+     + RULE.format(name="elsewhere", body='any = ["x"]\nchannels = ["nope"]')
+     + RULE.format(name="plants", body='query = "(ficus"'),
+     ['rules[1] (name="typo").querry: unknown key',
+      "rules[2] (name=\"elsewhere\").channels: unknown channel 'nope'",
+      "rules[3] (name=\"plants\").query: unbalanced parenthesis: '(' is never closed "
+      "at position 0"]),
+    ("bad durations with a query error and a bad channel URL",
+     FEED.format(name="slow", body='interval = "5 minutes please"')
+     + RULE.format(name="slow", body='any = ["x"]\nfeeds = ["slow"]')
+     + RULE.format(name="plants", body='query = "(ficus"')
+     + '\n[channels.pager]\nurl = "nosuchscheme://token"\n'
+     + '\n[channels.chat]\nurl = "console://"\nrate_limit = "5 per minute"\n'
+     + RULE.format(name="chatty", body='any = ["x"]\nchannels = ["chat"]'),
+     ["feeds[1] (name=\"slow\").interval: '5 minutes please' is not a duration; write e.g. "
+      "'30s', '15m', '1h', '1d'",
+      "channels.chat.rate_limit: '5 per minute' is not a rate; write e.g. '20/10m'",
+      "rules[2] (name=\"plants\").query: unbalanced parenthesis: '(' is never closed "
+      "at position 0",
+      "channels.pager.urls[0]: nosuchscheme://…: unknown URL scheme"]),
+    ("an unset variable and a duplicate rule name with a query error",
+     '\n[channels.chat]\nurl = "json://${NO_SUCH_VAR_X}/"\n'
+     + RULE.format(name="ampere", body='query = "(ficus"')
+     + RULE.format(name="chatty", body='query = "(x"\nchannels = ["chat"]'),
+     ["channels.chat.url: environment variable NO_SUCH_VAR_X is not set",
+      'rules[1] (name="ampere").name: duplicate rule name',
+      "rules[2] (name=\"chatty\").query: unbalanced parenthesis: '(' is never closed "
+      "at position 0"]),
+]
+
+
+@pytest.mark.parametrize(("what", "added", "expected"), INDEPENDENT_ERRORS,
+                         ids=[case[0] for case in INDEPENDENT_ERRORS])
+def test_every_independent_error_comes_in_one_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str, added: str,
+        expected: list[str]) -> None:
+    """Each once, with the index the entry has in the file (entries left out
+    for an error do not shift the later ones), and nothing that follows from
+    another error (a rule naming a channel with a bad key is not told the
+    channel does not exist)."""
+    path = write(tmp_path, GOOD + added)
+    assert main(["check", "--config", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert sorted(err) == sorted(f"error: {path}: {line}" for line in expected)

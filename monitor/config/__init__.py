@@ -17,9 +17,11 @@ from monitor.config.loader import (
     find_config,
     load,
     load_rules_file,
+    read,
     resolve_database,
     substitute_env,
 )
+from monitor.config.policies import FetchLimits, PollPolicy
 from monitor.config.schema import (
     DEFAULT_USER_AGENT,
     ChannelModel,
@@ -33,7 +35,8 @@ from monitor.config.values import parse_duration, parse_listen, parse_quiet_hour
 
 __all__ = [
     "CONFIG_SEARCH_ENV", "DEFAULT_USER_AGENT", "ChannelModel", "ChannelSettings",
-    "ConfigModel", "FeedModel", "FeedSettings", "MonitorModel", "MonitorSettings",
-    "RuleModel", "Settings", "find_config", "load", "load_rules_file", "parse_duration",
-    "parse_listen", "parse_quiet_hours", "parse_rate", "resolve_database", "substitute_env",
+    "ConfigModel", "FeedModel", "FeedSettings", "FetchLimits", "MonitorModel",
+    "MonitorSettings", "PollPolicy", "RuleModel", "Settings", "find_config", "load",
+    "load_rules_file", "parse_duration", "parse_listen", "parse_quiet_hours", "parse_rate",
+    "read", "resolve_database", "substitute_env",
 ]

@@ -72,12 +72,8 @@ class Context:
 
     def policy(self, feed: FeedSettings,
                settings: Settings | None = None) -> schedule.PollPolicy:
-        """How `feed` is paced under `settings` (default: the running ones)."""
-        m = (settings or self.settings).monitor
-        return schedule.PollPolicy(
-            interval=(feed.interval or m.interval).total_seconds(), jitter=m.jitter,
-            use_cache_hints=m.honor_cache_headers, backoff_cap=m.max_backoff.total_seconds(),
-            max_failures=m.max_failures)
+        """How `feed` is paced (built by the loader; `settings` is unused)."""
+        return feed.policy
 
 
 async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outcome:

@@ -30,7 +30,8 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.config import FeedSettings, Settings, load
+from monitor.config import FeedSettings, Settings
+from monitor.config import read as read_config
 from monitor.deliver import outbox as delivery
 from monitor.deliver.notifier import Notifier
 from monitor.errors import ConfigError, NewsmonitorError
@@ -68,8 +69,11 @@ def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
 
     Raises ConfigError listing every problem (config, rules, channel URLs).
     """
-    settings = load(path, environ)
-    problems = [str(err) for err in check_rules(settings.rules)]
+    # The settings of the valid rest even with problems: one run lists every error.
+    settings, problems = read_config(path, environ)
+    if settings is None:
+        raise ConfigError(problems)
+    problems += [str(err) for err in check_rules(settings.rules)]
     try:
         channels = delivery.build_channels(settings, environ)
     except ConfigError as exc:
@@ -82,11 +86,7 @@ def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
 
 
 def limits_of(settings: Settings) -> FetchLimits:
-    m = settings.monitor
-    return FetchLimits(concurrency=m.concurrency, per_host=m.per_host_concurrency,
-                       connect_timeout=m.connect_timeout.total_seconds(),
-                       read_timeout=min(m.timeout.total_seconds(), 30.0),
-                       total_timeout=m.timeout.total_seconds(), max_body=m.max_body)
+    return settings.monitor.fetch_limits
 
 
 @dataclass
