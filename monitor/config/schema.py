@@ -1,8 +1,10 @@
 """The config schema: every option declared once, with its default and help.
 
-The `description` of each field is what README.md's reference says
-(tests/test_docs.py checks that every field is there). Unknown keys are
-errors (`extra="forbid"`).
+The `description` of each field is the README's reference text: the tables
+there are generated from this file (monitor/config/docs.py) and
+tests/test_docs.py fails when they differ. Unknown keys are errors
+(`extra="forbid"`). Arrays are tuples, so that models are immutable; the
+runtime settings (settings.py) are these models as the loader resolved them.
 """
 
 from __future__ import annotations
@@ -70,8 +72,8 @@ class MonitorModel(_Model):
                                 "is retried, from its first failure, before the alert is "
                                 "marked dead.")
     retention: Retention = Field(timedelta(days=90), description="Age after which delivered "
-                                 "alerts, and items gone from their feed, are pruned; at "
-                                 "least 1d.")
+                                 "alerts, and items gone from their feed, are pruned (at "
+                                 "least 1d).")
     http: Listen = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
                       "off.")
     channels_file: str = Field("", description="An apprise text config (`tag = url` lines) "

@@ -47,6 +47,27 @@ def _seconds(value: object) -> float:
     return sum(int(n) * _DURATION_UNITS[u] for n, u in parts)
 
 
+def format_duration(value: timedelta) -> str:
+    """The inverse of parse_duration: 90 minutes → `1h30m`, 0 → `0s`."""
+    seconds, parts = value.total_seconds(), []
+    for unit in ("d", "h", "m", "s"):
+        count, seconds = divmod(seconds, _DURATION_UNITS[unit])
+        if count:
+            parts.append(f"{count:.0f}{unit}")
+    if seconds:
+        parts.append(f"{seconds * 1000:.0f}ms")
+    return "".join(parts) or "0s"
+
+
+def format_size(value: int) -> str:
+    """The inverse of parse_size for the binary units: 10485760 → `10MiB`."""
+    for unit in ("GiB", "MiB", "KiB"):
+        count, rest = divmod(value, _SIZE_UNITS[unit.lower()])
+        if count and not rest:
+            return f"{count}{unit}"
+    return str(value)
+
+
 def parse_size(value: object) -> int:
     """`10MiB`, `512KiB`, `1000000` → bytes."""
     if isinstance(value, int) and not isinstance(value, bool):
