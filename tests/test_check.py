@@ -60,6 +60,15 @@ CASES = [
      "channels.console.rate_limit"),
     ("unbalanced parenthesis", '"Ampere AND Renault"', '"(Ampere AND Renault"',
      'rules[0] (name="ampere").query'),
+    # Each of these was a traceback (ValueError: embedded null byte).
+    ("NUL in the database path", 'database = "state.sqlite3"',
+     'database = "state\\u0000.sqlite3"', "monitor.database: a path cannot hold a NUL character"),
+    ("NUL in a template path", 'url = "console://"', 'url = "console://"\ntemplate = "a\\u0000"',
+     "channels.console.template: a path cannot hold a NUL character"),
+    ("NUL in a feed file path", "https://example.org/feed.xml", "file:feed\\u0000.xml",
+     'feeds[0] (name="a feed").url: a path cannot hold a NUL character'),
+    ("NUL in an include", "[monitor]", 'include = ["a\\u0000"]\n[monitor]',
+     "include[0]: a path cannot hold a NUL character"),
 ]
 
 

@@ -20,6 +20,7 @@ from monitor.config.values import (
     Database,
     Duration,
     FeedURL,
+    FilePath,
     Listen,
     Name,
     QuietHours,
@@ -76,7 +77,7 @@ class MonitorModel(_Model):
                                  "least 1d).")
     http: Listen = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
                       "off.")
-    channels_file: str = Field("", description="An apprise text config (`tag = url` lines) "
+    channels_file: FilePath = Field("", description="An apprise text config (`tag = url` lines) "
                                "holding channel URLs; must not be readable by group/others.")
 
 
@@ -94,7 +95,7 @@ class ChannelModel(_Model):
                                "cron schedule ('0 8 * * *') instead of single alerts.")
     timezone: TimeZone | None = Field(None, description="Time zone of quiet hours and cron "
                                       "digests; default: [monitor] timezone.")
-    template: str | None = Field(None, description="A Jinja2 template file for this channel.")
+    template: FilePath | None = Field(None, description="A Jinja2 template file for this channel.")
 
 
 class FeedModel(_Model):
@@ -144,7 +145,7 @@ class RuleModel(_Model):
 
 
 class ConfigModel(_Model):
-    include: tuple[str, ...] = Field((), description="Glob patterns of more files "
+    include: tuple[FilePath, ...] = Field((), description="Glob patterns of more files "
                                "with [[rules]] and [[feeds]], relative to this file.")
     monitor: MonitorModel = Field(default_factory=MonitorModel)  # type: ignore[arg-type]
     channels: dict[Name, ChannelModel] = Field(default_factory=dict)

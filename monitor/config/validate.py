@@ -59,11 +59,11 @@ def validate(path: Path, data: dict[str, Any], model: type[M],
 
 
 def _bad_entries(locations: list[tuple[Any, ...]]) -> dict[str, set[Any]] | None:
-    """Each list entry, channel or [monitor] key an error points into (None: the
+    """Each list entry, channel, include or [monitor] key an error points into (None: the
     whole [monitor] table, if it is not a table); None for an error at the top."""
     bad: dict[str, set[Any]] = {}
     for loc in locations:
-        if len(loc) >= 2 and loc[0] in ("feeds", "rules", "channels", "monitor"):
+        if len(loc) >= 2 and loc[0] in ("feeds", "rules", "channels", "monitor", "include"):
             bad.setdefault(loc[0], set()).add(loc[1])
         elif len(loc) == 1 and loc[0] == "monitor":
             bad["monitor"] = {None}

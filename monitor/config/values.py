@@ -101,8 +101,16 @@ def _a_day_or_more(value: timedelta) -> timedelta:
     return value
 
 
+def _check_path(value: str) -> str:
+    # The OS cannot take it (ValueError from every path function).
+    if "\0" in value:
+        raise ValueError("a path cannot hold a NUL character")
+    return value
+
+
 def _check_database(value: str) -> str:
     """A file path (SQLite) or a postgresql:// URL; nothing else is supported."""
+    _check_path(value)
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""
     if scheme and scheme not in ("postgresql", "postgres"):
         # No colon or quote in this message: errors on this key are cut there,
@@ -152,7 +160,7 @@ def _check_feed_url(value: str) -> str:
             raise ValueError(f"{value!r} has no host")
         return value
     if scheme in ("file", "builtin"):
-        return value
+        return _check_path(value)
     raise ValueError(f"{value!r} is not an http(s), file: or builtin: URL")
 
 
@@ -166,6 +174,7 @@ Rate = Annotated[tuple[int, timedelta], BeforeValidator(parse_rate)]
 QuietHours = Annotated[tuple[time, time], BeforeValidator(parse_quiet_hours)]
 TimeZone = Annotated[str, pydantic.AfterValidator(_check_timezone)]
 FeedURL = Annotated[str, pydantic.AfterValidator(_check_feed_url)]
+FilePath = Annotated[str, pydantic.AfterValidator(_check_path)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Listen = Annotated[str, pydantic.AfterValidator(_check_listen)]
 
