@@ -179,6 +179,11 @@ def fifo(tmp: Path) -> Path:
     return tmp / "rules.toml"
 
 
+def symlink_loop(tmp: Path) -> Path:
+    (tmp / "loop.toml").symlink_to(tmp / "loop.toml")
+    return tmp / "loop.toml"
+
+
 def written(name: str, data: bytes) -> Callable[[Path], Path]:
     def make(tmp: Path) -> Path:
         (tmp / name).write_bytes(data)
@@ -191,6 +196,7 @@ UNUSABLE_INCLUDES: list[tuple[str, Callable[[Path], Path], str]] = [
     ("endless /dev/zero", lambda tmp: Path("/dev/zero"), ": not a regular file"),
     ("endless /dev/urandom", lambda tmp: Path("/dev/urandom"), ": not a regular file"),
     ("a FIFO", fifo, ": not a regular file"),
+    ("a symlink loop", symlink_loop, ": cannot read: Too many levels of symbolic links"),
     ("Latin-1", written("latin1.toml", '[[rules]]\nname = "café"\n'.encode("latin-1")),
      ":2:12: not UTF-8 (byte 0xe9); save the file as UTF-8"),
     ("binary", written("binary.toml", b"\x89PNG\r\n\x1a\n\x00\x00"),

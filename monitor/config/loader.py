@@ -13,7 +13,7 @@ from typing import Any
 from monitor.config.policies import fetch_limits, poll_policy
 from monitor.config.schema import ConfigModel, FeedModel, IncludedModel, MonitorModel, RuleModel
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
-from monitor.config.source import read_toml
+from monitor.config.source import read_toml, resolved
 from monitor.config.validate import M, Validated, validate
 from monitor.config.values import without_userinfo
 from monitor.errors import ConfigError
@@ -44,7 +44,7 @@ def read(path: Path, environ: Mapping[str, str] | None = None
     rule of a duplicate name); None when the main file has no usable table.
     """
     env = os.environ if environ is None else environ
-    path = path.resolve()
+    path = resolved(path)
     problems: list[str] = []
     main = _validate(path, ConfigModel, problems)
     if main is None:
@@ -74,7 +74,7 @@ def load_rules_file(path: Path) -> tuple[Rule, ...]:
 
     Other tables are ignored here, so a full config file works too.
     """
-    path = path.resolve()
+    path = resolved(path)
     problems: list[str] = []
     data = read_toml(path, problems)
     if data is None:
@@ -121,7 +121,7 @@ def _included_files(path: Path, patterns: Sequence[str], problems: list[str]) ->
         found = sorted(glob.glob(str(path.parent / pattern)))
         if not found and not glob.has_magic(pattern):
             problems.append(f"{path}: include[{i}]: no file {pattern!r}")
-        files += [Path(f).resolve() for f in found if Path(f).resolve() != path]
+        files += [resolved(Path(f)) for f in found if resolved(Path(f)) != path]
     return files
 
 
@@ -140,7 +140,7 @@ def _feed(model: FeedModel, source: Path, m: MonitorModel) -> FeedSettings:
     url = model.url
     if url.startswith("file:"):
         raw = url.removeprefix("file://") if url.startswith("file://") else url[5:]
-        url = "file:" + str((source.parent / raw).resolve())
+        url = "file:" + str(resolved(source.parent / raw))
     interval = model.interval or m.interval
     policy = poll_policy(interval, m.jitter, m.honor_cache_headers, m.max_backoff,
                          m.max_failures)
@@ -190,7 +190,7 @@ def _channels(main: ConfigModel, path: Path, env: Mapping[str, str],
             problems.append(f"{path}: channels.{name}: a channel needs `url` or `urls` "
                             "(or a line in [monitor] channels_file)")
             broken.add(name)
-        template = (path.parent / ch.template).resolve() if ch.template else None
+        template = resolved(path.parent / ch.template) if ch.template else None
         out[name] = ChannelSettings.model_construct(**dict(ch) | {
             "name": name, "urls": tuple(urls), "template": template,
             "timezone": ch.timezone or main.monitor.timezone})
@@ -205,7 +205,7 @@ def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],
         problems.append(f"{path}: monitor.database: environment variable "
                         f"{missing.args[0]} is not set")
         database = ""
-    channels_file = str((path.parent / m.channels_file).resolve()) if m.channels_file else ""
+    channels_file = str(resolved(path.parent / m.channels_file)) if m.channels_file else ""
     limits = fetch_limits(m.concurrency, m.per_host_concurrency, m.connect_timeout, m.timeout,
                           m.max_body)
     return MonitorSettings.model_construct(**dict(m) | {
@@ -218,7 +218,7 @@ def resolve_database(value: str, config_path: Path, env: Mapping[str, str]) -> s
     if "://" in value:
         return value
     if value:
-        return str((config_path.parent / value).resolve())
+        return str(resolved(config_path.parent / value))
     state = env.get("STATE_DIRECTORY", "").split(":")[0]
     base = Path(state) if state else Path(env.get("XDG_STATE_HOME") or
                                           Path.home() / ".local" / "state") / "newsmonitor"

@@ -3,8 +3,9 @@
 Every way a file can be unusable becomes one problem line naming the file
 (and the line and column where there is one), never an exception: `include`
 may name anything, e.g. `/dev/zero` (endless: the reload would eat memory),
-a FIFO (opening it would block until a writer came), a binary or Latin-1
-file, or arrays nested deeper than tomllib's recursion allows.
+a FIFO (opening it would block until a writer came), a symlink loop, a
+binary or Latin-1 file, or arrays nested deeper than tomllib's recursion
+allows.
 """
 
 from __future__ import annotations
@@ -38,6 +39,16 @@ def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     except RecursionError:
         problems.append(f"{path}: TOML syntax error: arrays or tables nested too deep")
     return None
+
+
+def resolved(path: Path) -> Path:
+    """`path` absolute, symlinks resolved; only made absolute when a symlink
+    loop stops that (Python 3.11 raises RuntimeError), so that opening it
+    reports the loop as the file's problem."""
+    try:
+        return path.resolve()
+    except RuntimeError:
+        return Path(os.path.abspath(path))
 
 
 def _read_text(path: Path) -> str:
