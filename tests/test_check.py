@@ -289,3 +289,16 @@ def test_every_independent_error_comes_in_one_run(
     assert main(["check", "--config", str(path)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert sorted(err) == sorted(f"error: {path}: {line}" for line in expected)
+
+
+def test_a_duplicate_feed_is_named_in_its_own_file(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """It was named as `feeds[1]` of the main file, which has one feed."""
+    (tmp_path / "rules.d").mkdir()
+    more = tmp_path / "rules.d" / "more.toml"
+    more.write_text('[[feeds]]\nname = "other"\nurl = "https://example.org/o.xml"\n'
+                    '[[feeds]]\nname = "a feed"\nurl = "https://example.org/again.xml"\n')
+    path = write(tmp_path, 'include = ["rules.d/*.toml"]\n' + GOOD)
+    assert main(["check", "--config", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f'error: {more}: feeds[1] (name="a feed").name: duplicate feed name']

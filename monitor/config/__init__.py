@@ -21,7 +21,7 @@ from monitor.config.loader import (
     find_config,
     load,
     load_rules_file,
-    read,
+    read_config,
     resolve_database,
     substitute_env,
 )
@@ -42,5 +42,5 @@ __all__ = [
     "ConfigModel", "FeedModel", "FeedSettings", "FetchLimits", "MonitorModel",
     "MonitorSettings", "PollPolicy", "RuleModel", "Settings", "find_config", "load",
     "load_rules_file", "parse_duration", "parse_listen", "parse_quiet_hours", "parse_rate",
-    "read", "resolve_database", "substitute_env",
+    "read_config", "resolve_database", "substitute_env",
 ]

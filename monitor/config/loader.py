@@ -28,13 +28,13 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
 
     Raises ConfigError listing every problem found, each with file and key.
     """
-    settings, problems = read(path, environ)
+    settings, problems = read_config(path, environ)
     if problems or settings is None:
         raise ConfigError(problems)
     return settings
 
 
-def read(path: Path, environ: Mapping[str, str] | None = None
+def read_config(path: Path, environ: Mapping[str, str] | None = None
          ) -> tuple[Settings | None, list[str]]:
     """The settings built from the valid rest of the config, and every problem.
 

@@ -30,8 +30,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from monitor.config import FeedSettings, Settings
-from monitor.config import read as read_config
+from monitor.config import FeedSettings, Settings, read_config
 from monitor.deliver import outbox as delivery
 from monitor.deliver.notifier import Notifier
 from monitor.errors import ConfigError, NewsmonitorError
