@@ -16,6 +16,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from monitor.errors import ConfigError
+
 # Far above any real config or rules file, far below memory trouble.
 MAX_BYTES = 4 * 1024 * 1024
 
@@ -27,18 +29,28 @@ class _Unusable(Exception):
 def read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
     """The TOML table in `path`; None (and a line in `problems`) when there is none."""
     try:
-        return tomllib.loads(_read_text(path))
-    except _Unusable as exc:
-        problems.append(f"{path}{exc}")
-    except FileNotFoundError:
-        problems.append(f"{path}: file not found")
-    except OSError as exc:
-        problems.append(f"{path}: cannot read: {exc.strerror}")
+        return tomllib.loads(read_text(path))
+    except ConfigError as exc:
+        problems += exc.problems
     except tomllib.TOMLDecodeError as exc:
         problems.append(f"{path}: TOML syntax error: {exc}")
     except RecursionError:
         problems.append(f"{path}: TOML syntax error: arrays or tables nested too deep")
     return None
+
+
+def read_text(path: Path) -> str:
+    """The text of a file the config names (also a template or channels file);
+    ConfigError, one line naming `path`, unless it is a regular UTF-8 file of
+    at most MAX_BYTES."""
+    try:
+        return _read_text(path)
+    except _Unusable as exc:
+        raise ConfigError(f"{path}{exc}") from None
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
 def resolved(path: Path) -> Path:
