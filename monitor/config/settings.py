@@ -22,6 +22,8 @@ from monitor.models import Rule
 class MonitorSettings(MonitorModel):
     """[monitor], with `database` and `channels_file` resolved (see the loader)."""
 
+    # Derived by the loader; the defaults serve settings built by hand in tests
+    # (and `model_copy(update=...)` does not derive them again).
     fetch_limits: FetchLimits = FetchLimits()
 
 
@@ -41,7 +43,7 @@ class FeedSettings(FeedModel):
     name: str
     interval: timedelta
     source: str = ""
-    policy: PollPolicy = PollPolicy()
+    policy: PollPolicy = PollPolicy()  # derived by the loader, as fetch_limits
 
 
 @dataclass(frozen=True, slots=True)
