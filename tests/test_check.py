@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,15 @@ CASES = [
      "channels.console.rate_limit"),
     ("unbalanced parenthesis", '"Ampere AND Renault"', '"(Ampere AND Renault"',
      'rules[0] (name="ampere").query'),
+    # Each of these was a traceback (ValueError: embedded null byte).
+    ("NUL in the database path", 'database = "state.sqlite3"',
+     'database = "state\\u0000.sqlite3"', "monitor.database: a path cannot hold a NUL character"),
+    ("NUL in a template path", 'url = "console://"', 'url = "console://"\ntemplate = "a\\u0000"',
+     "channels.console.template: a path cannot hold a NUL character"),
+    ("NUL in a feed file path", "https://example.org/feed.xml", "file:feed\\u0000.xml",
+     'feeds[0] (name="a feed").url: a path cannot hold a NUL character'),
+    ("NUL in an include", "[monitor]", 'include = ["a\\u0000"]\n[monitor]',
+     "include[0]: a path cannot hold a NUL character"),
 ]
 
 
@@ -157,3 +168,137 @@ def test_channels_file_readable_by_others_is_refused(tmp_path: Path,
     assert "readable by group or others" in capsys.readouterr().err
     secrets.chmod(0o600)
     assert main(["check", "--config", str(tmp_path / "monitor.toml")]) == 0
+
+
+def include(tmp: Path, target: Path) -> Path:
+    return write(tmp, f'include = ["{target}"]\n' + GOOD)
+
+
+def fifo(tmp: Path) -> Path:
+    os.mkfifo(tmp / "rules.toml")
+    return tmp / "rules.toml"
+
+
+def symlink_loop(tmp: Path) -> Path:
+    (tmp / "loop.toml").symlink_to(tmp / "loop.toml")
+    return tmp / "loop.toml"
+
+
+def written(name: str, data: bytes) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        (tmp / name).write_bytes(data)
+        return tmp / name
+    return make
+
+
+# (what, the file `include` names, its one error line after the file name)
+UNUSABLE_INCLUDES: list[tuple[str, Callable[[Path], Path], str]] = [
+    ("endless /dev/zero", lambda tmp: Path("/dev/zero"), ": not a regular file"),
+    ("endless /dev/urandom", lambda tmp: Path("/dev/urandom"), ": not a regular file"),
+    ("a FIFO", fifo, ": not a regular file"),
+    ("a symlink loop", symlink_loop, ": cannot read: Too many levels of symbolic links"),
+    ("Latin-1", written("latin1.toml", '[[rules]]\nname = "café"\n'.encode("latin-1")),
+     ":2:12: not UTF-8 (byte 0xe9); save the file as UTF-8"),
+    ("binary", written("binary.toml", b"\x89PNG\r\n\x1a\n\x00\x00"),
+     ":1:1: not UTF-8 (byte 0x89); save the file as UTF-8"),
+    ("over the size cap", written("huge.toml", b"# " + b"x" * 5 * 1024 * 1024 + b"\n"),
+     ": larger than 4 MiB"),
+]
+
+
+@pytest.mark.parametrize(("what", "target", "expected"), UNUSABLE_INCLUDES,
+                         ids=[case[0] for case in UNUSABLE_INCLUDES])
+def test_an_unusable_file_is_one_located_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str,
+        target: Callable[[Path], Path], expected: str) -> None:
+    """Not an exception: a FIFO blocked the reload, /dev/zero ate memory,
+    and the others gave a traceback."""
+    bad = target(tmp_path)
+    assert main(["check", "--config", str(include(tmp_path, bad))]) == 1
+    assert capsys.readouterr().err.splitlines() == [f"error: {bad}{expected}"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('interval = "99999999999999999999d"',
+     "monitor.interval: '99999999999999999999d' is longer than the longest duration, 3650d"),
+    ("interval = 99999999999999999999",
+     "monitor.interval: 99999999999999999999 is longer than the longest duration, 3650d"),
+    ("interval = inf", "monitor.interval: inf is longer than the longest duration, 3650d"),
+    ('interval = "' + "[" * 3000 + "]" * 3000 + '"',
+     "monitor.interval: '" + "[" * 3000),  # a string, however long: an ordinary error
+    ("x = " + "[" * 3000 + "]" * 3000,
+     ": TOML syntax error: arrays or tables nested too deep"),
+], ids=["huge duration", "huge number of seconds", "infinite seconds", "brackets in a string",
+        "arrays nested 3000 deep"])
+def test_extreme_values_are_one_located_error(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str],
+                                              text: str, expected: str) -> None:
+    path = write(tmp_path, GOOD.replace("[monitor]\n", f"[monitor]\n{text}\n"))
+    assert main(["check", "--config", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {path}") and expected in err[0], err
+
+
+RULE = '\n[[rules]]\nname = "{name}"\n{body}\n'
+FEED = '\n[[feeds]]\nname = "{name}"\nurl = "https://example.org/{name}.xml"\n{body}\n'
+
+# (what, text added to GOOD, every error line expected, after "error: FILE: ")
+INDEPENDENT_ERRORS = [
+    ("a query error with unknown keys and channels",
+     RULE.format(name="typo", body='any = ["x"]\nquerry = "x"')
+     + RULE.format(name="elsewhere", body='any = ["x"]\nchannels = ["nope"]')
+     + RULE.format(name="plants", body='query = "(ficus"'),
+     ['rules[1] (name="typo").querry: unknown key',
+      "rules[2] (name=\"elsewhere\").channels: unknown channel 'nope'",
+      "rules[3] (name=\"plants\").query: unbalanced parenthesis: '(' is never closed "
+      "at position 0"]),
+    ("bad durations with a query error and a bad channel URL",
+     FEED.format(name="slow", body='interval = "5 minutes please"')
+     + RULE.format(name="slow", body='any = ["x"]\nfeeds = ["slow"]')
+     + RULE.format(name="plants", body='query = "(ficus"')
+     + '\n[channels.pager]\nurl = "nosuchscheme://token"\n'
+     + '\n[channels.chat]\nurl = "console://"\nrate_limit = "5 per minute"\n'
+     + RULE.format(name="chatty", body='any = ["x"]\nchannels = ["chat"]'),
+     ["feeds[1] (name=\"slow\").interval: '5 minutes please' is not a duration; write e.g. "
+      "'30s', '15m', '1h', '1d'",
+      "channels.chat.rate_limit: '5 per minute' is not a rate; write e.g. '20/10m'",
+      "rules[2] (name=\"plants\").query: unbalanced parenthesis: '(' is never closed "
+      "at position 0",
+      "channels.pager.urls[0]: nosuchscheme://…: unknown URL scheme"]),
+    ("an unset variable and a duplicate rule name with a query error",
+     '\n[channels.chat]\nurl = "json://${NO_SUCH_VAR_X}/"\n'
+     + RULE.format(name="ampere", body='query = "(ficus"')
+     + RULE.format(name="chatty", body='query = "(x"\nchannels = ["chat"]'),
+     ["channels.chat.url: environment variable NO_SUCH_VAR_X is not set",
+      'rules[1] (name="ampere").name: duplicate rule name',
+      "rules[2] (name=\"chatty\").query: unbalanced parenthesis: '(' is never closed "
+      "at position 0"]),
+]
+
+
+@pytest.mark.parametrize(("what", "added", "expected"), INDEPENDENT_ERRORS,
+                         ids=[case[0] for case in INDEPENDENT_ERRORS])
+def test_every_independent_error_comes_in_one_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], what: str, added: str,
+        expected: list[str]) -> None:
+    """Each once, with the index the entry has in the file (entries left out
+    for an error do not shift the later ones), and nothing that follows from
+    another error (a rule naming a channel with a bad key is not told the
+    channel does not exist)."""
+    path = write(tmp_path, GOOD + added)
+    assert main(["check", "--config", str(path)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert sorted(err) == sorted(f"error: {path}: {line}" for line in expected)
+
+
+def test_a_duplicate_feed_is_named_in_its_own_file(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """It was named as `feeds[1]` of the main file, which has one feed."""
+    (tmp_path / "rules.d").mkdir()
+    more = tmp_path / "rules.d" / "more.toml"
+    more.write_text('[[feeds]]\nname = "other"\nurl = "https://example.org/o.xml"\n'
+                    '[[feeds]]\nname = "a feed"\nurl = "https://example.org/again.xml"\n')
+    path = write(tmp_path, 'include = ["rules.d/*.toml"]\n' + GOOD)
+    assert main(["check", "--config", str(path)]) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f'error: {more}: feeds[1] (name="a feed").name: duplicate feed name']

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pydantic
 import pytest
 
-from monitor.config import find_config, parse_duration, parse_listen, parse_rate
+from monitor.config import (
+    FetchLimits,
+    PollPolicy,
+    find_config,
+    load,
+    parse_duration,
+    parse_listen,
+    parse_rate,
+)
+from monitor.config.values import format_duration
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -45,8 +56,6 @@ def test_config_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_a_feed_named_by_its_url_shows_no_credentials(tmp_path: Path) -> None:
-    from monitor.config import load
-
     config = tmp_path / "monitor.toml"
     config.write_text('[monitor]\ndatabase = "db"\ndefault_channels = ["c"]\n'
                       '[channels.c]\nurl = "console://"\n'
@@ -55,3 +64,65 @@ def test_a_feed_named_by_its_url_shows_no_credentials(tmp_path: Path) -> None:
     (feed,) = load(config, {}).feeds
     assert feed.name == "https://example.org/private.xml"
     assert feed.url == "https://me:s3cret@example.org/private.xml"
+
+
+def test_durations_round_trip_through_their_written_form() -> None:
+    for text in ("30s", "15m", "1h30m", "1d", "90d", "1d2h3m4s", "250ms", "0s"):
+        assert format_duration(parse_duration(text)) == text
+
+
+POLICIES = """
+[monitor]
+database = "db"
+default_channels = ["c"]
+interval = "10m"
+jitter = 0.2
+honor_cache_headers = false
+max_backoff = "6h"
+max_failures = 3
+concurrency = 7
+per_host_concurrency = 2
+connect_timeout = "5s"
+timeout = "2m"
+max_body = "1MiB"
+
+[channels.c]
+url = "console://"
+
+[[feeds]]
+name = "default pace"
+url = "https://example.org/a.xml"
+
+[[feeds]]
+name = "own pace"
+url = "https://example.org/b.xml"
+interval = "1h"
+"""
+
+
+def test_the_loader_builds_each_feeds_poll_policy_and_the_fetch_limits(tmp_path: Path) -> None:
+    """Defaults filled in once, at load: nothing downstream combines a feed
+    with [monitor] again."""
+    config = tmp_path / "monitor.toml"
+    config.write_text(POLICIES, encoding="utf-8")
+    settings = load(config, {})
+    default, own = settings.feeds
+    assert default.interval == timedelta(minutes=10) and own.interval == timedelta(hours=1)
+    assert default.policy == PollPolicy(interval=600, jitter=0.2, use_cache_hints=False,
+                                        backoff_cap=6 * 3600, max_failures=3)
+    assert own.policy == replace(default.policy, interval=3600)
+    assert settings.monitor.fetch_limits == FetchLimits(
+        concurrency=7, per_host=2, connect_timeout=5, read_timeout=30, total_timeout=120,
+        max_body=1024 * 1024)
+
+
+def test_settings_are_frozen(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.toml"
+    config.write_text(POLICIES, encoding="utf-8")
+    settings = load(config, {})
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        settings.monitor.interval = timedelta(0)  # type: ignore[misc]
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
+        settings.feeds[0].name = "x"  # type: ignore[misc]
+    assert settings.channels["c"].urls == ("console://",)
+    assert settings.channels["c"].timezone == "UTC"

@@ -9,6 +9,7 @@ import pytest
 
 from monitor.cli import _parser
 from monitor.config import ChannelModel, FeedModel, MonitorModel, RuleModel
+from monitor.config.docs import BEGIN, END, option_tables
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -28,6 +29,13 @@ def test_every_option_is_in_the_reference(title: str) -> None:
     for name, field in SECTIONS[title].model_fields.items():
         key = field.alias or name
         assert re.search(rf"^\| `{re.escape(key)}` \|", table, re.M), f"{title} {key}"
+
+
+def test_the_option_tables_are_generated_from_the_schema() -> None:
+    """The help text is written once, in the schema: regenerate the tables
+    with `python -m monitor.config.docs` after changing an option."""
+    generated = README.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    assert generated == option_tables()
 
 
 def test_every_command_is_documented() -> None:

@@ -15,6 +15,7 @@ from monitor.poll import health as feedhealth
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 FEED = FeedSettings(url="https://x/feed", name="X", interval=timedelta(minutes=15), tags=(),
                     alert_existing=False, enabled=True, expect_every=None)
+EXPECTING = FEED.model_copy(update={"expect_every": timedelta(hours=6)})
 OK = FeedState(name="X", url="https://x/feed", current_url="https://x/feed", polled_once=True,
                last_success=NOW.timestamp(), last_new_item=NOW.timestamp())
 
@@ -32,8 +33,8 @@ def failing(n: int, alerted: datetime | None = None) -> FeedState:
     (failing(50, NOW - timedelta(hours=24)), FEED, NOW, "reminder"),
     (replace(OK, health_alerted=(NOW - timedelta(hours=1)).timestamp()), FEED, NOW,
      "recovered"),
-    (OK, replace(FEED, expect_every=timedelta(hours=6)), NOW + timedelta(hours=7), "silent"),
-    (OK, replace(FEED, expect_every=timedelta(hours=6)), NOW + timedelta(hours=5), None),
+    (OK, EXPECTING, NOW + timedelta(hours=7), "silent"),
+    (OK, EXPECTING, NOW + timedelta(hours=5), None),
     (replace(failing(12, NOW - timedelta(hours=1)), disabled="410 Gone",
              last_poll=NOW.timestamp()), FEED, NOW, "disabled"),
     (replace(OK, disabled="410 Gone", last_poll=NOW.timestamp(),

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import pytest
 from aiohttp import web
 
+from monitor.config import FetchLimits
 from monitor.errors import (
     ConnectionFailedError,
     FetchError,
@@ -24,7 +25,7 @@ from monitor.errors import (
     RedirectError,
     TooLargeError,
 )
-from monitor.poll.fetcher import USER_AGENT, Fetcher, FetchLimits, FetchResult, make_session
+from monitor.poll.fetcher import USER_AGENT, Fetcher, FetchResult, make_session
 from tests.loopback import LoopbackServer
 
 NOW = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
@@ -393,7 +394,8 @@ async def test_a_host_slot_is_dropped_once_no_request_holds_or_waits_on_it() -> 
 GZIP_BOMB_SCRIPT = r"""
 import asyncio, zlib
 from monitor.errors import TooLargeError
-from monitor.poll.fetcher import Fetcher, FetchLimits, make_session
+from monitor.config import FetchLimits
+from monitor.poll.fetcher import Fetcher, make_session
 from tests.loopback import LoopbackServer
 
 def peak_kib():

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.config import PollPolicy
 from monitor.poll.schedule import (
     HostBackoff,
-    PollPolicy,
     after_failure,
     after_success,
     backoff,

@@ -5,30 +5,22 @@ from __future__ import annotations
 import glob
 import os
 import re
-import tomllib
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pydantic
-
-from monitor.config.schema import (
-    ConfigModel,
-    FeedModel,
-    IncludedModel,
-    MonitorModel,
-    RuleModel,
-    _Model,
-)
+from monitor.config.policies import fetch_limits, poll_policy
+from monitor.config.schema import ConfigModel, FeedModel, IncludedModel, MonitorModel, RuleModel
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
+from monitor.config.source import read_toml, resolved
+from monitor.config.validate import M, Validated, validate
 from monitor.config.values import without_userinfo
 from monitor.errors import ConfigError
 from monitor.models import Person, Rule
 
 CONFIG_SEARCH_ENV = "NEWSMONITOR_CONFIG"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET_KEYS = {"url", "urls", "database"}
 
 
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -36,29 +28,45 @@ def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
 
     Raises ConfigError listing every problem found, each with file and key.
     """
+    settings, problems = read_config(path, environ)
+    if problems or settings is None:
+        raise ConfigError(problems)
+    return settings
+
+
+def read_config(path: Path, environ: Mapping[str, str] | None = None
+         ) -> tuple[Settings | None, list[str]]:
+    """The settings built from the valid rest of the config, and every problem.
+
+    For `check`, which goes on to check the rules' queries and the channels'
+    URLs of these settings, so that one run lists every independent error.
+    With problems, the settings lack what they point into (and the second
+    rule of a duplicate name); None when the main file has no usable table.
+    """
     env = os.environ if environ is None else environ
-    path = path.resolve()
+    path = resolved(path)
     problems: list[str] = []
     main = _validate(path, ConfigModel, problems)
     if main is None:
-        raise ConfigError(problems)
-    assert isinstance(main, ConfigModel)
-    feeds = [_feed(f, path) for f in main.feeds]
-    rules = [_rule(r, path, i) for i, r in enumerate(main.rules)]
-    files = [path]
-    for extra in _included_files(path, main.include, problems):
+        return None, problems
+    feeds, rules = _feeds(main, path, main.model.monitor), _rules(main, path)
+    files, dropped = [path], {k: set(v) for k, v in main.dropped.items()}
+    for extra in _included_files(path, main.model.include, problems):
         included = _validate(extra, IncludedModel, problems)
-        if isinstance(included, IncludedModel):
+        if included is not None:
             files.append(extra)
-            feeds += [_feed(f, extra) for f in included.feeds]
-            rules += [_rule(r, extra, i) for i, r in enumerate(included.rules)]
-    channels = _channels(main, path, env, problems)
-    monitor = _monitor(main.monitor, path, env, problems)
-    _cross_check(path, monitor, channels, feeds, rules, problems)
-    if problems:
-        raise ConfigError(problems)
-    includes = tuple(str(path.parent / pattern) for pattern in main.include)
-    return Settings(path, monitor, channels, tuple(feeds), tuple(rules), tuple(files), includes)
+            feeds += _feeds(included, extra, main.model.monitor)
+            rules += _rules(included, extra)
+            dropped["feeds"] |= included.dropped["feeds"]
+    channels, broken = _channels(main.model, path, env, problems)
+    monitor = _monitor(main.model.monitor, path, env, problems)
+    known = _Known(set(channels) | dropped["channels"],
+                   {f.name for _, f in feeds} | dropped["feeds"])
+    _cross_check(path, monitor, known, feeds, rules, problems)
+    includes = tuple(str(path.parent / pattern) for pattern in main.model.include)
+    sound = {name: ch for name, ch in channels.items() if name not in broken}
+    return Settings(path, monitor, sound, tuple(f for _, f in feeds), _first_of_each_name(rules),
+                    tuple(files), includes), problems
 
 
 def load_rules_file(path: Path) -> tuple[Rule, ...]:
@@ -66,22 +74,22 @@ def load_rules_file(path: Path) -> tuple[Rule, ...]:
 
     Other tables are ignored here, so a full config file works too.
     """
-    path = path.resolve()
+    path = resolved(path)
     problems: list[str] = []
-    data = _read_toml(path, problems)
+    data = read_toml(path, problems)
     if data is None:
         raise ConfigError(problems)
     subset: dict[str, Any] = {k: data[k] for k in ("rules", "include") if k in data}
-    model = _validate_data(path, subset, ConfigModel, problems)
+    main = validate(path, subset, ConfigModel, problems)
     rules: list[Rule] = []
-    if isinstance(model, ConfigModel):
-        rules = [_rule(r, path, i) for i, r in enumerate(model.rules)]
-        for extra in _included_files(path, model.include, problems):
-            data = _read_toml(extra, problems)
+    if main is not None:
+        rules = _rules(main, path)
+        for extra in _included_files(path, main.model.include, problems):
+            data = read_toml(extra, problems)
             sub = {"rules": data.get("rules", [])} if data is not None else None
-            inc = _validate_data(extra, sub, IncludedModel, problems) if sub else None
-            if isinstance(inc, IncludedModel):
-                rules += [_rule(r, extra, i) for i, r in enumerate(inc.rules)]
+            included = validate(extra, sub, IncludedModel, problems) if sub else None
+            if included is not None:
+                rules += _rules(included, extra)
     _check_unique_rules(rules, problems)
     if problems:
         raise ConfigError(problems)
@@ -102,130 +110,59 @@ def find_config(explicit: str | None, environ: Mapping[str, str] | None = None) 
     return next((c for c in candidates if c.is_file()), candidates[0])
 
 
-def _read_toml(path: Path, problems: list[str]) -> dict[str, Any] | None:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        problems.append(f"{path}: file not found")
-    except OSError as exc:
-        problems.append(f"{path}: cannot read: {exc.strerror}")
-    except tomllib.TOMLDecodeError as exc:
-        problems.append(f"{path}: TOML syntax error: {exc}")
-    return None
+def _validate(path: Path, model: type[M], problems: list[str]) -> Validated[M] | None:
+    data = read_toml(path, problems)
+    return None if data is None else validate(path, data, model, problems)
 
 
-def _validate(path: Path, model: type[_Model], problems: list[str]) -> _Model | None:
-    data = _read_toml(path, problems)
-    return None if data is None else _validate_data(path, data, model, problems)
-
-
-def _validate_data(path: Path, data: dict[str, Any], model: type[_Model],
-                   problems: list[str]) -> _Model | None:
-    """Validate; on errors, record them and go on with the valid rest (the bad
-    feed, rule or channel left out), so that one run reports every problem
-    (the later cross-checks included). Returns None only when nothing is left."""
-    for _ in range(3):
-        try:
-            return model.model_validate(data)
-        except pydantic.ValidationError as exc:
-            problems += [f"{path}: {_error_line(err, data)}" for err in exc.errors()]
-            pruned = _without_bad_entries(data, [err["loc"] for err in exc.errors()])
-            if pruned is None:
-                return None
-            data = pruned
-    return None
-
-
-def _without_bad_entries(data: dict[str, Any],
-                         locations: list[tuple[Any, ...]]) -> dict[str, Any] | None:
-    """`data` minus each list entry, channel or [monitor] key an error points
-    into (the whole [monitor] table if it is not a table): the valid keys of
-    [monitor] stay, so that the cross-checks see the user's default_channels."""
-    drop: dict[str, set[Any]] = {}
-    for loc in locations:
-        if len(loc) >= 2 and loc[0] in ("feeds", "rules", "channels", "monitor"):
-            drop.setdefault(loc[0], set()).add(loc[1])
-        elif len(loc) == 1 and loc[0] == "monitor":
-            drop["monitor"] = {None}
-        else:
-            return None  # an error at the top level: nothing sensible to keep
-    pruned = dict(data)
-    for key, bad in drop.items():
-        value = pruned.get(key)
-        if key == "monitor" and (None in bad or not isinstance(value, dict)):
-            pruned.pop("monitor", None)
-        elif isinstance(value, list):
-            pruned[key] = [v for i, v in enumerate(value) if i not in bad]
-        elif isinstance(value, dict):
-            pruned[key] = {k: v for k, v in value.items() if k not in bad}
-    return pruned
-
-
-def _error_line(err: Mapping[str, Any], data: Mapping[str, Any]) -> str:
-    """One pydantic error as `rules[2] (name="x").query: message`; never the value of a
-    secret-bearing key."""
-    loc = [part for part in err["loc"] if not _is_union_tag(part)]
-    path = _key_path(loc, data)
-    message = str(err["msg"])
-    if err["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif err["type"].startswith("value_error"):
-        message = message.removeprefix("Value error, ")
-    if _SECRET_KEYS & {str(p) for p in loc}:
-        message = message.split(":")[0].split(" '")[0]
-    return f"{path}: {message}" if path else message
-
-
-def _is_union_tag(part: object) -> bool:
-    return part in ("PersonModel", "str") or (isinstance(part, str) and "[" in part)
-
-
-def _key_path(loc: list[Any], data: Mapping[str, Any]) -> str:
-    out, node = "", data
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            node = node[part] if isinstance(node, list) and part < len(node) else {}
-            if isinstance(node, dict) and isinstance(node.get("name"), str):
-                out += f' (name="{node["name"]}")'
-        else:
-            out += f".{part}" if out else str(part)
-            node = node.get(part, {}) if isinstance(node, dict) else {}
-    return out
-
-
-def _included_files(path: Path, patterns: list[str], problems: list[str]) -> list[Path]:
+def _included_files(path: Path, patterns: Sequence[str], problems: list[str]) -> list[Path]:
     files: list[Path] = []
     for i, pattern in enumerate(patterns):
         found = sorted(glob.glob(str(path.parent / pattern)))
         if not found and not glob.has_magic(pattern):
             problems.append(f"{path}: include[{i}]: no file {pattern!r}")
-        files += [Path(f).resolve() for f in found if Path(f).resolve() != path]
+        files += [resolved(Path(f)) for f in found if resolved(Path(f)) != path]
     return files
 
 
-def _feed(model: FeedModel, source: Path) -> FeedSettings:
+def _feeds(validated: Validated[ConfigModel] | Validated[IncludedModel],
+           source: Path, monitor: MonitorModel) -> list[tuple[str, FeedSettings]]:
+    """Each feed with its place, `file: feeds[i] (name="x")`, for messages."""
+    out = []
+    for i, model in enumerate(validated.model.feeds):
+        feed = _feed(model, source, monitor)
+        out.append((f'{source}: feeds[{validated.index("feeds", i)}] (name="{feed.name}")',
+                    feed))
+    return out
+
+
+def _feed(model: FeedModel, source: Path, m: MonitorModel) -> FeedSettings:
     url = model.url
     if url.startswith("file:"):
         raw = url.removeprefix("file://") if url.startswith("file://") else url[5:]
-        url = "file:" + str((source.parent / raw).resolve())
-    return FeedSettings(url=url, name=model.name or without_userinfo(model.url),
-                        interval=model.interval
-                        or timedelta(0), tags=tuple(model.tags),
-                        alert_existing=model.alert_existing, enabled=model.enabled,
-                        expect_every=model.expect_every, source=str(source))
+        url = "file:" + str(resolved(source.parent / raw))
+    interval = model.interval or m.interval
+    policy = poll_policy(interval, m.jitter, m.honor_cache_headers, m.max_backoff,
+                         m.max_failures)
+    return FeedSettings.model_construct(**dict(model) | {
+        "url": url, "name": model.name or without_userinfo(model.url), "interval": interval,
+        "source": str(source), "policy": policy})
+
+
+def _rules(validated: Validated[ConfigModel] | Validated[IncludedModel],
+           source: Path) -> list[Rule]:
+    return [_rule(model, source, validated.index("rules", i))
+            for i, model in enumerate(validated.model.rules)]
 
 
 def _rule(model: RuleModel, source: Path, index: int) -> Rule:
-    people = tuple(Person(p) if isinstance(p, str) else Person(p.name, tuple(p.aliases))
+    people = tuple(Person(p) if isinstance(p, str) else Person(p.name, p.aliases)
                    for p in model.people)
-    return Rule(name=model.name, query=model.query, any=tuple(model.any),
-                all=tuple(model.all), not_=tuple(model.not_), people=people,
-                fuzzy=model.fuzzy, fields=tuple(model.fields), feeds=tuple(model.feeds),
-                tags=tuple(model.tags), min_score=model.min_score, priority=model.priority,
-                channels=tuple(model.channels), description=model.description,
-                source=str(source), index=index)
+    return Rule(name=model.name, query=model.query, any=model.any, all=model.all,
+                not_=model.not_, people=people, fuzzy=model.fuzzy, fields=model.fields,
+                feeds=model.feeds, tags=model.tags, min_score=model.min_score,
+                priority=model.priority, channels=model.channels,
+                description=model.description, source=str(source), index=index)
 
 
 def substitute_env(value: str, environ: Mapping[str, str]) -> str:
@@ -234,25 +171,30 @@ def substitute_env(value: str, environ: Mapping[str, str]) -> str:
 
 
 def _channels(main: ConfigModel, path: Path, env: Mapping[str, str],
-              problems: list[str]) -> dict[str, ChannelSettings]:
+              problems: list[str]) -> tuple[dict[str, ChannelSettings], set[str]]:
+    """Every channel, and the names of those with a problem (kept, so that
+    rules naming them are not also told they do not exist)."""
     out: dict[str, ChannelSettings] = {}
+    broken: set[str] = set()
     for name, ch in main.channels.items():
         urls: list[str] = []
-        for i, raw in enumerate(([ch.url] if ch.url else []) + ch.urls):
+        for i, raw in enumerate(([ch.url] if ch.url else []) + list(ch.urls)):
             try:
                 urls.append(substitute_env(raw, env))
             except KeyError as missing:
                 key = "url" if ch.url and i == 0 else "urls"
                 problems.append(f"{path}: channels.{name}.{key}: environment variable "
                                 f"{missing.args[0]} is not set")
-        if not urls and not main.monitor.channels_file:
+                broken.add(name)
+        if not (ch.url or ch.urls or main.monitor.channels_file):
             problems.append(f"{path}: channels.{name}: a channel needs `url` or `urls` "
                             "(or a line in [monitor] channels_file)")
-        template = (path.parent / ch.template).resolve() if ch.template else None
-        out[name] = ChannelSettings(name, tuple(urls), ch.format, ch.min_priority,
-                                    ch.rate_limit, ch.quiet_hours, ch.digest,
-                                    ch.timezone or main.monitor.timezone, template)
-    return out
+            broken.add(name)
+        template = resolved(path.parent / ch.template) if ch.template else None
+        out[name] = ChannelSettings.model_construct(**dict(ch) | {
+            "name": name, "urls": tuple(urls), "template": template,
+            "timezone": ch.timezone or main.monitor.timezone})
+    return out, broken
 
 
 def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],
@@ -263,12 +205,11 @@ def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],
         problems.append(f"{path}: monitor.database: environment variable "
                         f"{missing.args[0]} is not set")
         database = ""
-    channels_file = str((path.parent / m.channels_file).resolve()) if m.channels_file else ""
-    values = m.model_dump()
-    values.update(database=database, channels_file=channels_file,
-                  default_channels=tuple(m.default_channels),
-                  admin_channels=tuple(m.admin_channels))
-    return MonitorSettings(**values)
+    channels_file = str(resolved(path.parent / m.channels_file)) if m.channels_file else ""
+    limits = fetch_limits(m.concurrency, m.per_host_concurrency, m.connect_timeout, m.timeout,
+                          m.max_body)
+    return MonitorSettings.model_construct(**dict(m) | {
+        "database": database, "channels_file": channels_file, "fetch_limits": limits})
 
 
 def resolve_database(value: str, config_path: Path, env: Mapping[str, str]) -> str:
@@ -277,40 +218,58 @@ def resolve_database(value: str, config_path: Path, env: Mapping[str, str]) -> s
     if "://" in value:
         return value
     if value:
-        return str((config_path.parent / value).resolve())
+        return str(resolved(config_path.parent / value))
     state = env.get("STATE_DIRECTORY", "").split(":")[0]
     base = Path(state) if state else Path(env.get("XDG_STATE_HOME") or
                                           Path.home() / ".local" / "state") / "newsmonitor"
     return str(base / "newsmonitor.sqlite3")
 
 
-def _cross_check(path: Path, monitor: MonitorSettings, channels: Mapping[str, Any],
-                 feeds: list[FeedSettings], rules: list[Rule], problems: list[str]) -> None:
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """Names a rule or [monitor] may refer to: those defined, bad entries included."""
+
+    channels: set[str]
+    feeds: set[str]
+
+
+def _cross_check(path: Path, monitor: MonitorSettings, known: _Known,
+                 feeds: list[tuple[str, FeedSettings]], rules: list[Rule],
+                 problems: list[str]) -> None:
     for key in ("default_channels", "admin_channels"):
         for name in getattr(monitor, key):
-            if name not in channels:
+            if name not in known.channels:
                 problems.append(f"{path}: monitor.{key}: unknown channel {name!r}")
-    feed_names = {f.name for f in feeds}
-    _check_unique(path, "feeds", [f.name for f in feeds], problems)
+    _check_unique_feeds(feeds, problems)
     _check_unique_rules(rules, problems)
     for rule in rules:
         for name in rule.channels:
-            if name not in channels:
+            if name not in known.channels:
                 problems.append(f"{rule.where}.channels: unknown channel {name!r}")
         for name in rule.feeds:
-            if name not in feed_names:
+            if name not in known.feeds:
                 problems.append(f"{rule.where}.feeds: unknown feed {name!r}")
         if not rule.channels and not monitor.default_channels:
             problems.append(f"{rule.where}.channels: no channel, and [monitor] "
                             "default_channels is empty")
 
 
-def _check_unique(path: Path, key: str, names: list[str], problems: list[str]) -> None:
+def _check_unique_feeds(feeds: list[tuple[str, FeedSettings]], problems: list[str]) -> None:
     seen: set[str] = set()
-    for i, name in enumerate(names):
-        if name in seen:
-            problems.append(f"{path}: {key}[{i}]: duplicate name {name!r}")
-        seen.add(name)
+    for place, feed in feeds:
+        if feed.name in seen:
+            problems.append(f"{place}.name: duplicate feed name")
+        seen.add(feed.name)
+
+
+def _first_of_each_name(rules: list[Rule]) -> tuple[Rule, ...]:
+    seen: set[str] = set()
+    firsts = []
+    for rule in rules:
+        if rule.name not in seen:
+            firsts.append(rule)
+        seen.add(rule.name)
+    return tuple(firsts)
 
 
 def _check_unique_rules(rules: list[Rule], problems: list[str]) -> None:

@@ -1,8 +1,10 @@
 """The config schema: every option declared once, with its default and help.
 
-The `description` of each field is what README.md's reference says
-(tests/test_docs.py checks that every field is there). Unknown keys are
-errors (`extra="forbid"`).
+The `description` of each field is the README's reference text: the tables
+there are generated from this file (monitor/config/docs.py) and
+tests/test_docs.py fails when they differ. Unknown keys are errors
+(`extra="forbid"`). Arrays are tuples, so that models are immutable; the
+runtime settings (settings.py) are these models as the loader resolved them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from monitor.config.values import (
     Database,
     Duration,
     FeedURL,
+    FilePath,
     Listen,
     Name,
     QuietHours,
@@ -59,9 +62,9 @@ class MonitorModel(_Model):
                               "polled at the slowest backoff and reported.")
     honor_cache_headers: bool = Field(True, description="Treat Cache-Control/Expires/<ttl> as a "
                                       "lower bound on a feed's interval.")
-    default_channels: list[Name] = Field(default_factory=list, description="Channels of rules "
+    default_channels: tuple[Name, ...] = Field((), description="Channels of rules "
                                          "that name none.")
-    admin_channels: list[Name] = Field(default_factory=list, description="Channels that receive "
+    admin_channels: tuple[Name, ...] = Field((), description="Channels that receive "
                                        "feed-health alerts.")
     timezone: TimeZone = Field("UTC", description="Time zone for digests, quiet hours, display.")
     catch_up: Duration = Field(timedelta(hours=24), description="Items published longer than "
@@ -70,17 +73,17 @@ class MonitorModel(_Model):
                                 "is retried, from its first failure, before the alert is "
                                 "marked dead.")
     retention: Retention = Field(timedelta(days=90), description="Age after which delivered "
-                                 "alerts, and items gone from their feed, are pruned; at "
-                                 "least 1d.")
+                                 "alerts, and items gone from their feed, are pruned (at "
+                                 "least 1d).")
     http: Listen = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
                       "off.")
-    channels_file: str = Field("", description="An apprise text config (`tag = url` lines) "
+    channels_file: FilePath = Field("", description="An apprise text config (`tag = url` lines) "
                                "holding channel URLs; must not be readable by group/others.")
 
 
 class ChannelModel(_Model):
     url: str = Field("", description="One apprise URL; `${ENV_VAR}` is substituted.")
-    urls: list[str] = Field(default_factory=list, description="Several apprise URLs.")
+    urls: tuple[str, ...] = Field((), description="Several apprise URLs.")
     format: Literal["text", "markdown", "html"] | None = Field(
         None, description="Message format; default: html for email, markdown for chat.")
     min_priority: Priority = Field(Priority.LOW, description="Lowest rule priority sent here.")
@@ -92,14 +95,14 @@ class ChannelModel(_Model):
                                "cron schedule ('0 8 * * *') instead of single alerts.")
     timezone: TimeZone | None = Field(None, description="Time zone of quiet hours and cron "
                                       "digests; default: [monitor] timezone.")
-    template: str | None = Field(None, description="A Jinja2 template file for this channel.")
+    template: FilePath | None = Field(None, description="A Jinja2 template file for this channel.")
 
 
 class FeedModel(_Model):
     url: FeedURL = Field(description="http(s):// URL, file:PATH or builtin:NAME.")
     name: Name | None = Field(None, description="Name shown in alerts; default: the URL.")
     interval: Duration | None = Field(None, description="Poll interval; default [monitor].")
-    tags: list[Name] = Field(default_factory=list, description="Tags that rules can select.")
+    tags: tuple[Name, ...] = Field((), description="Tags that rules can select.")
     alert_existing: bool = Field(False, description="Alert on the items present at the first "
                                  "poll (default: record them silently).")
     enabled: bool = Field(True, description="Poll this feed.")
@@ -109,7 +112,7 @@ class FeedModel(_Model):
 
 class PersonModel(_Model):
     name: Name
-    aliases: list[Name] = Field(default_factory=list)
+    aliases: tuple[Name, ...] = Field(())
 
 
 class RuleModel(_Model):
@@ -117,20 +120,21 @@ class RuleModel(_Model):
     description: str = Field("", description="Free text.")
     query: str | None = Field(None, description="Boolean query: terms, \"phrases\", wild*, "
                               "AND, OR, NOT, NEAR/n, parentheses.")
-    any: list[str] = Field(default_factory=list, description="At least one must occur.")
-    all: list[str] = Field(default_factory=list, description="Every one must occur.")
-    not_: list[str] = Field(default_factory=list, alias="not", description="None may occur.")
-    people: list[PersonModel | str] = Field(default_factory=list, description="Persons; one "
+    any: tuple[str, ...] = Field((), description="At least one must occur.")
+    all: tuple[str, ...] = Field((), description="Every one must occur.")
+    not_: tuple[str, ...] = Field((), alias="not", description="None may occur.")
+    people: tuple[PersonModel | str, ...] = Field((), description="Persons; one "
                                             "matching is enough.")
     fuzzy: int | None = Field(None, ge=0, le=100, description="Typo tolerance (rapidfuzz ratio) "
                               "for words of 6+ letters.")
-    fields: list[Literal["title", "summary"]] = Field(["title", "summary"], min_length=1)
-    feeds: list[Name] = Field(default_factory=list, description="Only items of these feeds.")
-    tags: list[Name] = Field(default_factory=list, description="Only feeds with one of these "
+    fields: tuple[Literal["title", "summary"], ...] = Field(
+        ("title", "summary"), min_length=1, description="Where the rule looks.")
+    feeds: tuple[Name, ...] = Field((), description="Only items of these feeds.")
+    tags: tuple[Name, ...] = Field((), description="Only feeds with one of these "
                              "tags.")
     min_score: int = Field(0, ge=0, le=100, description="Drop matches scoring below this.")
     priority: Priority = Field(Priority.NORMAL, description="low, normal or high.")
-    channels: list[Name] = Field(default_factory=list, description="Where alerts go; default "
+    channels: tuple[Name, ...] = Field((), description="Where alerts go; default "
                                  "[monitor] default_channels.")
 
     @pydantic.model_validator(mode="after")
@@ -141,14 +145,14 @@ class RuleModel(_Model):
 
 
 class ConfigModel(_Model):
-    include: list[str] = Field(default_factory=list, description="Glob patterns of more files "
+    include: tuple[FilePath, ...] = Field((), description="Glob patterns of more files "
                                "with [[rules]] and [[feeds]], relative to this file.")
     monitor: MonitorModel = Field(default_factory=MonitorModel)  # type: ignore[arg-type]
     channels: dict[Name, ChannelModel] = Field(default_factory=dict)
-    feeds: list[FeedModel] = Field(default_factory=list)
-    rules: list[RuleModel] = Field(default_factory=list)
+    feeds: tuple[FeedModel, ...] = Field(())
+    rules: tuple[RuleModel, ...] = Field(())
 
 
 class IncludedModel(_Model):
-    feeds: list[FeedModel] = Field(default_factory=list)
-    rules: list[RuleModel] = Field(default_factory=list)
+    feeds: tuple[FeedModel, ...] = Field(())
+    rules: tuple[RuleModel, ...] = Field(())

@@ -1,62 +1,49 @@
-"""The frozen settings every other module receives; built once by the loader."""
+"""The frozen settings every other module receives; built once by the loader.
+
+Each `*Settings` is its schema model (every option declared there, once, with
+its default and help) as the loader resolved it: paths made absolute,
+`${ENV_VAR}` substituted, defaults taken from [monitor] filled in, and the
+runtime policies derived from the options added. A `*Settings` field that
+is not in its model is derived, never read from the file.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from monitor.models import Priority, Rule
+from monitor.config.policies import FetchLimits, PollPolicy
+from monitor.config.schema import ChannelModel, FeedModel, MonitorModel
+from monitor.models import Rule
 
 
-@dataclass(frozen=True, slots=True)
-class MonitorSettings:
-    database: str
-    interval: timedelta
-    jitter: float
-    concurrency: int
-    per_host_concurrency: int
-    user_agent: str
-    timeout: timedelta
-    connect_timeout: timedelta
-    max_body: int
-    max_backoff: timedelta
-    max_failures: int
-    honor_cache_headers: bool
-    default_channels: tuple[str, ...]
-    admin_channels: tuple[str, ...]
-    timezone: str
-    catch_up: timedelta
-    retry_for: timedelta
-    retention: timedelta
-    http: str
-    channels_file: str
+class MonitorSettings(MonitorModel):
+    """[monitor], with `database` and `channels_file` resolved (see the loader)."""
+
+    # Derived by the loader; the defaults serve settings built by hand in tests
+    # (and `model_copy(update=...)` does not derive them again).
+    fetch_limits: FetchLimits = FetchLimits()
 
 
-@dataclass(frozen=True, slots=True)
-class ChannelSettings:
+class ChannelSettings(ChannelModel):
+    """A [channels.NAME] table: `urls` holds every URL (`url` first) with
+    `${ENV_VAR}` substituted; `timezone` defaults to [monitor]'s."""
+
     name: str
-    urls: tuple[str, ...]
-    format: str | None
-    min_priority: Priority
-    rate_limit: tuple[int, timedelta]
-    quiet_hours: tuple[time, time] | None
-    digest: str | None
-    timezone: str
-    template: Path | None
+    timezone: str  # filled in: never None here
+    template: Path | None = None  # type: ignore[assignment]  # resolved against the file
 
 
-@dataclass(frozen=True, slots=True)
-class FeedSettings:
-    url: str
+class FeedSettings(FeedModel):
+    """A [[feeds]] entry: `url` resolved against its file (file:), `name` and
+    `interval` filled in, and the `policy` that paces it."""
+
     name: str
     interval: timedelta
-    tags: tuple[str, ...]
-    alert_existing: bool
-    enabled: bool
-    expect_every: timedelta | None
     source: str = ""
+    policy: PollPolicy = PollPolicy()  # derived by the loader, as fetch_limits
 
 
 @dataclass(frozen=True, slots=True)

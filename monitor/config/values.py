@@ -20,22 +20,52 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604
 _SIZE = re.compile(r"(\d+)\s*(B|KiB|MiB|GiB|KB|MB|GB)?", re.IGNORECASE)
 _SIZE_UNITS = {"b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3,
                "kb": 1000, "mb": 1000**2, "gb": 1000**3}
-
+MAX_DURATION = timedelta(days=3650)
 
 
 def parse_duration(value: object) -> timedelta:
     """`30s`, `15m`, `1h`, `1d`, `1h30m` (or a number of seconds) → timedelta."""
     if isinstance(value, timedelta):
         return value
+    seconds = _seconds(value)
+    # Checked before timedelta() sees it (which overflows past 999999999d), and
+    # low enough that `now + duration` stays a valid datetime for millennia.
+    if not abs(seconds) <= MAX_DURATION.total_seconds():  # NaN too
+        raise ValueError(f"{value!r} is longer than the longest duration, 3650d")
+    return timedelta(seconds=seconds)
+
+
+def _seconds(value: object) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(seconds=value)
+        return value
     if not isinstance(value, str):
         raise ValueError("a duration is a string such as '30s', '15m', '1h' or '1d'")
     text = value.strip().lower()
     parts = _DURATION_PART.findall(text)
     if not parts or _DURATION_PART.sub("", text).strip():
         raise ValueError(f"{value!r} is not a duration; write e.g. '30s', '15m', '1h', '1d'")
-    return timedelta(seconds=sum(int(n) * _DURATION_UNITS[u] for n, u in parts))
+    return sum(int(n) * _DURATION_UNITS[u] for n, u in parts)
+
+
+def format_duration(value: timedelta) -> str:
+    """The inverse of parse_duration: 90 minutes → `1h30m`, 0 → `0s`."""
+    seconds, parts = value.total_seconds(), []
+    for unit in ("d", "h", "m", "s"):
+        count, seconds = divmod(seconds, _DURATION_UNITS[unit])
+        if count:
+            parts.append(f"{count:.0f}{unit}")
+    if seconds:
+        parts.append(f"{seconds * 1000:.0f}ms")
+    return "".join(parts) or "0s"
+
+
+def format_size(value: int) -> str:
+    """The inverse of parse_size for the binary units: 10485760 → `10MiB`."""
+    for unit in ("GiB", "MiB", "KiB"):
+        count, rest = divmod(value, _SIZE_UNITS[unit.lower()])
+        if count and not rest:
+            return f"{count}{unit}"
+    return str(value)
 
 
 def parse_size(value: object) -> int:
@@ -71,8 +101,16 @@ def _a_day_or_more(value: timedelta) -> timedelta:
     return value
 
 
+def _check_path(value: str) -> str:
+    # The OS cannot take it (ValueError from every path function).
+    if "\0" in value:
+        raise ValueError("a path cannot hold a NUL character")
+    return value
+
+
 def _check_database(value: str) -> str:
     """A file path (SQLite) or a postgresql:// URL; nothing else is supported."""
+    _check_path(value)
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""
     if scheme and scheme not in ("postgresql", "postgres"):
         # No colon or quote in this message: errors on this key are cut there,
@@ -122,7 +160,7 @@ def _check_feed_url(value: str) -> str:
             raise ValueError(f"{value!r} has no host")
         return value
     if scheme in ("file", "builtin"):
-        return value
+        return _check_path(value)
     raise ValueError(f"{value!r} is not an http(s), file: or builtin: URL")
 
 
@@ -136,6 +174,7 @@ Rate = Annotated[tuple[int, timedelta], BeforeValidator(parse_rate)]
 QuietHours = Annotated[tuple[time, time], BeforeValidator(parse_quiet_hours)]
 TimeZone = Annotated[str, pydantic.AfterValidator(_check_timezone)]
 FeedURL = Annotated[str, pydantic.AfterValidator(_check_feed_url)]
+FilePath = Annotated[str, pydantic.AfterValidator(_check_path)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Listen = Annotated[str, pydantic.AfterValidator(_check_listen)]
 

@@ -33,6 +33,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from monitor import USER_AGENT
+from monitor.config import FetchLimits
 from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import (
     ConnectionFailedError,
@@ -49,19 +50,7 @@ from monitor.retry import parse_retry_after
 _PERMANENT = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class FetchLimits:
-    """Bounds of every poll; durations in seconds, sizes in bytes."""
-
-    concurrency: int = 50
-    per_host: int = 4
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    total_timeout: float = 60.0
-    max_body: int = 10 * 1024 * 1024
-    max_redirects: int = 5
+DEFAULT_LIMITS = FetchLimits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +74,7 @@ class FetchResult:
     elapsed: float
 
 
-def make_session(limits: FetchLimits = FetchLimits(),
+def make_session(limits: FetchLimits = DEFAULT_LIMITS,
                  user_agent: str = USER_AGENT) -> aiohttp.ClientSession:
     """The session the daemon injects: our User-Agent, gzip/deflate accepted.
 
@@ -117,7 +106,7 @@ class Fetcher:
     def __init__(
         self,
         session: aiohttp.ClientSession,
-        limits: FetchLimits = FetchLimits(),
+        limits: FetchLimits = DEFAULT_LIMITS,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:

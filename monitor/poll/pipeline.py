@@ -82,15 +82,6 @@ class Context:
         if self.bodies is None:
             self.bodies = asyncio.Semaphore(self.settings.monitor.concurrency)
 
-    def policy(self, feed: FeedSettings,
-               settings: Settings | None = None) -> schedule.PollPolicy:
-        """How `feed` is paced under `settings` (default: the running ones)."""
-        m = (settings or self.settings).monitor
-        return schedule.PollPolicy(
-            interval=(feed.interval or m.interval).total_seconds(), jitter=m.jitter,
-            use_cache_hints=m.honor_cache_headers, backoff_cap=m.max_backoff.total_seconds(),
-            max_failures=m.max_failures)
-
 
 @dataclass(frozen=True, slots=True)
 class Polled:
@@ -135,7 +126,7 @@ async def _polled(ctx: Context, feed: FeedSettings, state: FeedState,
 
 def _failure(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime,
              category: str, message: str, exc: FetchError | None) -> Polled:
-    new_state = failed(ctx.policy(feed), ctx.hosts, ctx.rng, state, now, category, message, exc)
+    new_state = failed(feed.policy, ctx.hosts, ctx.rng, state, now, category, message, exc)
     log.warning("poll failed feed=%s url=%s error=%s: %s next=%s", feed.name,
                 mask_url(state.current_url), category, message, _iso(new_state.next_poll))
     return Polled(Outcome(feed.name, "error", error=f"{category}: {message}"), new_state)
@@ -158,7 +149,7 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
                   await ctx.pool.parse(result.body, result.headers, feed.name))
         result = replace(result, body=b"")  # parsed: the body's memory goes with the slot
     base = after_fetch(state, result, now)
-    policy = ctx.policy(feed)
+    policy = feed.policy
     if parsed is None:
         result_name = "not_modified" if result.not_modified else "unchanged"
         return Polled(Outcome(feed.name, result_name),

@@ -22,26 +22,12 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from monitor.config import PollPolicy
 from monitor.retry import backoff as backoff_delay
 from monitor.retry import http_date
-
-
-@dataclass(frozen=True, slots=True)
-class PollPolicy:
-    """How one feed is paced. Every duration is in seconds."""
-
-    interval: float = 900.0
-    jitter: float = 0.10
-    use_cache_hints: bool = True
-    hint_cap: float = 24 * 3600.0
-    backoff_factor: float = 2.0
-    backoff_cap: float = 24 * 3600.0
-    max_failures: int = 10
-    start_spread: float = 300.0
 
 
 def first_poll(now: datetime, policy: PollPolicy, rng: random.Random) -> datetime:

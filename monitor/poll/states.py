@@ -13,6 +13,7 @@ import random
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from monitor.config import PollPolicy
 from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import FetchError, HTTPStatusError
 from monitor.models import FeedState
@@ -35,7 +36,7 @@ def after_fetch(state: FeedState, result: FetchResult, now: datetime) -> FeedSta
                    error=None, error_category=None)
 
 
-def scheduled(policy: schedule.PollPolicy, rng: random.Random, state: FeedState,
+def scheduled(policy: PollPolicy, rng: random.Random, state: FeedState,
               result: FetchResult, now: datetime, parsed: ParsedFeed | None) -> FeedState:
     hint = schedule.cache_hint(result.headers, now, parsed.cache_hint if parsed else None)
     when = schedule.after_success(now, policy, rng, hint)
@@ -43,7 +44,7 @@ def scheduled(policy: schedule.PollPolicy, rng: random.Random, state: FeedState,
     return replace(state, next_poll=when.timestamp(), interval=interval)
 
 
-def failed(policy: schedule.PollPolicy, hosts: schedule.HostBackoff, rng: random.Random,
+def failed(policy: PollPolicy, hosts: schedule.HostBackoff, rng: random.Random,
            state: FeedState, now: datetime, category: str, message: str,
            exc: FetchError | None) -> FeedState:
     failures = state.failures + 1

@@ -16,12 +16,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from monitor.config import Settings, load
+from monitor.config import FetchLimits, Settings, read_config
 from monitor.deliver import outbox as delivery
 from monitor.deliver.notifier import Notifier
 from monitor.errors import ConfigError
 from monitor.matcher import Matcher, check_rules, compile_rules
-from monitor.poll.fetcher import FetchLimits
 from monitor.poll.pipeline import Context
 from monitor.poll.schedule import first_poll
 
@@ -43,8 +42,11 @@ def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
 
     Raises ConfigError listing every problem (config, rules, channel URLs).
     """
-    settings = load(path, environ)
-    problems = [str(err) for err in check_rules(settings.rules)]
+    # The settings of the valid rest even with problems: one run lists every error.
+    settings, problems = read_config(path, environ)
+    if settings is None:
+        raise ConfigError(problems)
+    problems += [str(err) for err in check_rules(settings.rules)]
     try:
         channels = delivery.build_channels(settings, environ)
     except ConfigError as exc:
@@ -57,11 +59,7 @@ def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
 
 
 def limits_of(settings: Settings) -> FetchLimits:
-    m = settings.monitor
-    return FetchLimits(concurrency=m.concurrency, per_host=m.per_host_concurrency,
-                       connect_timeout=m.connect_timeout.total_seconds(),
-                       read_timeout=min(m.timeout.total_seconds(), 30.0),
-                       total_timeout=m.timeout.total_seconds(), max_body=m.max_body)
+    return settings.monitor.fetch_limits
 
 
 # A feed never polled is polled within this many seconds of being added: a
@@ -77,7 +75,7 @@ def feed_rows(ctx: Context, settings: Settings, now: datetime,
     server, so it is read at once."""
     rows = []
     for feed in settings.feeds:
-        policy = ctx.policy(feed, settings=settings)
+        policy = feed.policy
         local = not feed.url.startswith(("http://", "https://"))
         spread = replace(policy, start_spread=min(policy.start_spread, NEW_FEED_SPREAD))
         first = now if local else first_poll(now, spread, rng)

@@ -1,0 +1,59 @@
+"""The runtime policies the loader derives from the options, defaults filled in.
+
+`PollPolicy` paces one feed (poll/schedule reads it); `FetchLimits` bounds
+every poll (poll/fetcher reads it). They live here, not in poll/, because the
+loader builds them once per load and config may not import poll/. Every
+duration is in seconds, every size in bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+# A read that stalls this long is a dead connection, whatever the total timeout.
+_READ_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """How one feed is paced."""
+
+    interval: float = 900.0
+    jitter: float = 0.10
+    use_cache_hints: bool = True
+    hint_cap: float = 24 * 3600.0
+    backoff_factor: float = 2.0
+    backoff_cap: float = 24 * 3600.0
+    max_failures: int = 10
+    start_spread: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """Bounds of every poll."""
+
+    concurrency: int = 50
+    per_host: int = 4
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    total_timeout: float = 60.0
+    max_body: int = 10 * 1024 * 1024
+    max_redirects: int = 5
+
+
+def poll_policy(interval: timedelta, jitter: float, honor_cache_headers: bool,
+                max_backoff: timedelta, max_failures: int) -> PollPolicy:
+    """A feed's policy: its interval (or [monitor]'s) and [monitor]'s other keys."""
+    return PollPolicy(interval=interval.total_seconds(), jitter=jitter,
+                      use_cache_hints=honor_cache_headers,
+                      backoff_cap=max_backoff.total_seconds(), max_failures=max_failures)
+
+
+def fetch_limits(concurrency: int, per_host_concurrency: int, connect_timeout: timedelta,
+                 timeout: timedelta, max_body: int) -> FetchLimits:
+    total = timeout.total_seconds()
+    return FetchLimits(concurrency=concurrency, per_host=per_host_concurrency,
+                       connect_timeout=connect_timeout.total_seconds(),
+                       read_timeout=min(total, _READ_TIMEOUT), total_timeout=total,
+                       max_body=max_body)
