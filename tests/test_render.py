@@ -14,11 +14,15 @@ from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pydantic
 import pytest
 
+from monitor.config import ChannelModel
 from monitor.errors import ConfigError
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.render import (
+    FORMAT_NAMES,
+    RENDERERS,
     Format,
     Message,
     describe_hit,
@@ -58,16 +62,28 @@ def check_golden(name: str, message: Message) -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("fmt", list(Format))
+@pytest.mark.parametrize("fmt", list(RENDERERS))
 def test_alert_golden(fmt: Format) -> None:
     check_golden(f"alert.{fmt}", render_alert(make_alert(), fmt))
 
 
-@pytest.mark.parametrize("fmt", list(Format))
+@pytest.mark.parametrize("fmt", list(RENDERERS))
 def test_digest_golden(fmt: Format) -> None:
     alerts = [make_alert(alert_id=1), make_alert("Second [story]", rule="people", alert_id=2),
               make_alert("Third", alert_id=3, link="")]
     check_golden(f"digest.{fmt}", render_digest(alerts, fmt))
+
+
+@pytest.mark.parametrize("fmt", list(RENDERERS))
+def test_test_message_golden(fmt: Format) -> None:
+    check_golden(f"test.{fmt}", render_test("ops", fmt))
+
+
+def test_every_registered_format_is_a_config_choice() -> None:
+    assert [str(ChannelModel(format=name).format) for name in FORMAT_NAMES] == list(FORMAT_NAMES)
+    with pytest.raises(pydantic.ValidationError) as error:
+        ChannelModel(format="rtf")
+    assert all(repr(name) in str(error.value) for name in FORMAT_NAMES)
 
 
 def test_alert_shows_every_fact() -> None:

@@ -22,8 +22,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import jinja2
-
 from monitor.config import Settings
 from monitor.deliver import flood
 from monitor.deliver.notifier import (
@@ -37,7 +35,15 @@ from monitor.deliver.notifier import (
 )
 from monitor.errors import ConfigError
 from monitor.models import Alert, Match, Priority, StoredAlert
-from monitor.render import Format, Message, load_template, render_alert, render_digest, render_test
+from monitor.render import (
+    Format,
+    Message,
+    Template,
+    load_template,
+    render_alert,
+    render_digest,
+    render_test,
+)
 from monitor.retry import backoff
 from monitor.service.metrics import Metrics
 from monitor.store import Store
@@ -54,7 +60,7 @@ class Channels:
 
     specs: Mapping[str, ChannelSpec]
     formats: Mapping[str, Format]
-    templates: Mapping[str, jinja2.Template | None]
+    templates: Mapping[str, Template | None]
     retry_for: timedelta
 
 

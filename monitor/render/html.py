@@ -1,0 +1,57 @@
+"""HTML, for email (and Matrix): stranger text through `html.escape`, quotes
+too, since links go in attributes; only http(s) links become `<a>`."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import tzinfo
+
+from monitor.models import Alert
+from monitor.render.facts import Segments, alert_excerpt, entry_facts, facts, safe_link
+
+
+def html_link(text: str, url: str) -> str:
+    target = safe_link(url)
+    label = html.escape(text)
+    return f'<a href="{html.escape(target)}">{label}</a>' if target else label
+
+
+class HtmlRenderer:
+    name = "html"
+    title_in_body = False
+
+    def escape(self, text: str) -> str:
+        return html.escape(text)
+
+    def highlight(self, segments: Segments) -> str:
+        return "".join(f"<b>{html.escape(piece)}</b>" if bold else html.escape(piece)
+                       for piece, bold in segments)
+
+    def link(self, text: str, url: str) -> str:
+        return html_link(text, url)
+
+    def alert(self, alert: Alert, tz: tzinfo | None) -> str:
+        # Lines rather than a table: apprise derives the email's text/plain part
+        # from this HTML, and a table would put each label and value on its own line.
+        facts_ = "<br>".join(f"<b>{html.escape(label)}:</b> {html.escape(value)}"
+                             for label, value in facts(alert, tz))
+        text = self.highlight(alert_excerpt(alert))
+        title = html_link(alert.item.title, alert.item.link)
+        parts = [f"<p><b>{title}</b></p>", f"<p>{facts_}</p>"]
+        if text:
+            parts.append(f"<p>{text}</p>")
+        return "\n".join(parts)
+
+    def entry(self, alert: Alert, tz: tzinfo | None) -> str:
+        facts_ = html.escape(entry_facts(alert, tz))
+        return f"<li>{html_link(alert.item.title, alert.item.link)} ({facts_})</li>"
+
+    def group(self, rule: str, count: int, entries: Sequence[str]) -> str:
+        return f"<h3>{html.escape(rule)} ({count})</h3>\n<ul>{''.join(entries)}</ul>"
+
+    def digest(self, title: str, groups: Sequence[str]) -> str:
+        return "\n\n".join(groups)
+
+    def test(self, title: str, text: str) -> str:
+        return f"<p>{html.escape(text)}</p>"
