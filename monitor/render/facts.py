@@ -7,25 +7,78 @@ Values here are plain text; each format escapes them when it places them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from monitor.models import Alert, TermHit
 
 SUBJECT_PREFIX = "[newsmonitor]"
 EXCERPT_CHARS = 240
+# Longer links are left out rather than cut (a cut link leads elsewhere);
+# 2048 is the oldest browsers' limit, and real article links stay far below.
+LINK_CHARS = 2048
 
 Segments = list[tuple[str, bool]]
 """An excerpt as (piece, is_match) pieces, for a format to highlight."""
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Most characters a message gives each piece of stranger text, and the
+    whole body (a feed once sent a 5 MB title, and it was POSTed as is).
+
+    Pieces are cut as plain text, before escaping, so that no cut falls inside
+    an escape or a link; `body` is what the target service takes (Telegram
+    4096 characters, Slack 40,000) and is kept by leaving out the excerpt
+    (then facts) of an alert, and entries of a digest.
+    """
+
+    body: int
+    title: int = 300
+    feed: int = 100
+    rule: int = 100
+    terms: int = 300
+    summary: int = 1000  # a user template's `summary` (ours shows an excerpt)
+    entries: int = 50
+
+
+# An email subject or chat title: the caps of every format, no body of its own.
+SUBJECT_LIMITS = Limits(body=0)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, "…" marking the cut; never
+    between a character and its combining marks or inside a ZWJ sequence."""
+    if len(text) <= limit:
+        return text
+    cut = limit - 1
+    while cut > 0 and (unicodedata.category(text[cut]) in {"Mn", "Me"}
+                       or "\u200d" in text[cut - 1:cut + 1]):
+        cut -= 1
+    return text[:cut] + "…"
+
+
+def fit(blocks: Sequence[str], ceiling: int) -> str:
+    """The blocks (each carrying its leading separator) joined, the last ones
+    left out while the whole is over `ceiling`; the first always stays (the
+    caps on its pieces bound it)."""
+    kept = list(blocks)
+    while len(kept) > 1 and sum(map(len, kept)) > ceiling:
+        kept.pop()
+    return "".join(kept)
+
+
 def safe_link(url: str) -> str | None:
     """`url` if it is an absolute http(s) URL, made safe for `<...>`; else None."""
     url = url.strip()
-    if not re.match(r"https?://[^\s/]", url, re.IGNORECASE):
+    # (Length first: encoding only lengthens, and a 5 MB link is not worth a regex.)
+    if len(url) > LINK_CHARS or not re.match(r"https?://[^\s/]", url, re.IGNORECASE):
         return None
     # Parentheses too: Telegram's legacy Markdown ends a link target at ")".
-    return re.sub(r"[\s<>\"\\()]", lambda m: f"%{ord(m[0]):02X}", url)
+    safe = re.sub(r"[\s<>\"\\()]", lambda m: f"%{ord(m[0]):02X}", url)
+    return safe if len(safe) <= LINK_CHARS else None
 
 
 def describe_hit(hit: TermHit) -> str:
@@ -54,14 +107,20 @@ def show_time(when: datetime | None, tz: tzinfo | None) -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
-def feed_name(alert: Alert) -> str:
-    return alert.feed_title or alert.item.feed
+def feed_name(alert: Alert, limits: Limits | None = None) -> str:
+    return clip(alert.feed_title or alert.item.feed, (limits or SUBJECT_LIMITS).feed)
+
+
+def title(alert: Alert, limits: Limits) -> str:
+    return clip(alert.item.title, limits.title)
 
 
 def subject(alert: Alert) -> str:
     """`[newsmonitor] <rule>: <title>`, one line (titles may carry newlines)."""
-    title = " ".join(alert.item.title.split())
-    return f"{SUBJECT_PREFIX} {alert.match.rule}: {title}"
+    one_line = " ".join(alert.item.title.split())
+    rule = clip(alert.match.rule, SUBJECT_LIMITS.rule)
+    return f"{SUBJECT_PREFIX} {rule}: {clip(one_line, SUBJECT_LIMITS.title)}"
+
 
 
 def digest_title(count: int) -> str:
@@ -74,22 +133,28 @@ def send_test_text(channel: str) -> tuple[str, str]:
             f"This is a test message from newsmonitor for channel “{channel}”.")
 
 
-def facts(alert: Alert, tz: tzinfo | None) -> list[tuple[str, str]]:
+def facts(alert: Alert, tz: tzinfo | None, limits: Limits) -> list[tuple[str, str]]:
     """(label, plain value) lines shared by every format, empty ones left out."""
     lines = [
-        ("Source", feed_name(alert)),
+        ("Source", feed_name(alert, limits)),
         ("Published", show_time(alert.item.published, tz)),
-        ("Rule", alert.match.rule),
+        ("Rule", clip(alert.match.rule, limits.rule)),
         ("Score", str(alert.match.score)),
-        ("Matched", ", ".join(matched_terms(alert))),
+        ("Matched", clip(", ".join(matched_terms(alert)), limits.terms)),
     ]
     return [(label, value) for label, value in lines if value]
 
 
-def entry_facts(alert: Alert, tz: tzinfo | None) -> str:
+def entry_facts(alert: Alert, tz: tzinfo | None, limits: Limits) -> str:
     """`Science Daily · 2024-05-01 14:03 UTC · score 93`: one digest entry's facts."""
-    parts = [feed_name(alert), show_time(alert.item.published, tz), f"score {alert.match.score}"]
+    parts = [feed_name(alert, limits), show_time(alert.item.published, tz),
+             f"score {alert.match.score}"]
     return " · ".join(part for part in parts if part)
+
+
+def more_text(hidden: int) -> str:
+    """The last line of a digest that shows only some of its alerts."""
+    return f"… and {hidden} more"
 
 
 # --- the excerpt ----------------------------------------------------------------

@@ -8,7 +8,17 @@ from collections.abc import Sequence
 from datetime import tzinfo
 
 from monitor.models import Alert
-from monitor.render.facts import Segments, alert_excerpt, entry_facts, facts, safe_link
+from monitor.render.facts import (
+    Limits,
+    Segments,
+    alert_excerpt,
+    entry_facts,
+    facts,
+    fit,
+    more_text,
+    safe_link,
+    title,
+)
 
 
 def html_link(text: str, url: str) -> str:
@@ -20,6 +30,9 @@ def html_link(text: str, url: str) -> str:
 class HtmlRenderer:
     name = "html"
     title_in_body = False
+    # Email takes any size, but Matrix (also HTML) refuses events over 64 KiB,
+    # which hold this body and apprise's text version of it.
+    limits = Limits(body=30_000, entries=200)
 
     def escape(self, text: str) -> str:
         return html.escape(text)
@@ -35,20 +48,21 @@ class HtmlRenderer:
         # Lines rather than a table: apprise derives the email's text/plain part
         # from this HTML, and a table would put each label and value on its own line.
         facts_ = "<br>".join(f"<b>{html.escape(label)}:</b> {html.escape(value)}"
-                             for label, value in facts(alert, tz))
+                             for label, value in facts(alert, tz, self.limits))
         text = self.highlight(alert_excerpt(alert))
-        title = html_link(alert.item.title, alert.item.link)
-        parts = [f"<p><b>{title}</b></p>", f"<p>{facts_}</p>"]
-        if text:
-            parts.append(f"<p>{text}</p>")
-        return "\n".join(parts)
+        link = html_link(title(alert, self.limits), alert.item.link)
+        blocks = [f"<p><b>{link}</b></p>", f"\n<p>{facts_}</p>"]
+        return fit([*blocks, f"\n<p>{text}</p>"] if text else blocks, self.limits.body)
 
     def entry(self, alert: Alert, tz: tzinfo | None) -> str:
-        facts_ = html.escape(entry_facts(alert, tz))
-        return f"<li>{html_link(alert.item.title, alert.item.link)} ({facts_})</li>"
+        facts_ = html.escape(entry_facts(alert, tz, self.limits))
+        return f"<li>{html_link(title(alert, self.limits), alert.item.link)} ({facts_})</li>"
 
     def group(self, rule: str, count: int, entries: Sequence[str]) -> str:
         return f"<h3>{html.escape(rule)} ({count})</h3>\n<ul>{''.join(entries)}</ul>"
+
+    def more(self, hidden: int) -> str:
+        return f"<p>{html.escape(more_text(hidden))}</p>"
 
     def digest(self, title: str, groups: Sequence[str]) -> str:
         return "\n\n".join(groups)

@@ -14,7 +14,17 @@ from collections.abc import Sequence
 from datetime import tzinfo
 
 from monitor.models import Alert
-from monitor.render.facts import Segments, alert_excerpt, entry_facts, facts, safe_link
+from monitor.render.facts import (
+    Limits,
+    Segments,
+    alert_excerpt,
+    entry_facts,
+    facts,
+    fit,
+    more_text,
+    safe_link,
+    title,
+)
 
 # CommonMark lets any ASCII punctuation be backslash-escaped; we escape only
 # the characters that start links, emphasis, code, headings or inline HTML,
@@ -50,6 +60,8 @@ class MarkdownRenderer:
     # it bold Markdown, so a feed's title could carry a link): our bodies start
     # with the escaped title instead.
     title_in_body = True
+    # Telegram takes 4096 characters (Slack 40,000): room for the smallest.
+    limits = Limits(body=4000, entries=30)
 
     def escape(self, text: str) -> str:
         return escape_markdown(text)
@@ -62,20 +74,24 @@ class MarkdownRenderer:
         return md_link(text, url)
 
     def alert(self, alert: Alert, tz: tzinfo | None) -> str:
-        lines = [f"**{md_link(alert.item.title, alert.item.link)}**"]
-        lines += [f"{label}: {escape_markdown(value)}" for label, value in facts(alert, tz)]
+        blocks = [f"**{md_link(title(alert, self.limits), alert.item.link)}**"]
+        blocks += [f"\n{label}: {escape_markdown(value)}"
+                   for label, value in facts(alert, tz, self.limits)]
         text = self.highlight(alert_excerpt(alert))
         # Two trailing spaces would be a CommonMark hard break; a blank line
         # between facts would waste space in chat, so facts use separate lines
         # and the excerpt its own paragraph.
-        return "\n".join([*lines, "", text] if text else lines)
+        return fit([*blocks, f"\n\n{text}"] if text else blocks, self.limits.body)
 
     def entry(self, alert: Alert, tz: tzinfo | None) -> str:
-        facts_ = escape_markdown(entry_facts(alert, tz))
-        return f"- {md_link(alert.item.title, alert.item.link)} ({facts_})"
+        facts_ = escape_markdown(entry_facts(alert, tz, self.limits))
+        return f"- {md_link(title(alert, self.limits), alert.item.link)} ({facts_})"
 
     def group(self, rule: str, count: int, entries: Sequence[str]) -> str:
         return "\n".join([f"**{escape_markdown(rule)}** ({count})", *entries])
+
+    def more(self, hidden: int) -> str:
+        return escape_markdown(more_text(hidden))
 
     def digest(self, title: str, groups: Sequence[str]) -> str:
         return "\n\n".join([self._heading(title), *groups])

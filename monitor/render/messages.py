@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import tzinfo
 
 from monitor.models import Alert
-from monitor.render.facts import digest_title, send_test_text, subject
+from monitor.render.facts import clip, digest_title, send_test_text, subject
+from monitor.render.protocol import Renderer
 from monitor.render.registry import Format, renderer
 from monitor.render.templates import Template, alert_context, render_user
 
@@ -32,9 +33,11 @@ def render_alert(
 ) -> Message:
     """One alert as a message in `fmt`; `template` (see `load_template`)
     replaces the default body."""
+    r = renderer(fmt)
     if template is not None:
-        return Message(subject(alert), render_user(template, alert_context(alert, fmt, tz)), fmt)
-    return Message(subject(alert), renderer(fmt).alert(alert, tz), fmt)
+        context = alert_context(alert, fmt, tz, r.limits)
+        return Message(subject(alert), render_user(template, context, r.limits.body), fmt)
+    return Message(subject(alert), r.alert(alert, tz), fmt)
 
 
 def render_digest(
@@ -47,9 +50,34 @@ def render_digest(
     for alert in alerts:
         groups.setdefault(alert.match.rule, []).append(alert)
     r = renderer(fmt)
-    sections = [r.group(rule, len(group), [r.entry(a, tz) for a in group])
-                for rule, group in groups.items()]
+    shown = _entries_that_fit(r, title, groups, tz)
+    sections = [r.group(clip(rule, r.limits.rule), len(groups[rule]), entries)
+                for rule, entries in shown.items()]
+    hidden = len(alerts) - sum(map(len, shown.values()))
+    if hidden:
+        sections.append(r.more(hidden))
     return Message(title, r.digest(title, sections), fmt)
+
+
+def _entries_that_fit(r: Renderer, title: str, groups: dict[str, list[Alert]],
+                      tz: tzinfo | None) -> dict[str, list[str]]:
+    """Each rule's rendered entries, in order, as many as `r.limits` allow: at
+    most `entries` of them, and room left in `body` for the rest's "… and N
+    more". Counted from the pieces' lengths; each separator is below 3."""
+    total = sum(map(len, groups.values()))
+    budget = r.limits.body - len(r.digest(title, [r.more(total)])) - 3
+    shown: dict[str, list[str]] = {}
+    count = 0
+    for rule, group in groups.items():
+        heading = len(r.group(clip(rule, r.limits.rule), len(group), [])) + 3
+        for alert in group:
+            entry = r.entry(alert, tz)
+            cost = len(entry) + 3 + (0 if rule in shown else heading)
+            if count == r.limits.entries or cost > budget:
+                return shown
+            shown.setdefault(rule, []).append(entry)
+            budget, count = budget - cost, count + 1
+    return shown
 
 
 def render_test(channel: str, fmt: Format = Format.TEXT) -> Message:

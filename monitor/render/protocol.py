@@ -10,7 +10,7 @@ from datetime import tzinfo
 from typing import Protocol
 
 from monitor.models import Alert
-from monitor.render.facts import Segments
+from monitor.render.facts import Limits, Segments
 
 
 class Renderer(Protocol):
@@ -27,6 +27,10 @@ class Renderer(Protocol):
     def title_in_body(self) -> bool:
         """Whether bodies start with the title, so that the channel must not
         send it again (see notifier._title)."""
+
+    @property
+    def limits(self) -> Limits:
+        """Caps on stranger text and on the body, for this format's targets."""
 
     def escape(self, text: str) -> str:
         """`text` as literal text in this markup."""
@@ -46,8 +50,11 @@ class Renderer(Protocol):
     def group(self, rule: str, count: int, entries: Sequence[str]) -> str:
         """One rule's entries under its heading (`count` alerts in all)."""
 
+    def more(self, hidden: int) -> str:
+        """The line that ends a digest showing all but `hidden` alerts."""
+
     def digest(self, title: str, groups: Sequence[str]) -> str:
-        """A digest's body from its groups."""
+        """A digest's body from its groups (and `more`)."""
 
     def test(self, title: str, text: str) -> str:
         """The body of the test message (`text` is plain)."""

@@ -17,7 +17,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from monitor.errors import ConfigError
 from monitor.models import Alert
-from monitor.render.facts import feed_name, matched_terms, safe_link, show_time
+from monitor.render.facts import Limits, clip, feed_name, matched_terms, safe_link, show_time
 from monitor.render.markdown import escape_markdown, md_link
 
 
@@ -29,29 +29,38 @@ class Template:
     _compiled: jinja2.Template
 
 
-def alert_context(alert: Alert, fmt: str, tz: tzinfo | None = None) -> dict[str, object]:
+def alert_context(alert: Alert, fmt: str, tz: tzinfo | None, limits: Limits) -> dict[str, object]:
     """The variables a user template sees (documented in the README).
 
-    Values are raw text: an HTML template is autoescaped; a markdown template
-    must pipe stranger text through the `md` filter (`{{ title | md }}`).
+    Values are unescaped text: an HTML template is autoescaped; a markdown
+    template must pipe stranger text through the `md` filter
+    (`{{ title | md }}`). `title`, `summary` and `feed` are cut to `limits`.
     """
     return {
         "alert": alert, "item": alert.item, "format": str(fmt),
-        "title": alert.item.title, "link": safe_link(alert.item.link) or "",
-        "summary": alert.item.summary, "feed": feed_name(alert),
+        "title": clip(alert.item.title, limits.title), "link": safe_link(alert.item.link) or "",
+        "summary": clip(alert.item.summary, limits.summary), "feed": feed_name(alert, limits),
         "published": show_time(alert.item.published, tz), "rule": alert.match.rule,
         "score": alert.match.score, "terms": matched_terms(alert),
         "priority": str(alert.priority),
     }
 
 
-def render_user(template: Template, context: dict[str, object]) -> str:
+def render_user(template: Template, context: dict[str, object], ceiling: int) -> str:
     """A user template's output; its runtime errors (unknown variable, unsafe
-    attribute under the sandbox) are ConfigErrors, like its syntax errors."""
+    attribute under the sandbox) are ConfigErrors, like its syntax errors.
+
+    So is output over `ceiling` characters: it cannot be cut without knowing
+    its markup, and the caller falls back to the default layout, which fits.
+    """
     try:
-        return template._compiled.render(context)
+        body = template._compiled.render(context)
     except jinja2.TemplateError as exc:
         raise ConfigError(f"{template.path}: template failed: {exc}") from exc
+    if len(body) > ceiling:
+        raise ConfigError(f"{template.path}: template output too long: {len(body)} "
+                          f"characters, at most {ceiling}")
+    return body
 
 
 def _environment(autoescape: bool) -> SandboxedEnvironment:
