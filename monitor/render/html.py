@@ -27,6 +27,16 @@ def html_link(text: str, url: str) -> str:
     return f'<a href="{html.escape(target)}">{label}</a>' if target else label
 
 
+def shown_url(url: str) -> str:
+    """The URL as visible text, after a line break ("" when not http(s)).
+
+    Apprise makes an email's text/plain part from our HTML and keeps only the
+    text of a link, not its target: without this the plain part had no link.
+    """
+    target = safe_link(url)
+    return f"<br>{html.escape(target)}" if target else ""
+
+
 class HtmlRenderer:
     name = "html"
     title_in_body = False
@@ -51,12 +61,13 @@ class HtmlRenderer:
                              for label, value in facts(alert, tz, self.limits))
         text = self.highlight(alert_excerpt(alert))
         link = html_link(title(alert, self.limits), alert.item.link)
-        blocks = [f"<p><b>{link}</b></p>", f"\n<p>{facts_}</p>"]
+        blocks = [f"<p><b>{link}</b>{shown_url(alert.item.link)}</p>", f"\n<p>{facts_}</p>"]
         return fit([*blocks, f"\n<p>{text}</p>"] if text else blocks, self.limits.body)
 
     def entry(self, alert: Alert, tz: tzinfo | None) -> str:
         facts_ = html.escape(entry_facts(alert, tz, self.limits))
-        return f"<li>{html_link(title(alert, self.limits), alert.item.link)} ({facts_})</li>"
+        link = html_link(title(alert, self.limits), alert.item.link)
+        return f"<li>{link} ({facts_}){shown_url(alert.item.link)}</li>"
 
     def group(self, rule: str, count: int, entries: Sequence[str]) -> str:
         return f"<h3>{html.escape(rule)} ({count})</h3>\n<ul>{''.join(entries)}</ul>"
