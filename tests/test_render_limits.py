@@ -5,6 +5,7 @@ and no cut falls inside an escape or a link."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -72,6 +73,18 @@ def test_hostile_alert_fits(case: str, fmt: Format) -> None:
     message = render_alert(HOSTILE_ALERTS[case], fmt)
     assert len(message.body) <= limits.body
     assert len(message.title) <= len("[newsmonitor] : ") + limits.rule + limits.title
+    assert_well_formed(message)
+
+
+@pytest.mark.parametrize("fmt", list(RENDERERS))
+def test_many_rules_on_one_item_fit(fmt: Format) -> None:
+    base = alert(hits=0)
+    alerts = [replace(base, match=Match(MARKUP * 50 + str(i), 50, tuple(
+        TermHit(f"t{j}" * 40, f"w{j}" * 40, "title", 100) for j in range(20))))
+        for i in range(500)]
+    message = render_alert(alerts, fmt)
+    assert len(message.body) <= RENDERERS[fmt].limits.body
+    assert message.title.endswith(" +499: A title")
     assert_well_formed(message)
 
 

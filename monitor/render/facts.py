@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
-from monitor.models import Alert, TermHit
+from monitor.models import Alert, Match, TermHit
 
 SUBJECT_PREFIX = "[newsmonitor]"
 EXCERPT_CHARS = 240
@@ -64,9 +64,9 @@ def fit(blocks: Sequence[str], ceiling: int) -> str:
     """The blocks (each carrying its leading separator) joined, the last ones
     left out while the whole is over `ceiling`; the first always stays (the
     caps on its pieces bound it)."""
-    kept = list(blocks)
-    while len(kept) > 1 and sum(map(len, kept)) > ceiling:
-        kept.pop()
+    kept, size = list(blocks), sum(map(len, blocks))
+    while len(kept) > 1 and size > ceiling:
+        size -= len(kept.pop())
     return "".join(kept)
 
 
@@ -115,10 +115,14 @@ def title(alert: Alert, limits: Limits) -> str:
     return clip(alert.item.title, limits.title)
 
 
-def subject(alert: Alert) -> str:
-    """`[newsmonitor] <rule>: <title>`, one line (titles may carry newlines)."""
-    one_line = " ".join(alert.item.title.split())
-    rule = clip(alert.match.rule, SUBJECT_LIMITS.rule)
+def subject(alerts: Sequence[Alert]) -> str:
+    """`[newsmonitor] <rule>: <title>`, one line (titles may carry newlines);
+    `<rule> +2` when three rules matched the item (the best one named): a
+    subject listing every rule grew with each."""
+    rules = evidence(alerts)
+    rule = clip(rules[0].rule, SUBJECT_LIMITS.rule)
+    rule += f" +{len(rules) - 1}" if len(rules) > 1 else ""
+    one_line = " ".join(alerts[0].item.title.split())
     return f"{SUBJECT_PREFIX} {rule}: {clip(one_line, SUBJECT_LIMITS.title)}"
 
 
@@ -133,16 +137,67 @@ def send_test_text(channel: str) -> tuple[str, str]:
             f"This is a test message from newsmonitor for channel “{channel}”.")
 
 
-def facts(alert: Alert, tz: tzinfo | None, limits: Limits) -> list[tuple[str, str]]:
-    """(label, plain value) lines shared by every format, empty ones left out."""
-    lines = [
-        ("Source", feed_name(alert, limits)),
-        ("Published", show_time(alert.item.published, tz)),
-        ("Rule", clip(alert.match.rule, limits.rule)),
-        ("Score", str(alert.match.score)),
-        ("Matched", clip(", ".join(matched_terms(alert)), limits.terms)),
-    ]
+# --- the evidence ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """One rule's case for an item: its score and the distinct terms it matched."""
+
+    rule: str
+    score: int
+    terms: tuple[str, ...]
+
+
+def evidence(alerts: Sequence[Alert]) -> list[Evidence]:
+    """The alerts of one item (one per rule that matched it) as each rule's
+    evidence, once, best score first (ties in the given order)."""
+    scores: dict[str, int] = {}
+    terms: dict[str, dict[str, None]] = {}
+    for alert in alerts:
+        rule = alert.match.rule
+        scores[rule] = max(scores.get(rule, alert.match.score), alert.match.score)
+        terms.setdefault(rule, {}).update(dict.fromkeys(map(describe_hit, alert.match.hits)))
+    found = [Evidence(rule, score, tuple(terms[rule])) for rule, score in scores.items()]
+    return sorted(found, key=lambda case: -case.score)
+
+
+def combined(alerts: Sequence[Alert]) -> Alert:
+    """One alert standing for every rule that fired on the same item (rules
+    joined, hits merged, the best score and priority): what a user template
+    sees as `alert`."""
+    if len(alerts) == 1:
+        return alerts[0]
+    rules = ", ".join(dict.fromkeys(a.match.rule for a in alerts))
+    hits = tuple(dict.fromkeys(hit for a in alerts for hit in a.match.hits))
+    match = Match(rules, max(a.match.score for a in alerts), hits)
+    return replace(alerts[0], match=match,
+                   priority=max((a.priority for a in alerts), key=lambda p: p.rank))
+
+
+def facts(alerts: Sequence[Alert], tz: tzinfo | None, limits: Limits) -> list[tuple[str, str]]:
+    """(label, plain value) lines shared by every format, empty ones left out.
+
+    One rule: its Rule, Score and Matched lines. Several: one Rule line each,
+    saying what that rule matched.
+    """
+    first = alerts[0]
+    head = [("Source", feed_name(first, limits)),
+            ("Published", show_time(first.item.published, tz))]
+    rules = evidence(alerts)
+    if len(rules) > 1:
+        return [(label, value) for label, value in head if value] + [
+            ("Rule", _case(case, limits)) for case in rules]
+    (case,) = rules
+    lines = [*head, ("Rule", clip(case.rule, limits.rule)), ("Score", str(case.score)),
+             ("Matched", clip(", ".join(case.terms), limits.terms))]
     return [(label, value) for label, value in lines if value]
+
+
+def _case(case: Evidence, limits: Limits) -> str:
+    """`physics (score 93): Ampère → Ampere, Provots ≈ Provost (86)`."""
+    terms = clip(", ".join(case.terms), limits.terms)
+    return f"{clip(case.rule, limits.rule)} (score {case.score}){': ' if terms else ''}{terms}"
 
 
 def entry_facts(alert: Alert, tz: tzinfo | None, limits: Limits) -> str:
@@ -160,10 +215,11 @@ def more_text(hidden: int) -> str:
 # --- the excerpt ----------------------------------------------------------------
 
 
-def alert_excerpt(alert: Alert) -> Segments:
-    """The summary's window around the first word that matched."""
-    words = [hit.matched for hit in alert.match.hits] + [hit.term for hit in alert.match.hits]
-    return excerpt(alert.item.summary, words)
+def alert_excerpt(alerts: Sequence[Alert]) -> Segments:
+    """The item's summary, in a window around the first word any rule matched."""
+    hits = [hit for alert in alerts for hit in alert.match.hits]
+    words = [hit.matched for hit in hits] + [hit.term for hit in hits]
+    return excerpt(alerts[0].item.summary, words)
 
 
 def excerpt(text: str, words: Iterable[str], width: int = EXCERPT_CHARS) -> Segments:

@@ -54,12 +54,13 @@ class HtmlRenderer:
     def link(self, text: str, url: str) -> str:
         return html_link(text, url)
 
-    def alert(self, alert: Alert, tz: tzinfo | None) -> str:
+    def alert(self, alerts: Sequence[Alert], tz: tzinfo | None) -> str:
+        alert = alerts[0]
         # Lines rather than a table: apprise derives the email's text/plain part
         # from this HTML, and a table would put each label and value on its own line.
         facts_ = "<br>".join(f"<b>{html.escape(label)}:</b> {html.escape(value)}"
-                             for label, value in facts(alert, tz, self.limits))
-        text = self.highlight(alert_excerpt(alert))
+                             for label, value in facts(alerts, tz, self.limits))
+        text = self.highlight(alert_excerpt(alerts))
         link = html_link(title(alert, self.limits), alert.item.link)
         blocks = [f"<p><b>{link}</b>{shown_url(alert.item.link)}</p>", f"\n<p>{facts_}</p>"]
         return fit([*blocks, f"\n<p>{text}</p>"] if text else blocks, self.limits.body)

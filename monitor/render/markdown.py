@@ -73,11 +73,12 @@ class MarkdownRenderer:
     def link(self, text: str, url: str) -> str:
         return md_link(text, url)
 
-    def alert(self, alert: Alert, tz: tzinfo | None) -> str:
+    def alert(self, alerts: Sequence[Alert], tz: tzinfo | None) -> str:
+        alert = alerts[0]
         blocks = [f"**{md_link(title(alert, self.limits), alert.item.link)}**"]
         blocks += [f"\n{label}: {escape_markdown(value)}"
-                   for label, value in facts(alert, tz, self.limits)]
-        text = self.highlight(alert_excerpt(alert))
+                   for label, value in facts(alerts, tz, self.limits)]
+        text = self.highlight(alert_excerpt(alerts))
         # Two trailing spaces would be a CommonMark hard break; a blank line
         # between facts would waste space in chat, so facts use separate lines
         # and the excerpt its own paragraph.

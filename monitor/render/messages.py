@@ -29,15 +29,20 @@ class Message:
 
 
 def render_alert(
-    alert: Alert, fmt: Format, template: Template | None = None, *, tz: tzinfo | None = None
+    alert: Alert | Sequence[Alert], fmt: Format, template: Template | None = None, *,
+    tz: tzinfo | None = None,
 ) -> Message:
-    """One alert as a message in `fmt`; `template` (see `load_template`)
-    replaces the default body."""
+    """One item's message in `fmt`, from its alert, or its alerts when several
+    rules matched it (each rule's evidence shown once); `template` (see
+    `load_template`) replaces the default body."""
+    alerts = [alert] if isinstance(alert, Alert) else list(alert)
+    if not alerts or len({(a.item.feed, a.item.id) for a in alerts}) > 1:
+        raise ValueError("render_alert: the alerts of exactly one item")
     r = renderer(fmt)
     if template is not None:
-        context = alert_context(alert, fmt, tz, r.limits)
-        return Message(subject(alert), render_user(template, context, r.limits.body), fmt)
-    return Message(subject(alert), r.alert(alert, tz), fmt)
+        context = alert_context(alerts, fmt, tz, r.limits)
+        return Message(subject(alerts), render_user(template, context, r.limits.body), fmt)
+    return Message(subject(alerts), r.alert(alerts, tz), fmt)
 
 
 def render_digest(

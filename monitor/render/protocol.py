@@ -41,8 +41,9 @@ class Renderer(Protocol):
     def link(self, text: str, url: str) -> str:
         """`text` linked to `url` if that is http(s), else just `text`."""
 
-    def alert(self, alert: Alert, tz: tzinfo | None) -> str:
-        """The body of a message for one alert."""
+    def alert(self, alerts: Sequence[Alert], tz: tzinfo | None) -> str:
+        """The body of a message for one item: its alerts, one per rule that
+        matched it (the first alert's item is shown)."""
 
     def entry(self, alert: Alert, tz: tzinfo | None) -> str:
         """One alert as a digest entry."""

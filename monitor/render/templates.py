@@ -8,6 +8,7 @@ load); a template's syntax and runtime errors are ConfigErrors naming it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
@@ -17,7 +18,16 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from monitor.errors import ConfigError
 from monitor.models import Alert
-from monitor.render.facts import Limits, clip, feed_name, matched_terms, safe_link, show_time
+from monitor.render.facts import (
+    Limits,
+    clip,
+    combined,
+    evidence,
+    feed_name,
+    matched_terms,
+    safe_link,
+    show_time,
+)
 from monitor.render.markdown import escape_markdown, md_link
 
 
@@ -29,13 +39,24 @@ class Template:
     _compiled: jinja2.Template
 
 
-def alert_context(alert: Alert, fmt: str, tz: tzinfo | None, limits: Limits) -> dict[str, object]:
-    """The variables a user template sees (documented in the README).
+def alert_context(alerts: Sequence[Alert], fmt: str, tz: tzinfo | None,
+                  limits: Limits) -> dict[str, object]:
+    """The variables a user template sees (documented in the README), for the
+    alerts of one item (one per rule that matched it).
 
     Values are unescaped text: an HTML template is autoescaped; a markdown
     template must pipe stranger text through the `md` filter
     (`{{ title | md }}`). `title`, `summary` and `feed` are cut to `limits`.
+    `alert`, `rule`, `score` and `terms` stand for every rule at once (rule
+    names joined); `rules` has each rule's `name`, `score` and `terms`.
     """
+    alert = combined(alerts)
+    rules = [{"name": case.rule, "score": case.score, "terms": list(case.terms)}
+             for case in evidence(alerts)]
+    return {"rules": rules, **_values(alert, fmt, tz, limits)}
+
+
+def _values(alert: Alert, fmt: str, tz: tzinfo | None, limits: Limits) -> dict[str, object]:
     return {
         "alert": alert, "item": alert.item, "format": str(fmt),
         "title": clip(alert.item.title, limits.title), "link": safe_link(alert.item.link) or "",

@@ -37,11 +37,12 @@ class TextRenderer:
         target = safe_link(url)
         return f"{text} <{target}>" if target else text
 
-    def alert(self, alert: Alert, tz: tzinfo | None) -> str:
+    def alert(self, alerts: Sequence[Alert], tz: tzinfo | None) -> str:
+        alert = alerts[0]
         link = safe_link(alert.item.link)
         lines = [title(alert, self.limits), *([link] if link else [])]
-        lines += [f"{label}: {value}" for label, value in facts(alert, tz, self.limits)]
-        text = self.highlight(alert_excerpt(alert))
+        lines += [f"{label}: {value}" for label, value in facts(alerts, tz, self.limits)]
+        text = self.highlight(alert_excerpt(alerts))
         blocks = [lines[0], *(f"\n{line}" for line in lines[1:])]
         return fit([*blocks, f"\n\n{text}"] if text else blocks, self.limits.body)
 
