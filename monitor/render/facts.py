@@ -107,8 +107,8 @@ def show_time(when: datetime | None, tz: tzinfo | None) -> str:
     return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
 
 
-def feed_name(alert: Alert, limits: Limits | None = None) -> str:
-    return clip(alert.feed_title or alert.item.feed, (limits or SUBJECT_LIMITS).feed)
+def feed_name(alert: Alert, limits: Limits) -> str:
+    return clip(alert.feed_title or alert.item.feed, limits.feed)
 
 
 def title(alert: Alert, limits: Limits) -> str:
@@ -124,7 +124,6 @@ def subject(alerts: Sequence[Alert]) -> str:
     rule += f" +{len(rules) - 1}" if len(rules) > 1 else ""
     one_line = " ".join(alerts[0].item.title.split())
     return f"{SUBJECT_PREFIX} {rule}: {clip(one_line, SUBJECT_LIMITS.title)}"
-
 
 
 def digest_title(count: int) -> str:
