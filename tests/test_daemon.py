@@ -94,9 +94,8 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
         daemon.wait_log("reload rejected")
         assert 'rules[0] (name="broken").query' in daemon.log
         publish("p2", "F. Provost et l'Ampère")
-        # Two rules on one item: one message naming both.
-        wait_for(lambda: "[newsmonitor] ampere, provost: F. Provost et l'Ampère"
-                 in titles(hook))
+        # Two rules on one item: one message, the best rule named, the other counted.
+        wait_for(lambda: "[newsmonitor] ampere +1: F. Provost et l'Ampère" in titles(hook))
         assert daemon.log.count("reloaded reason=") == reloads
 
         # Editing a file without a signal reloads too.

@@ -31,14 +31,15 @@ def test_daemon_on_default_config_prints_the_sample_alert_and_keeps_running(
     try:
         deadline = time.monotonic() + 60
         # The sample's Ampere item fires ampere, liquidation and renault-ceo:
-        # one message names the three rules.
-        needle = ("[newsmonitor] ampere, liquidation, renault-ceo: "
-                  "Renault va liquider sa filiale Ampere")
+        # one message, its subject naming the best rule, its body each rule.
+        needle = "[newsmonitor] ampere +2: Renault va liquider sa filiale Ampere"
         while needle not in daemon.out and time.monotonic() < deadline:
             assert daemon.proc.poll() is None, daemon.log
             time.sleep(0.1)
         assert needle in daemon.out, f"stdout:\n{daemon.out}\nlog:\n{daemon.log}"
         assert "Source: newsmonitor sample" in daemon.out
+        for rule in ["ampere", "liquidation", "renault-ceo"]:
+            assert daemon.out.count(f"Rule: {rule} (score ") == 1
         time.sleep(1)
         assert daemon.proc.poll() is None, "the daemon stopped"
         code, _ = daemon.stop(timeout=20)

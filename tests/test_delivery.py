@@ -337,7 +337,7 @@ async def test_rules_firing_on_one_item_make_one_message(tmp_path: Path,
             "renault-ceo", 86, (TermHit("François Provost", "F. Provots", "title", 86),)),
             priority=Priority.HIGH)
         await h.queue([alert(1), provost, alert(2)], T0)
-        assert await h.deliver(T0) == ["[newsmonitor] ampere, renault-ceo: Ampere 1",
+        assert await h.deliver(T0) == ["[newsmonitor] ampere +1: Ampere 1",
                                        "[newsmonitor] ampere: Ampere 2"]
         body = hook.posts()[0]["message"]
         assert "F. Provots" in body and "Ampere" in body

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pydantic
 import pytest
 
+from monitor.config import ChannelModel
 from monitor.errors import ConfigError
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.render import (
+    FORMAT_NAMES,
+    RENDERERS,
     Format,
     Message,
     describe_hit,
@@ -58,16 +63,75 @@ def check_golden(name: str, message: Message) -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("fmt", list(Format))
+@pytest.mark.parametrize("fmt", list(RENDERERS))
 def test_alert_golden(fmt: Format) -> None:
     check_golden(f"alert.{fmt}", render_alert(make_alert(), fmt))
 
 
-@pytest.mark.parametrize("fmt", list(Format))
+@pytest.mark.parametrize("fmt", list(RENDERERS))
 def test_digest_golden(fmt: Format) -> None:
     alerts = [make_alert(alert_id=1), make_alert("Second [story]", rule="people", alert_id=2),
               make_alert("Third", alert_id=3, link="")]
     check_golden(f"digest.{fmt}", render_digest(alerts, fmt))
+
+
+@pytest.mark.parametrize("fmt", list(RENDERERS))
+def test_test_message_golden(fmt: Format) -> None:
+    check_golden(f"test.{fmt}", render_test("ops", fmt))
+
+
+def test_every_registered_format_is_a_config_choice() -> None:
+    assert [str(ChannelModel(format=name).format) for name in FORMAT_NAMES] == list(FORMAT_NAMES)
+    with pytest.raises(pydantic.ValidationError) as error:
+        ChannelModel(format="rtf")
+    assert all(repr(name) in str(error.value) for name in FORMAT_NAMES)
+
+
+# --- an item that several rules matched ----------------------------------------
+
+
+def rules_alerts() -> list[Alert]:
+    """One item, matched by two rules that share a term (and repeat hits)."""
+    physics = make_alert()
+    ampere = TermHit("Ampere", "Ampère", "title", 100)
+    companies = Alert(item=physics.item, match=Match("companies", 80, (
+        TermHit("Renault", "Renault", "title", 100), ampere, ampere,
+        TermHit("liquid*", "liquidation", "summary", 100))),
+        channel="c", feed_title="Science Daily", priority=Priority.HIGH, id=2)
+    return [companies, physics]
+
+
+@pytest.mark.parametrize("fmt", list(RENDERERS))
+def test_several_rules_golden(fmt: Format) -> None:
+    check_golden(f"alert-rules.{fmt}", render_alert(rules_alerts(), fmt))
+
+
+def test_several_rules_each_say_what_they_matched_once() -> None:
+    body = render_alert(rules_alerts(), Format.TEXT).body
+    assert body.count("Rule: ") == 2
+    assert "Rule: physics (score 93): Ampère → Ampere, Provots ≈ Provost (86)\n" in body
+    assert "Rule: companies (score 80): Renault, Ampère → Ampere, liquidation → liquid*\n" in body
+    assert "Matched:" not in body and "Score:" not in body
+
+
+def test_several_rules_keep_the_subject_short() -> None:
+    alerts = [replace(make_alert(), match=Match(f"rule-{i}", 50 + i)) for i in range(6)]
+    title = render_alert(alerts, Format.HTML).title
+    assert title == "[newsmonitor] rule-5 +5: Ampère wins the Provots prize"
+
+
+def test_render_alert_takes_one_item_only() -> None:
+    with pytest.raises(ValueError, match="one item"):
+        render_alert([make_alert(alert_id=1), make_alert(alert_id=2)], Format.TEXT)
+
+
+def test_user_template_sees_each_rule(tmp_path: Path) -> None:
+    path = tmp_path / "rules.j2"
+    path.write_text("{% for r in rules %}{{ r.name }}={{ r.terms | join('+') }};{% endfor %}"
+                    "|{{ rule }}")
+    body = render_alert(rules_alerts(), Format.TEXT, load_template(path)).body
+    assert body == ("physics=Ampère → Ampere+Provots ≈ Provost (86);"
+                    "companies=Renault+Ampère → Ampere+liquidation → liquid*;|companies, physics")
 
 
 def test_alert_shows_every_fact() -> None:

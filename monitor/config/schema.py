@@ -30,6 +30,7 @@ from monitor.config.values import (
     TimeZone,
 )
 from monitor.models import Priority
+from monitor.render.registry import Format
 
 DEFAULT_USER_AGENT = USER_AGENT
 
@@ -84,7 +85,8 @@ class MonitorModel(_Model):
 class ChannelModel(_Model):
     url: str = Field("", description="One apprise URL; `${ENV_VAR}` is substituted.")
     urls: tuple[str, ...] = Field((), description="Several apprise URLs.")
-    format: Literal["text", "markdown", "html"] | None = Field(
+    # Format is render's registry of formats: a format added there is a choice here.
+    format: Format | None = Field(
         None, description="Message format; default: html for email, markdown for chat.")
     min_priority: Priority = Field(Priority.LOW, description="Lowest rule priority sent here.")
     rate_limit: Rate = Field((20, timedelta(minutes=10)), description="At most N messages per "

@@ -23,8 +23,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-import jinja2
-
 from monitor.config import Settings
 from monitor.deliver import flood
 from monitor.deliver.notifier import (
@@ -37,8 +35,16 @@ from monitor.deliver.notifier import (
     validate_url,
 )
 from monitor.errors import ConfigError
-from monitor.models import Alert, Match, Priority, StoredAlert
-from monitor.render import Format, Message, load_template, render_alert, render_digest, render_test
+from monitor.models import Priority, StoredAlert
+from monitor.render import (
+    Format,
+    Message,
+    Template,
+    load_template,
+    render_alert,
+    render_digest,
+    render_test,
+)
 from monitor.retry import backoff
 from monitor.store import Store
 
@@ -61,7 +67,7 @@ class Channels:
 
     specs: Mapping[str, ChannelSpec]
     formats: Mapping[str, Format]
-    templates: Mapping[str, jinja2.Template | None]
+    templates: Mapping[str, Template | None]
     retry_for: timedelta
 
 
@@ -243,33 +249,22 @@ def _by_item(alerts: Sequence[StoredAlert]) -> dict[int, list[int]]:
     return {ids[0]: ids for ids in groups.values()}
 
 
-def _combined(alerts: Sequence[Alert]) -> Alert:
-    """One alert standing for every rule that fired on the same item."""
-    if len(alerts) == 1:
-        return alerts[0]
-    rules = ", ".join(dict.fromkeys(a.match.rule for a in alerts))
-    hits = tuple(dict.fromkeys(hit for a in alerts for hit in a.match.hits))
-    match = Match(rules, max(a.match.score for a in alerts), hits)
-    return replace(alerts[0], match=match,
-                   priority=max((a.priority for a in alerts), key=lambda p: p.rank))
-
-
 def _message(channels: Channels, spec: ChannelSpec, planned: flood.Planned,
              group: Sequence[StoredAlert]) -> Message:
     fmt, tz = channels.formats[spec.name], ZoneInfo(spec.timezone)
     alerts = [s.alert for s in group]
     same_item = len({(a.item.feed, a.item.id) for a in alerts}) == 1
     if planned.kind == "single" or (same_item and planned.reason == "catch-up"):
-        alert = _combined(alerts)
+        # One message for the item, saying which rule matched what.
         template = channels.templates.get(spec.name)
         try:
-            return render_alert(alert, fmt, template, tz=tz)
+            return render_alert(alerts, fmt, template, tz=tz)
         except ConfigError as exc:
             # The template compiled but fails on this alert (an unknown variable,
             # say): the alert still goes out, in the default layout.
             log.warning("template failed, default layout used channel=%s error=%s",
                         spec.name, exc)
-            return render_alert(alert, fmt, None, tz=tz)
+            return render_alert(alerts, fmt, None, tz=tz)
     title = {"catch-up": "catch-up: {n} older items", "quiet hours":
              "{n} alerts held during quiet hours", "digest": "digest: {n} alerts",
              "rate limit": "{n} more alerts (rate limit)"}.get(planned.reason, "{n} alerts")

@@ -220,11 +220,10 @@ class _Target:
 
 
 def _title(message: Message) -> str:
-    """No separate title for markdown: apprise puts the title through each chat
-    dialect unescaped (Telegram makes it bold Markdown, so a feed's title
-    could carry a link); our markdown bodies start with the (escaped, linked)
-    title instead."""
-    return "" if message.format is Format.MARKDOWN else message.title
+    """No separate title when the body starts with it (markdown): apprise puts
+    the title through each chat dialect unescaped (Telegram makes it bold
+    Markdown, so a feed's title could carry a link)."""
+    return "" if message.title_in_body else message.title
 
 
 def _failure_text(outcome: Any) -> str:
