@@ -77,9 +77,11 @@ class Harness:
 
     async def __aenter__(self) -> Harness:
         self.store = await Store.open(self.database)
+        self.runtime.notifier.open()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self.runtime.notifier.close()
         await self.store.close()
 
     async def queue(self, alerts: list[Alert], at: datetime) -> None:

@@ -8,14 +8,14 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import responses
 
+from monitor.config import ChannelSettings
 from monitor.deliver.notifier import (
-    ChannelSpec,
     Notifier,
     credentials_dir_urls,
     default_format,
@@ -35,6 +35,35 @@ SLACK_HOOK = f"https://hooks.slack.com/services/T0AAA1111/B0BBB2222/{SLACK_TOKEN
 BOT_TOKEN = "123456789:AAHsecretBotTokenSECRET0123456789"
 TGRAM_URL = f"tgram://{BOT_TOKEN}/-1001234567/"
 TGRAM_API = f"https://api.telegram.org/bot{BOT_TOKEN}/sendMessage"
+
+
+def channel(name: str, *urls: str, **options: object
+            ) -> tuple[ChannelSettings, tuple[str, ...]]:
+    """A channel as the notifier takes it: settings at their defaults, and URLs."""
+    settings: dict[str, object] = dict(
+        name=name, urls=urls, format=None, min_priority=Priority.LOW,
+        rate_limit=(20, timedelta(minutes=10)), quiet_hours=None, digest=None,
+        timezone="UTC", template=None, catch_up=timedelta(days=1),
+        connect_timeout=timedelta(seconds=10), read_timeout=timedelta(seconds=60),
+        send_timeout=timedelta(seconds=90))
+    return ChannelSettings(**{**settings, **options}), urls  # type: ignore[arg-type]
+
+
+_OPENED: list[Notifier] = []
+
+
+def opened(*channels: tuple[ChannelSettings, tuple[str, ...]]) -> Notifier:
+    """An open notifier for `channels`, closed after the test."""
+    notifier = Notifier(channels).open()
+    _OPENED.append(notifier)
+    return notifier
+
+
+@pytest.fixture(autouse=True)
+def _close_notifiers() -> Iterator[None]:
+    yield
+    while _OPENED:
+        _OPENED.pop().close()
 
 
 def make_alert(title: str = "Ampère wins the Provots prize") -> Alert:
@@ -67,7 +96,7 @@ def payloads(mock: responses.RequestsMock) -> list[dict[str, object]]:
 
 
 async def test_email_is_multipart_html_and_text(smtp: LoopbackSMTP) -> None:
-    notifier = Notifier([ChannelSpec("mail", (smtp.mailto_url(to="reader@example.com"),))])
+    notifier = opened(channel("mail", smtp.mailto_url(to="reader@example.com")))
     message = render_alert(make_alert(HOSTILE), Format.HTML)
     result = await notifier.send("mail", message)
     assert result.ok, result.error
@@ -87,7 +116,7 @@ async def test_email_is_multipart_html_and_text(smtp: LoopbackSMTP) -> None:
 
 
 async def test_email_digest(smtp: LoopbackSMTP) -> None:
-    notifier = Notifier([ChannelSpec("mail", (smtp.mailto_url(),))])
+    notifier = opened(channel("mail", smtp.mailto_url()))
     alerts = [make_alert(), make_alert("Second")]
     result = await notifier.send("mail", render_digest(alerts, Format.HTML))
     assert result.ok
@@ -101,7 +130,7 @@ async def test_email_wrong_password_fails_without_leaking_it(
         smtp: LoopbackSMTP, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     secret = "wrong-SECRET-pw-777"
-    notifier = Notifier([ChannelSpec("mail", (smtp.mailto_url(password=secret),))])
+    notifier = opened(channel("mail", smtp.mailto_url(password=secret)))
     result = await notifier.send("mail", render_test("mail", Format.HTML))
     assert not result.ok and not smtp.received
     assert result.results[0].error
@@ -113,7 +142,7 @@ async def test_email_wrong_password_fails_without_leaking_it(
 
 async def test_slack_gets_mrkdwn_with_linked_title(http: responses.RequestsMock) -> None:
     http.add(responses.POST, SLACK_HOOK, body="ok")
-    notifier = Notifier([ChannelSpec("chat", (SLACK_URL,))])
+    notifier = opened(channel("chat", SLACK_URL))
     alert = make_alert(HOSTILE)
     result = await notifier.send("chat", render_alert(alert, Format.MARKDOWN),
                                  priority=alert.priority)
@@ -135,7 +164,7 @@ async def test_slack_gets_mrkdwn_with_linked_title(http: responses.RequestsMock)
 
 async def test_telegram_gets_markdown_with_linked_title(http: responses.RequestsMock) -> None:
     http.add(responses.POST, TGRAM_API, json={"ok": True, "result": {}})
-    notifier = Notifier([ChannelSpec("chat", (TGRAM_URL,))])
+    notifier = opened(channel("chat", TGRAM_URL))
     result = await notifier.send("chat", render_alert(make_alert(HOSTILE), Format.MARKDOWN))
     assert result.ok, result.error
     (payload,) = payloads(http)
@@ -151,7 +180,7 @@ async def test_telegram_gets_markdown_with_linked_title(http: responses.Requests
 async def test_one_failing_url_does_not_stop_the_others(http: responses.RequestsMock) -> None:
     http.add(responses.POST, SLACK_HOOK, status=500, body="boom")
     http.add(responses.POST, TGRAM_API, json={"ok": True, "result": {}})
-    notifier = Notifier([ChannelSpec("chat", (SLACK_URL, TGRAM_URL))])
+    notifier = opened(channel("chat", SLACK_URL, TGRAM_URL))
     result = await notifier.send("chat", render_test("chat", Format.MARKDOWN))
     assert not result.ok
     assert [(r.index, r.ok) for r in result.results] == [(0, False), (1, True)]
@@ -164,7 +193,7 @@ async def test_one_failing_url_does_not_stop_the_others(http: responses.Requests
 
 async def test_429_gives_retry_after(http: responses.RequestsMock) -> None:
     http.add(responses.POST, SLACK_HOOK, status=429, headers={"Retry-After": "42"})
-    notifier = Notifier([ChannelSpec("chat", (SLACK_URL,))])
+    notifier = opened(channel("chat", SLACK_URL))
     result = await notifier.send("chat", render_test("chat", Format.MARKDOWN))
     assert not result.ok and result.retry_after == 42.0
 
@@ -172,14 +201,14 @@ async def test_429_gives_retry_after(http: responses.RequestsMock) -> None:
 async def test_apprise_makes_one_attempt_even_with_retry_in_url(
         http: responses.RequestsMock) -> None:
     http.add(responses.POST, SLACK_HOOK, status=500)
-    notifier = Notifier([ChannelSpec("chat", (SLACK_URL.replace("#alerts", "#alerts?retry=3"),))])
+    notifier = opened(channel("chat", SLACK_URL.replace("#alerts", "#alerts?retry=3")))
     result = await notifier.send("chat", render_test("chat", Format.MARKDOWN))
     assert not result.ok and len(http.calls) == 1
 
 
 async def test_unknown_channel_is_a_delivery_error() -> None:
     with pytest.raises(DeliveryError, match="nope"):
-        await Notifier([]).send("nope", render_test("nope"))
+        await opened().send("nope", render_test("nope"))
 
 
 # --- secrets --------------------------------------------------------------------
@@ -198,7 +227,7 @@ async def test_failing_urls_leak_no_secret(http: responses.RequestsMock,
     http.add(responses.POST, SLACK_HOOK, status=403, body=f"invalid_token {SLACK_TOKEN}")
     http.add(responses.POST, TGRAM_API, status=401,
              json={"ok": False, "description": f"Unauthorized {BOT_TOKEN}"})
-    notifier = Notifier([ChannelSpec("chat", (SLACK_URL, TGRAM_URL))])
+    notifier = opened(channel("chat", SLACK_URL, TGRAM_URL))
     result = await notifier.send("chat", render_test("chat", Format.MARKDOWN))
     assert not result.ok and all(r.error for r in result.results)
     for secret in (SLACK_TOKEN, BOT_TOKEN, BOT_TOKEN.split(":")[1]):
@@ -218,7 +247,7 @@ def test_invalid_url_message_has_no_secret(url: str, secret: str,
     assert message is not None and secret not in message
     assert secret not in caplog.text
     with pytest.raises(ConfigError) as info:
-        Notifier([ChannelSpec("bad", (url,))])
+        opened(channel("bad", url))
     assert "channels.bad.urls[0]" in str(info.value) and secret not in str(info.value)
 
 
@@ -236,7 +265,7 @@ def test_validate_and_mask_good_urls() -> None:
 
 
 async def test_console_prints_the_alert(capsys: pytest.CaptureFixture[str]) -> None:
-    notifier = Notifier([ChannelSpec("tty", ("console://",))])
+    notifier = opened(channel("tty", "console://"))
     result = await notifier.send("tty", render_alert(make_alert(), Format.TEXT))
     assert result.ok
     out = capsys.readouterr().out
@@ -248,15 +277,15 @@ async def test_console_prints_the_alert(capsys: pytest.CaptureFixture[str]) -> N
 
 
 @pytest.mark.parametrize(("spec", "fmt"), [
-    (ChannelSpec("a", ("mailto://u:p@example.com",)), Format.HTML),
-    (ChannelSpec("a", (SLACK_URL,)), Format.MARKDOWN),
-    (ChannelSpec("a", (TGRAM_URL,)), Format.MARKDOWN),
-    (ChannelSpec("a", ("console://",)), Format.TEXT),
-    (ChannelSpec("a", ("json://example.com",)), Format.TEXT),
-    (ChannelSpec("a", (SLACK_URL,), format=Format.TEXT), Format.TEXT),
+    ((None, ("mailto://u:p@example.com",)), Format.HTML),
+    ((None, (SLACK_URL,)), Format.MARKDOWN),
+    ((None, (TGRAM_URL,)), Format.MARKDOWN),
+    ((None, ("console://",)), Format.TEXT),
+    ((None, ("json://example.com",)), Format.TEXT),
+    (("text", (SLACK_URL,)), Format.TEXT),
 ])
-def test_default_format(spec: ChannelSpec, fmt: Format) -> None:
-    assert default_format(spec) == fmt
+def test_default_format(spec: tuple[str | None, tuple[str, ...]], fmt: Format) -> None:
+    assert default_format(*spec) == fmt
 
 
 def write_private(path: Path, text: str, mode: int = 0o600) -> Path:

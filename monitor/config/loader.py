@@ -251,7 +251,10 @@ def _channels(main: ConfigModel, path: Path, env: Mapping[str, str],
         template = (path.parent / ch.template).resolve() if ch.template else None
         out[name] = ChannelSettings(name, tuple(urls), ch.format, ch.min_priority,
                                     ch.rate_limit, ch.quiet_hours, ch.digest,
-                                    ch.timezone or main.monitor.timezone, template)
+                                    ch.timezone or main.monitor.timezone, template,
+                                    catch_up=main.monitor.catch_up,
+                                    connect_timeout=ch.connect_timeout,
+                                    read_timeout=ch.read_timeout, send_timeout=ch.send_timeout)
     return out
 
 

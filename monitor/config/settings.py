@@ -45,6 +45,10 @@ class ChannelSettings:
     digest: str | None
     timezone: str
     template: Path | None
+    catch_up: timedelta  # [monitor] catch_up, here because flood control reads it per channel
+    connect_timeout: timedelta
+    read_timeout: timedelta
+    send_timeout: timedelta
 
 
 @dataclass(frozen=True, slots=True)

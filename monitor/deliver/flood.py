@@ -14,7 +14,7 @@ Rules, in order:
    one digest. Interval periods are aligned to local midnight; cron times come
    from croniter, which reads crontab(5) as cron does (Sunday is 0 and 7). An
    empty period sends nothing, since no alert is pending to form it.
-4. Rate limit (`count` messages per `seconds`, counting `sent`): when more
+4. Rate limit (`count` messages per `window`, counting `sent`): when more
    messages are due than slots are free, the last free slot carries a summary
    of all the overflow; with no free slot everything waits for the next one.
    High-priority singles are served first, then digests, then the rest by age.
@@ -38,10 +38,10 @@ Kind = Literal["single", "digest", "summary"]
 
 
 class FloodPolicy(Protocol):
-    """The channel settings flood control reads (notifier.ChannelSpec has them)."""
+    """The channel settings flood control reads (config's ChannelSettings)."""
 
     @property
-    def rate_limit(self) -> tuple[int, int]: ...
+    def rate_limit(self) -> tuple[int, timedelta]: ...
     @property
     def quiet_hours(self) -> tuple[time, time] | None: ...
     @property
@@ -205,12 +205,11 @@ def _after_quiet(policy: FloodPolicy, alerts: Sequence[Pending]) -> list[Planned
     return singles + ([_digest(held, "quiet hours")] if held else [])
 
 
-def _rate_limit(limit: tuple[int, int], sent: Sequence[datetime], units: Sequence[Planned],
+def _rate_limit(limit: tuple[int, timedelta], sent: Sequence[datetime], units: Sequence[Planned],
                 now: datetime) -> tuple[tuple[Planned, ...], datetime | None]:
     """Fit `units` (most urgent first) into the free slots; the overflow
     becomes one summary in the last slot, or waits for the next free one."""
-    count, seconds = limit
-    window = timedelta(seconds=seconds)
+    count, window = limit
     recent = sorted(t for t in sent if now - window < t <= now)
     free = max(0, count - len(recent))
     if len(units) <= free:

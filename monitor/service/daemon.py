@@ -31,7 +31,9 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import FeedSettings, Settings, load
+from monitor.deliver import channels as deliver_channels
 from monitor.deliver import outbox as delivery
+from monitor.deliver.channels import Channels
 from monitor.deliver.notifier import Notifier
 from monitor.errors import ConfigError, NewsmonitorError
 from monitor.matcher import Matcher, check_rules, compile_rules
@@ -59,8 +61,8 @@ class Runtime:
 
     settings: Settings
     matcher: Matcher
-    notifier: Notifier
-    channels: delivery.Channels
+    notifier: Notifier  # closed; the daemon opens it while this runtime is in use
+    channels: Channels
 
 
 def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
@@ -71,13 +73,11 @@ def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
     settings = load(path, environ)
     problems = [str(err) for err in check_rules(settings.rules)]
     try:
-        channels = delivery.build_channels(settings, environ)
+        channels, notifier = deliver_channels.build(settings, environ)
     except ConfigError as exc:
         problems += exc.problems
-        channels = None
-    if problems or channels is None:
+    if problems:
         raise ConfigError(problems)
-    notifier = Notifier(list(channels.specs.values()))
     return Runtime(settings, compile_rules(settings.rules), notifier, channels)
 
 
@@ -108,9 +108,10 @@ class Daemon:
     _health: HealthServer | None = None
     health_stale_after: float = 10.0  # seconds without a tick before /healthz says 503
     http_port: int = 0                # the port /healthz listens on, once started
-    # One delivery pass at a time: two at once would both read the rate-limit
-    # window and both send (see delivery); polls only ask for a pass.
-    _delivering: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Channels a delivery pass is sending on: passes overlap (a slow receiver
+    # must not hold the others' alerts), one channel never (see delivery).
+    _busy: set[str] = field(default_factory=set)
+    _retired: set[Notifier] = field(default_factory=set)  # replaced by a reload
     _reloading: asyncio.Lock = field(default_factory=asyncio.Lock)
     # Feeds being polled now: a poll still waiting for a fetch slot past its
     # lease must not be dispatched a second time.
@@ -121,6 +122,7 @@ class Daemon:
 
     async def _open(self) -> Context:
         settings = self.runtime.settings
+        self.runtime.notifier.open()
         self.store = await Store.open(settings.monitor.database)
         if "://" not in settings.monitor.database:
             # A SQLite file has one daemon: claims left by a crash are void.
@@ -145,6 +147,9 @@ class Daemon:
             self._ctx.pool.shutdown()
         if self.store is not None:
             await self.store.close()
+        for notifier in (*self._retired, self.runtime.notifier):
+            notifier.close()
+        self._retired.clear()
 
     async def run_once(self) -> list[Outcome]:
         """Poll every enabled feed once, deliver what is due, and return."""
@@ -227,7 +232,7 @@ class Daemon:
                               **trigger, **opts)
 
         job(self._dispatch, "dispatch", seconds=1)
-        job(self._deliver, "deliver", seconds=2)
+        job(self._deliver_tick, "deliver", seconds=2)
         job(self._watch, "watch", seconds=2)
         job(self._refresh_gauges, "gauges", seconds=5, next_run_time=datetime.now(UTC))
         job(self._retention, "retention", days=1,
@@ -328,16 +333,20 @@ class Daemon:
         except NewsmonitorError as exc:
             log.error("polling after the outage failed error=%s", exc)
 
+    async def _deliver_tick(self) -> None:
+        """Start a pass and return: the next tick starts another even while a
+        slow channel holds this one (`_busy` keeps each channel to one pass)."""
+        self._spawn(self._deliver())
+
     async def _deliver(self, retry_now: bool = False) -> None:
         if self.store is None:
             return
-        async with self._delivering:
-            try:
-                await delivery.deliver_due(self.store, self.runtime.notifier,
-                                           self.runtime.channels, self.clock(), self.metrics,
-                                           retry_now=retry_now)
-            except NewsmonitorError as exc:
-                log.error("delivery tick failed error=%s", exc)
+        try:
+            await delivery.deliver_due(self.store, self.runtime.notifier,
+                                       self.runtime.channels, self.clock(), self.metrics,
+                                       retry_now=retry_now, busy=self._busy)
+        except NewsmonitorError as exc:
+            log.error("delivery tick failed error=%s", exc)
 
     async def _refresh_gauges(self) -> None:
         if self.store is None:
@@ -351,7 +360,7 @@ class Daemon:
         oldest = await store.oldest_pending()
         age = self.clock().timestamp() - oldest if oldest is not None else None
         self.metrics.refresh(await store.outbox_counts(), age, await store.feeds(),
-                             self.runtime.channels.specs)
+                             self.runtime.channels.by_name)
 
     async def _watch(self) -> None:
         if config_fingerprint(self.runtime.settings) != self._fingerprint:
@@ -396,7 +405,9 @@ class Daemon:
             systemd.notify(f"READY=1\nSTATUS=reload rejected: {len(problems)} errors")
             return False
         _warn_restart_only(self.runtime.settings, runtime.settings)
+        self._retire(self.runtime.notifier)
         self.runtime = runtime
+        runtime.notifier.open()
         if self._ctx is not None:
             self._ctx.settings, self._ctx.matcher = runtime.settings, runtime.matcher
         self._fingerprint = config_fingerprint(runtime.settings)
@@ -417,6 +428,19 @@ class Daemon:
             first = now if local else first_poll(now, policy, rng)
             rows.append((feed.name, feed.url, policy.interval, first.timestamp()))
         await self.store.sync_feeds(rows)
+
+    def _retire(self, notifier: Notifier) -> None:
+        """Close a replaced notifier once the sends that passes in flight
+        started on it have surely ended (each has its deadline); closing it
+        now would cut them off. `_close` closes what is left at shutdown."""
+        self._retired.add(notifier)
+
+        def close() -> None:
+            if notifier in self._retired:
+                self._retired.discard(notifier)
+                notifier.close()
+
+        asyncio.get_running_loop().call_later(notifier.deadline, close)
 
     def _summary(self) -> str:
         s = self.runtime.settings
