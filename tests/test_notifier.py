@@ -7,11 +7,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 import responses
 
 from monitor.config import ChannelSettings
@@ -26,7 +30,9 @@ from monitor.deliver.notifier import (
 from monitor.errors import ConfigError, DeliveryError
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.render import Format, render_alert, render_digest, render_test
+from tests.servers import LoopbackServer
 from tests.smtp import LoopbackSMTP
+from tests.waiting import wait_for
 
 HOSTILE = "<b>x</b> [click](http://evil) *bold* _u_"
 SLACK_TOKEN = "xSECRETslackTOKEN123456"
@@ -333,3 +339,93 @@ def test_credentials_dir_urls(tmp_path: Path) -> None:
 def test_credentials_default_environment() -> None:
     if "CREDENTIALS_DIRECTORY" not in os.environ:
         assert credentials_dir_urls("anything") == []
+
+
+# --- lifecycle ----------------------------------------------------------------
+
+PROBE = """
+import logging, requests
+send = requests.Session.send
+import monitor.deliver.notifier
+print(requests.Session.send is send, logging.getLogger("apprise").filters == [])
+"""
+
+
+def test_importing_the_notifier_changes_nothing_global() -> None:
+    """Issue 10: importing it used to wrap `requests.Session.send` for the
+    whole process and put a secret filter on apprise's logger."""
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONPATH": str(root)}).stdout
+    assert out.split() == ["True", "True"]
+
+
+def test_open_installs_and_close_removes_the_observer_and_the_redactor() -> None:
+    send, apprise_log = requests.Session.send, logging.getLogger("apprise")
+    before = list(apprise_log.filters)
+    first = Notifier([channel("chat", SLACK_URL)])
+    second = Notifier([channel("chat", TGRAM_URL)])
+    assert requests.Session.send is send and apprise_log.filters == before
+    with first:
+        assert requests.Session.send is not send and len(apprise_log.filters) == len(before) + 1
+        second.open()  # a reload opens the new notifier before closing the old one
+    assert requests.Session.send is not send  # still in use by `second`
+    second.close()
+    assert requests.Session.send is send and apprise_log.filters == before
+
+
+async def test_a_closed_notifier_does_not_send() -> None:
+    with pytest.raises(DeliveryError, match="not open"):
+        await Notifier([channel("tty", "console://")]).send("tty", render_test("tty"))
+
+
+# --- refusals, slow and trickling receivers (issue 14) ----------------------------
+
+
+@pytest.mark.parametrize(("status", "permanent"), [
+    (413, True), (400, True), (404, True), (408, False), (429, False), (500, False),
+    (503, False),
+])
+async def test_a_4xx_is_a_refusal_for_good(receiver: LoopbackServer, status: int,
+                                           permanent: bool) -> None:
+    receiver.statuses = [status]
+    notifier = opened(channel("hook", f"json://127.0.0.1:{receiver.port}/h"))
+    result = await notifier.send("hook", render_test("hook"))
+    assert not result.ok and result.permanent is permanent
+    assert result.results[0].error == f"HTTP {status}"
+
+
+async def test_a_slow_receiver_is_waited_for(receiver: LoopbackServer) -> None:
+    """A webhook answering after 6 s: apprise's default read timeout (4 s)
+    made that a failure, retried three times (issue 14.4)."""
+    receiver.delay = 6
+    notifier = opened(channel("hook", f"json://127.0.0.1:{receiver.port}/h"))
+    result = await notifier.send("hook", render_test("hook"))
+    assert result.ok, result.error
+    assert receiver.attempts() == 1
+
+
+async def test_timeouts_are_channel_settings_and_a_timeout_is_an_unknown_outcome(
+        receiver: LoopbackServer) -> None:
+    receiver.delay = 1.5
+    url = f"json://127.0.0.1:{receiver.port}/h"
+    notifier = opened(channel("short", url, read_timeout=timedelta(seconds=0.5)),
+                      channel("url-says", f"{url}?rto=5", read_timeout=timedelta(seconds=0.5)))
+    short = await notifier.send("short", render_test("short"))
+    assert not short.ok and short.unknown and not short.permanent
+    assert "may have it" in short.error
+    assert (await notifier.send("url-says", render_test("url-says"))).ok  # ?rto= wins
+
+
+async def test_a_trickling_receiver_is_cut_off_at_the_send_timeout(
+        receiver: LoopbackServer) -> None:
+    """One byte every 0.5 s never trips a read timeout; the send timeout
+    still ends the send, and really: the receiver sees the connection cut."""
+    receiver.trickle = 0.5
+    notifier = opened(channel("hook", f"json://127.0.0.1:{receiver.port}/h",
+                              send_timeout=timedelta(seconds=2)))
+    started = time.monotonic()
+    result = await notifier.send("hook", render_test("hook"))
+    assert time.monotonic() - started < 3
+    assert not result.ok and result.unknown
+    wait_for(lambda: receiver.cut == 1, timeout=5)

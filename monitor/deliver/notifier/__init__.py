@@ -319,6 +319,8 @@ def _reason(call: Call, outcome: Any) -> str:
         return "no answer (timed out or cut; the receiver may have it)"
     if call.status is not None and call.status >= 300:
         return f"HTTP {call.status}"
+    if call.failure:
+        return call.failure
     messages = [entry.message for entry in outcome.logs()
                 if entry.level in {"WARNING", "ERROR", "CRITICAL"}]
     return messages[-1] if messages else f"apprise reported {outcome.status.name.lower()}"

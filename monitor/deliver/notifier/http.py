@@ -41,6 +41,7 @@ class Call:
 
     responses: list[tuple[int, str | None]] = field(default_factory=list)
     unknown: bool = False   # a request was written and no status came back
+    failure: str = ""       # why no request could be written, in our words
     expired: bool = False   # the deadline passed (`expire`)
     _sockets: list[socket.socket] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -147,12 +148,27 @@ def _observing_send(session: Any, request: Any, **kwargs: Any) -> Any:
         session.mount("https://", adapter)
     try:
         response = _Wrap.original(session, request, **kwargs)
-    except Exception:
+    except Exception as exc:
         if call.connected or call.expired:
             call.unknown = True
+        else:
+            call.failure = f"could not connect: {_cause(exc)}"
         raise
     call.responses.append((response.status_code, response.headers.get("Retry-After")))
     return response
+
+
+def _cause(exc: BaseException) -> str:
+    """The OS's reason at the root of a requests error ("Connection refused"),
+    else the error's type: requests' own text repeats the whole URL."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.strerror:
+            return seen.strerror
+        if isinstance(seen, TimeoutError | socket.timeout):
+            return "timed out"
+        seen = seen.__cause__ or seen.__context__
+    return type(exc).__name__
 
 
 @contextlib.contextmanager
