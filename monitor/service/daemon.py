@@ -4,7 +4,8 @@ live reload, systemd notifications.
 Ticks (APScheduler's asyncio scheduler, each `max_instances=1`):
 - dispatch, every second: claims the feeds due in the store and starts one
   poll task each (the fetcher bounds how many run at once);
-- deliver, every 2 s: hands due outbox rows to `delivery`;
+- deliver, every 2 s: starts a pass over the due outbox rows (`delivery`)
+  without waiting for the last one: a slow channel holds only itself;
 - watch, every 2 s: reloads when a config or rule file changed;
 - gauges, every 5 s: outbox depth and feed health for /metrics;
 - retention, daily: prunes old items and alerts (`Store.prune`).
