@@ -1,6 +1,7 @@
-"""Notifier end to end: a real SMTP server on loopback, and apprise's real Slack
+"""Notifier end to end: a real SMTP server on loopback, apprise's real Slack
 and Telegram plugins with their HTTP requests answered at the transport
-(`responses`, which replaces requests' HTTPAdapter.send)."""
+(`responses`, which replaces requests' HTTPAdapter.send), and real loopback
+webhook receivers that refuse, answer slowly or trickle."""
 
 from __future__ import annotations
 
