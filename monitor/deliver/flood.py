@@ -81,6 +81,7 @@ class Plan:
 
 # --- schedules ----------------------------------------------------------------
 
+
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
