@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ class LoopbackServer:
         self.hits: list[Hit] = []
         self.statuses: list[int] = []      # for POST receivers: next answers, else 200
         self.post_headers: dict[str, str] = {}  # sent with every POST answer
+        self.delay = 0.0    # seconds a POST waits for its answer (a slow receiver)
+        self.trickle = 0.0  # seconds between the bytes of a POST's answer (from the first)
+        self.cut = 0        # trickled answers the client hung up on
         self.lock = threading.Lock()
         server = self
 
@@ -75,8 +79,27 @@ class LoopbackServer:
                 with server.lock:
                     status = server.statuses.pop(0) if server.statuses else 200
                     hit.status = status
-                self._send(status, b"{}", {"Content-Type": "application/json",
-                                           **server.post_headers})
+                time.sleep(server.delay)
+                headers = {"Content-Type": "application/json", **server.post_headers}
+                if server.trickle:
+                    return self._trickle(status, b"{}", headers)
+                self._send(status, b"{}", headers)
+
+            def _trickle(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+                """The whole answer, status line included, one byte at a time: no
+                read ever waits long enough for a read timeout."""
+                lines = [f"HTTP/1.1 {status} OK", *(f"{k}: {v}" for k, v in headers.items()),
+                         f"Content-Length: {len(body)}", "", ""]
+                raw = "\r\n".join(lines).encode() + body
+                try:
+                    for byte in raw:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(server.trickle)
+                except OSError:
+                    with server.lock:
+                        server.cut += 1
+                self.close_connection = True
 
             def _send(self, status: int, body: bytes, headers: dict[str, str]) -> None:
                 self.send_response(status)

@@ -4,6 +4,7 @@ catch-up, retries with backoff, dead alerts, per-channel isolation."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -77,9 +78,11 @@ class Harness:
 
     async def __aenter__(self) -> Harness:
         self.store = await Store.open(self.database)
+        self.runtime.notifier.open()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self.runtime.notifier.close()
         await self.store.close()
 
     async def queue(self, alerts: list[Alert], at: datetime) -> None:
@@ -374,3 +377,67 @@ async def test_partial_retry_survives_an_edited_channel(tmp_path: Path,
             await h.deliver(T0 + timedelta(seconds=31))
             assert [p["title"] for p in second.posts()] == ["[newsmonitor] ampere: Ampere 1"]
             assert len(hook.posts()) == 1
+
+
+async def test_a_message_refused_for_good_goes_dead_and_the_rest_flow(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    """Issue 14.3: a 413 for one alert held the channel's later alerts behind
+    its retries until retry_for. It is dead at once, with its reason."""
+    async with Harness(setup(tmp_path, hook), hook) as h:
+        await h.queue([alert(1), alert(2), alert(3)], T0)
+        hook.statuses = [413]
+        assert await h.deliver(T0) == ["[newsmonitor] ampere: Ampere 2",
+                                       "[newsmonitor] ampere: Ampere 3"]
+        dead = await h.store.history(state="dead")
+        assert [s.alert.item.title for s in dead] == ["Ampere 1"]
+        assert "HTTP 413" in (dead[0].last_error or "")
+        assert dead[0].attempts == 1
+
+
+async def test_an_unknown_outcome_is_not_repeated_at_the_retry_rate(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    """Issue 14.4: a send that timed out may have arrived; retried every 30 s
+    a slow webhook got it three times. It is retried an hour later."""
+    async with Harness(setup(tmp_path, hook, 'read_timeout = "1s"'), hook) as h:
+        await h.queue([alert(1)], T0)
+        hook.delay = 2
+        await h.deliver(T0)
+        hook.delay = 0
+        for minutes in (1, 5, 30, 59):
+            await h.deliver(T0 + timedelta(minutes=minutes))
+        assert hook.attempts() == 1
+        await h.deliver(T0 + timedelta(minutes=61))
+        assert hook.attempts() == 2
+
+
+async def test_one_clean_log_line_per_delivery_outcome(
+        tmp_path: Path, hook: LoopbackServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 11: a failure showed apprise's internals (`json://…?method=POST&
+    overflow=upstream&retry=0…: A Connection error occurred…`), a success
+    nothing."""
+    caplog.set_level(logging.INFO, logger="monitor")
+    async with Harness(setup(tmp_path, hook), hook) as h:
+        await h.queue([alert(1)], T0)
+        hook.statuses = [500]
+        await h.deliver(T0)
+        await h.deliver(T0 + timedelta(seconds=31))
+    lines = [r.getMessage() for r in caplog.records if r.name == "monitor.deliver.outbox"]
+    url = f"json://127.0.0.1:{hook.port}/h"
+    assert lines == [
+        f"delivery failed channel=hook rule=ampere item=https://x/1 url={url} error=HTTP 500",
+        f"delivered channel=hook rule=ampere item=https://x/1 url={url}"]
+
+
+async def test_a_connection_failure_is_one_line_without_apprise_internals(
+        tmp_path: Path, hook: LoopbackServer, caplog: pytest.LogCaptureFixture) -> None:
+    with loopback() as gone:
+        config = setup(tmp_path, gone)
+    caplog.set_level(logging.INFO, logger="monitor")
+    async with Harness(config, hook) as h:
+        await h.queue([alert(1)], T0)
+        await h.deliver(T0)
+    (line,) = [r.getMessage() for r in caplog.records
+               if r.getMessage().startswith("delivery failed")]
+    assert line.startswith(f"delivery failed channel=hook rule=ampere item=https://x/1 "
+                           f"url=json://127.0.0.1:{gone.port}/h error=")
+    assert line.endswith("error=could not connect: Connection refused")

@@ -21,11 +21,12 @@ from monitor.models import Priority
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)  # a Wednesday, 12:00 UTC
 HIGH, NORMAL = Priority.HIGH, Priority.NORMAL
+TEN_MINUTES = timedelta(seconds=600)
 
 
 @dataclass(frozen=True)
 class Policy:
-    rate_limit: tuple[int, int] = (20, 600)
+    rate_limit: tuple[int, timedelta] = (20, timedelta(seconds=600))
     quiet_hours: tuple[time, time] | None = None
     digest: str | None = None
     timezone: str = "UTC"
@@ -59,11 +60,11 @@ CASES = [
           None)),
     ("18 sent in the window: 1 single + summary", Policy(), [at(-5)] * 18, alerts(4), T0,
      Plan((*singles(1), Planned((2, 3, 4), "summary", "rate limit")), None)),
-    ("window full: wait for the oldest send to age out", Policy(rate_limit=(3, 600)),
+    ("window full: wait for the oldest send to age out", Policy(rate_limit=(3, TEN_MINUTES)),
      [at(-9), at(-8), at(-1)], alerts(2), T0, Plan((), at(1))),
-    ("sends older than the window do not count", Policy(rate_limit=(3, 600)),
+    ("sends older than the window do not count", Policy(rate_limit=(3, TEN_MINUTES)),
      [at(-11), at(-10), at(-10.5)], alerts(3), T0, Plan(singles(1, 2, 3), None)),
-    ("high priority takes the first slot", Policy(rate_limit=(2, 600)), [],
+    ("high priority takes the first slot", Policy(rate_limit=(2, TEN_MINUTES)), [],
      [*alerts(2, created=at(-1)), Pending(9, T0, HIGH)], T0,
      Plan((*singles(9), Planned((1, 2), "summary", "rate limit")), None)),
     ("quiet hours hold normal alerts until 07:00", Policy(quiet_hours=QUIET), [],
@@ -102,7 +103,7 @@ CASES = [
      Plan((Planned((1,), "digest", "catch-up"),), None)),
     ("published within catch_up: a single", Policy(), [],
      alerts(1, published=T0 - timedelta(hours=23)), T0, Plan(singles(1), None)),
-    ("catch-up digest counts against the rate limit", Policy(rate_limit=(2, 600)), [],
+    ("catch-up digest counts against the rate limit", Policy(rate_limit=(2, TEN_MINUTES)), [],
      [*alerts(2, published=T0 - timedelta(days=2)), *alerts(3, start=3)], T0,
      Plan((Planned((1, 2), "digest", "catch-up"),
            Planned((3, 4, 5), "summary", "rate limit")), None)),
@@ -118,7 +119,7 @@ def test_plan(policy: Policy, sent: list[datetime], pending: list[Pending], now:
 
 def test_plan_never_drops_an_alert() -> None:
     pending = [*alerts(30, published=T0 - timedelta(days=2)), *alerts(40, start=31)]
-    result = plan(Policy(rate_limit=(5, 600)), [at(-1)], pending, T0)
+    result = plan(Policy(rate_limit=(5, TEN_MINUTES)), [at(-1)], pending, T0)
     planned = [i for unit in result.deliveries for i in unit.alert_ids]
     assert sorted(planned) == list(range(1, 71))
     assert len(result.deliveries) == 4

@@ -12,10 +12,11 @@ from apprise.conversion import convert_between
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.deliver.notifier import ChannelSpec, Notifier
+from monitor.deliver.notifier import Notifier
 from monitor.models import Alert, Item, Match, TermHit
 from monitor.render import Format, Message, escape_markdown, md_link, render_alert, render_digest
 from tests.smtp import LoopbackSMTP
+from tests.test_notifier import channel
 
 # Markup characters weighted up so that hostile combinations are common.
 HOSTILE = st.text(alphabet=st.sampled_from(list("ab <>/[]()*_`#!&:\\\"'=hxtps.\n-")), max_size=60)
@@ -55,8 +56,8 @@ def news_alert(title: str, alert_id: int = 1) -> Alert:
 
 async def plain_part(message: Message) -> str:
     with LoopbackSMTP() as smtp:
-        notifier = Notifier([ChannelSpec("mail", (smtp.mailto_url(),))])
-        result = await notifier.send("mail", message)
+        with Notifier([channel("mail", smtp.mailto_url())]) as notifier:
+            result = await notifier.send("mail", message)
         assert result.ok, result.error
         part = smtp.wait_for_message().message.get_body(("plain",))
     assert part is not None

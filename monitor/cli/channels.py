@@ -14,10 +14,11 @@ def cmd_send_test(args: argparse.Namespace) -> int:
     from monitor.service.runtime import build_runtime
 
     runtime = build_runtime(config_path(args))
-    if args.channel not in runtime.channels.specs:
+    if args.channel not in runtime.channels.by_name:
         raise ConfigError(f"send-test: unknown channel {args.channel!r}; "
-                          f"known: {', '.join(runtime.channels.specs)}")
-    result = asyncio.run(send_test(runtime.notifier, runtime.channels, args.channel))
+                          f"known: {', '.join(runtime.channels.by_name)}")
+    with runtime.notifier:
+        result = asyncio.run(send_test(runtime.notifier, runtime.channels, args.channel))
     for url_result in result.results:
         state = "ok" if url_result.ok else f"FAILED: {url_result.error}"
         print(f"{url_result.url}: {state}")

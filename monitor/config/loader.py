@@ -193,7 +193,8 @@ def _channels(main: ConfigModel, path: Path, env: Mapping[str, str],
         template = resolved(path.parent / ch.template) if ch.template else None
         out[name] = ChannelSettings.model_construct(**dict(ch) | {
             "name": name, "urls": tuple(urls), "template": template,
-            "timezone": ch.timezone or main.monitor.timezone})
+            "timezone": ch.timezone or main.monitor.timezone,
+            "catch_up": main.monitor.catch_up})
     return out, broken
 
 

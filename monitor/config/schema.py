@@ -98,6 +98,14 @@ class ChannelModel(_Model):
     timezone: TimeZone | None = Field(None, description="Time zone of quiet hours and cron "
                                       "digests; default: [monitor] timezone.")
     template: FilePath | None = Field(None, description="A Jinja2 template file for this channel.")
+    connect_timeout: Duration = Field(timedelta(seconds=10), description="Time to connect to "
+                                      "a receiver (apprise's `cto`, unless the URL sets it).")
+    read_timeout: Duration = Field(timedelta(seconds=60), description="Time to wait for a "
+                                   "receiver's answer (apprise's `rto`, unless the URL sets "
+                                   "it); long, since a send that times out may have arrived.")
+    send_timeout: Duration = Field(timedelta(seconds=90), description="Total time one send to "
+                                   "one URL may take, however the receiver trickles; then it "
+                                   "is cut off, and its retry waits as for an unknown outcome.")
 
 
 class FeedModel(_Model):

@@ -34,6 +34,8 @@ class ChannelSettings(ChannelModel):
     name: str
     timezone: str  # filled in: never None here
     template: Path | None = None  # type: ignore[assignment]  # resolved against the file
+    # [monitor] catch_up, here because flood control reads it per channel.
+    catch_up: timedelta = timedelta(hours=24)
 
 
 class FeedSettings(FeedModel):

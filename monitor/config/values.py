@@ -80,6 +80,9 @@ def parse_size(value: object) -> int:
 
 def parse_rate(value: object) -> tuple[int, timedelta]:
     """`20/10m` → (20, 10 minutes): at most 20 messages per 10 minutes."""
+    if (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], int)
+            and isinstance(value[1], timedelta)):
+        value = f"{value[0]}/{int(value[1].total_seconds())}s"  # built in code: check it too
     count, _, period = str(value).partition("/")
     if not count.strip().isdigit() or not period:
         raise ValueError(f"{value!r} is not a rate; write e.g. '20/10m'")

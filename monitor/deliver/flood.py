@@ -12,9 +12,9 @@ Rules, in order:
 3. Digest channels ("1h", "30m", "1d" or a crontab line): alerts wait for the
    first period boundary after the oldest of them was created, then leave as
    one digest. Interval periods are aligned to local midnight; cron times come
-   from APScheduler 3's CronTrigger (weekdays translated, see `_crontab`). An
+   from croniter, which reads crontab(5) as cron does (Sunday is 0 and 7). An
    empty period sends nothing, since no alert is pending to form it.
-4. Rate limit (`count` messages per `seconds`, counting `sent`): when more
+4. Rate limit (`count` messages per `window`, counting `sent`): when more
    messages are due than slots are free, the last free slot carries a summary
    of all the overflow; with no free slot everything waits for the next one.
    High-priority singles are served first, then digests, then the rest by age.
@@ -22,14 +22,13 @@ Rules, in order:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
+from croniter import croniter
 
 from monitor.config.values import parse_duration
 from monitor.errors import ConfigError
@@ -39,10 +38,10 @@ Kind = Literal["single", "digest", "summary"]
 
 
 class FloodPolicy(Protocol):
-    """The channel settings flood control reads (notifier.ChannelSpec has them)."""
+    """The channel settings flood control reads (config's ChannelSettings)."""
 
     @property
-    def rate_limit(self) -> tuple[int, int]: ...
+    def rate_limit(self) -> tuple[int, timedelta]: ...
     @property
     def quiet_hours(self) -> tuple[time, time] | None: ...
     @property
@@ -83,7 +82,6 @@ class Plan:
 # --- schedules ----------------------------------------------------------------
 
 
-
 def zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -91,8 +89,9 @@ def zone(name: str) -> ZoneInfo:
         raise ConfigError(f"unknown timezone {name!r}") from exc
 
 
-def parse_digest(expr: str, tz: str = "UTC") -> timedelta | CronTrigger:
-    """"1h"-style interval or a 5-field crontab line; ConfigError otherwise."""
+def parse_digest(expr: str, tz: str = "UTC") -> timedelta | str:
+    """"1h"-style interval, or a 5-field crontab line (returned as is, once
+    checked); ConfigError otherwise."""
     if len(expr.split()) == 1:  # a duration, written as everywhere in the config
         try:
             period = parse_duration(expr)
@@ -101,50 +100,22 @@ def parse_digest(expr: str, tz: str = "UTC") -> timedelta | CronTrigger:
         if period <= timedelta(0):
             raise ConfigError(f"digest {expr!r}: the period must be positive")
         return period
-    try:
-        return _crontab(expr, zone(tz))
-    except ValueError as exc:
+    zone(tz)
+    fields = len(expr.split())
+    # croniter also takes 6- and 7-field lines (seconds, years): not crontab(5).
+    why = f"expected 5 fields, got {fields}" if fields != 5 else _cron_error(expr)
+    if why:
         raise ConfigError(f"digest {expr!r}: neither a period like 1h nor a crontab "
-                          f"line ({exc})") from exc
+                          f"line ({why})")
+    return expr
 
 
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _crontab(expr: str, tz: ZoneInfo) -> CronTrigger:
-    """A standard 5-field crontab line as an APScheduler 3 trigger.
-
-    Not `CronTrigger.from_crontab`: APScheduler 3 numbers weekdays from
-    Monday=0, so its `0 8 * * 1` fires on Tuesdays; crontab(5) has Sunday=0
-    (and 7). Numeric weekdays are turned into names first.
-    """
-    fields = expr.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields, got {len(fields)}")
-    minute, hour, day, month, weekday = fields
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                       day_of_week=_weekdays(weekday), timezone=tz)
-
-
-_WEEKDAY_PART = re.compile(r"^(\*|[0-7])(?:-([0-7]))?(?:/(\d+))?$")
-
-
-def _weekdays(field: str) -> str:
-    """A crontab weekday field (Sunday=0/7) as APScheduler day names; parts
-    already written with names pass through."""
-    names: list[str] = []
-    for part in field.split(","):
-        match = _WEEKDAY_PART.match(part)
-        if match is None:
-            names.append(part)
-            continue
-        first = 0 if match[1] == "*" else int(match[1])
-        last = 6 if match[1] == "*" else int(match[2] or first)
-        if last < first:
-            raise ValueError(f"weekday range {part!r} runs backwards")
-        step = int(match[3] or 1)
-        names += [_DAYS[day] for day in range(first, last + 1, step)]
-    return ",".join(dict.fromkeys(names))
+def _cron_error(expr: str) -> str:
+    try:
+        croniter(expr)
+    except ValueError as exc:  # croniter's errors are ValueErrors
+        return str(exc)
+    return ""
 
 
 def next_digest(expr: str, tz: str, after: datetime) -> datetime:
@@ -155,9 +126,8 @@ def next_digest(expr: str, tz: str, after: datetime) -> datetime:
         midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
         periods = (local - midnight) // schedule + 1
         return (midnight + periods * schedule).astimezone(UTC)
-    fire = schedule.get_next_fire_time(None, local + timedelta(microseconds=1))
-    assert fire is not None  # a 5-field crontab always fires again
-    return fire.astimezone(UTC)  # type: ignore[no-any-return]
+    fire: datetime = croniter(schedule, local).get_next(datetime)
+    return fire.astimezone(UTC)
 
 
 def quiet_window(hours: tuple[time, time], tz: str, at: datetime) -> datetime | None:
@@ -236,12 +206,11 @@ def _after_quiet(policy: FloodPolicy, alerts: Sequence[Pending]) -> list[Planned
     return singles + ([_digest(held, "quiet hours")] if held else [])
 
 
-def _rate_limit(limit: tuple[int, int], sent: Sequence[datetime], units: Sequence[Planned],
+def _rate_limit(limit: tuple[int, timedelta], sent: Sequence[datetime], units: Sequence[Planned],
                 now: datetime) -> tuple[tuple[Planned, ...], datetime | None]:
     """Fit `units` (most urgent first) into the free slots; the overflow
     becomes one summary in the last slot, or waits for the next free one."""
-    count, seconds = limit
-    window = timedelta(seconds=seconds)
+    count, window = limit
     recent = sorted(t for t in sent if now - window < t <= now)
     free = max(0, count - len(recent))
     if len(units) <= free:

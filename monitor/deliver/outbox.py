@@ -5,7 +5,10 @@ Each channel is its own compartment: its sends run concurrently with the
 other channels', and its failure (an outage, a 429) only delays its own
 alerts. Within a channel, alerts leave in outbox order; when one message
 fails, the rest of that channel waits for its retry (`_backing_off`), so that
-after an outage everything arrives once and in order.
+after an outage everything arrives once and in order. A message refused for
+good (an HTTP 4xx other than 408/429) is dead at once, and the rest flows;
+one that got no answer may have arrived, and is retried an hour later.
+Each outcome is one log line per URL (channel, rule, item, masked URL).
 
 Retries back off exponentially (30 s, 1 min, 2 min, ... capped at 1 h, or the
 service's Retry-After) until `[monitor] retry_for` after the first failure;
@@ -17,34 +20,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from collections.abc import Mapping, MutableSet, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from monitor.config import Settings
 from monitor.deliver import flood
-from monitor.deliver.notifier import (
-    ChannelSpec,
-    DeliveryResult,
-    Notifier,
-    credentials_dir_urls,
-    default_format,
-    load_channels_file,
-    validate_url,
-)
+from monitor.deliver.channels import Channel, Channels
+from monitor.deliver.notifier import DeliveryResult, Notifier
 from monitor.errors import ConfigError
 from monitor.models import Priority, StoredAlert
-from monitor.render import (
-    Format,
-    Message,
-    Template,
-    load_template,
-    render_alert,
-    render_digest,
-    render_test,
-)
+from monitor.render import Message, render_alert, render_digest, render_test
 from monitor.retry import backoff
 from monitor.store import Store
 
@@ -52,6 +39,11 @@ log = logging.getLogger(__name__)
 CLAIM_LEASE = 300.0  # seconds one tick may hold alerts it is sending (see Store)
 RETRY_FIRST = 30.0
 RETRY_CAP = 3600.0
+# A send that got no answer (timed out, cut off) may have arrived: retried at
+# the retry rate, a webhook answering after 6 s got one alert three times
+# (issue 14). It is retried, since delivery is at least once, but an hour later.
+UNKNOWN_RETRY = 3600.0
+Outcome = Literal["sent", "dead", "retry"]
 
 
 class Metrics(Protocol):
@@ -61,96 +53,48 @@ class Metrics(Protocol):
     def failed(self, channel: str, alerts: int) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Channels:
-    """Validated channels: spec, body format, optional template, time zone."""
-
-    specs: Mapping[str, ChannelSpec]
-    formats: Mapping[str, Format]
-    templates: Mapping[str, Template | None]
-    retry_for: timedelta
-
-
-def build_channels(settings: Settings, environ: Mapping[str, str] | None = None) -> Channels:
-    """Channel specs with URLs from the config, the channels file and systemd
-    credentials; every URL validated by apprise, every template compiled.
-    Raises ConfigError naming the channel (never showing a secret)."""
-    import os
-
-    env = os.environ if environ is None else environ
-    problems: list[str] = []
-    from_file: dict[str, list[str]] = {}
-    if settings.monitor.channels_file:
-        try:
-            from_file = load_channels_file(settings.monitor.channels_file)
-        except ConfigError as exc:
-            problems += exc.problems
-    specs, formats, templates = {}, {}, {}
-    for name, ch in settings.channels.items():
-        try:
-            urls = [*ch.urls, *from_file.get(name, []), *credentials_dir_urls(name, env)]
-        except ConfigError as exc:
-            problems += exc.problems
-            continue
-        if not urls:
-            problems.append(f"{settings.path}: channels.{name}: no URL (not in the config, "
-                            "the channels file or the credentials directory)")
-        for i, url in enumerate(urls):
-            error = validate_url(url)
-            if error:
-                problems.append(f"{settings.path}: channels.{name}.urls[{i}]: {error}")
-        spec = ChannelSpec(name=name, urls=tuple(urls),
-                           format=Format(ch.format) if ch.format else None,
-                           min_priority=ch.min_priority,
-                           rate_limit=(ch.rate_limit[0], int(ch.rate_limit[1].total_seconds())),
-                           quiet_hours=ch.quiet_hours, digest=ch.digest, timezone=ch.timezone,
-                           template=str(ch.template) if ch.template else None,
-                           catch_up=settings.monitor.catch_up)
-        if ch.digest:
-            try:
-                flood.parse_digest(ch.digest, ch.timezone)
-            except ConfigError as exc:
-                problems.append(f"{settings.path}: channels.{name}.digest: {exc}")
-        try:
-            templates[name] = load_template(ch.template) if ch.template else None
-        except ConfigError as exc:
-            problems.append(f"{settings.path}: channels.{name}.template: {exc}")
-        specs[name], formats[name] = spec, default_format(spec)
-    if problems:
-        raise ConfigError(problems)
-    return Channels(specs, formats, templates, settings.monitor.retry_for)
-
-
 async def deliver_due(store: Store, notifier: Notifier, channels: Channels,
                       now: datetime, metrics: Metrics | None = None, *,
-                      retry_now: bool = False) -> int:
+                      retry_now: bool = False, busy: MutableSet[str] | None = None) -> int:
     """Send what is due on every channel, concurrently; returns messages sent.
-    `retry_now` (run --once) also retries alerts still waiting out a backoff."""
+    `retry_now` (run --once) also retries alerts still waiting out a backoff.
+
+    `busy` holds the channels some pass is sending on now: the daemon starts
+    a pass per tick without waiting for the last one, so that a slow receiver
+    delays only its own channel; a busy channel's new alerts are released
+    and wait for the next pass (one pass per channel keeps its order and
+    rate limit)."""
     due = await store.claim_due_alerts(now.timestamp(), CLAIM_LEASE, retry_now=retry_now)
     by_channel: dict[str, list[StoredAlert]] = {}
     for stored in due:
         by_channel.setdefault(stored.alert.channel, []).append(stored)
+    busy = set() if busy is None else busy
     counts = await asyncio.gather(*(
-        _channel(store, notifier, channels, name, alerts, now, metrics, retry_now)
+        _channel(store, notifier, channels, name, alerts, now, metrics, retry_now, busy)
         for name, alerts in by_channel.items()))
     return sum(counts)
 
 
 async def _channel(store: Store, notifier: Notifier, channels: Channels, name: str,
                    alerts: Sequence[StoredAlert], now: datetime,
-                   metrics: Metrics | None, retry_now: bool = False) -> int:
-    spec = channels.specs.get(name)
+                   metrics: Metrics | None, retry_now: bool, busy: MutableSet[str]) -> int:
+    if name in busy:
+        await store.release([s.alert.id for s in alerts])
+        return 0
+    busy.add(name)
+    channel = channels.by_name.get(name)
     try:
-        if spec is None:
+        if channel is None:
             await _orphaned(store, channels, name, alerts, now)
             return 0
         if not retry_now and await _backing_off(store, name, now):
             return 0
-        return await _send_planned(store, notifier, channels, spec, alerts, now, metrics)
+        return await _send_planned(store, notifier, channels, channel, alerts, now, metrics)
     except Exception:  # compartment boundary: one channel's bug never stops the others
         log.exception("delivery crashed channel=%s", name)
         return 0
     finally:
+        busy.discard(name)
         # What was held (quiet hours, digest, rate limit) or left after a
         # failure is free again for the next tick; sent and failed ones
         # already dropped their claim.
@@ -158,51 +102,82 @@ async def _channel(store: Store, notifier: Notifier, channels: Channels, name: s
 
 
 async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
-                        spec: ChannelSpec, alerts: Sequence[StoredAlert], now: datetime,
+                        channel: Channel, alerts: Sequence[StoredAlert], now: datetime,
                         metrics: Metrics | None) -> int:
-    window = now - timedelta(seconds=spec.rate_limit[1])
+    policy = channel.settings
     sent = [datetime.fromtimestamp(t, UTC) for t in
-            await store.sends_since(spec.name, window.timestamp())]
+            await store.sends_since(channel.name, (now - policy.rate_limit[1]).timestamp())]
     by_id = {s.alert.id: s for s in alerts}
     siblings = _by_item(alerts)
     pending = [flood.Pending(first, by_id[first].alert.created or now,
                              _priority([by_id[i] for i in ids]),
                              by_id[first].alert.item.published)
                for first, ids in siblings.items()]
-    plan = flood.plan(spec, sent, pending, now)
-    keys = [url_key(url) for url in spec.urls]
     count = 0
-    for unit in plan.deliveries:
+    for unit in flood.plan(policy, sent, pending, now).deliveries:
         planned = replace(unit, alert_ids=tuple(i for first in unit.alert_ids
                                                 for i in siblings[first]))
         group = [by_id[i] for i in planned.alert_ids]
-        accepted = {s.alert.id: set(s.done_urls) for s in group}
-        failures: list[DeliveryResult] = []
-        for ids, indexes in _owed(group, keys):
-            part = [by_id[i] for i in ids]
-            result = await notifier.send(
-                spec.name, _message(channels, spec, replace(planned, alert_ids=ids), part),
-                priority=_priority(part), only=indexes)
-            for url in result.results:
-                if url.ok:
-                    for i in ids:
-                        accepted[i].add(keys[url.index])
-            failures += [] if result.ok else [result]
-        if failures:
-            waits = [f.retry_after for f in failures if f.retry_after is not None]
-            await _failed(store, channels, group, now, accepted,
-                          "; ".join(f.error for f in failures if f.error) or "failed",
-                          max(waits) if waits else None)
-            if metrics:
-                metrics.failed(spec.name, len(group))
+        outcome = await _send_unit(store, notifier, channels, channel, planned, group, now)
+        if metrics:
+            (metrics.delivered if outcome == "sent" else metrics.failed)(channel.name,
+                                                                          len(group))
+        if outcome == "retry":
             break  # keep this channel's order: the rest waits for the retry
+        count += outcome == "sent"
+    return count
+
+
+async def _send_unit(store: Store, notifier: Notifier, channels: Channels, channel: Channel,
+                     planned: flood.Planned, group: Sequence[StoredAlert],
+                     now: datetime) -> Outcome:
+    """One planned message, to each URL that still owes (part of) it."""
+    keys = [url_key(url) for url in channel.urls]
+    by_id = {s.alert.id: s for s in group}
+    accepted = {s.alert.id: set(s.done_urls) for s in group}
+    failures: list[DeliveryResult] = []
+    for ids, indexes in _owed(group, keys):
+        part = [by_id[i] for i in ids]
+        result = await notifier.send(
+            channel.name, _message(channel, replace(planned, alert_ids=ids), part),
+            priority=_priority(part), only=indexes)
+        _log_outcome(channel.name, part, result)
+        for url in result.results:
+            if url.ok:
+                for i in ids:
+                    accepted[i].add(keys[url.index])
+        failures += [] if result.ok else [result]
+    if not failures:
         one_item = len({(s.alert.item.feed, s.alert.item.id) for s in group}) == 1
         kind = "single" if one_item and planned.kind != "summary" else planned.kind
-        await store.mark_sent(planned.alert_ids, spec.name, kind, now.timestamp())
-        if metrics:
-            metrics.delivered(spec.name, len(group))
-        count += 1
-    return count
+        await store.mark_sent(planned.alert_ids, channel.name, kind, now.timestamp())
+        return "sent"
+    error = "; ".join(f.error for f in failures if f.error) or "failed"
+    if all(f.permanent for f in failures):
+        # Refused for good (HTTP 413, say): retrying gets the same answer, and
+        # the channel's later alerts would wait behind it until retry_for.
+        log.error("alert dead, refused for good channel=%s alerts=%d error=%s",
+                  channel.name, len(group), error)
+        await _record_failure(store, now, accepted, error, None)
+        return "dead"
+    waits = [f.retry_after for f in failures if f.retry_after is not None]
+    waits += [UNKNOWN_RETRY] if any(f.unknown for f in failures) else []
+    await _failed(store, channels, group, now, accepted, error, max(waits, default=None))
+    return "retry"
+
+
+def _log_outcome(channel: str, part: Sequence[StoredAlert], result: DeliveryResult) -> None:
+    """One line per URL and message: channel, rule, item, masked URL."""
+    rules = ",".join(dict.fromkeys(s.alert.match.rule for s in part))
+    items = list(dict.fromkeys(s.alert.item.link or s.alert.item.id for s in part))
+    item = items[0] if len(items) == 1 else f"{len(items)} items"
+    for url in result.results:
+        if url.ok:
+            log.info("delivered channel=%s rule=%s item=%s url=%s", channel, rules, item,
+                     url.url)
+        else:
+            log.warning("delivery failed channel=%s rule=%s item=%s url=%s error=%s",
+                        channel, rules, item, url.url, url.error)
 
 
 def _owed(group: Sequence[StoredAlert], keys: Sequence[str]
@@ -228,8 +203,8 @@ async def _backing_off(store: Store, channel: str, now: datetime) -> bool:
     """True while a failed alert of this channel waits for its retry.
 
     The whole channel waits with it, so that alerts arrive in order after an
-    outage (the failed one is retried first). The price: an alert the
-    service refuses for good holds its channel until it is dead (retry_for).
+    outage (the failed one is retried first). An alert the service refuses
+    for good does not wait: it is dead at once (`_send_unit`).
     """
     return any(s.attempts and s.next_attempt > now.timestamp()
                for s in await store.pending_alerts(channel))
@@ -249,21 +224,21 @@ def _by_item(alerts: Sequence[StoredAlert]) -> dict[int, list[int]]:
     return {ids[0]: ids for ids in groups.values()}
 
 
-def _message(channels: Channels, spec: ChannelSpec, planned: flood.Planned,
+def _message(channel: Channel, planned: flood.Planned,
              group: Sequence[StoredAlert]) -> Message:
-    fmt, tz = channels.formats[spec.name], ZoneInfo(spec.timezone)
+    fmt, tz = channel.format, ZoneInfo(channel.settings.timezone)
     alerts = [s.alert for s in group]
     same_item = len({(a.item.feed, a.item.id) for a in alerts}) == 1
     if planned.kind == "single" or (same_item and planned.reason == "catch-up"):
         # One message for the item, saying which rule matched what.
-        template = channels.templates.get(spec.name)
+        template = channel.template
         try:
             return render_alert(alerts, fmt, template, tz=tz)
         except ConfigError as exc:
             # The template compiled but fails on this alert (an unknown variable,
             # say): the alert still goes out, in the default layout.
             log.warning("template failed, default layout used channel=%s error=%s",
-                        spec.name, exc)
+                        channel.name, exc)
             return render_alert(alerts, fmt, None, tz=tz)
     title = {"catch-up": "catch-up: {n} older items", "quiet hours":
              "{n} alerts held during quiet hours", "digest": "digest: {n} alerts",
@@ -314,6 +289,13 @@ async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert]
         retry_at = None
         log.error("alert dead after retries channel=%s alerts=%d attempts=%d error=%s",
                   group[0].alert.channel, len(group), attempts, error)
+    await _record_failure(store, now, accepted, error, retry_at)
+
+
+async def _record_failure(store: Store, now: datetime, accepted: Mapping[int, set[str]],
+                          error: str, retry_at: float | None) -> None:
+    """Mark the alerts failed (dead when `retry_at` is None), each remembering
+    the URLs that took it."""
     by_done: dict[frozenset[str], list[int]] = {}
     for alert_id, urls in accepted.items():
         by_done.setdefault(frozenset(urls), []).append(alert_id)
@@ -323,5 +305,5 @@ async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert]
 
 async def send_test(notifier: Notifier, channels: Channels, name: str) -> DeliveryResult:
     """`newsmonitor send-test CHANNEL`: one test message, per-URL results."""
-    return await notifier.send(name, render_test(name, channels.formats[name]))
+    return await notifier.send(name, render_test(name, channels.by_name[name].format))
 

@@ -10,7 +10,8 @@ one transaction), a delivery pass is `deliver.outbox.deliver_due`.
 Ticks:
 - dispatch, every second: claims the feeds due in the store and starts one
   poll task each (the fetcher bounds how many run at once);
-- deliver, every 2 s: hands due outbox rows to delivery;
+- deliver, every 2 s: starts a pass over the due outbox rows (`delivery`)
+  without waiting for the last one: a slow channel holds only itself;
 - watch, every 2 s: reloads when a config or rule file changed;
 - gauges, every 5 s: outbox depth and feed health for /metrics;
 - retention, daily: prunes old items and alerts (`Store.prune`);
@@ -37,6 +38,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import Settings
+from monitor.deliver.notifier import Notifier
 from monitor.models import FeedState
 from monitor.poll.fetcher import Fetcher, make_session
 from monitor.poll.outage import OutageWatch
@@ -65,7 +67,7 @@ STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM (systemd waits
 # trigger, first run in seconds from the start or None for one interval later).
 TICKS: tuple[tuple[str, dict[str, float], float | None], ...] = (
     ("dispatch", {"seconds": 1}, None),
-    ("deliver", {"seconds": 2}, None),
+    ("deliver_tick", {"seconds": 2}, None),
     ("watch", {"seconds": 2}, None),
     ("gauges", {"seconds": 5}, 0.0),
     ("retention", {"days": 1}, 60.0),
@@ -92,6 +94,7 @@ class Daemon:
     fingerprint: tuple[tuple[str, int, int], ...] = ()  # of the files loaded
     _health: HealthServer | None = None
     _status: str = ""  # the last STATUS= sent
+    _retired: set[Notifier] = field(default_factory=set)  # replaced by a reload
     ticks: Ticks = field(init=False)
     _reloader: Reloader = field(init=False)
 
@@ -102,6 +105,7 @@ class Daemon:
 
     async def _open(self) -> Context:
         settings = self.runtime.settings
+        self.runtime.notifier.open()
         self.store = await Store.open(settings.monitor.database, exclusive=True)
         if "://" not in settings.monitor.database:
             # A SQLite file has one daemon (the store's lock says so): claims
@@ -116,6 +120,9 @@ class Daemon:
 
     async def _close(self) -> None:
         """Release what `_open` got, also after it failed halfway."""
+        for notifier in (*self._retired, self.runtime.notifier):
+            notifier.close()
+        self._retired.clear()
         session = getattr(self, "_session", None)
         if session is not None:
             await session.close()
@@ -249,6 +256,19 @@ class Daemon:
         ctx = self.context
         assert ctx is not None and self.store is not None
         await self.store.sync_feeds(feed_rows(ctx, settings, self.clock(), ctx.rng))
+
+    def retire(self, notifier: Notifier) -> None:
+        """Close a replaced notifier once the sends that passes in flight
+        started on it have surely ended (each has its deadline); closing it
+        now would cut them off. `_close` closes what is left at shutdown."""
+        self._retired.add(notifier)
+
+        def close() -> None:
+            if notifier in self._retired:
+                self._retired.discard(notifier)
+                notifier.close()
+
+        asyncio.get_running_loop().call_later(notifier.deadline, close)
 
     def summary(self) -> str:
         s = self.runtime.settings

@@ -66,9 +66,10 @@ def setup(fmt: str = "auto", level: int = logging.INFO, stream: TextIO | None = 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # apprise logs each failed request itself; our notifier logs one line with
-    # the reason instead. Its records stay at their level (the notifier reads
-    # them per call for that reason) but never reach our handler.
+    # apprise logs each failed request itself, with its internals; deliver
+    # logs one clean line per outcome instead (deliver.outbox). Its records
+    # stay at their level (the notifier reads them per call for a reason it
+    # cannot see itself) but never reach our handler.
     apprise_log = logging.getLogger("apprise")
     apprise_log.propagate = False
     if not any(isinstance(h, logging.NullHandler) for h in apprise_log.handlers):

@@ -65,6 +65,8 @@ class Reloader:
     def _swap(self, reason: str, runtime: Runtime) -> None:
         d = self._daemon
         warn_restart_only(d.runtime.settings, runtime.settings)
+        d.retire(d.runtime.notifier)
+        runtime.notifier.open()
         d.runtime = runtime
         if d.context is not None:
             d.context.settings, d.context.matcher = runtime.settings, runtime.matcher

@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor.config import FetchLimits, Settings, read_config
-from monitor.deliver import outbox as delivery
+from monitor.deliver import channels as deliver_channels
+from monitor.deliver.channels import Channels
 from monitor.deliver.notifier import Notifier
 from monitor.errors import ConfigError
 from monitor.matcher import Matcher, check_rules, compile_rules
@@ -33,8 +34,8 @@ class Runtime:
 
     settings: Settings
     matcher: Matcher
-    notifier: Notifier
-    channels: delivery.Channels
+    notifier: Notifier  # closed; the daemon opens it while this runtime is in use
+    channels: Channels
 
 
 def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
@@ -48,13 +49,11 @@ def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
         raise ConfigError(problems)
     problems += [str(err) for err in check_rules(settings.rules)]
     try:
-        channels = delivery.build_channels(settings, environ)
+        channels, notifier = deliver_channels.build(settings, environ)
     except ConfigError as exc:
         problems += exc.problems
-        channels = None
-    if problems or channels is None:
+    if problems:
         raise ConfigError(problems)
-    notifier = Notifier(list(channels.specs.values()))
     return Runtime(settings, compile_rules(settings.rules), notifier, channels)
 
 

@@ -8,7 +8,6 @@ call, so a reload takes effect at the next tick.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -34,9 +33,9 @@ class Ticks:
 
     def __init__(self, daemon: Daemon) -> None:
         self._daemon = daemon
-        # One delivery pass at a time: two at once would both read the rate-limit
-        # window and both send (see delivery); polls only ask for a pass.
-        self._delivering = asyncio.Lock()
+        # Channels a delivery pass is sending on: passes overlap (a slow receiver
+        # must not hold the others' alerts), one channel never (see delivery).
+        self._busy: set[str] = set()
         # Feeds being polled now: a poll still waiting for a fetch slot past its
         # lease must not be dispatched a second time.
         self._in_flight: set[str] = set()
@@ -102,14 +101,18 @@ class Ticks:
             self._progress_at = time.monotonic()
             log.info("first polls in progress done=%d of=%d", done, self._first_total)
 
+    async def deliver_tick(self) -> None:
+        """Start a pass and return: the next tick starts another even while a
+        slow channel holds this one (`_busy` keeps each channel to one pass)."""
+        self._daemon.spawn(self.deliver())
+
     async def deliver(self, retry_now: bool = False) -> None:
         d = self._daemon
         if d.store is None:
             return
-        async with self._delivering:
-            await _logged("delivery tick", delivery.deliver_due(
-                d.store, d.runtime.notifier, d.runtime.channels, d.clock(), d.metrics,
-                retry_now=retry_now))
+        await _logged("delivery tick", delivery.deliver_due(
+            d.store, d.runtime.notifier, d.runtime.channels, d.clock(), d.metrics,
+            retry_now=retry_now, busy=self._busy))
 
     async def gauges(self) -> None:
         d, store = self._daemon, self._daemon.store
@@ -120,7 +123,7 @@ class Ticks:
             oldest = await store.oldest_pending()
             age = d.clock().timestamp() - oldest if oldest is not None else None
             d.metrics.refresh(await store.outbox_counts(), age, await store.feeds(),
-                              d.runtime.channels.specs)
+                              d.runtime.channels.by_name)
         await _logged("metrics refresh", read())
 
     async def watch(self) -> None:

@@ -1,18 +1,22 @@
 """Apprise URLs: validation, privacy masking, and keeping their secrets out of
-every log record and message (`_Redactor` on the `apprise` logger)."""
+every log record and message (`Redactor`, on the `apprise` logger while
+installed). Importing this module changes nothing global."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import functools
 import logging
 import re
-import threading
+import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote
 
 import apprise
+from apprise.decorators import notify as apprise_notify
 from apprise.manager_plugins import NotificationManager
 
 from monitor.errors import ConfigError
@@ -30,11 +34,8 @@ def url_secrets(url: str) -> set[str]:
     """
     # Apprise logs a refused URL's tokens while parsing it, before we know
     # which pieces are secret: its records are dropped during this one call.
-    token = _MUTED.set(True)
-    try:
+    with _muted():
         masked = _privacy_url(url)
-    finally:
-        _MUTED.reset(token)
     if masked is None:
         return {p for p in _pieces(url) if len(p) >= 4} | {url}
     shown = set(_pieces(masked))
@@ -49,26 +50,26 @@ def _pieces(url: str) -> Iterator[str]:
 
 
 _MUTED = contextvars.ContextVar("newsmonitor_apprise_muted", default=False)
+_APPRISE_LOG = logging.getLogger("apprise")
 
 
-class _Redactor(logging.Filter):
-    """Scrubs every known secret from the `apprise` logger's records.
+class Redactor(logging.Filter):
+    """Scrubs the secrets of some URLs from the `apprise` logger's records.
 
     Apprise sometimes quotes a bad token in its own warnings ("An invalid
     Slack Token (xoxb-...) was specified"); a filter on its logger is the one
     place that sees every such record, including those apprise captures into
-    its per-attempt results (the filter runs before any handler).
+    its per-attempt results (the filter runs before any handler). It is on
+    the logger only while `installed` (a notifier's lifetime, or one
+    validation), and knows only the secrets of the URLs it was given.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, urls: Iterable[str] = ()) -> None:
         super().__init__()
-        self._lock = threading.Lock()
-        self._secrets: tuple[str, ...] = ()
-
-    def learn(self, url: str) -> None:
-        with self._lock:
-            known = set(self._secrets) | url_secrets(url)
-            self._secrets = tuple(sorted(known, key=len, reverse=True))
+        known: set[str] = set()
+        for url in urls:
+            known |= url_secrets(url)
+        self._secrets = tuple(sorted(known, key=len, reverse=True))
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -81,62 +82,96 @@ class _Redactor(logging.Filter):
         record.msg, record.args = self.scrub(record.getMessage()), None
         return True
 
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[Redactor]:
+        _APPRISE_LOG.addFilter(self)
+        try:
+            yield self
+        finally:
+            _APPRISE_LOG.removeFilter(self)
 
-# Apprise loads its plugins lazily on first use; its PGP helper imports
-# `imghdr`, deprecated since Python 3.11, and under warnings-as-errors (our
-# tests) that import would fail inside whatever call came first. Load them
-# once here with that one warning silenced.
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="'imghdr' is deprecated",
-                            category=DeprecationWarning)
-    NotificationManager().load_modules()  # type: ignore[no-untyped-call]
 
-_REDACTOR = _Redactor()
-logging.getLogger("apprise").addFilter(_REDACTOR)
+@contextlib.contextmanager
+def _muted() -> Iterator[None]:
+    """Drop this thread's apprise records: while we parse a URL we do not
+    yet know which of its pieces are secret."""
+    token = _MUTED.set(True)
+    try:
+        with Redactor().installed():
+            yield
+    finally:
+        _MUTED.reset(token)
+
+
+@functools.cache
+def load_plugins() -> None:
+    """Load apprise's plugins, and our `console://`, once.
+
+    Apprise loads them lazily on first use; its PGP helper imports `imghdr`,
+    deprecated since Python 3.11, and under warnings-as-errors (our tests)
+    that import would fail inside whatever call came first. Loading them
+    here with that one warning silenced avoids it.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="'imghdr' is deprecated",
+                                category=DeprecationWarning)
+        NotificationManager().load_modules()  # type: ignore[no-untyped-call]
+    apprise_notify(on="console", name="newsmonitor console")(  # type: ignore[no-untyped-call]
+        _console)
+
+
+def _console(body: str, title: str, *args: Any, **kwargs: Any) -> bool:
+    """`console://` prints the alert to standard output (for trying rules out)."""
+    print(f"{title}\n{body}\n" if title else f"{body}\n", file=sys.stdout, flush=True)
+    return True
 
 
 # --- URLs -------------------------------------------------------------------
 
 # Our outbox retries with backoff; a service-level retry would hide attempts.
-_ASSET = apprise.AppriseAsset(default_service_retry=0)
+ASSET = apprise.AppriseAsset(default_service_retry=0)
 
 
 def _privacy_url(url: str) -> str | None:
-    plugin: Any = apprise.Apprise.instantiate(url, asset=_ASSET, suppress_exceptions=True)
+    load_plugins()
+    plugin: Any = apprise.Apprise.instantiate(url, asset=ASSET, suppress_exceptions=True)
     return None if plugin is None else str(plugin.url(privacy=True))
 
 
-def _instantiate(url: str) -> Any:
-    """The apprise plugin for `url`; raises ConfigError (secret-free) if refused."""
-    _REDACTOR.learn(url)
+def instantiate(url: str, redactor: Redactor) -> Any:
+    """The apprise plugin for `url`; raises ConfigError (secret-free) if
+    refused. `redactor` must know `url` and be installed."""
+    load_plugins()
     try:
-        plugin = apprise.Apprise.instantiate(url, asset=_ASSET, suppress_exceptions=False)
+        plugin = apprise.Apprise.instantiate(url, asset=ASSET, suppress_exceptions=False)
     except Exception as exc:  # apprise raises its own and TypeError/ValueError
-        raise ConfigError(f"{_scheme(url)}://…: {_REDACTOR.scrub(str(exc))}") from None
+        raise ConfigError(f"{scheme(url)}://…: {redactor.scrub(str(exc))}") from None
     if plugin is None:
-        scheme = _scheme(url)
-        known = scheme.lower() in NotificationManager()  # type: ignore[no-untyped-call]
+        name = scheme(url)
+        known = name.lower() in NotificationManager()  # type: ignore[no-untyped-call]
         why = "malformed URL (see apprise's docs for this service)" if known else (
             "unknown URL scheme")
-        raise ConfigError(f"{scheme}://…: {why}")
+        raise ConfigError(f"{name}://…: {why}")
     return plugin
 
 
-def _scheme(url: str) -> str:
+def scheme(url: str) -> str:
     return url.split("://", 1)[0] if "://" in url else "?"
 
 
 def validate_url(url: str) -> str | None:
     """None if apprise accepts `url`, else a message without its secrets."""
-    try:
-        _instantiate(url)
-    except ConfigError as exc:
-        return str(exc)
+    redactor = Redactor([url])
+    with redactor.installed():
+        try:
+            instantiate(url, redactor)
+        except ConfigError as exc:
+            return str(exc)
     return None
 
 
 def mask_url(url: str) -> str:
     """`url` as apprise shows it with privacy on (tokens and passwords hidden)."""
-    _REDACTOR.learn(url)
-    masked = _privacy_url(url)
-    return masked if masked is not None else f"{_scheme(url)}://****"
+    with Redactor([url]).installed():
+        masked = _privacy_url(url)
+    return masked if masked is not None else f"{scheme(url)}://****"
