@@ -21,6 +21,7 @@ class MonitorSettings:
     timeout: timedelta
     connect_timeout: timedelta
     max_body: int
+    allow_private_networks: bool
     max_backoff: timedelta
     max_failures: int
     honor_cache_headers: bool

@@ -86,7 +86,8 @@ def limits_of(settings: Settings) -> FetchLimits:
     return FetchLimits(concurrency=m.concurrency, per_host=m.per_host_concurrency,
                        connect_timeout=m.connect_timeout.total_seconds(),
                        read_timeout=min(m.timeout.total_seconds(), 30.0),
-                       total_timeout=m.timeout.total_seconds(), max_body=m.max_body)
+                       total_timeout=m.timeout.total_seconds(), max_body=m.max_body,
+                       allow_private_networks=m.allow_private_networks)
 
 
 @dataclass
