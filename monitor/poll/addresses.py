@@ -47,5 +47,7 @@ def checked_socket(addr_info: AddrInfo) -> socket.socket:
     family, type_, proto, _, address = addr_info
     guard = GUARD.get()
     if guard is not None and not guard(ip_address(address[0])):
-        raise NotPublicError(f"not a public address: {address[0]}")
+        # One message for every address: aiohappyeyeballs re-raises the error
+        # itself when all the attempts failed alike, else a plain OSError.
+        raise NotPublicError("not a public address")
     return socket.socket(family=family, type=type_, proto=proto)

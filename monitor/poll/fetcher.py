@@ -20,8 +20,8 @@ Contract of `Fetcher.fetch`:
   `allow_private_networks`. A feed configured on a private address stays
   allowed, with its redirects inside that same host (the user's intent). The
   address is checked where the socket is made for it, so the one checked is
-  the one connected to (no DNS rebinding), and again on the connection the
-  answer came on (a pooled one made earlier for another feed);
+  the one connected to (no DNS rebinding: poll/addresses.py), and such a hop
+  never reuses a pooled connection made for a feed on a private host;
 - raises only `monitor.errors.FetchError` subclasses, translated here where
   aiohttp's exceptions enter; messages carry the URL without credentials.
 It never sleeps or retries: pacing belongs to `schedule` and the pipeline.
@@ -245,17 +245,14 @@ class Fetcher:
                 yield resp
         except FetchError:
             raise
-        except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.os_error, NotPublicError):
-                raise _refused(masked) from exc
-            raise ConnectionFailedError(
-                f"connection failed: {masked}: {type(exc).__name__}", url=masked
-            ) from exc
         except TimeoutError as exc:  # aiohttp's connect/read timeouts subclass it
             raise FetchTimeoutError(f"timed out: {masked}", url=masked) from exc
         except (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch) as exc:
             raise TLSFailedError(f"TLS failed: {masked}: {type(exc).__name__}", url=masked) from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+                    exc.os_error, NotPublicError):
+                raise _refused(masked) from exc
             raise ConnectionFailedError(
                 f"connection failed: {masked}: {type(exc).__name__}", url=masked
             ) from exc
