@@ -34,8 +34,8 @@ MIN_WILDCARD = 3
 MAX_DEPTH = 50
 # Load-time limits (issue 14): a rule is written by a person, and nothing a
 # person writes comes near them, but a rule file can come from anywhere. A
-# 1,000,000-letter wildcard passed `check` and crashed the process (SIGSEGV in
-# pyahocorasick, which frees its trie recursively) at the next reload.
+# 1,000,000-letter wildcard passed `check` and crashed the process at the next
+# reload (SIGSEGV inside pyahocorasick, which survives 100,000-letter words).
 MAX_QUERY = 10_000  # characters of a query or of one any/all/not entry
 MAX_WORD = 100  # letters of one folded word ("pneumonoultramicroscopic..." has 45)
 MAX_PHRASE = 32  # words of one phrase
