@@ -47,7 +47,10 @@ class Hit:
 class LoopbackServer:
     """See the module docstring. `base_url` is valid inside `async with`."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        """`host`: another loopback address (127.0.0.2) stands in for a
+        public server in the private-network tests."""
+        self.host = host
         self.routes: dict[str, Route] = {}
         self.hits: list[Hit] = []
         self.base_url = ""
@@ -78,7 +81,7 @@ class LoopbackServer:
 
     async def __aenter__(self) -> LoopbackServer:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, self.host, 0)
         await site.start()
         host, port = self._runner.addresses[0][:2]
         self.base_url = f"http://{host}:{port}"

@@ -69,6 +69,15 @@ CASES = [
      'feeds[0] (name="a feed").url: a path cannot hold a NUL character'),
     ("NUL in an include", "[monitor]", 'include = ["a\\u0000"]\n[monitor]',
      "include[0]: a path cannot hold a NUL character"),
+    # Issue 14: this one passed check, then crashed the daemon (SIGSEGV) at reload.
+    ("million-letter wildcard", '"Ampere AND Renault"', '"' + "a" * 1_000_000 + '*"',
+     'rules[0] (name="ampere").query: longer than 10000 characters at position 10000'),
+    ("overlong word in any", 'query = "Ampere AND Renault"',
+     'query = "Ampere AND Renault"\nany = ["' + "b" * 101 + '*"]',
+     'rules[0] (name="ampere").any[0]: a word has at most 100 letters at position 0'),
+    ("NEAR with 5,000 digits", '"Ampere AND Renault"', '"Ampere NEAR/' + "9" * 5000 + ' Renault"',
+     'rules[0] (name="ampere").query: NEAR distance must be between 1 and 1000 words at '
+     "position 7"),
 ]
 
 

@@ -12,11 +12,13 @@ import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
+from ipaddress import ip_address
+from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from monitor.config import FetchLimits
+from monitor.config import FetchLimits, load
 from monitor.errors import (
     ConnectionFailedError,
     FetchError,
@@ -25,7 +27,9 @@ from monitor.errors import (
     RedirectError,
     TooLargeError,
 )
+from monitor.poll.addresses import is_public_address
 from monitor.poll.fetcher import USER_AGENT, Fetcher, FetchResult, make_session
+from monitor.service.runtime import limits_of
 from tests.loopback import LoopbackServer
 
 NOW = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
@@ -440,3 +444,108 @@ def test_gzip_bomb_is_cut_at_the_cap_with_bounded_memory() -> None:
     assert out[0] == "cut", out
     peak_kib = int(out[2])  # VmHWM in KiB: this process's peak resident memory
     assert peak_kib < 100 * 1024, f"peak RSS {peak_kib} KiB"
+
+
+# Issue 14, point 6: where a stranger's server points. Only loopback exists
+# here: 127.0.0.2 and 127.0.0.3 stand in for public publishers.
+STAND_INS = {"127.0.0.2", "127.0.0.3"}
+
+
+def stand_in_public(address: object) -> bool:
+    return str(address) in STAND_INS
+
+
+@pytest.fixture
+async def publisher() -> AsyncIterator[LoopbackServer]:
+    async with LoopbackServer("127.0.0.2") as running:
+        yield running
+
+
+async def fetch_from_stranger(url: str, allow: bool = False,
+                              session_first: str | None = None) -> FetchResult:
+    """Fetch `url` as a feed, the stand-ins public; `session_first` is a
+    feed fetched before on the same session (its connection pooled)."""
+    limits = FetchLimits(allow_private_networks=allow)
+    async with make_session(limits) as session:
+        fetcher = Fetcher(session, limits, is_public=stand_in_public)
+        if session_first:
+            await fetcher.fetch(session_first, etag=None, last_modified=None)
+        return await fetcher.fetch(url, etag=None, last_modified=None)
+
+
+@pytest.mark.parametrize("target_host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+async def test_a_redirect_from_a_public_server_to_a_private_one_is_refused(
+    publisher: LoopbackServer, server: LoopbackServer, target_host: str
+) -> None:
+    server.route("/secret.xml", body=b"<rss>secret</rss>")
+    port = server.base_url.rsplit(":", 1)[1]
+    publisher.route("/feed", status=302,
+                    headers={"Location": f"http://{target_host}:{port}/secret.xml"})
+    with pytest.raises(RedirectError, match="non-public address refused"):
+        await fetch_from_stranger(publisher.url("/feed"))
+    assert server.count() == 0  # refused before connecting: not even a request
+
+
+async def test_a_pooled_connection_to_a_private_feed_is_not_reused_for_a_stranger(
+    publisher: LoopbackServer, server: LoopbackServer
+) -> None:
+    server.route("/feed", body=b"<rss/>")  # the user's own feed, on a private host
+    server.route("/secret.xml", body=b"<rss>secret</rss>")
+    publisher.route("/feed", status=302, headers={"Location": server.url("/secret.xml")})
+    with pytest.raises(RedirectError, match="non-public address refused"):
+        await fetch_from_stranger(publisher.url("/feed"), session_first=server.url("/feed"))
+    assert server.count("/secret.xml") == 0
+
+
+async def test_redirects_to_public_hosts_and_inside_the_configured_host_are_followed(
+    publisher: LoopbackServer, server: LoopbackServer
+) -> None:
+    async with LoopbackServer("127.0.0.3") as other:
+        other.route("/feed", body=b"<rss>moved</rss>")
+        publisher.route("/feed", status=301, headers={"Location": other.url("/feed")})
+        result = await fetch_from_stranger(publisher.url("/feed"))
+        assert result.body == b"<rss>moved</rss>" and result.permanent_url == other.url("/feed")
+    # A feed the user configured on a private address, redirecting inside it.
+    server.route("/old", status=302, headers={"Location": "/new"})
+    server.route("/new", body=b"<rss>mine</rss>")
+    assert (await fetch_from_stranger(server.url("/old"))).body == b"<rss>mine</rss>"
+
+
+async def test_a_private_feed_may_not_redirect_to_another_private_host(
+    server: LoopbackServer,
+) -> None:
+    async with LoopbackServer("127.0.0.4") as elsewhere:
+        elsewhere.route("/x", body=b"<rss/>")
+        server.route("/feed", status=302, headers={"Location": elsewhere.url("/x")})
+        with pytest.raises(RedirectError, match="non-public address refused"):
+            await fetch_from_stranger(server.url("/feed"))
+        assert elsewhere.count() == 0
+
+
+async def test_allow_private_networks_follows_them(
+    publisher: LoopbackServer, server: LoopbackServer
+) -> None:
+    server.route("/secret.xml", body=b"<rss>secret</rss>")
+    publisher.route("/feed", status=302, headers={"Location": server.url("/secret.xml")})
+    result = await fetch_from_stranger(publisher.url("/feed"), allow=True)
+    assert result.body == b"<rss>secret</rss>"
+
+
+@pytest.mark.parametrize(("address", "public"), [
+    ("93.184.215.14", True), ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", True),
+    ("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False),
+    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("::1", False),
+    ("fe80::1", False), ("fd00::1", False), ("::ffff:127.0.0.1", False),
+    ("::ffff:93.184.215.14", True), ("224.0.0.1", False), ("255.255.255.255", False),
+])
+def test_which_addresses_are_public(address: str, public: bool) -> None:
+    assert is_public_address(ip_address(address)) is public
+
+
+@pytest.mark.parametrize(("line", "allowed"), [("", False),
+                                               ("allow_private_networks = true", True)])
+def test_allow_private_networks_reaches_the_fetcher(tmp_path: Path, line: str,
+                                                    allowed: bool) -> None:
+    config = tmp_path / "monitor.toml"
+    config.write_text(f'[monitor]\ndatabase = "db.sqlite3"\n{line}\n', encoding="utf-8")
+    assert limits_of(load(config)).allow_private_networks is allowed

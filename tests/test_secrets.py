@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from monitor.config.values import without_userinfo
 from tests.servers import Route, loopback, rss
 from tests.smtp import LoopbackSMTP
 
@@ -67,3 +68,57 @@ any = ["Ampere"]
     assert "delivery failed" in text and "pending" in text
     for value in SECRETS.values():
         assert value not in text
+
+
+def test_feed_credentials_stay_out_of_logs_and_status(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Issue 14: a feed URL's ?token= was in WARNING logs and `status --json`,
+    # and with -v the database driver's debug records printed SQL parameters,
+    # a feed URL's password among them.
+    token, password = "feedtoken-5c2e8a71", "feedpw-3b9d04f6"
+    with loopback() as feed, loopback() as hook:
+        feed.routes["/gone"] = Route(b"down", status=500)
+        feed.routes["/f"] = Route(rss([("a1", "Ampere")]))
+        config = tmp_path / "monitor.toml"
+        config.write_text(f"""
+[monitor]
+database = "{tmp_path / 'db.sqlite3'}"
+default_channels = ["hook"]
+
+[channels.hook]
+url = "json://127.0.0.1:{hook.port}/h"
+
+[[feeds]]
+url = "{feed.url}/gone?page=1&access_token={token}"
+
+[[feeds]]
+name = "private"
+url = "http://reader:{password}@127.0.0.1:{feed.port}/f?key={token}"
+
+[[rules]]
+name = "ampere"
+any = ["Ampere"]
+""", encoding="utf-8")
+        args = ["--config", str(config)]
+        assert main(["run", "--once", "-v", *args]) == 0
+        for command in (["status"], ["status", "--json"]):
+            main([*command, "-v", *args])
+        assert any(hit.path.endswith(token) for hit in feed.hits)  # the token was sent
+    text = capsys.readouterr()
+    assert "page=1&access_token=****" in text.out + text.err
+    for value in (token, password):
+        assert value not in text.out + text.err
+
+
+@pytest.mark.parametrize(("url", "masked"), [
+    ("https://u:pw@x.org/f?token=t1&page=2", "https://x.org/f?token=****&page=2"),
+    ("https://x.org/f?X-Api-Key=k&sig=&Signature=s#top",
+     "https://x.org/f?X-Api-Key=****&sig=&Signature=****#top"),
+    ("https://x.org/f?access_token=a&apikey=b&key=c&password=d&secret=e&auth=f",
+     "https://x.org/f?access_token=****&apikey=****&key=****&password=****&secret=****"
+     "&auth=****"),
+    ("https://x.org/f?monkey=1&keyword=2&q=token", "https://x.org/f?monkey=1&keyword=2&q=token"),
+    ("https://x.org/feed.xml", "https://x.org/feed.xml"),
+])
+def test_feed_urls_are_masked_like_channel_urls(url: str, masked: str) -> None:
+    assert without_userinfo(url) == masked

@@ -208,7 +208,7 @@ def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],
         database = ""
     channels_file = str(resolved(path.parent / m.channels_file)) if m.channels_file else ""
     limits = fetch_limits(m.concurrency, m.per_host_concurrency, m.connect_timeout, m.timeout,
-                          m.max_body)
+                          m.max_body, m.allow_private_networks)
     return MonitorSettings.model_construct(**dict(m) | {
         "database": database, "channels_file": channels_file, "fetch_limits": limits})
 

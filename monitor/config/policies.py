@@ -40,6 +40,7 @@ class FetchLimits:
     total_timeout: float = 60.0
     max_body: int = 10 * 1024 * 1024
     max_redirects: int = 5
+    allow_private_networks: bool = False
 
 
 def poll_policy(interval: timedelta, jitter: float, honor_cache_headers: bool,
@@ -51,9 +52,10 @@ def poll_policy(interval: timedelta, jitter: float, honor_cache_headers: bool,
 
 
 def fetch_limits(concurrency: int, per_host_concurrency: int, connect_timeout: timedelta,
-                 timeout: timedelta, max_body: int) -> FetchLimits:
+                 timeout: timedelta, max_body: int,
+                 allow_private_networks: bool = False) -> FetchLimits:
     total = timeout.total_seconds()
     return FetchLimits(concurrency=concurrency, per_host=per_host_concurrency,
                        connect_timeout=connect_timeout.total_seconds(),
                        read_timeout=min(total, _READ_TIMEOUT), total_timeout=total,
-                       max_body=max_body)
+                       max_body=max_body, allow_private_networks=allow_private_networks)

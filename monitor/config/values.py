@@ -182,9 +182,28 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 Listen = Annotated[str, pydantic.AfterValidator(_check_listen)]
 
 
+# Query keys whose values are credentials (issue 14: a feed's `?token=...`
+# was shown in WARNING logs and `status --json`): a key naming one of these
+# words, whole (`key`, `sig`) or inside it (`access_token`, `X-Api-Key`).
+_SECRET_WORDS = ("token", "secret", "passw", "apikey", "auth", "signature", "credential",
+                 "session", "private")
+_SECRET_PARTS = {"key", "sig", "pass", "pwd", "sid", "jwt", "hash", "code"}
+
+
 def without_userinfo(url: str) -> str:
-    """`url` without user:password@, for names, messages and logs."""
+    """`url` for names, messages and logs: without user:password@, and with
+    the query values of secret-looking keys shown as `****`."""
     parts = urlsplit(url)
-    if "@" not in parts.netloc:
+    netloc = parts.netloc.rsplit("@", 1)[1] if "@" in parts.netloc else parts.netloc
+    query = "&".join(map(_masked_pair, parts.query.split("&"))) if parts.query else ""
+    if (netloc, query) == (parts.netloc, parts.query):
         return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def _masked_pair(pair: str) -> str:
+    key, sep, value = pair.partition("=")
+    name = key.lower()
+    secret = any(word in name for word in _SECRET_WORDS) or not _SECRET_PARTS.isdisjoint(
+        re.split(r"[^a-z0-9]+", name))
+    return f"{key}=****" if sep and value and secret else pair

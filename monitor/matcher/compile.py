@@ -34,7 +34,14 @@ from monitor.matcher.nodes import (
     Person,
     Word,
 )
-from monitor.matcher.query import _Syntax, make_pattern, parse_query
+from monitor.matcher.query import (
+    MAX_PHRASE,
+    MAX_WORD,
+    _Syntax,
+    check_length,
+    make_pattern,
+    parse_query,
+)
 from monitor.models import Person as PersonSpec
 from monitor.models import Rule
 
@@ -121,6 +128,7 @@ def _entry(rule: Rule, key: str, entry: str) -> Pattern:
     raw = entry.strip().strip('"“”')
     label = f'"{raw}"' if len(raw.split()) > 1 else raw
     try:
+        check_length(raw)
         return make_pattern(raw, label, 0, rule.fuzzy)
     except _Syntax as exc:
         raise RuleError(rule.where, key, exc.message, exc.pos) from None
@@ -140,6 +148,9 @@ def _person(rule: Rule, key: str, person: PersonSpec) -> Person:
     given, family = _name_words(given_raw, rule.fuzzy), _name_words(family_raw, rule.fuzzy)
     if not given:
         raise RuleError(rule.where, f"{key}.name", "a person needs a name")
+    if len(given + family) > MAX_PHRASE or any(len(w.text) > MAX_WORD for w in given + family):
+        raise RuleError(rule.where, f"{key}.name",
+                        f"a name has at most {MAX_PHRASE} words of at most {MAX_WORD} letters")
     forms = [Pattern(person.name, given + family)]
     if family:
         family_text = family_raw.strip()

@@ -68,18 +68,36 @@ class Tokenizer:
         return spans
 
 
+# The most of each field the matcher reads, in characters (issue 14: no one
+# item may hold the event loop for long). Matching is linear in the text, so
+# these bound the time of any item: a title is a line, and 100,000 characters
+# is a long article (~15,000 words) given in full as a summary; what comes
+# after is not read. Markup is cut at four times that before conversion.
+MAX_CHARS = {"title": 2_000, "summary": 100_000}
+
+
 def plain_fields(item: Item) -> dict[str, Chunked]:
     """Each field as plain text and its whitespace-separated chunks: all the
     index needs to rule out an item (index.py)."""
-    return {"title": _chunked(item.title), "summary": _chunked(item.summary)}
+    return {"title": _chunked(item.title, MAX_CHARS["title"]),
+            "summary": _chunked(item.summary, MAX_CHARS["summary"])}
 
 
-def _chunked(raw: str) -> Chunked:
+def _chunked(raw: str, limit: int) -> Chunked:
     # Feeds parsed by monitor.poll.parser are plain text already ("Procter &
     # Gamble" included); JSONL items (the eval set) still carry HTML, so only
     # those pay for the parser.
-    text = html_to_text(raw) if has_markup(raw) else raw
+    text = _cut(html_to_text(_cut(raw, 4 * limit)) if has_markup(raw) else raw, limit)
     return text, text.split()
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, ended at whitespace so that the
+    last word is not a stump that a wildcard or a typo would take."""
+    if len(text) <= limit:
+        return text
+    kept = text[:limit + 1].rsplit(None, 1)  # one word off the end, if any
+    return kept[0] if len(kept) == 2 else text[:limit]
 
 
 class FieldView:

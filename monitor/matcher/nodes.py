@@ -306,11 +306,7 @@ class Near(Node):
     def within(self, view: FieldView, doc: Document) -> bool:
         lefts = self.left.occurrences(view, doc)
         rights = self.right.occurrences(view, doc) if lefts else []
-        return any(self.close(a, b) for a in lefts for b in rights)
-
-    def close(self, a: Occurrence, b: Occurrence) -> bool:
-        gap = max(b[0] - a[1], a[0] - b[1])  # words between; negative if overlapping
-        return gap <= self.distance
+        return bool(rights) and _any_close(lefts, rights, self.distance)
 
     def anchors(self) -> list[Anchor] | None:
         options = [self.left.anchors() or [], self.right.anchors() or []]
@@ -322,3 +318,22 @@ class Near(Node):
     def leaves(self, negated: bool = False) -> Iterator[tuple[Leaf, bool]]:
         yield self.left, negated
         yield self.right, negated
+
+
+def _any_close(lefts: list[Occurrence], rights: list[Occurrence], distance: int) -> bool:
+    """Whether some a, b have at most `distance` words between them, i.e.
+    b.start <= a.end + distance and a.start <= b.end + distance.
+
+    Linear after sorting (issue 14: comparing every pair froze the event
+    loop 27 s on an item of 12,000 × alpha and 12,000 × beta): take the a's
+    by end; the b's that satisfy the first inequality for one a are a prefix
+    of the b's by start that only grows, so keep the largest b.end seen."""
+    by_start = sorted(rights)  # occurrences come sorted (Timsort: linear then)
+    furthest, taken = -1, 0
+    for start, end, _ in sorted(lefts, key=lambda occ: occ[1]):
+        while taken < len(by_start) and by_start[taken][0] <= end + distance:
+            furthest = max(furthest, by_start[taken][1])
+            taken += 1
+        if taken and start <= furthest + distance:
+            return True
+    return False

@@ -14,8 +14,10 @@ word (`Renault`, `CFE-CGC` reads as the phrase "cfe cgc"), a wildcard ends in
 `*` (`liquid*`, at least 3 letters before it). Two terms side by side are an
 error rather than a guess: the user meant a phrase or an operator.
 
-Every syntax error raises RuleError(where, key, message, position) with the
-0-based offset in the query, and nothing else escapes `parse_query`.
+A query is at most MAX_QUERY characters, a word MAX_WORD letters, a phrase
+MAX_PHRASE words (limits below, with why). Every syntax error raises
+RuleError(where, key, message, position) with the 0-based offset in the
+query, and nothing else escapes `parse_query`.
 """
 
 from __future__ import annotations
@@ -30,8 +32,18 @@ from monitor.matcher.nodes import FUZZY_MIN_LETTERS, And, Near, Node, Not, Or, P
 
 MIN_WILDCARD = 3
 MAX_DEPTH = 50
+# Load-time limits (issue 14): a rule is written by a person, and nothing a
+# person writes comes near them, but a rule file can come from anywhere. A
+# 1,000,000-letter wildcard passed `check` and crashed the process at the next
+# reload (SIGSEGV inside pyahocorasick, which survives 100,000-letter words).
+MAX_QUERY = 10_000  # characters of a query or of one any/all/not entry
+MAX_WORD = 100  # letters of one folded word ("pneumonoultramicroscopic..." has 45)
+MAX_PHRASE = 32  # words of one phrase
+MAX_NEAR = 1000  # NEAR/n: at most this many words between the two terms
 _LEXEME = re.compile(r'\s+|[()]|["“”][^"“”]*["“”]?|[^\s()"“”]+')
-_NEAR = re.compile(r"NEAR(?:/(\d+))?\Z")
+# At most 5 digits: a longer number is out of range anyway, and int() of
+# 5,000 digits raises ValueError (Python's integer-string limit).
+_NEAR = re.compile(r"NEAR(?:/(\d{1,5}))?\Z")
 _OPERATORS = {"AND", "OR", "NOT"}
 
 
@@ -53,9 +65,16 @@ def parse_query(query: str, *, fuzzy: int | None = None, where: str = "",
                 key: str = "query") -> Node:
     """The compiled tree of `query`; RuleError(where, key, ...) if it is bad."""
     try:
+        check_length(query)
         return _Parser(query, fuzzy).parse()
     except _Syntax as exc:
         raise RuleError(where, key, exc.message, exc.pos) from None
+
+
+def check_length(text: str) -> None:
+    """Raise _Syntax when a query or entry is longer than MAX_QUERY."""
+    if len(text) > MAX_QUERY:
+        raise _Syntax(f"longer than {MAX_QUERY} characters", MAX_QUERY)
 
 
 def make_pattern(raw: str, label: str, pos: int, fuzzy: int | None) -> Pattern:
@@ -64,6 +83,8 @@ def make_pattern(raw: str, label: str, pos: int, fuzzy: int | None) -> Pattern:
     found: list[Word] = []
     for part in re.finditer(r"\S+", raw):
         found.extend(_words(part.group(), pos + part.start(), fuzzy))
+        if len(found) > MAX_PHRASE:
+            raise _Syntax(f"a phrase has at most {MAX_PHRASE} words", pos + part.start())
     if not found:
         if label.startswith('"'):
             raise _Syntax("empty phrase", max(pos - 1, 0))
@@ -77,6 +98,8 @@ def _words(raw: str, pos: int, fuzzy: int | None) -> list[Word]:
     if "*" in body:
         raise _Syntax("'*' is only allowed at the end of a word", pos + body.index("*"))
     folded = tokens(fold(body))
+    if any(len(word) > MAX_WORD for word in folded):
+        raise _Syntax(f"a word has at most {MAX_WORD} letters", pos)
     if prefix and (not folded or len(folded[-1]) < MIN_WILDCARD):
         raise _Syntax(f"a wildcard needs at least {MIN_WILDCARD} letters before '*'", pos)
     return [Word(text, prefix and i == len(folded) - 1,
@@ -205,11 +228,13 @@ def _lexeme(text: str, pos: int) -> Lexeme:
     if text in _OPERATORS:
         return Lexeme(text, text, pos)
     near = _NEAR.match(text)
+    if text.startswith("NEAR/") and near is None and text[5:].isdecimal():
+        raise _Syntax(f"NEAR distance must be between 1 and {MAX_NEAR} words", pos)
     if text == "NEAR" or (text.startswith("NEAR/") and near is None):
         raise _Syntax("NEAR needs a distance in words, e.g. NEAR/5", pos)
     if near:
         distance = int(near.group(1))
-        if not 1 <= distance <= 1000:
-            raise _Syntax("NEAR distance must be between 1 and 1000 words", pos)
+        if not 1 <= distance <= MAX_NEAR:
+            raise _Syntax(f"NEAR distance must be between 1 and {MAX_NEAR} words", pos)
         return Lexeme("NEAR", text, pos, distance)
     return Lexeme("TERM", text, pos)

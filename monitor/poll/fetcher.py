@@ -14,6 +14,14 @@ Contract of `Fetcher.fetch`:
   are not counted: they are not the server's time), and a cap on the decoded
   body (a gzip bomb stops there: the body is streamed and counted after
   decompression);
+- never lets a stranger's server point it at the user's network (issue 14;
+  Miniflux's ErrPrivateNetworkHost): a redirect to another host than the
+  configured feed's is followed only to public addresses (`is_public`), unless
+  `allow_private_networks`. A feed configured on a private address stays
+  allowed, with its redirects inside that same host (the user's intent). The
+  address is checked where the socket is made for it, so the one checked is
+  the one connected to (no DNS rebinding: poll/addresses.py), and such a hop
+  never reuses a pooled connection made for a feed on a private host;
 - raises only `monitor.errors.FetchError` subclasses, translated here where
   aiohttp's exceptions enter; messages carry the URL without credentials.
 It never sleeps or retries: pacing belongs to `schedule` and the pipeline.
@@ -44,6 +52,7 @@ from monitor.errors import (
     TLSFailedError,
     TooLargeError,
 )
+from monitor.poll.addresses import GUARD, Guard, NotPublicError, checked_socket, is_public_address
 from monitor.poll.schedule import host_key
 from monitor.retry import parse_retry_after
 
@@ -84,7 +93,8 @@ def make_session(limits: FetchLimits = DEFAULT_LIMITS,
     most `_CHUNK` bytes per step and stops at the cap.
     Must be called inside a running loop; the caller closes it.
     """
-    connector = aiohttp.TCPConnector(limit=limits.concurrency, limit_per_host=limits.per_host)
+    connector = aiohttp.TCPConnector(limit=limits.concurrency, limit_per_host=limits.per_host,
+                                     socket_factory=checked_socket)
     return aiohttp.ClientSession(
         connector=connector,
         headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
@@ -109,8 +119,12 @@ class Fetcher:
         limits: FetchLimits = DEFAULT_LIMITS,
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        is_public: Guard | None = None,
     ) -> None:
+        """`is_public` says which addresses a stranger's redirect may reach
+        (tests name a loopback address as a stand-in public server)."""
         self._session, self._limits, self._now = session, limits, now
+        self._is_public = is_public or is_public_address
         self._slots = asyncio.Semaphore(limits.concurrency)
         self._hosts: dict[str, _HostSlot] = {}  # only hosts in use: see _host_slot
         self._timeout = aiohttp.ClientTimeout(
@@ -170,7 +184,7 @@ class Fetcher:
                 hop_started = loop.time()
                 deadline.reschedule(hop_started + budget)
                 try:
-                    async with self._get(current, headers) as resp:
+                    async with self._get(current, headers, self._guard(url, current)) as resp:
                         target = _redirect_target(current, resp)
                         if target is None:
                             moved = current if permanent and current != url else None
@@ -189,16 +203,33 @@ class Fetcher:
             f"more than {self._limits.max_redirects} redirects", url=mask_url(url)
         )
 
+    def _guard(self, feed_url: str, url: str) -> Guard | None:
+        """The addresses `url` may be fetched from, as a hop of `feed_url`'s
+        chain: any (None) on the configured feed's own host, else public ones."""
+        if self._limits.allow_private_networks:
+            return None
+        same_host = urlsplit(url).hostname == urlsplit(feed_url).hostname
+        return None if same_host else self._is_public
+
     @asynccontextmanager
     async def _get(
-        self, url: str, headers: dict[str, str]
+        self, url: str, headers: dict[str, str], guard: Guard | None
     ) -> AsyncIterator[aiohttp.ClientResponse]:
-        """session.get with aiohttp's errors translated into ours."""
+        """session.get with aiohttp's errors translated into ours; with
+        `guard`, only from addresses it accepts (see addresses.checked_socket)."""
         masked = mask_url(url)
+        # A guarded request gets its own pool (server_hostname is part of
+        # aiohttp's connection key; it is the name TLS uses anyway): it never
+        # reuses a connection made unguarded for a feed on a private host.
+        pool = (urlsplit(url).hostname or "").rstrip(".") if guard else None
+        token, pending = GUARD.set(guard), True
         try:
             async with self._session.get(
-                url, headers=headers, allow_redirects=False, timeout=self._timeout
+                url, headers=headers, allow_redirects=False, timeout=self._timeout,
+                server_hostname=pool,
             ) as resp:
+                GUARD.reset(token)
+                pending = False
                 yield resp
         except FetchError:
             raise
@@ -207,6 +238,9 @@ class Fetcher:
         except (aiohttp.ClientSSLError, aiohttp.ServerFingerprintMismatch) as exc:
             raise TLSFailedError(f"TLS failed: {masked}: {type(exc).__name__}", url=masked) from exc
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            if isinstance(exc, aiohttp.ClientConnectorError) and isinstance(
+                    exc.os_error, NotPublicError):
+                raise _refused(masked) from exc
             raise ConnectionFailedError(
                 f"connection failed: {masked}: {type(exc).__name__}", url=masked
             ) from exc
@@ -214,6 +248,9 @@ class Fetcher:
             # InvalidURL, bad headers from the server, ...: still this feed's problem.
             raise ConnectionFailedError(f"request failed: {masked}: {type(exc).__name__}",
                                         url=masked) from exc
+        finally:
+            if pending:
+                GUARD.reset(token)
 
     async def _result(
         self,
@@ -320,3 +357,7 @@ def _redirect_target(current: str, resp: aiohttp.ClientResponse) -> str | None:
         raise RedirectError(f"redirect to a non-HTTP URL from {mask_url(current)}",
                             url=mask_url(current))
     return target
+
+
+def _refused(masked: str) -> RedirectError:
+    return RedirectError(f"redirect to a non-public address refused: {masked}", url=masked)

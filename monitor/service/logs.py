@@ -74,4 +74,13 @@ def setup(fmt: str = "auto", level: int = logging.INFO, stream: TextIO | None = 
     apprise_log.propagate = False
     if not any(isinstance(h, logging.NullHandler) for h in apprise_log.handlers):
         apprise_log.addHandler(logging.NullHandler())
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Libraries' own debug and info records stay out even with -v: the
+    # database drivers log SQL parameters (a feed URL's password among them,
+    # issue 14) and the others are noise beside our one line per event.
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+_QUIET = ("apscheduler", "sqlalchemy", "aiosqlite", "asyncpg", "psycopg", "asyncio", "aiohttp",
+          "urllib3", "requests", "charset_normalizer", "chardet", "feedparser", "markdown",
+          "croniter", "tzlocal")
