@@ -8,6 +8,9 @@ from pathlib import Path
 from monitor.config import find_config
 
 EXIT_OK, EXIT_CONFIG, EXIT_USAGE, EXIT_RUNTIME = 0, 1, 2, 3
+# 128 + the signal, as a shell reports a program the signal ended: SIGINT,
+# and SIGPIPE (the reader of our output went away: `newsmonitor ... | head`).
+EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
 
 
 def config_path(args: argparse.Namespace) -> Path:
