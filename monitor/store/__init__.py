@@ -193,7 +193,11 @@ class Store:
     async def open(cls, url: str) -> Store:
         """Connect (creating a SQLite file and its folder if needed) and create tables."""
         if "://" not in url:
-            Path(url).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(url).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # read-only, or a file where a folder should be
+                raise StoreError(f"cannot create the database folder "
+                                 f"{Path(url).parent}: {exc.strerror or exc}") from exc
         try:
             engine = create_async_engine(engine_url(url))
         except (SQLAlchemyError, ImportError, ValueError) as exc:
