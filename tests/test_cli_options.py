@@ -87,10 +87,10 @@ def test_an_empty_config_path_is_refused_not_ignored(
     assert "--config: an empty path" in capsys.readouterr().err
 
 
-def newsmonitor(args: list[str], cwd: Path, **kwargs: object) -> subprocess.Popen[bytes]:
+def newsmonitor(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.Popen([sys.executable, "-m", "monitor", *args], cwd=cwd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)  # type: ignore[call-overload]
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 @pytest.mark.parametrize("args", [
