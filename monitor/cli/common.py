@@ -1,4 +1,4 @@
-"""What every subcommand shares: exit codes and where the config is."""
+"""What every subcommand shares: exit codes, where the config is, cutting text."""
 
 from __future__ import annotations
 
@@ -15,3 +15,8 @@ EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
 
 def config_path(args: argparse.Namespace) -> Path:
     return find_config(args.config)
+
+
+def cut(text: str, width: int) -> str:
+    """`text` in at most `width` characters, an ellipsis showing a cut."""
+    return text if len(text) <= width else text[:width - 1] + "…"

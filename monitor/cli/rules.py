@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from monitor.cli.common import EXIT_OK, config_path
+from monitor.cli.common import EXIT_OK, config_path, cut
 from monitor.cli.items import ItemRecord, parse_item, parse_items, read_bytes
 from monitor.config import load, load_rules_file
 from monitor.errors import ConfigError
@@ -47,7 +47,7 @@ def cmd_test_rules(args: argparse.Namespace) -> int:
                              ensure_ascii=False))
         else:
             fired = ", ".join(f"{m.rule} ({m.score})" for m in matches) or "-"
-            print(f"{item.id}\t{fired}\t{item.title[:70]}")
+            print(f"{item.id}\t{fired}\t{cut(item.title, 70)}")
     if any(record.expect is not None for record in records):
         _print_scores(results, sys.stderr if args.json else sys.stdout)
     return EXIT_OK

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.cli.common import cut
 from monitor.config import Settings
 from monitor.config.values import without_userinfo as mask_url
 from monitor.models import FeedState, StoredAlert
@@ -79,11 +80,6 @@ def _local(iso: str | None, zone: ZoneInfo) -> str:
     if not iso:
         return "-"
     return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-
-
-def cut(text: str, width: int) -> str:
-    """`text` in at most `width` characters, an ellipsis showing a cut."""
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def duration(seconds: float) -> str:
