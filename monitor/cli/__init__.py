@@ -62,15 +62,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _printable(sys.stdout)
     try:
         code = _run(_parser().parse_args(argv))
-        sys.stdout.flush()  # a reader gone away shows here, not at interpreter exit
     except BrokenPipeError:
         _silence_stdout()
-        return EXIT_PIPE
+        code = EXIT_PIPE
     except SystemExit:  # after --help or a usage error
         if not _flushed():
             raise SystemExit(EXIT_PIPE) from None
         raise
-    return code
+    return code if _flushed() else EXIT_PIPE
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -98,6 +97,8 @@ def _printable(stream: TextIO) -> None:
 
 
 def _flushed() -> bool:
+    """Flush stdout now: a reader gone away shows here, not as a traceback
+    at interpreter exit."""
     try:
         sys.stdout.flush()
     except BrokenPipeError:
