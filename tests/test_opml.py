@@ -122,3 +122,22 @@ def test_import_that_would_break_the_config_leaves_it_unchanged(
     assert f"{config}: left unchanged" in err and ".tmp" not in err
     assert config.read_text(encoding="utf-8") == CONFIG
     assert {p.name for p in tmp_path.iterdir()} == {"monitor.toml", "subs.opml"}
+
+
+@pytest.mark.parametrize(("config_text", "error"), [
+    (None, "{config}: file not found"),
+    ("[monitor\n", "{config}: TOML syntax error"),
+    ("feeds = 3\n", "{config}: feeds: Input should be a valid list"),
+    ('feeds = [{name = "a", url = "https://a.org/x"}]\n' + CONFIG.split("[[feeds]]")[0],
+     "{config}: feeds: import-opml adds [[feeds]] tables"),
+])
+def test_import_into_a_missing_or_invalid_config(tmp_path: Path, config_text: str | None,
+                                                 error: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """These ended in tracebacks (FileNotFoundError, tomlkit's, TypeError)."""
+    config, opml = tmp_path / "monitor.toml", tmp_path / "subs.opml"
+    if config_text is not None:
+        config.write_text(config_text, encoding="utf-8")
+    opml.write_bytes(OPML)
+    assert main(["import-opml", str(opml), "--config", str(config)]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {error.format(config=config)}")

@@ -20,6 +20,7 @@ import tomlkit
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError as XMLParseError
 from defusedxml.ElementTree import fromstring
+from tomlkit.items import AoT
 
 from monitor.cli.common import EXIT_OK, config_path
 from monitor.config import FeedSettings, load
@@ -80,11 +81,15 @@ def _categories(value: str) -> list[str]:
 
 def import_opml(config: Path, data: bytes, source: str) -> Imported:
     """Append the OPML's feeds to `config`, unless the result would not load."""
+    load(config)  # as it is, first: a missing or invalid config is named as in `check`
     document = tomlkit.parse(config.read_text(encoding="utf-8"))
     feeds = document.get("feeds")
     if feeds is None:
         feeds = tomlkit.aot()
         document["feeds"] = feeds
+    if not isinstance(feeds, AoT):
+        raise ConfigError(f"{config}: feeds: import-opml adds [[feeds]] tables; "
+                          "write the feeds as [[feeds]] tables, not an inline array")
     configured = {str(f.get("url")) for f in feeds}
     known, names = set(configured), {str(f.get("name")) for f in feeds}
     outlines, empty = read_opml(data, source)
