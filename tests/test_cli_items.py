@@ -129,3 +129,16 @@ def test_explain_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "rules", "explain", "ampere", "--json", "--text", "Ampère")
     report = json.loads(out)
     assert (report["fires"], report["match"]) == (False, None)
+
+
+@pytest.mark.parametrize(("argv", "error"), [
+    (["rules", "list", "ampere"], "rules list: takes no RULE 'ampere'"),
+    (["rules", "list", "--text", "x"], "rules list: takes no --text 'x'"),
+    (["rules", "explain", "--text", "x"], "rules explain: name a rule; known: ampere, "),
+    (["rules", "explain", "ampere", "--summary", "x", "--item", "i.json"], "not both"),
+])
+def test_rules_arguments_are_used_or_refused(argv: list[str], error: str,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """`rules list ampere` listed every rule, ignoring the name."""
+    code, _, err = run(capsys, *argv)
+    assert code == 1 and error in err, err

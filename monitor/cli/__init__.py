@@ -204,7 +204,7 @@ def _rule_commands(command: Command) -> None:
     p.add_argument("rule", nargs="?", help="rule name (explain)")
     p.add_argument("--rules", type=_path, help="a rules file instead of the config")
     p.add_argument("--text", help="the text to test (used as the title)")
-    p.add_argument("--summary", default="", help="summary text to test")
+    p.add_argument("--summary", help="summary text to test (with --text)")
     p.add_argument("--item", type=_path, help="a JSON file with one item (format below)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 

@@ -72,6 +72,11 @@ def _print_scores(results: Sequence[tuple[ItemRecord, list[Match]]], out: TextIO
 def cmd_rules(args: argparse.Namespace) -> int:
     rules = _rules(args)
     if args.action == "list":
+        given = [f"{name} {value!r}" for name, value in (
+            ("RULE", args.rule), ("--text", args.text), ("--summary", args.summary),
+            ("--item", args.item)) if value is not None]
+        if given:  # an ignored argument would look like a filter that worked
+            raise ConfigError(f"rules list: takes no {', '.join(given)} (see rules explain)")
         for rule in rules:
             print(json.dumps({"name": rule.name, "priority": str(rule.priority),
                               "channels": list(rule.channels), "source": rule.source,
@@ -85,9 +90,9 @@ def _explain(args: argparse.Namespace, rules: tuple[Rule, ...]) -> int:
     from monitor.matcher import compile_rules
 
     matcher = compile_rules(rules)
-    if not args.rule or args.rule not in matcher.rules:
-        raise ConfigError(f"rules explain: unknown rule {args.rule!r}; "
-                          f"known: {', '.join(matcher.rules)}")
+    if args.rule not in matcher.rules:
+        what = f"unknown rule {args.rule!r}" if args.rule else "name a rule"
+        raise ConfigError(f"rules explain: {what}; known: {', '.join(matcher.rules)}")
     record = _explain_item(args)
     text = matcher.explain(args.rule, record.item, record.tags)
     if not args.json:
@@ -101,10 +106,11 @@ def _explain(args: argparse.Namespace, rules: tuple[Rule, ...]) -> int:
 
 
 def _explain_item(args: argparse.Namespace) -> ItemRecord:
-    if args.item and args.text is not None:
-        raise ConfigError("rules explain: give --text TEXT or --item FILE, not both")
+    if args.item and (args.text is not None or args.summary is not None):
+        raise ConfigError("rules explain: give --text TEXT [--summary TEXT] or --item FILE, "
+                          "not both")
     if args.item:
         return parse_item(read_bytes(Path(args.item)), args.item)
     if args.text is None:
         raise ConfigError("rules explain: give --text TEXT or --item FILE")
-    return ItemRecord(Item(feed="", id="text", title=args.text, summary=args.summary))
+    return ItemRecord(Item(feed="", id="text", title=args.text, summary=args.summary or ""))
