@@ -60,7 +60,8 @@ def test_a_homepage_is_followed_to_its_announced_feed(
                                                 ("auto", "usines"))
     # Added once: a second add finds it there.
     assert main(["add", f"{site.url}/", "--config", str(path)]) == 0
-    assert "nothing added: already in the config" in capsys.readouterr().out
+    assert f"skipped: Auto Actu: <{site.url}/rss/actu.xml> already in the config" in (
+        capsys.readouterr().out)
     assert len(load(path).feeds) == 1
 
 

@@ -1,69 +1,63 @@
-"""`test-rules` and `rules explain|list`: rules tried on items, no state, no delivery."""
+"""`test-rules` and `rules explain|list`: rules tried on items, no state, no delivery.
+
+The rules come from `--rules FILE` when given, else from the config (the
+rules the daemon would run); the items' JSON format is cli.items'.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from monitor.cli.common import EXIT_OK, config_path
+from monitor.cli.common import EXIT_OK, config_path, cut
+from monitor.cli.items import ItemRecord, parse_item, parse_items, read_bytes
 from monitor.config import load, load_rules_file
 from monitor.errors import ConfigError
-from monitor.models import Item
-
-# ------------------------------------------------------------------ rules
+from monitor.models import Item, Match, Rule
 
 
-def read_items(path: Path) -> list[tuple[Item, dict[str, Any]]]:
-    """Items of a JSONL file (format of shared/eval/README.md), with their raw record."""
-    from monitor.text import html_to_text
+def _rules(args: argparse.Namespace) -> tuple[Rule, ...]:
+    if args.rules:
+        return load_rules_file(Path(args.rules))
+    return load(config_path(args)).rules
 
-    out = []
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                item = Item(feed=str(rec.get("feed", "")), id=str(rec.get("id", number)),
-                            title=html_to_text(str(rec.get("title", ""))),
-                            summary=html_to_text(str(rec.get("summary", ""))),
-                            link=str(rec.get("link", "")))
-            except (ValueError, AttributeError) as exc:
-                raise ConfigError(f"{path}:{number}: not a JSON item: {exc}") from None
-            out.append((item, rec))
-    return out
+
+def match_json(match: Match) -> dict[str, Any]:
+    return {"rule": match.rule, "score": match.score, "terms": match.terms,
+            "hits": [{"term": h.term, "matched": h.matched, "field": h.field,
+                      "score": h.score} for h in match.hits]}
 
 
 def cmd_test_rules(args: argparse.Namespace) -> int:
     from monitor.matcher import compile_rules
 
-    matcher = compile_rules(load_rules_file(Path(args.rules)))
+    matcher = compile_rules(_rules(args))
+    records = parse_items(read_bytes(Path(args.items)), args.items)
     results = []
-    for item, rec in read_items(Path(args.items)):
-        matches = matcher.match(item, rec.get("tags", ()))
-        results.append((item, rec, matches))
+    for record in records:
+        item = record.item
+        matches = matcher.match(item, record.tags)
+        results.append((record, matches))
         if args.json:
-            print(json.dumps({"id": item.id, "matches": [
-                {"rule": m.rule, "score": m.score, "terms": m.terms,
-                 "hits": [{"term": h.term, "matched": h.matched, "field": h.field,
-                           "score": h.score} for h in m.hits]} for m in matches]},
-                ensure_ascii=False))
+            print(json.dumps({"id": item.id, "matches": [match_json(m) for m in matches]},
+                             ensure_ascii=False))
         else:
             fired = ", ".join(f"{m.rule} ({m.score})" for m in matches) or "-"
-            print(f"{item.id}\t{fired}\t{item.title[:70]}")
-    if any("expect" in rec for _, rec, _ in results):
+            print(f"{item.id}\t{fired}\t{cut(item.title, 70)}")
+    if any(record.expect is not None for record in records):
         _print_scores(results, sys.stderr if args.json else sys.stdout)
     return EXIT_OK
 
 
-def _print_scores(results: list[Any], out: Any) -> None:
+def _print_scores(results: Sequence[tuple[ItemRecord, list[Match]]], out: TextIO) -> None:
     """Precision and recall per rule and overall, against the `expect` labels."""
     counts: dict[str, list[int]] = {}
-    for _item, rec, matches in results:
-        fired, expected = {m.rule for m in matches}, set(rec.get("expect", []))
+    for record, matches in results:
+        fired, expected = {m.rule for m in matches}, record.expect or frozenset()
         for rule in fired | expected:
             tp_fp_fn = counts.setdefault(rule, [0, 0, 0])
             tp_fp_fn[0 if rule in fired and rule in expected else 1 if rule in fired else 2] += 1
@@ -76,34 +70,47 @@ def _print_scores(results: list[Any], out: Any) -> None:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from monitor.matcher import compile_rules
-
-    rules = (load_rules_file(Path(args.rules)) if args.rules
-             else load(config_path(args)).rules)
-    matcher = compile_rules(rules)
+    rules = _rules(args)
     if args.action == "list":
+        given = [f"{name} {value!r}" for name, value in (
+            ("RULE", args.rule), ("--text", args.text), ("--summary", args.summary),
+            ("--item", args.item)) if value is not None]
+        if given:  # an ignored argument would look like a filter that worked
+            raise ConfigError(f"rules list: takes no {', '.join(given)} (see rules explain)")
         for rule in rules:
             print(json.dumps({"name": rule.name, "priority": str(rule.priority),
                               "channels": list(rule.channels), "source": rule.source,
                               "description": rule.description}, ensure_ascii=False)
                   if args.json else f"{rule.name}\t{rule.priority}\t{rule.description}")
         return EXIT_OK
-    if not args.rule or args.rule not in matcher.rules:
-        raise ConfigError(f"rules explain: unknown rule {args.rule!r}; "
-                          f"known: {', '.join(matcher.rules)}")
-    item = _explain_item(args)
-    print(matcher.explain(args.rule, item))
+    return _explain(args, rules)
+
+
+def _explain(args: argparse.Namespace, rules: tuple[Rule, ...]) -> int:
+    from monitor.matcher import compile_rules
+
+    matcher = compile_rules(rules)
+    if args.rule not in matcher.rules:
+        what = f"unknown rule {args.rule!r}" if args.rule else "name a rule"
+        raise ConfigError(f"rules explain: {what}; known: {', '.join(matcher.rules)}")
+    record = _explain_item(args)
+    text = matcher.explain(args.rule, record.item, record.tags)
+    if not args.json:
+        print(text)
+        return EXIT_OK
+    fired = [m for m in matcher.match(record.item, record.tags) if m.rule == args.rule]
+    print(json.dumps({"rule": args.rule, "item": record.item.id, "fires": bool(fired),
+                      "match": match_json(fired[0]) if fired else None,
+                      "explanation": text.splitlines()}, ensure_ascii=False, indent=2))
     return EXIT_OK
 
 
-def _explain_item(args: argparse.Namespace) -> Item:
-    from monitor.text import html_to_text
-
+def _explain_item(args: argparse.Namespace) -> ItemRecord:
+    if args.item and (args.text is not None or args.summary is not None):
+        raise ConfigError("rules explain: give --text TEXT [--summary TEXT] or --item FILE, "
+                          "not both")
     if args.item:
-        rec = json.loads(Path(args.item).read_text(encoding="utf-8"))
-        return Item(feed=str(rec.get("feed", "")), id=str(rec.get("id", "item")),
-                    title=html_to_text(str(rec.get("title", ""))),
-                    summary=html_to_text(str(rec.get("summary", ""))))
+        return parse_item(read_bytes(Path(args.item)), args.item)
     if args.text is None:
         raise ConfigError("rules explain: give --text TEXT or --item FILE")
-    return Item(feed="", id="text", title=args.text, summary=args.summary)
+    return ItemRecord(Item(feed="", id="text", title=args.text, summary=args.summary or ""))

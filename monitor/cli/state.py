@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from monitor.cli.common import EXIT_OK, config_path
-from monitor.config import load
+from monitor.config import Settings, load
 from monitor.errors import ConfigError
 
 # ------------------------------------------------------------------ state
@@ -40,9 +40,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from monitor.cli.status import history_rows
+    from monitor.cli.status import history_rows, render_history
 
-    _settings, opening = _open_store(args)
+    settings, opening = _open_store(args)
 
     async def go() -> list[dict[str, Any]]:
         store = await opening
@@ -52,12 +52,24 @@ def cmd_history(args: argparse.Namespace) -> int:
             await store.close()
 
     rows = asyncio.run(go())
-    if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-    for row in [] if args.json else rows:
-        print(f"{row['created']}  {row['state']:7} {row['channel']:12} {row['rule']:20} "
-              f"{row['title'][:60]}" + (f"  ({row['error']})" if row["error"] else ""))
+    if not rows:
+        _check_names(settings, args.rule, args.channel)
+    print(json.dumps(rows, indent=2, ensure_ascii=False) if args.json
+          else render_history(rows, settings.monitor.timezone))
     return EXIT_OK
+
+
+def _check_names(settings: Settings, rule: str | None, channel: str | None) -> None:
+    """No alert of `rule` or `channel`: a name neither configured nor in the
+    history is a typo, an error as in send-test, not an empty answer."""
+    from monitor.poll.health import RULE as FEED_HEALTH
+
+    rules = [r.name for r in settings.rules] + [FEED_HEALTH]
+    if rule and rule not in rules:
+        raise ConfigError(f"history: unknown rule {rule!r}; known: {', '.join(rules)}")
+    if channel and channel not in settings.channels:
+        raise ConfigError(f"history: unknown channel {channel!r}; "
+                          f"known: {', '.join(settings.channels)}")
 
 
 def cmd_requeue(args: argparse.Namespace) -> int:

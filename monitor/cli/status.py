@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from monitor.cli.common import cut
 from monitor.config import Settings
 from monitor.config.values import without_userinfo as mask_url
 from monitor.models import FeedState, StoredAlert
@@ -51,15 +52,27 @@ async def collect(settings: Settings, store: Store) -> dict[str, Any]:
     names = {f.name for f in settings.feeds}
     feeds = [feed_row(s, s.name in names, settings.monitor.max_failures)
              for s in await store.feeds()]
-    counts = await store.outbox_counts()
-    outbox: dict[str, dict[str, int]] = {}
-    for (channel, state), n in counts.items():
-        outbox.setdefault(channel, {"pending": 0, "sent": 0, "dead": 0})[state] = n
     dead = [history_row(a) for a in await store.history(limit=20, state="dead")]
     return {"config": str(settings.path), "timezone": settings.monitor.timezone,
             "feeds": [f for f in feeds if f["configured"]],
-            "outbox": outbox, "oldest_pending": _iso(await store.oldest_pending()),
+            "outbox": await _outbox(settings, store),
+            "oldest_pending": _iso(await store.oldest_pending()),
             "dead_alerts": dead}
+
+
+async def _outbox(settings: Settings, store: Store) -> dict[str, dict[str, int]]:
+    """Per channel: alerts (one per rule and item) by state, and `messages`,
+    what the channel was sent: one message may carry several alerts (a
+    digest, a summary, rules firing on one item), so `sent` alone misleads."""
+    outbox: dict[str, dict[str, int]] = {
+        channel: {"pending": 0, "sent": 0, "dead": 0} for channel in settings.channels}
+    for (channel, state), n in (await store.outbox_counts()).items():
+        outbox.setdefault(channel, {"pending": 0, "sent": 0, "dead": 0})[state] = n
+    for channel, counts in outbox.items():
+        # The sends table keeps one row per message (flood control counts
+        # them), pruned with the alerts after `retention`.
+        counts["messages"] = len(await store.sends_since(channel, 0.0))
+    return dict(sorted(outbox.items()))
 
 
 def _local(iso: str | None, zone: ZoneInfo) -> str:
@@ -69,28 +82,56 @@ def _local(iso: str | None, zone: ZoneInfo) -> str:
     return datetime.fromisoformat(iso).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
+def duration(seconds: float) -> str:
+    """900 → `15m`, 5400 → `1h30m`: as durations are written in the config."""
+    rest, parts = round(seconds), list[str]()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if rest >= size or (unit == "s" and not parts):
+            parts.append(f"{rest // size}{unit}")
+            rest %= size
+    return "".join(parts)
+
+
 def render_table(report: dict[str, Any]) -> str:
     zone = ZoneInfo(report["timezone"])
     lines = [f"config: {report['config']}  (times in {report['timezone']})", "",
-             f"{'FEED':32} {'HEALTH':9} {'LAST SUCCESS':16} {'ERRS':>4} {'ITEMS':>6} "
-             f"{'NEXT POLL':16} LAST ERROR"]
-    for f in report["feeds"]:
-        error = f"{f['error_category']}: {f['error']}" if f["error"] else (f["warning"] or "")
-        if f["moved"]:
-            error = f"moved to {f['url']} " + error
-        if f["disabled"]:
-            error = f"disabled: {f['disabled']} " + error
-        lines.append(f"{f['name'][:32]:32} {f['health']:9} {_local(f['last_success'], zone):16} "
-                     f"{f['failures']:4} {f['items_seen']:6} {_local(f['next_poll'], zone):16} "
-                     f"{error[:90]}")
-    lines += ["", f"{'CHANNEL':20} {'PENDING':>8} {'SENT':>8} {'DEAD':>8}"]
-    for channel, c in sorted(report["outbox"].items()):
-        lines.append(f"{channel:20} {c['pending']:8} {c['sent']:8} {c['dead']:8}")
+             f"{'FEED':32} {'HEALTH':9} {'EVERY':>6} {'LAST SUCCESS':16} {'ERRS':>4} "
+             f"{'ITEMS':>6} {'NEXT POLL':16} LAST ERROR"]
+    lines += [_feed_line(f, zone) for f in report["feeds"]]
+    lines += ["", "alerts (one per item and rule) by state, and the MESSAGES that carried them:",
+              f"{'CHANNEL':20} {'PENDING':>8} {'SENT':>8} {'DEAD':>8} {'MESSAGES':>8}"]
+    for channel, c in report["outbox"].items():
+        lines.append(f"{channel:20} {c['pending']:8} {c['sent']:8} {c['dead']:8} "
+                     f"{c['messages']:8}")
     if report["oldest_pending"]:
         lines.append(f"oldest pending alert: {_local(report['oldest_pending'], zone)}")
     for alert in report["dead_alerts"]:
-        lines.append(f"dead: {alert['channel']} {alert['rule']} {alert['title'][:50]} "
+        lines.append(f"dead: {alert['channel']} {alert['rule']} {cut(alert['title'], 50)} "
                      f"({alert['error']})")
+    return "\n".join(lines)
+
+
+def _feed_line(f: dict[str, Any], zone: ZoneInfo) -> str:
+    error = f"{f['error_category']}: {f['error']}" if f["error"] else (f["warning"] or "")
+    if f["moved"]:
+        error = f"moved to {f['url']} " + error
+    if f["disabled"]:
+        error = f"disabled: {f['disabled']} " + error
+    return (f"{cut(f['name'], 32):32} {f['health']:9} {duration(f['interval_s']):>6} "
+            f"{_local(f['last_success'], zone):16} {f['failures']:4} {f['items_seen']:6} "
+            f"{_local(f['next_poll'], zone):16} {cut(error, 90)}")
+
+
+def render_history(rows: Sequence[dict[str, Any]], timezone: str) -> str:
+    """`history` as a table, times in the display zone, newest first."""
+    zone = ZoneInfo(timezone)
+    lines = [f"(times in {timezone})",
+             f"{'CREATED':16}  {'STATE':7} {'CHANNEL':12} {'RULE':20} {'SCORE':>5}  TITLE"]
+    for row in rows:
+        error = f"  ({cut(row['error'], 80)})" if row["error"] else ""
+        lines.append(f"{_local(row['created'], zone):16}  {row['state']:7} "
+                     f"{cut(row['channel'], 12):12} {cut(row['rule'], 20):20} "
+                     f"{row['score']:5}  {cut(row['title'], 60)}{error}")
     return "\n".join(lines)
 
 

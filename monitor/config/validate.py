@@ -106,6 +106,8 @@ def _error_line(err: Mapping[str, Any], data: Mapping[str, Any],
     message = str(err["msg"])
     if err["type"] == "extra_forbidden":
         message = "unknown key"
+    elif err["type"] in ("tuple_type", "list_type"):
+        message = "Input should be a valid list"  # TOML's arrays, however they are held
     elif err["type"].startswith("value_error"):
         message = message.removeprefix("Value error, ")
     if _SECRET_KEYS & {str(p) for p in loc}:

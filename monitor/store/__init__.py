@@ -63,7 +63,11 @@ class Store:
         tables. `exclusive` (the daemon): a SQLite file is refused, with a
         StoreError, while another daemon has it open (see lock.py)."""
         if "://" not in url:
-            Path(url).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(url).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # read-only, or a file where a folder should be
+                raise StoreError(f"cannot create the database folder "
+                                 f"{Path(url).parent}: {exc.strerror or exc}") from exc
         lock = FileLock(url) if exclusive and "://" not in url else None
         try:
             engine = create_async_engine(schema.engine_url(url))
