@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import ipaddress
 import os
 import re
 import tomllib
@@ -22,13 +23,13 @@ from monitor.config.schema import (
     _Model,
 )
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
-from monitor.config.values import without_userinfo
+from monitor.config.values import parse_listen, without_userinfo
 from monitor.errors import ConfigError
 from monitor.models import Person, Rule
 
 CONFIG_SEARCH_ENV = "NEWSMONITOR_CONFIG"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_SECRET_KEYS = {"url", "urls", "database"}
+_SECRET_KEYS = {"url", "urls", "database", "http_token"}
 
 
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
@@ -263,9 +264,15 @@ def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],
         problems.append(f"{path}: monitor.database: environment variable "
                         f"{missing.args[0]} is not set")
         database = ""
+    try:
+        token = substitute_env(m.http_token, env)
+    except KeyError as missing:
+        problems.append(f"{path}: monitor.http_token: environment variable "
+                        f"{missing.args[0]} is not set")
+        token = ""
     channels_file = str((path.parent / m.channels_file).resolve()) if m.channels_file else ""
     values = m.model_dump()
-    values.update(database=database, channels_file=channels_file,
+    values.update(database=database, channels_file=channels_file, http_token=token,
                   default_channels=tuple(m.default_channels),
                   admin_channels=tuple(m.admin_channels))
     return MonitorSettings(**values)
@@ -290,6 +297,10 @@ def _cross_check(path: Path, monitor: MonitorSettings, channels: Mapping[str, An
         for name in getattr(monitor, key):
             if name not in channels:
                 problems.append(f"{path}: monitor.{key}: unknown channel {name!r}")
+    if monitor.http and not monitor.http_token and not _loopback(monitor.http):
+        # The page shows rules, feeds and alerts: not to a network without a token.
+        problems.append(f"{path}: monitor.http: {monitor.http!r} is not a loopback address; "
+                        "set monitor.http_token")
     feed_names = {f.name for f in feeds}
     _check_unique(path, "feeds", [f.name for f in feeds], problems)
     _check_unique_rules(rules, problems)
@@ -303,6 +314,14 @@ def _cross_check(path: Path, monitor: MonitorSettings, channels: Mapping[str, An
         if not rule.channels and not monitor.default_channels:
             problems.append(f"{rule.where}.channels: no channel, and [monitor] "
                             "default_channels is empty")
+
+
+def _loopback(listen: str) -> bool:
+    host = parse_listen(listen)[0]
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _check_unique(path: Path, key: str, names: list[str], problems: list[str]) -> None:

@@ -31,6 +31,7 @@ class MonitorSettings:
     retry_for: timedelta
     retention: timedelta
     http: str
+    http_token: str
     channels_file: str
 
 

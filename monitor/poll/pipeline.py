@@ -100,6 +100,10 @@ async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outco
                     mask_url(state.current_url), outcome.error, _iso(new_state.next_poll))
         await ctx.store.save_feed(new_state)
     elapsed = asyncio.get_running_loop().time() - started
+    if outcome.result != "skipped":  # no request was made: nothing to chart
+        await ctx.store.record_poll(feed.name, now.timestamp(), outcome.result,
+                                    new_state.last_status, elapsed, outcome.new_items,
+                                    outcome.error)
     return replace(outcome, elapsed=elapsed, state=new_state)
 
 

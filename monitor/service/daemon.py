@@ -44,9 +44,9 @@ from monitor.poll.parser.pool import ParsePool
 from monitor.poll.pipeline import Context, Outcome, poll_feed
 from monitor.poll.schedule import HostBackoff, PollPolicy, first_poll
 from monitor.service import systemd
-from monitor.service.http import HealthServer
 from monitor.service.metrics import Metrics
 from monitor.store import Store
+from monitor.web import Snapshot, WebServer
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -105,7 +105,7 @@ class Daemon:
     last_tick: float = 0.0  # time.monotonic() of the last dispatch tick
     outcomes: list[Outcome] = field(default_factory=list)
     metrics: Metrics = field(default_factory=Metrics)
-    _health: HealthServer | None = None
+    _health: WebServer | None = None
     health_stale_after: float = 10.0  # seconds without a tick before /healthz says 503
     http_port: int = 0                # the port /healthz listens on, once started
     # One delivery pass at a time: two at once would both read the rate-limit
@@ -198,10 +198,17 @@ class Daemon:
         listen = self.runtime.settings.monitor.http
         if not listen:
             return
-        self._health = HealthServer(listen, lambda: self.last_tick, self.metrics.render,
-                                    self.health_stale_after)
+        monitor = self.runtime.settings.monitor
+        self._health = WebServer(listen, monitor.database, self._snapshot,
+                                 lambda: self.last_tick, self.metrics.render,
+                                 token=monitor.http_token, stale_after=self.health_stale_after)
         self.http_port = self._health.start()
         log.info("http endpoint listening address=%s port=%d", listen, self.http_port)
+
+    def _snapshot(self) -> Snapshot:
+        """What the web page shows of the running config (read from its thread)."""
+        runtime = self.runtime
+        return Snapshot(runtime.settings, runtime.channels.formats, runtime.channels.templates)
 
     async def _drain(self) -> None:
         """Let polls, ticks and deliveries in flight finish, for STOP_GRACE.

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -543,6 +543,19 @@ class Store:
         result: tuple[int, int] = await self._run(go)
         return result
 
+    # ----------------------------------------------------------- polls and the web page
+
+    async def record_poll(self, feed: str, at: float, result: str, status: int | None,
+                          latency: float, new_items: int, error: str | None) -> None:
+        """One poll, for the web page's charts (store/polls.py)."""
+        await self._run(lambda c: polls.record(c, feed, at, result, status, latency,
+                                               new_items, error))
+
+    async def view(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """One read-only query of store/views.py, e.g. `view(views.outbox)`."""
+        result: T = await self._run(lambda c: query(c, *args))
+        return result
+
 
 def _create_or_upgrade(conn: sa.Connection) -> None:
     """Create missing tables, and add the columns a newer version introduced.
@@ -626,3 +639,9 @@ def engine_url(url: str) -> str:
     if "://" in url:
         return url
     return f"sqlite+aiosqlite:///{url}"
+
+
+# Last: these modules read the tables above (and add the polls table and the
+# web page's indexes to `metadata` before any Store.open creates them).
+from monitor.store import polls as polls  # noqa: E402
+from monitor.store import views as views  # noqa: E402
