@@ -31,7 +31,7 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
            "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
            "Cache-Control": "no-store"}
 COOKIE = "newsmonitor_token"
-OPEN_PATHS = ("/healthz", "/static/")
+OPEN_PATHS = ("/healthz", "/static/", "/favicon.ico")
 STATIC = Path(__file__).parent / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -66,6 +66,7 @@ def make_app(pages: Pages, health: Health, token: str = "") -> web.Application:
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/metrics", health.prometheus)
     app.router.add_static("/static/", STATIC)
+    app.router.add_get("/favicon.ico", _icon)
     return app
 
 
@@ -90,7 +91,7 @@ class _Guard:
         if not self.token or request.path.startswith(OPEN_PATHS):
             return await handler(request)
         if "token" in request.query:
-            return _from_query(request, self.token, self.cookie)
+            raise _from_query(request, self.token, self.cookie)
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if _same(bearer, self.token) or _same(request.cookies.get(COOKIE, ""), self.cookie):
             return await handler(request)
@@ -98,7 +99,7 @@ class _Guard:
                                    headers={"WWW-Authenticate": "Bearer"})
 
 
-def _from_query(request: web.Request, token: str, cookie: str) -> web.StreamResponse:
+def _from_query(request: web.Request, token: str, cookie: str) -> web.HTTPException:
     """?token=: set the cookie and go to the same page without it."""
     if not _same(request.query["token"], token):
         raise web.HTTPUnauthorized(text="wrong token\n", headers={"WWW-Authenticate": "Bearer"})
@@ -106,6 +107,10 @@ def _from_query(request: web.Request, token: str, cookie: str) -> web.StreamResp
     response = web.HTTPSeeOther(str(rest))
     response.set_cookie(COOKIE, cookie, httponly=True, samesite="Strict", path="/")
     return response
+
+
+async def _icon(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC / "icon.svg", headers={"Content-Type": "image/svg+xml"})
 
 
 def _same(given: str, expected: str) -> bool:

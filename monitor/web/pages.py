@@ -6,6 +6,7 @@ one template. Read-only; every value from a feed reaches the template as data
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -67,48 +68,17 @@ class Pages:
 
     async def overview(self, request: web.Request) -> web.Response:
         async with self.turns:
-            snap, now = self.snapshot(), self.clock()
-            rows = feed_rows(snap.settings, await self.store.feeds())
-            days = charts.window(now, WINDOW_DAYS)
-            counts = await self.store.view(views.alerts_per_day, days[0] * views.DAY)
-            return self.render(
-                "overview.html", feeds=rows, health=Counter(r.health for r in rows),
-                chart=charts.stacked("Alerts per day, by rule", counts, days),
-                outbox=await self.store.view(views.outbox),
-                alerts=[alert_row(a) for a in
-                        await self.store.view(views.latest_alerts, LATEST)])
+            return self.render("overview.html", **await self.overview_context())
 
     async def feed(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
         async with self.turns:
-            snap, now = self.snapshot(), self.clock()
-            state = await self.store.feed(name)
-            if state is None and snap.settings.feed(name) is None:
-                raise web.HTTPNotFound(text="no such feed")
-            days = charts.window(now, WINDOW_DAYS)
-            polls = await self.store.view(views.polls_per_day, name, days[0] * views.DAY)
-            return self.render(
-                "feed.html", feed=feed_rows(snap.settings, [state] if state else [],
-                                            only=name)[0],
-                charts=charts.poll_charts(polls, days),
-                polls=await self.store.view(views.latest_polls, name, POLLS),
-                items=await self.store.view(views.feed_items, name, ITEMS))
+            return self.render("feed.html", **await self.feed_context(
+                request.match_info["name"]))
 
     async def rule(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
         async with self.turns:
-            snap, now = self.snapshot(), self.clock()
-            rule = next((r for r in snap.settings.rules if r.name == name), None)
-            if rule is None:
-                raise web.HTTPNotFound(text="no such rule")
-            days = charts.window(now, WINDOW_DAYS)
-            counts = await self.store.view(views.alerts_per_day, days[0] * views.DAY, name)
-            channels = rule.channels or snap.settings.monitor.default_channels
-            return self.render(
-                "rule.html", rule=rule, chart=charts.stacked("Hits per day", counts, days),
-                channels=[(c, masked_urls(snap.settings, c)) for c in channels],
-                alerts=[alert_row(a) for a in
-                        await self.store.view(views.latest_alerts, LATEST, name)])
+            return self.render("rule.html", **await self.rule_context(
+                request.match_info["name"]))
 
     async def alert(self, request: web.Request) -> web.Response:
         try:
@@ -116,22 +86,62 @@ class Pages:
         except ValueError:
             raise web.HTTPNotFound(text="no such alert") from None
         async with self.turns:
-            snap = self.snapshot()
-            found, attempts = await self.store.view(views.alert_with_siblings, alert_id)
-            if not found:
-                raise web.HTTPNotFound(text="no such alert")
-            tz = ZoneInfo(snap.settings.monitor.timezone)
-            sent = [(s, message(snap, s, tz), masked_urls(snap.settings, s.alert.channel))
-                    for s in found]
-            return self.render("alert.html", alert=alert_row(found[0]), sent=sent,
-                               attempts=attempts,
-                               channel_of={s.alert.id: s.alert.channel for s in found})
+            return self.render("alert.html", **await self.alert_context(alert_id))
 
     async def search(self, request: web.Request) -> web.Response:
         text = request.query.get("q", "").strip()[:200]
         async with self.turns:
             found = await self.store.view(views.search_items, text, SEARCH) if text else []
             return self.render("search.html", q=text, items=found)
+
+    # Each page's data, apart from its HTML (the golden tests read the charts here).
+
+    async def overview_context(self) -> dict[str, Any]:
+        snap, now = self.snapshot(), self.clock()
+        rows = feed_rows(snap.settings, await self.store.feeds())
+        days = charts.window(now, WINDOW_DAYS)
+        counts = await self.store.view(views.alerts_per_day, days[0] * views.DAY)
+        return {"feeds": rows, "health": Counter(r.health for r in rows),
+                "per_day": charts.stacked("Alerts per day, by rule", counts, days),
+                "outbox": await self.store.view(views.outbox),
+                "alerts": [alert_row(a) for a in
+                           await self.store.view(views.latest_alerts, LATEST)]}
+
+    async def feed_context(self, name: str) -> dict[str, Any]:
+        snap, now = self.snapshot(), self.clock()
+        state = await self.store.feed(name)
+        rows = feed_rows(snap.settings, [state] if state else [], only=name)
+        if not rows:
+            raise web.HTTPNotFound(text="no such feed")
+        days = charts.window(now, WINDOW_DAYS)
+        polls = await self.store.view(views.polls_per_day, name, days[0] * views.DAY)
+        return {"feed": rows[0], "charts": charts.poll_charts(polls, days),
+                "polls": await self.store.view(views.latest_polls, name, POLLS),
+                "items": await self.store.view(views.feed_items, name, ITEMS)}
+
+    async def rule_context(self, name: str) -> dict[str, Any]:
+        snap, now = self.snapshot(), self.clock()
+        rule = next((r for r in snap.settings.rules if r.name == name), None)
+        if rule is None:
+            raise web.HTTPNotFound(text="no such rule")
+        days = charts.window(now, WINDOW_DAYS)
+        counts = await self.store.view(views.alerts_per_day, days[0] * views.DAY, name)
+        channels = rule.channels or snap.settings.monitor.default_channels
+        return {"rule": rule, "per_day": charts.stacked("Hits per day", counts, days),
+                "channels": [(c, masked_urls(snap.settings, c)) for c in channels],
+                "alerts": [alert_row(a) for a in
+                           await self.store.view(views.latest_alerts, LATEST, name)]}
+
+    async def alert_context(self, alert_id: int) -> dict[str, Any]:
+        snap = self.snapshot()
+        found, attempts = await self.store.view(views.alert_with_siblings, alert_id)
+        if not found:
+            raise web.HTTPNotFound(text="no such alert")
+        tz = ZoneInfo(snap.settings.monitor.timezone)
+        sent = [(s, message(snap, s, tz), masked_urls(snap.settings, s.alert.channel))
+                for s in found]
+        return {"alert": alert_row(found[0]), "sent": sent, "attempts": attempts,
+                "channel_of": {s.alert.id: s.alert.channel for s in found}}
 
 
 def health_of(state: FeedState | None, enabled: bool, max_failures: int) -> str:
@@ -195,6 +205,15 @@ def message(snap: Snapshot, stored: StoredAlert, tz: ZoneInfo) -> str:
         return render_alert(stored.alert, fmt, snap.templates.get(channel), tz=tz).body
     except Exception as exc:  # a user template that fails: say so, keep the page
         return f"(the channel's template failed: {type(exc).__name__})"
+
+
+_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://[^\s,;]+")
+
+
+def redact(error: str | None) -> str:
+    """An error without the URLs in it: apprise puts the whole channel URL
+    (its secret) in its messages, and a feed's URL may carry a key."""
+    return _URL.sub(r"\1://…", error or "")
 
 
 def when(value: float | None, tz: ZoneInfo) -> str:

@@ -24,7 +24,7 @@ from monitor.render import safe_link
 from monitor.store import Store
 from monitor.web import charts
 from monitor.web.app import Health, make_app
-from monitor.web.pages import Pages, Snapshot, age, when
+from monitor.web.pages import Pages, Snapshot, age, redact, when
 
 log = logging.getLogger(__name__)
 STALE_AFTER = 10.0  # seconds without a dispatch tick before /healthz says 503
@@ -33,7 +33,7 @@ STALE_AFTER = 10.0  # seconds without a dispatch tick before /healthz says 503
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("monitor.web"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
-    env.filters.update(when=when, age=age, link=safe_link,
+    env.filters.update(when=when, age=age, link=safe_link, redact=redact,
                        seg=lambda value: quote(str(value), safe=""))
     env.globals.update(bars=charts.bars, peak=charts.peak)
     return env
