@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import tempfile
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--database", default="")
     args = parser.parse_args()
+    print(f"load before: {os.getloadavg()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         database = args.database or str(folder / "web.sqlite3")
@@ -153,6 +155,7 @@ def main() -> None:
             report(base, args.runs)
         finally:
             server.stop()
+    print(f"load after: {os.getloadavg()}")
 
 
 def report(base: str, runs: int) -> None:
