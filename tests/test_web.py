@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from monitor.web.server import environment
 from tests.conftest import REPO
 from tests.servers import Route, loopback
 from tests.waiting import until
-from tests.web_site import XSS_TITLE, Site, fill, news, serving, write_config
+from tests.web_site import XSS_TITLE, Site, fill, news, run, serving, write_config
 
 GOLDEN = REPO / "tests" / "golden" / "web_charts.json"
 SHOTS = Path(os.environ.get("NEWSMONITOR_SCREENSHOTS", REPO / "build" / "screenshots"))
@@ -112,6 +113,12 @@ async def test_chart_data_of_a_real_daemon_run_matches_golden(site: Site) -> Non
     assert data == json.loads(GOLDEN.read_text(encoding="utf-8"))
 
 
+def test_chart_data_is_the_same_on_postgresql(tmp_path: Path, pg_schema_url: str) -> None:
+    data = run(chart_data(fill(tmp_path, pg_schema_url)))
+    data.pop("latency")
+    assert data == json.loads(GOLDEN.read_text(encoding="utf-8"))
+
+
 # ------------------------------------------------------------------ over HTTP
 
 
@@ -156,6 +163,16 @@ def test_token_is_required_where_configured(guarded: str) -> None:
 def test_unknown_feed_rule_or_alert_is_404(base: str) -> None:
     for path in ("/feed/none", "/rule/none", "/alert/999999", "/alert/x"):
         assert request(base + path)[0] == 404
+
+
+def test_a_failing_database_is_a_503_and_healthz_still_answers(tmp_path: Path) -> None:
+    site = fill(tmp_path)
+    for root in serving(site):
+        with sqlite3.connect(site.database) as db:
+            db.execute("DROP TABLE alerts")
+        status, _, body = request(root + "/")
+        assert status == 503 and "database" in body
+        assert request(root + "/healthz")[0] == 200
 
 
 # ------------------------------------------------------------------ the config

@@ -55,11 +55,11 @@ def news(day: int) -> bytes:
 
 
 def write_config(path: Path, feed: LoopbackServer, hook: LoopbackServer, down_port: int,
-                 http: str = "127.0.0.1:0", token: str = "") -> Path:
+                 http: str = "127.0.0.1:0", token: str = "", database: str = "") -> Path:
     config = path / "monitor.toml"
     config.write_text(f"""
 [monitor]
-database = "{path / 'db.sqlite3'}"
+database = "{database or path / 'db.sqlite3'}"
 http = "{http}"
 http_token = "{token}"
 jitter = 0.0
@@ -111,13 +111,13 @@ class Site:
                          lambda: b"# metrics\n", token=token, clock=lambda: self.now)
 
 
-def fill(path: Path) -> Site:
-    """Three daily daemon runs into path/db.sqlite3."""
+def fill(path: Path, database: str = "") -> Site:
+    """Three daily daemon runs into `database` (default: path/db.sqlite3)."""
     with loopback() as feed, loopback() as hook, loopback() as down:
         down_port = down.port
         down.statuses.extend([500] * 100)  # the "down" webhook refuses everything
         feed.routes["/broken"] = Route(body=b"oops", status=500)
-        config = write_config(path, feed, hook, down_port)
+        config = write_config(path, feed, hook, down_port, database=database)
         runtime = build_runtime(config)
         for day in range(3):
             feed.routes["/news"] = Route(body=news(day))

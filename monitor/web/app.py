@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,7 +24,10 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from monitor.errors import StoreError
 from monitor.web.pages import Pages
+
+log = logging.getLogger(__name__)
 
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
@@ -56,7 +60,7 @@ class Health:
 
 
 def make_app(pages: Pages, health: Health, token: str = "") -> web.Application:
-    app = web.Application(middlewares=[_read_only, _Guard(token)])
+    app = web.Application(middlewares=[_read_only, _Guard(token), _store_errors])
     app.on_response_prepare.append(_secure_headers)
     app.router.add_get("/", pages.overview)
     app.router.add_get("/feed/{name:.+}", pages.feed)
@@ -111,6 +115,16 @@ def _from_query(request: web.Request, token: str, cookie: str) -> web.HTTPExcept
 
 async def _icon(request: web.Request) -> web.FileResponse:
     return web.FileResponse(STATIC / "icon.svg", headers={"Content-Type": "image/svg+xml"})
+
+
+@web.middleware
+async def _store_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The database failing is the page's one expected trouble: 503, one log line."""
+    try:
+        return await handler(request)
+    except StoreError as exc:
+        log.error("web page failed path=%s error=%s", request.path, exc)
+        raise web.HTTPServiceUnavailable(text="the database is not answering\n") from exc
 
 
 def _same(given: str, expected: str) -> bool:
