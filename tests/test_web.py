@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import sqlite3
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from monitor.config import load
 from monitor.errors import ConfigError
 from monitor.service.daemon import Daemon, build_runtime
 from monitor.store import Store
+from monitor.web import WebServer
 from monitor.web.pages import Pages
 from monitor.web.server import environment
 from tests.conftest import REPO
@@ -158,6 +160,20 @@ def test_token_is_required_where_configured(guarded: str) -> None:
     assert request(guarded + "/", headers={"Authorization": "Bearer wrong"})[0] == 401
     assert request(guarded + "/", headers={"Authorization": f"Bearer {TOKEN}"})[0] == 200
     assert request(guarded + "/healthz")[0] == 200  # for probes: it shows nothing
+
+
+def test_a_reload_changes_the_token(site: Site) -> None:
+    tokens = ["first"]
+    server = WebServer("127.0.0.1:0", site.database, lambda: site.snapshot(tokens[-1]),
+                       time.monotonic, lambda: b"")
+    root = f"http://127.0.0.1:{server.start()}"
+    try:
+        assert request(root + "/", headers={"Authorization": "Bearer first"})[0] == 200
+        tokens.append("second")  # what the daemon's snapshot says after a reload
+        assert request(root + "/", headers={"Authorization": "Bearer first"})[0] == 401
+        assert request(root + "/", headers={"Authorization": "Bearer second"})[0] == 200
+    finally:
+        server.stop()
 
 
 def test_unknown_feed_rule_or_alert_is_404(base: str) -> None:

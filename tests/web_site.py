@@ -12,7 +12,7 @@ import asyncio
 import time
 from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
@@ -102,13 +102,14 @@ class Site:
     now: float  # the clock of the page: the last run's day, an hour later
     ids: dict[str, int]  # an alert of each rule (on "hook"), and a dead one
 
-    def snapshot(self) -> Snapshot:
-        return Snapshot(self.runtime.settings, self.runtime.channels.formats,
-                        self.runtime.channels.templates)
+    def snapshot(self, token: str = "") -> Snapshot:
+        settings = self.runtime.settings
+        settings = replace(settings, monitor=replace(settings.monitor, http_token=token))
+        return Snapshot(settings, self.runtime.channels.formats, self.runtime.channels.templates)
 
     def server(self, token: str = "") -> WebServer:
-        return WebServer("127.0.0.1:0", self.database, self.snapshot, time.monotonic,
-                         lambda: b"# metrics\n", token=token, clock=lambda: self.now)
+        return WebServer("127.0.0.1:0", self.database, lambda: self.snapshot(token),
+                         time.monotonic, lambda: b"# metrics\n", clock=lambda: self.now)
 
 
 def fill(path: Path, database: str = "") -> Site:

@@ -198,10 +198,9 @@ class Daemon:
         listen = self.runtime.settings.monitor.http
         if not listen:
             return
-        monitor = self.runtime.settings.monitor
-        self._health = WebServer(listen, monitor.database, self._snapshot,
+        self._health = WebServer(listen, self.runtime.settings.monitor.database, self._snapshot,
                                  lambda: self.last_tick, self.metrics.render,
-                                 token=monitor.http_token, stale_after=self.health_stale_after)
+                                 stale_after=self.health_stale_after)
         self.http_port = self._health.start()
         log.info("http endpoint listening address=%s port=%d", listen, self.http_port)
 

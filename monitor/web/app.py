@@ -1,7 +1,8 @@
 """The aiohttp application: routes, and the rules every response obeys.
 
 - Read-only: GET and HEAD; any other method is 405 before anything else runs.
-- With a token (`[monitor] http_token`) every path but /healthz and /static
+- With a token (`[monitor] http_token`, read at each request: a reload
+  may change it) every path but /healthz and /static
   needs it: `Authorization: Bearer <token>`, or the cookie that `?token=` sets
   (then redirected to the same page without it, so it leaves the address
   bar). Compared in constant time (hmac.compare_digest); the cookie holds
@@ -59,7 +60,10 @@ class Health:
         return response
 
 
-def make_app(pages: Pages, health: Health, token: str = "") -> web.Application:
+def make_app(pages: Pages, health: Health) -> web.Application:
+    def token() -> str:  # the running config's: a reload may change it
+        return pages.snapshot().settings.monitor.http_token
+
     app = web.Application(middlewares=[_read_only, _Guard(token), _store_errors])
     app.on_response_prepare.append(_secure_headers)
     app.router.add_get("/", pages.overview)
@@ -86,18 +90,18 @@ class _Guard:
 
     __middleware_version__ = 1  # what @web.middleware marks: a new-style middleware
 
-    def __init__(self, token: str) -> None:
-        self.token = token
-        self.cookie = hmac.new(token.encode(), b"newsmonitor web cookie",
-                               hashlib.sha256).hexdigest()
+    def __init__(self, token: Callable[[], str]) -> None:
+        self.token = token  # the current one: a reload may change it
 
     async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not self.token or request.path.startswith(OPEN_PATHS):
+        token = self.token()
+        if not token or request.path.startswith(OPEN_PATHS):
             return await handler(request)
+        cookie = hmac.new(token.encode(), b"newsmonitor web cookie", hashlib.sha256).hexdigest()
         if "token" in request.query:
-            raise _from_query(request, self.token, self.cookie)
+            raise _from_query(request, token, cookie)
         bearer = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        if _same(bearer, self.token) or _same(request.cookies.get(COOKIE, ""), self.cookie):
+        if _same(bearer, token) or _same(request.cookies.get(COOKIE, ""), cookie):
             return await handler(request)
         raise web.HTTPUnauthorized(text="a token is required: add ?token=… to the address\n",
                                    headers={"WWW-Authenticate": "Bearer"})

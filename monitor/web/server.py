@@ -44,11 +44,10 @@ class WebServer:
 
     def __init__(self, listen: str, database: str, snapshot: Callable[[], Snapshot],
                  last_tick: Callable[[], float], metrics: Callable[[], bytes], *,
-                 token: str = "", stale_after: float = STALE_AFTER,
+                 stale_after: float = STALE_AFTER,
                  clock: Callable[[], float] = time.time) -> None:
         self._address = parse_listen(listen)  # validated at load time
-        self._database, self._snapshot, self._token, self._clock = (
-            database, snapshot, token, clock)
+        self._database, self._snapshot, self._clock = database, snapshot, clock
         self._health = Health(last_tick, metrics, stale_after)
         self._ready = threading.Event()
         self._failure: BaseException | None = None
@@ -90,7 +89,7 @@ class WebServer:
         try:
             pages = Pages(store, self._snapshot, environment(), self._clock,
                           asyncio.Semaphore(2))
-            runner = web.AppRunner(make_app(pages, self._health, self._token), access_log=None)
+            runner = web.AppRunner(make_app(pages, self._health), access_log=None)
             await runner.setup()
             try:
                 site = web.TCPSite(runner, self._address[0], self._address[1])
