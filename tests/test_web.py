@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from monitor.config import load
 from monitor.errors import ConfigError
 from monitor.service.daemon import Daemon, build_runtime
 from monitor.store import Store
-from monitor.web import WebServer
+from monitor.web import Snapshot, WebServer
 from monitor.web.pages import Pages
 from monitor.web.server import environment
 from tests.conftest import REPO
@@ -172,6 +173,21 @@ def test_a_reload_changes_the_token(site: Site) -> None:
         tokens.append("second")  # what the daemon's snapshot says after a reload
         assert request(root + "/", headers={"Authorization": "Bearer first"})[0] == 401
         assert request(root + "/", headers={"Authorization": "Bearer second"})[0] == 200
+    finally:
+        server.stop()
+
+
+def test_a_rule_gone_from_the_config_keeps_its_page_while_it_has_alerts(site: Site) -> None:
+    def without_rules() -> Snapshot:
+        snap = site.snapshot()
+        return replace(snap, settings=replace(snap.settings, rules=()))
+    server = WebServer("127.0.0.1:0", site.database, without_rules, time.monotonic, lambda: b"")
+    root = f"http://127.0.0.1:{server.start()}"
+    try:
+        status, _, body = request(root + "/rule/xss")
+        assert status == 200 and "Not in the configuration" in body
+        assert "onerror et alert, encore" in body
+        assert request(root + "/rule/never-fired")[0] == 404
     finally:
         server.stop()
 

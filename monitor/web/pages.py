@@ -20,7 +20,7 @@ from aiohttp import web
 
 from monitor.config import Settings
 from monitor.models import FeedState, StoredAlert
-from monitor.render import Format, matched_terms, render_alert, safe_link
+from monitor.render import Format, describe_hit, matched_terms, render_alert, safe_link
 from monitor.store import Store, views
 from monitor.web import charts
 
@@ -121,16 +121,19 @@ class Pages:
 
     async def rule_context(self, name: str) -> dict[str, Any]:
         snap, now = self.snapshot(), self.clock()
+        # Not configured: a rule since removed, or the daemon's own (feed
+        # health); shown while it has alerts.
         rule = next((r for r in snap.settings.rules if r.name == name), None)
-        if rule is None:
+        alerts = await self.store.view(views.latest_alerts, LATEST, name)
+        if rule is None and not alerts:
             raise web.HTTPNotFound(text="no such rule")
         days = charts.window(now, WINDOW_DAYS)
         counts = await self.store.view(views.alerts_per_day, days[0] * views.DAY, name)
-        channels = rule.channels or snap.settings.monitor.default_channels
-        return {"rule": rule, "per_day": charts.stacked("Hits per day", counts, days),
+        channels = (rule.channels or snap.settings.monitor.default_channels) if rule else ()
+        return {"name": name, "rule": rule,
+                "per_day": charts.stacked("Hits per day", counts, days),
                 "channels": [(c, masked_urls(snap.settings, c)) for c in channels],
-                "alerts": [alert_row(a) for a in
-                           await self.store.view(views.latest_alerts, LATEST, name)]}
+                "alerts": [alert_row(a) for a in alerts]}
 
     async def alert_context(self, alert_id: int) -> dict[str, Any]:
         snap = self.snapshot()
@@ -190,11 +193,14 @@ def masked_urls(settings: Settings, channel: str) -> list[str]:
 class AlertRow:
     stored: StoredAlert
     terms: list[str]
+    why: list[str]  # each hit: what met which term, in which field
     link: str | None
 
 
 def alert_row(stored: StoredAlert) -> AlertRow:
-    return AlertRow(stored, matched_terms(stored.alert), safe_link(stored.alert.item.link))
+    hits = stored.alert.match.hits
+    why = list(dict.fromkeys(f"{describe_hit(h)} in {h.field}" for h in hits))
+    return AlertRow(stored, matched_terms(stored.alert), why, safe_link(stored.alert.item.link))
 
 
 def message(snap: Snapshot, stored: StoredAlert, tz: ZoneInfo) -> str:
