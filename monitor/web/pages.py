@@ -6,6 +6,7 @@ one template. Read-only; every value from a feed reaches the template as data
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -24,6 +25,7 @@ from monitor.render import Format, describe_hit, matched_terms, render_alert, sa
 from monitor.store import Store, views
 from monitor.web import charts
 
+log = logging.getLogger(__name__)
 HEALTH_ORDER = ("failing", "backoff", "disabled", "ok")
 LATEST, ITEMS, POLLS, SEARCH = 25, 50, 30, 50
 WINDOW_DAYS = 30
@@ -210,6 +212,8 @@ def message(snap: Snapshot, stored: StoredAlert, tz: ZoneInfo) -> str:
     try:
         return render_alert(stored.alert, fmt, snap.templates.get(channel), tz=tz).body
     except Exception as exc:  # a user template that fails: say so, keep the page
+        log.warning("web page: template failed channel=%s error=%s", channel,
+                    type(exc).__name__)
         return f"(the channel's template failed: {type(exc).__name__})"
 
 
