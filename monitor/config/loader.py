@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import ipaddress
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from monitor.config.schema import ConfigModel, FeedModel, IncludedModel, Monitor
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
 from monitor.config.source import read_toml, resolved
 from monitor.config.validate import M, Validated, validate
-from monitor.config.values import without_userinfo
+from monitor.config.values import parse_listen, without_userinfo
 from monitor.errors import ConfigError
 from monitor.models import Person, Rule
 
@@ -206,11 +207,31 @@ def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],
         problems.append(f"{path}: monitor.database: environment variable "
                         f"{missing.args[0]} is not set")
         database = ""
+    http, token = (_substituted(m, key, env, path, problems) for key in ("http", "http_token"))
     channels_file = str(resolved(path.parent / m.channels_file)) if m.channels_file else ""
     limits = fetch_limits(m.concurrency, m.per_host_concurrency, m.connect_timeout, m.timeout,
                           m.max_body, m.allow_private_networks)
     return MonitorSettings.model_construct(**dict(m) | {
-        "database": database, "channels_file": channels_file, "fetch_limits": limits})
+        "database": database, "channels_file": channels_file, "fetch_limits": limits,
+        "http": http, "http_token": token})
+
+
+def _substituted(m: MonitorModel, key: str, env: Mapping[str, str], path: Path,
+                 problems: list[str]) -> str:
+    """A [monitor] value with `${ENV_VAR}` substituted; `http` checked after
+    (several instances share one config with a port each: `${NEWSMONITOR_HTTP}`)."""
+    try:
+        value: str = substitute_env(getattr(m, key), env)
+        if key == "http" and value:
+            parse_listen(value)
+    except KeyError as missing:
+        problems.append(f"{path}: monitor.{key}: environment variable "
+                        f"{missing.args[0]} is not set")
+        return ""
+    except ValueError as exc:
+        problems.append(f"{path}: monitor.{key}: {exc}")
+        return ""
+    return value
 
 
 def resolve_database(value: str, config_path: Path, env: Mapping[str, str]) -> str:
@@ -241,6 +262,10 @@ def _cross_check(path: Path, monitor: MonitorSettings, known: _Known,
         for name in getattr(monitor, key):
             if name not in known.channels:
                 problems.append(f"{path}: monitor.{key}: unknown channel {name!r}")
+    if monitor.http and not monitor.http_token and not _loopback(monitor.http):
+        # The page shows rules, feeds and alerts: not to a network without a token.
+        problems.append(f"{path}: monitor.http: {monitor.http!r} is not a loopback address; "
+                      "set monitor.http_token")
     _check_unique_feeds(feeds, problems)
     _check_unique_rules(rules, problems)
     for rule in rules:
@@ -253,6 +278,14 @@ def _cross_check(path: Path, monitor: MonitorSettings, known: _Known,
         if not rule.channels and not monitor.default_channels:
             problems.append(f"{rule.where}.channels: no channel, and [monitor] "
                             "default_channels is empty")
+
+
+def _loopback(listen: str) -> bool:
+    host = parse_listen(listen)[0]
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _check_unique_feeds(feeds: list[tuple[str, FeedSettings]], problems: list[str]) -> None:

@@ -80,8 +80,11 @@ class MonitorModel(_Model):
     retention: Retention = Field(timedelta(days=90), description="Age after which delivered "
                                  "alerts, and items gone from their feed, are pruned (at "
                                  "least 1d).")
-    http: Listen = Field("", description="host:port of the /healthz and /metrics endpoint; empty: "
-                      "off.")
+    http: Listen = Field("", description="host:port of the web page, /healthz and /metrics; "
+                         "empty: off; `${ENV_VAR}` is substituted (a port per instance).")
+    http_token: str = Field("", description="Access token of the web page and /metrics "
+                            "(`${ENV_VAR}` is substituted); required when `http` is not a "
+                            "loopback address.")
     channels_file: FilePath = Field("", description="An apprise text config (`tag = url` lines) "
                                "holding channel URLs; must not be readable by group/others.")
 

@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import pydantic
 
-_SECRET_KEYS = {"url", "urls", "database"}
+_SECRET_KEYS = {"url", "urls", "database", "http_token"}
 _LISTS = ("feeds", "rules")
 
 M = TypeVar("M", bound=pydantic.BaseModel)

@@ -143,7 +143,7 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 
 def _check_listen(value: str) -> str:
-    if value:
+    if value and "${" not in value:  # else checked once substituted (loader)
         parse_listen(value)
     return value
 

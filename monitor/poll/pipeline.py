@@ -37,6 +37,7 @@ from monitor.poll.parser import ParsedFeed
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.states import after_fetch, failed, scheduled
 from monitor.store import Store
+from monitor.store.polls import Poll
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -100,9 +101,10 @@ async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outco
     polled = await _polled(ctx, feed, state, now)
     polled = _with_health(ctx, feed, polled, now)
     due_now = await _after_outage(ctx, state, polled)
-    queued, stored = await ctx.store.record_items(
-        polled.state, polled.items, polled.alerts, now.timestamp(), due_now=due_now)
     elapsed = asyncio.get_running_loop().time() - started
+    queued, stored = await ctx.store.record_items(
+        polled.state, polled.items, polled.alerts, now.timestamp(), due_now=due_now,
+        poll=_poll_row(polled, now, elapsed))
     return _recorded(polled, len(queued), stored, elapsed)
 
 
@@ -213,6 +215,15 @@ async def _after_outage(ctx: Context, state: FeedState, polled: Polled) -> tuple
         log.warning("network back, polling now the feeds that could not connect feeds=%d",
                     len(names))
     return names
+
+
+def _poll_row(polled: Polled, now: datetime, elapsed: float) -> Poll | None:
+    """The poll for the web page's charts; None when no request was made."""
+    outcome = polled.outcome
+    if outcome.result == "skipped":
+        return None
+    return Poll(now.timestamp(), outcome.result, polled.state.last_status, elapsed,
+                outcome.new_items, outcome.error)
 
 
 def _recorded(polled: Polled, queued: int, stored: FeedState, elapsed: float) -> Outcome:

@@ -47,7 +47,6 @@ from monitor.poll.parser.pool import ParsePool
 from monitor.poll.pipeline import Context, Outcome, poll_feed
 from monitor.poll.schedule import HostBackoff
 from monitor.service import systemd
-from monitor.service.http import HealthServer
 from monitor.service.metrics import Metrics
 from monitor.service.reload import Reloader
 from monitor.service.runtime import (
@@ -55,9 +54,11 @@ from monitor.service.runtime import (
     config_fingerprint,
     feed_rows,
     limits_of,
+    snapshot,
 )
 from monitor.service.ticks import Ticks
 from monitor.store import Store
+from monitor.web import Snapshot, WebServer
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -92,7 +93,7 @@ class Daemon:
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     fingerprint: tuple[tuple[str, int, int], ...] = ()  # of the files loaded
-    _health: HealthServer | None = None
+    _health: WebServer | None = None
     _status: str = ""  # the last STATUS= sent
     _retired: set[Notifier] = field(default_factory=set)  # replaced by a reload
     ticks: Ticks = field(init=False)
@@ -197,10 +198,16 @@ class Daemon:
 
     def _start_http(self) -> None:
         if listen := self.runtime.settings.monitor.http:
-            self._health = HealthServer(listen, lambda: self.last_tick, self.metrics.render,
-                                        self.health_stale_after)
-            self.http_port = self._health.start()
+            server = WebServer(listen, self.runtime.settings.monitor.database, self._snapshot,
+                               lambda: self.last_tick, self.metrics.render,
+                               stale_after=self.health_stale_after)
+            self.http_port = server.start()
+            self._health = server
             log.info("http endpoint listening address=%s port=%d", listen, self.http_port)
+
+    def _snapshot(self) -> Snapshot:
+        """What the web page shows of the running config (read from its thread)."""
+        return snapshot(self.runtime)
 
     async def _drain(self) -> None:
         """Let polls, ticks and deliveries in flight finish, for STOP_GRACE.

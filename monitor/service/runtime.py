@@ -24,6 +24,7 @@ from monitor.errors import ConfigError
 from monitor.matcher import Matcher, check_rules, compile_rules
 from monitor.poll.pipeline import Context
 from monitor.poll.schedule import first_poll
+from monitor.web import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,13 @@ def build_runtime(path: Path, environ: dict[str, str] | None = None) -> Runtime:
     if problems:
         raise ConfigError(problems)
     return Runtime(settings, compile_rules(settings.rules), notifier, channels)
+
+
+def snapshot(runtime: Runtime, settings: Settings | None = None) -> Snapshot:
+    """What the web page shows of `runtime` (`settings` instead of its own)."""
+    channels = runtime.channels.by_name
+    return Snapshot(settings or runtime.settings, {n: c.format for n, c in channels.items()},
+                    {n: c.template for n, c in channels.items()})
 
 
 def limits_of(settings: Settings) -> FetchLimits:

@@ -31,7 +31,7 @@ import contextlib
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
@@ -39,7 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, Item, StoredAlert
-from monitor.store import feedstate, history, outbox, retention, schema, seen
+from monitor.store import feedstate, history, outbox, polls, retention, schema, seen
+from monitor.store import views as views  # the web page's queries, through Store.view
 from monitor.store.lock import FileLock
 
 T = TypeVar("T")
@@ -135,14 +136,16 @@ class Store:
 
     async def record_items(self, state: FeedState, items: Sequence[Item],
                            alerts: Sequence[Alert], now: float, *,
-                           due_now: Sequence[str] = ()) -> tuple[list[int], FeedState]:
+                           due_now: Sequence[str] = (), poll: polls.Poll | None = None
+                           ) -> tuple[list[int], FeedState]:
         """Everything one poll changes, in ONE transaction: the feed's new
         state, the document's items (new ones inserted, known ones touched),
         the alerts (an item's only if the item really was new here: a
         concurrent instance may have recorded it first; alerts of no listed
         item, such as feed-health notices, always), and the feeds `due_now`
-        made due at once (after our own network outage). Returns the ids of
-        the alerts queued and the feed's state as stored."""
+        made due at once (after our own network outage), and the `poll`
+        itself (for the web page's charts). Returns the ids of the alerts
+        queued and the feed's state as stored."""
         async def go(conn: AsyncConnection) -> tuple[list[int], FeedState]:
             fresh = await seen.record(conn, state.name, items, now)
             await seen.touch(conn, state.name, [i.id for i in items if i.id not in fresh], now)
@@ -153,6 +156,8 @@ class Store:
             kept = [a for a in alerts if a.item.id in fresh or a.item.id not in listed]
             queued = await outbox.queue(conn, kept, now)
             await feedstate.poll_now(conn, due_now, now)
+            if poll is not None:
+                await polls.record(conn, state.name, poll)
             return queued, new_state
         return await self._run(go)
 
@@ -224,3 +229,9 @@ class Store:
         """Delete delivered or dead alerts created, and items last seen, before
         `before`, but the items a feed may still list (see retention.prune)."""
         return await self._run(lambda c: retention.prune(c, before))
+
+    # ----------------------------------------------------------- the web page (views.py)
+
+    async def view(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """One read-only query of store/views.py, e.g. `view(views.outbox)`."""
+        return await self._run(lambda c: query(c, *args))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.store.polls import polls_t
 from monitor.store.schema import alerts_t, attempts_t, items_t, sends_t
 
 
@@ -30,6 +31,8 @@ async def prune(conn: AsyncConnection, before: float) -> tuple[int, int]:
     await conn.execute(attempts_t.delete().where(
         attempts_t.c.alert_id.not_in(sa.select(alerts_t.c.id))))
     await conn.execute(sends_t.delete().where(sends_t.c.at < before))
+    # A feed's own polls go as it writes new ones (polls.KEEP); these are removed feeds'.
+    await conn.execute(polls_t.delete().where(polls_t.c.at < before))
     latest = sa.alias(items_t, "latest")
     latest_parse = (sa.select(sa.func.max(latest.c.last_seen))
                     .where(latest.c.feed == items_t.c.feed).scalar_subquery())

@@ -1,0 +1,62 @@
+"""The record of individual polls, for the web page's "polls over time".
+
+The feeds table holds only a feed's current state; one row per poll here
+(outcome, HTTP status, latency, new items) lets the page chart a feed's last
+weeks. A feed's rows older than KEEP are deleted as it writes a new one, so
+the table stays about (feeds × polls per feed in KEEP) rows whatever the
+retention, and that delete walks the (feed, at) index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.store.schema import alerts_t, metadata
+
+KEEP = 31 * 86400.0  # seconds of polls kept per feed: the page charts 30 days
+
+polls_t = sa.Table(
+    "polls", metadata,
+    sa.Column("feed", sa.String, nullable=False),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("result", sa.String, nullable=False),   # pipeline.Outcome.result
+    sa.Column("status", sa.Integer),                  # HTTP status, None without a response
+    sa.Column("latency", sa.Float, nullable=False),   # seconds the poll took
+    sa.Column("new_items", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("error", sa.String),
+    sa.Index("polls_feed_at", "feed", "at"),
+)
+
+# The web page's queries on alerts (store/views.py): per day over a window
+# (covering: the count never reads the rows, whose payloads are large), per
+# rule, and its latest. Declared here, on the table, so that
+# _create_or_upgrade creates them in an existing database too.
+sa.Index("alerts_created", alerts_t.c.created, alerts_t.c.rule, alerts_t.c.feed,
+         alerts_t.c.item_id)
+sa.Index("alerts_rule_id", alerts_t.c.rule, alerts_t.c.id)
+sa.Index("alerts_item", alerts_t.c.feed, alerts_t.c.item_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """One poll as recorded: when, how it ended, the HTTP status (None
+    without a response), how long it took, and what it found."""
+
+    at: float
+    result: str  # poll.pipeline.Outcome.result
+    status: int | None
+    latency: float
+    new_items: int
+    error: str | None
+
+
+async def record(conn: AsyncConnection, feed: str, poll: Poll) -> None:
+    """One poll of `feed`; drops the feed's polls older than KEEP."""
+    await conn.execute(polls_t.insert().values(
+        feed=feed, at=poll.at, result=poll.result, status=poll.status, latency=poll.latency,
+        new_items=poll.new_items, error=None if poll.error is None else poll.error[:500]))
+    await conn.execute(polls_t.delete().where(polls_t.c.feed == feed,
+                                              polls_t.c.at < poll.at - KEEP))
