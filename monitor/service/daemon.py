@@ -38,7 +38,6 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import Settings
-from monitor.deliver.notifier import Notifier
 from monitor.models import FeedState
 from monitor.poll.fetcher import Fetcher, make_session
 from monitor.poll.outage import OutageWatch
@@ -95,7 +94,6 @@ class Daemon:
     fingerprint: tuple[tuple[str, int, int], ...] = ()  # of the files loaded
     _health: WebServer | None = None
     _status: str = ""  # the last STATUS= sent
-    _retired: set[Notifier] = field(default_factory=set)  # replaced by a reload
     ticks: Ticks = field(init=False)
     _reloader: Reloader = field(init=False)
 
@@ -121,9 +119,8 @@ class Daemon:
 
     async def _close(self) -> None:
         """Release what `_open` got, also after it failed halfway."""
-        for notifier in (*self._retired, self.runtime.notifier):
-            notifier.close()
-        self._retired.clear()
+        self._reloader.close_retired()
+        self.runtime.notifier.close()
         session = getattr(self, "_session", None)
         if session is not None:
             await session.close()
@@ -263,19 +260,6 @@ class Daemon:
         ctx = self.context
         assert ctx is not None and self.store is not None
         await self.store.sync_feeds(feed_rows(ctx, settings, self.clock(), ctx.rng))
-
-    def retire(self, notifier: Notifier) -> None:
-        """Close a replaced notifier once the sends that passes in flight
-        started on it have surely ended (each has its deadline); closing it
-        now would cut them off. `_close` closes what is left at shutdown."""
-        self._retired.add(notifier)
-
-        def close() -> None:
-            if notifier in self._retired:
-                self._retired.discard(notifier)
-                notifier.close()
-
-        asyncio.get_running_loop().call_later(notifier.deadline, close)
 
     def summary(self) -> str:
         s = self.runtime.settings

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
+from monitor.deliver.notifier import Notifier
 from monitor.errors import ConfigError, NewsmonitorError
 from monitor.service import systemd
 from monitor.service.runtime import (
@@ -36,6 +37,7 @@ class Reloader:
         self._daemon = daemon
         # Reloads run one at a time, so the last one read the newest files.
         self._lock = asyncio.Lock()
+        self._retired: set[Notifier] = set()  # replaced by a reload, still sending
 
     async def reload(self, reason: str) -> bool:
         """Swap in a new config; on any error keep the old one running."""
@@ -65,7 +67,7 @@ class Reloader:
     def _swap(self, reason: str, runtime: Runtime) -> None:
         d = self._daemon
         warn_restart_only(d.runtime.settings, runtime.settings)
-        d.retire(d.runtime.notifier)
+        self._retire(d.runtime.notifier)
         runtime.notifier.open()
         d.runtime = runtime
         if d.context is not None:
@@ -74,3 +76,21 @@ class Reloader:
         log.info("reloaded reason=%s feeds=%d rules=%d", reason, len(runtime.settings.feeds),
                  len(runtime.settings.rules))
         systemd.notify(f"READY=1\nSTATUS={d.summary()}")
+
+    def _retire(self, notifier: Notifier) -> None:
+        """Close a replaced notifier once the sends that passes in flight
+        started on it have surely ended (each has its deadline); closing it
+        now would cut them off. `close_retired` closes what is left at shutdown."""
+        self._retired.add(notifier)
+
+        def close() -> None:
+            if notifier in self._retired:
+                self._retired.discard(notifier)
+                notifier.close()
+
+        asyncio.get_running_loop().call_later(notifier.deadline, close)
+
+    def close_retired(self) -> None:
+        for notifier in self._retired:
+            notifier.close()
+        self._retired.clear()
