@@ -93,3 +93,14 @@ def test_no_feed_is_one_clear_error(site: LoopbackServer, tmp_path: Path,
 def test_a_web_page_polled_as_a_feed_says_how_to_find_its_feed() -> None:
     with pytest.raises(ParseError, match=r"web page: `newsmonitor add URL` finds its feeds"):
         parse_feed(HOME, {"content-type": "text/html"}, "home")
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("ampere", "error: add: 'ampere' is not an http(s) URL (write it as https://www.example.org/)"),
+    ("http://127.0.0.1:9/", "error: add: connection failed: http://127.0.0.1:9/"),
+])
+def test_a_bad_or_unreachable_url_is_one_line_and_exit_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, message: str) -> None:
+    assert main(["add", url, "--config", str(config(tmp_path))]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(message)
