@@ -1,0 +1,148 @@
+"""`StoryIndex`: each new item attached to a story of the window, in memory.
+
+Contract: `attach(item, now)` returns the id of the story the item reports,
+an existing one when it is close enough to it as a whole, else a new one
+(whose id is the item's: `story_id`). State is rebuilt by attaching the
+stored items of the window again in order of time; nothing here reads a
+clock, a file or a global.
+
+Chaining guard: an item is compared with each candidate story's first item
+and with the story's centroid (the mean of its members' vectors), never with
+a single member. Linking every pair above a threshold would let A~B and B~C
+put A and C, two different events, in one ever-growing cluster.
+
+Candidates come from an inverted index of stems to stories; only stems rarer
+than `common_share` of the window find candidates, so a lookup touches few
+stories however many the window holds. Stories whose latest item is older
+than the window leave the index, and items leave the rarity counts, so
+memory is bounded by the window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.stories.features import Features, ItemLike, features
+from monitor.stories.settings import StorySettings
+from monitor.stories.similarity import Rarity, cosine, time_factor, title_boost
+
+
+def story_id(item: ItemLike) -> str:
+    """The id of the story an item opens: stable across restarts."""
+    return hashlib.sha256(f"{item.feed}\n{item.id}".encode()).hexdigest()[:16]
+
+
+@dataclass(slots=True)
+class _Story:
+    id: str
+    first: Features
+    last_at: datetime
+    size: int = 0
+    centroid: dict[str, float] = field(default_factory=dict)
+    links: set[str] = field(default_factory=set)
+
+
+class StoryIndex:
+    """The open stories of the window and the index that finds them."""
+
+    def __init__(self, settings: StorySettings | None = None) -> None:
+        self.settings = settings or StorySettings()
+        self.rarity = Rarity()
+        self._stories: dict[str, _Story] = {}
+        self._postings: dict[str, set[str]] = {}
+        self._links: dict[str, str] = {}
+        self._keys: dict[str, str] = {}  # item key → story id
+        self._items: list[tuple[datetime, str, dict[str, float]]] = []  # heap by time
+        self._expiry: list[tuple[datetime, str]] = []  # heap of (last_at, story id)
+
+    def __len__(self) -> int:
+        """How many stories are open."""
+        return len(self._stories)
+
+    def attach(self, item: ItemLike, now: datetime) -> str:
+        """The id of `item`'s story, which now counts `item` among its members."""
+        at = item.published if item.published is not None and item.published <= now else now
+        self.evict(now)
+        feats = features(item, at)
+        known = self._keys.get(feats.key)
+        if known is not None and known in self._stories:
+            return known
+        story = self._find(feats)
+        self.rarity.add(feats.terms)
+        heapq.heappush(self._items, (at, feats.key, feats.terms))
+        if story is None:
+            story = _Story(id=story_id(item), first=feats, last_at=at)
+            self._stories[story.id] = story
+        self._join(story, feats)
+        return story.id
+
+    def evict(self, now: datetime) -> None:
+        """Forget items and stories older than the window before `now`."""
+        horizon = now - self.settings.window
+        while self._items and self._items[0][0] < horizon:
+            _, key, terms = heapq.heappop(self._items)
+            self.rarity.add(terms, -1)
+            self._keys.pop(key, None)
+        while self._expiry and self._expiry[0][0] < horizon:
+            _, sid = heapq.heappop(self._expiry)
+            story = self._stories.get(sid)
+            if story is not None and story.last_at < horizon:
+                self._drop(story)
+
+    def _find(self, feats: Features) -> _Story | None:
+        """The best story for `feats` at or above the threshold, if any."""
+        if feats.link and feats.link in self._links:
+            return self._stories[self._links[feats.link]]
+        best, best_score = None, self.settings.threshold
+        for story in self._candidates(feats):
+            score = self.score(feats, story)
+            if score >= best_score:
+                best, best_score = story, score
+        return best
+
+    def score(self, feats: Features, story: _Story) -> float:
+        """Similarity of an item to a story as a whole (see module docstring)."""
+        base = max(cosine(feats.terms, story.first.terms, self.rarity),
+                   cosine(feats.terms, story.centroid, self.rarity))
+        boosted = title_boost(base, feats.title, story.first.title, self.settings)
+        return boosted * time_factor(feats.at, story.first.at, self.settings)
+
+    def _candidates(self, feats: Features) -> list[_Story]:
+        """Stories sharing rare stems with `feats`, most shared rarity first."""
+        cap = max(self.settings.common_floor, self.settings.common_share * self.rarity.items)
+        shared: dict[str, float] = {}
+        for stem, weight in feats.terms.items():
+            if self.rarity.counts.get(stem, 0) > cap:
+                continue
+            gain = weight * self.rarity.idf(stem)
+            for sid in self._postings.get(stem, ()):
+                shared[sid] = shared.get(sid, 0.0) + gain
+        top = heapq.nlargest(self.settings.max_candidates, shared.items(), key=lambda kv: kv[1])
+        return [self._stories[sid] for sid, _ in top]
+
+    def _join(self, story: _Story, feats: Features) -> None:
+        story.size += 1
+        story.last_at = max(story.last_at, feats.at)
+        for stem, weight in feats.terms.items():
+            story.centroid[stem] = story.centroid.get(stem, 0.0) + weight
+            self._postings.setdefault(stem, set()).add(story.id)
+        if feats.link:
+            story.links.add(feats.link)
+            self._links[feats.link] = story.id
+        self._keys[feats.key] = story.id
+        heapq.heappush(self._expiry, (story.last_at, story.id))
+
+    def _drop(self, story: _Story) -> None:
+        del self._stories[story.id]
+        for stem in story.centroid:
+            members = self._postings.get(stem)
+            if members is not None:
+                members.discard(story.id)
+                if not members:
+                    del self._postings[stem]
+        for link in story.links:
+            if self._links.get(link) == story.id:
+                del self._links[link]

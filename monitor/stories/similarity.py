@@ -1,0 +1,79 @@
+"""How close an item is to a story: rarity-weighted cosine of word stems,
+helped by a fuzzy title match, discounted with the time between them.
+
+Rarity is inverse document frequency within the window (`Rarity`): a word
+every item of the last two days carries (`Renault` in a car feed) says
+little, a word only two items carry (`Ampère`, `liquidation`) says a lot.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime
+
+from rapidfuzz import fuzz
+
+from monitor.stories.settings import StorySettings
+
+
+class Rarity:
+    """Document frequencies of stems over the items of the window."""
+
+    def __init__(self) -> None:
+        self.items = 0
+        self.counts: dict[str, int] = {}
+
+    def add(self, stems: Mapping[str, float], sign: int = 1) -> None:
+        """Count (sign 1) or forget (sign -1) one item's stems."""
+        self.items += sign
+        for stem in stems:
+            left = self.counts.get(stem, 0) + sign
+            if left > 0:
+                self.counts[stem] = left
+            else:
+                self.counts.pop(stem, None)
+
+    def idf(self, stem: str) -> float:
+        return math.log(1.0 + (self.items + 1) / (1.0 + self.counts.get(stem, 0)))
+
+
+def cosine(a: Mapping[str, float], b: Mapping[str, float], rarity: Rarity) -> float:
+    """Cosine of two stem → weight vectors, each weight scaled by rarity."""
+    if len(a) > len(b):
+        a, b = b, a
+    dot = 0.0
+    for stem, weight in a.items():
+        other = b.get(stem)
+        if other is not None:
+            dot += weight * other * rarity.idf(stem) ** 2
+    if dot == 0.0:
+        return 0.0
+    return dot / (_norm(a, rarity) * _norm(b, rarity))
+
+
+def _norm(vector: Mapping[str, float], rarity: Rarity) -> float:
+    return math.sqrt(sum((w * rarity.idf(s)) ** 2 for s, w in vector.items()))
+
+
+def title_boost(score: float, title: str, other: str, settings: StorySettings) -> float:
+    """Two nearly equal titles (a publisher's edit, one wire title in two
+    feeds) lift the score halfway to their likeness; word order aside, so
+    that `Ampère : Renault arrête` meets `Renault arrête Ampère`."""
+    if not title or not other:
+        return score
+    ratio = fuzz.token_sort_ratio(title, other)
+    if ratio < settings.title_ratio:
+        return score
+    return max(score, (score + ratio / 100.0) / 2.0)
+
+
+def time_factor(at: datetime, first: datetime, settings: StorySettings) -> float:
+    """1 within `stale_after` of the story's first item, then down to 0.75 at
+    the window's end: the further apart, the likelier a new development."""
+    gap = abs((at - first).total_seconds())
+    fresh = settings.stale_after.total_seconds()
+    if gap <= fresh:
+        return 1.0
+    span = max(settings.window.total_seconds() - fresh, 1.0)
+    return 1.0 - 0.25 * min((gap - fresh) / span, 1.0)
