@@ -20,7 +20,7 @@ from monitor.matcher.fold import fold, tokens
 
 STEM = 6
 TITLE_WEIGHT = 1.0
-SUMMARY_WEIGHT = 0.5
+SUMMARY_WEIGHT = 0.8
 
 # Function words and newsroom boilerplate of both languages; rarity (IDF)
 # handles the rest, but short titles leave no room for noise words.

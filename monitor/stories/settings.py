@@ -29,9 +29,9 @@ class StorySettings:
     """
 
     window: timedelta = timedelta(hours=48)
-    threshold: float = 0.42
+    threshold: float = 0.19
     title_ratio: float = 88.0
-    stale_after: timedelta = timedelta(hours=12)
+    stale_after: timedelta = timedelta(hours=6)
     max_candidates: int = 24
     common_share: float = 0.02
     common_floor: int = 40

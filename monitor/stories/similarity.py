@@ -69,11 +69,12 @@ def title_boost(score: float, title: str, other: str, settings: StorySettings) -
 
 
 def time_factor(at: datetime, first: datetime, settings: StorySettings) -> float:
-    """1 within `stale_after` of the story's first item, then down to 0.75 at
-    the window's end: the further apart, the likelier a new development."""
+    """1 within `stale_after` of the story's first item, then down to half
+    at `stale_after` plus a day: outlets report one event within hours, and
+    what comes days later is likelier a new development (the strike called on
+    Monday, the lines stopped on Thursday) or the next day's market wrap."""
     gap = abs((at - first).total_seconds())
     fresh = settings.stale_after.total_seconds()
     if gap <= fresh:
         return 1.0
-    span = max(settings.window.total_seconds() - fresh, 1.0)
-    return 1.0 - 0.25 * min((gap - fresh) / span, 1.0)
+    return 1.0 - 0.5 * min((gap - fresh) / 86400.0, 1.0)
