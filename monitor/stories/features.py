@@ -1,12 +1,9 @@
-"""An item read once into what grouping compares: weighted word stems, the
-canonical link and the folded title.
+"""An item read once into what grouping compares: weighted word stems
+(stories.words), the canonical link, the folded title, its kind
+(stories.kinds) and its headline's subject (stories.subject).
 
-Words are folded (monitor.matcher.fold: case, accents, elisions), common
-French and English words dropped, and each word cut to its first
-`STEM` letters: a crude stemmer that is language-blind, so that `liquider`,
-`liquidation` and `liquidate` meet, as do `électrique` and `electric`. Title
-words weigh more than summary words: a title names the event, a summary
-often adds background.
+Title words weigh more than summary words: a title names the event, a
+summary often adds background.
 """
 
 from __future__ import annotations
@@ -17,25 +14,12 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from monitor.matcher.fold import fold, tokens
+from monitor.stories.kinds import Kind, kind
+from monitor.stories.subject import subject
+from monitor.stories.words import stems
 
-STEM = 6
 TITLE_WEIGHT = 1.0
 SUMMARY_WEIGHT = 0.8
-
-# Function words and newsroom boilerplate of both languages; rarity (IDF)
-# handles the rest, but short titles leave no room for noise words.
-_STOPWORDS_TEXT = """
-a au aux avec ce ces cet cette comme dans de des du elle en est et etre il ils
-la le les leur leurs lui mais ne ni nos notre nous on ou par pas plus pour qu
-que qui sa se ses son sont sur ta te tes ton un une vos votre vous va vont a
-apres avant chez contre depuis entre lors malgre selon sans sous vers fait
-ete sera ont avait aussi encore tres tout tous toute toutes deja peut doit
-the an and are as at be been but by for from has have he her his in into is it
-its of on or our she that their them they this to was were which who will with
-would after over under about new says said say more than not no can could
-lire suite read more full story article video photos direct live update
-"""
-STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
 class ItemLike(Protocol):
@@ -65,16 +49,8 @@ class Features:
     terms: dict[str, float]  # stem → TITLE_WEIGHT or SUMMARY_WEIGHT
     link: str  # canonical, "" when it cannot tell articles apart
     at: datetime
-
-
-def stems(text: str) -> list[str]:
-    """The stems of the content words of `text`."""
-    out = []
-    for word in tokens(fold(text)):
-        if word in STOPWORDS or (len(word) < 2) or (len(word) < 3 and not word.isdigit()):
-            continue
-        out.append(word[:STEM])
-    return out
+    kind: Kind
+    subject: str | None  # stem of the headline's first name (stories.subject)
 
 
 def features(item: ItemLike, at: datetime) -> Features:
@@ -84,7 +60,9 @@ def features(item: ItemLike, at: datetime) -> Features:
     terms.update(dict.fromkeys(title_stems, TITLE_WEIGHT))
     return Features(key=f"{item.feed}\n{item.id}", feed=item.feed,
                     title=" ".join(tokens(fold(item.title))), terms=terms,
-                    link=canonical_link(item.link), at=at)
+                    link=canonical_link(item.link), at=at,
+                    kind=kind(item.title, item.summary),
+                    subject=subject(item.title, item.summary))
 
 
 def canonical_link(link: str) -> str:

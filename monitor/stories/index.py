@@ -27,7 +27,13 @@ from datetime import datetime
 
 from monitor.stories.features import Features, ItemLike, features
 from monitor.stories.settings import StorySettings
-from monitor.stories.similarity import Rarity, cosine, time_factor, title_boost
+from monitor.stories.similarity import (
+    Rarity,
+    cosine,
+    subject_factor,
+    time_factor,
+    title_boost,
+)
 
 
 def story_id(item: ItemLike) -> str:
@@ -98,6 +104,8 @@ class StoryIndex:
             return self._stories[self._links[feats.link]]
         best, best_score = None, self.settings.threshold
         for story in self._candidates(feats):
+            if story.first.kind is not feats.kind:
+                continue
             score = self.score(feats, story)
             if score >= best_score:
                 best, best_score = story, score
@@ -105,10 +113,12 @@ class StoryIndex:
 
     def score(self, feats: Features, story: _Story) -> float:
         """Similarity of an item to a story as a whole (see module docstring)."""
-        base = max(cosine(feats.terms, story.first.terms, self.rarity),
+        first = story.first
+        base = max(cosine(feats.terms, first.terms, self.rarity),
                    cosine(feats.terms, story.centroid, self.rarity))
-        boosted = title_boost(base, feats.title, story.first.title, self.settings)
-        return boosted * time_factor(feats.at, story.first.at, self.settings)
+        boosted = title_boost(base, feats.title, first.title, self.settings)
+        return (boosted * time_factor(feats.at, first.at, self.settings)
+                * subject_factor(feats, first))
 
     def _candidates(self, feats: Features) -> list[_Story]:
         """Stories sharing rare stems with `feats`, most shared rarity first."""

@@ -29,9 +29,9 @@ class StorySettings:
     """
 
     window: timedelta = timedelta(hours=48)
-    threshold: float = 0.19
+    threshold: float = 0.22
     title_ratio: float = 88.0
-    stale_after: timedelta = timedelta(hours=6)
+    stale_after: timedelta = timedelta(hours=3)
     max_candidates: int = 24
     common_share: float = 0.02
     common_floor: int = 40

@@ -14,7 +14,10 @@ from datetime import datetime
 
 from rapidfuzz import fuzz
 
+from monitor.stories.features import Features
 from monitor.stories.settings import StorySettings
+
+NEWS_CYCLE = 12 * 3600.0  # seconds
 
 
 class Rarity:
@@ -70,11 +73,24 @@ def title_boost(score: float, title: str, other: str, settings: StorySettings) -
 
 def time_factor(at: datetime, first: datetime, settings: StorySettings) -> float:
     """1 within `stale_after` of the story's first item, then down to half
-    at `stale_after` plus a day: outlets report one event within hours, and
-    what comes days later is likelier a new development (the strike called on
-    Monday, the lines stopped on Thursday) or the next day's market wrap."""
+    over the next news cycle (12 hours): outlets report one event within
+    hours, and what comes a day later is likelier a new development (the
+    strike called on Monday, the lines stopped on Thursday; the blackout,
+    then its cause ruled out) or the next day's market wrap."""
     gap = abs((at - first).total_seconds())
     fresh = settings.stale_after.total_seconds()
     if gap <= fresh:
         return 1.0
-    return 1.0 - 0.5 * min((gap - fresh) / 86400.0, 1.0)
+    return 1.0 - 0.5 * min((gap - fresh) / NEWS_CYCLE, 1.0)
+
+
+SUBJECT_MISSING = 0.6
+
+
+def subject_factor(item: Features, first: Features) -> float:
+    """Less when either headline's subject is absent from the other item:
+    another actor doing the same thing (Ryanair's new routes, Easyjet's new
+    base) or the whole market beside one company's figures."""
+    missing = [a.subject for a, b in ((item, first), (first, item))
+               if a.subject is not None and a.subject not in b.terms]
+    return SUBJECT_MISSING if missing else 1.0
