@@ -29,6 +29,7 @@ from monitor.stories.features import Features, ItemLike, features
 from monitor.stories.settings import StorySettings
 from monitor.stories.similarity import (
     Rarity,
+    Vector,
     cosine,
     subject_factor,
     time_factor,
@@ -45,9 +46,10 @@ def story_id(item: ItemLike) -> str:
 class _Story:
     id: str
     first: Features
+    first_vector: Vector
     last_at: datetime
     size: int = 0
-    centroid: dict[str, float] = field(default_factory=dict)
+    centroid: Vector = field(default_factory=lambda: Vector({}))  # sum of members'
     links: set[str] = field(default_factory=set)
 
 
@@ -80,7 +82,8 @@ class StoryIndex:
         self.rarity.add(feats.terms)
         heapq.heappush(self._items, (at, feats.key, feats.terms))
         if story is None:
-            story = _Story(id=story_id(item), first=feats, last_at=at)
+            story = _Story(id=story_id(item), first=feats,
+                           first_vector=Vector(feats.terms), last_at=at)
             self._stories[story.id] = story
         self._join(story, feats)
         return story.id
@@ -103,19 +106,21 @@ class StoryIndex:
         if feats.link and feats.link in self._links:
             return self._stories[self._links[feats.link]]
         best, best_score = None, self.settings.threshold
+        vector = Vector(feats.terms)
         for story in self._candidates(feats):
             if story.first.kind is not feats.kind:
                 continue
-            score = self.score(feats, story)
+            score = self.score(feats, vector, story)
             if score >= best_score:
                 best, best_score = story, score
         return best
 
-    def score(self, feats: Features, story: _Story) -> float:
+    def score(self, feats: Features, vector: Vector, story: _Story) -> float:
         """Similarity of an item to a story as a whole (see module docstring)."""
         first = story.first
-        base = max(cosine(feats.terms, first.terms, self.rarity),
-                   cosine(feats.terms, story.centroid, self.rarity))
+        base = cosine(vector, story.first_vector, self.rarity)
+        if story.size > 1:  # else the centroid is the first item
+            base = max(base, cosine(vector, story.centroid, self.rarity))
         boosted = title_boost(base, feats.title, first.title, self.settings)
         return (boosted * time_factor(feats.at, first.at, self.settings)
                 * subject_factor(feats, first))
@@ -136,9 +141,11 @@ class StoryIndex:
     def _join(self, story: _Story, feats: Features) -> None:
         story.size += 1
         story.last_at = max(story.last_at, feats.at)
+        centroid = story.centroid.weights
         for stem, weight in feats.terms.items():
-            story.centroid[stem] = story.centroid.get(stem, 0.0) + weight
+            centroid[stem] = centroid.get(stem, 0.0) + weight
             self._postings.setdefault(stem, set()).add(story.id)
+        story.centroid.changed()
         if feats.link:
             story.links.add(feats.link)
             self._links[feats.link] = story.id
@@ -147,7 +154,7 @@ class StoryIndex:
 
     def _drop(self, story: _Story) -> None:
         del self._stories[story.id]
-        for stem in story.centroid:
+        for stem in story.centroid.weights:
             members = self._postings.get(stem)
             if members is not None:
                 members.discard(story.id)

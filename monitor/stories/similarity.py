@@ -25,11 +25,13 @@ class Rarity:
 
     def __init__(self) -> None:
         self.items = 0
+        self.version = 0  # counts every change, for cached norms (`Vector`)
         self.counts: dict[str, int] = {}
 
     def add(self, stems: Mapping[str, float], sign: int = 1) -> None:
         """Count (sign 1) or forget (sign -1) one item's stems."""
         self.items += sign
+        self.version += 1
         for stem in stems:
             left = self.counts.get(stem, 0) + sign
             if left > 0:
@@ -41,22 +43,47 @@ class Rarity:
         return math.log(1.0 + (self.items + 1) / (1.0 + self.counts.get(stem, 0)))
 
 
-def cosine(a: Mapping[str, float], b: Mapping[str, float], rarity: Rarity) -> float:
+class Vector:
+    """Stem → weight, with its rarity-scaled norm cached.
+
+    The norm of a story's vector is what costs in scoring (every stem's
+    rarity, for each candidate). Rarity drifts slowly as items enter and
+    leave the window, so a norm is kept until the counts have changed a
+    sixty-fourth as many times as the window holds items (an item in or out
+    is one change), then recomputed: scores move by well under a percent.
+    """
+
+    __slots__ = ("_norm", "_version", "weights")
+
+    def __init__(self, weights: dict[str, float]) -> None:
+        self.weights = weights
+        self._norm = 0.0
+        self._version = -1
+
+    def changed(self) -> None:
+        self._version = -1
+
+    def norm(self, rarity: Rarity) -> float:
+        stale = rarity.version - self._version > rarity.items >> 6
+        if self._version < 0 or stale:
+            self._norm = math.sqrt(sum((w * rarity.idf(s)) ** 2
+                                       for s, w in self.weights.items()))
+            self._version = rarity.version
+        return self._norm
+
+
+def cosine(a: Vector, b: Vector, rarity: Rarity) -> float:
     """Cosine of two stem → weight vectors, each weight scaled by rarity."""
-    if len(a) > len(b):
-        a, b = b, a
+    small, large = (a.weights, b.weights) if len(a.weights) <= len(b.weights) \
+        else (b.weights, a.weights)
     dot = 0.0
-    for stem, weight in a.items():
-        other = b.get(stem)
+    for stem, weight in small.items():
+        other = large.get(stem)
         if other is not None:
             dot += weight * other * rarity.idf(stem) ** 2
     if dot == 0.0:
         return 0.0
-    return dot / (_norm(a, rarity) * _norm(b, rarity))
-
-
-def _norm(vector: Mapping[str, float], rarity: Rarity) -> float:
-    return math.sqrt(sum((w * rarity.idf(s)) ** 2 for s, w in vector.items()))
+    return min(dot / (a.norm(rarity) * b.norm(rarity)), 1.0)
 
 
 def title_boost(score: float, title: str, other: str, settings: StorySettings) -> float:
