@@ -7,9 +7,11 @@ stored items of the window again in order of time; nothing here reads a
 clock, a file or a global.
 
 Chaining guard: an item is compared with each candidate story's first item
-and with the story's centroid (the mean of its members' vectors), never with
-a single member. Linking every pair above a threshold would let A~B and B~C
-put A and C, two different events, in one ever-growing cluster.
+and with the story's core (the stems most of its members share, with their
+mean weight), never with a single member. Linking every pair above a
+threshold would let A~B and B~C put A and C, two different events, in one
+ever-growing cluster; a plain centroid would still lean towards B's own
+words. The core is what the members agree the story is about.
 
 Candidates come from an inverted index of stems to stories; only stems rarer
 than `common_share` of the window find candidates, so a lookup touches few
@@ -49,7 +51,9 @@ class _Story:
     first_vector: Vector
     last_at: datetime
     size: int = 0
-    centroid: Vector = field(default_factory=lambda: Vector({}))  # sum of members'
+    weights: dict[str, float] = field(default_factory=dict)  # summed over members
+    support: dict[str, int] = field(default_factory=dict)  # members having the stem
+    core: Vector = field(default_factory=lambda: Vector({}))  # see module docstring
     links: set[str] = field(default_factory=set)
 
 
@@ -119,8 +123,8 @@ class StoryIndex:
         """Similarity of an item to a story as a whole (see module docstring)."""
         first = story.first
         base = cosine(vector, story.first_vector, self.rarity)
-        if story.size > 1:  # else the centroid is the first item
-            base = max(base, cosine(vector, story.centroid, self.rarity))
+        if story.size > 1:  # else the core is the first item
+            base = max(base, cosine(vector, story.core, self.rarity))
         boosted = title_boost(base, feats.title, first.title, self.settings)
         return (boosted * time_factor(feats.at, first.at, self.settings)
                 * subject_factor(feats, first))
@@ -141,11 +145,13 @@ class StoryIndex:
     def _join(self, story: _Story, feats: Features) -> None:
         story.size += 1
         story.last_at = max(story.last_at, feats.at)
-        centroid = story.centroid.weights
         for stem, weight in feats.terms.items():
-            centroid[stem] = centroid.get(stem, 0.0) + weight
+            story.weights[stem] = story.weights.get(stem, 0.0) + weight
+            story.support[stem] = story.support.get(stem, 0) + 1
             self._postings.setdefault(stem, set()).add(story.id)
-        story.centroid.changed()
+        story.core = Vector({stem: story.weights[stem] / story.size
+                             for stem, count in story.support.items()
+                             if 2 * count > story.size})
         if feats.link:
             story.links.add(feats.link)
             self._links[feats.link] = story.id
@@ -154,7 +160,7 @@ class StoryIndex:
 
     def _drop(self, story: _Story) -> None:
         del self._stories[story.id]
-        for stem in story.centroid.weights:
+        for stem in story.support:
             members = self._postings.get(stem)
             if members is not None:
                 members.discard(story.id)

@@ -60,9 +60,6 @@ class Vector:
         self._norm = 0.0
         self._version = -1
 
-    def changed(self) -> None:
-        self._version = -1
-
     def norm(self, rarity: Rarity) -> float:
         stale = rarity.version - self._version > rarity.items >> 6
         if self._version < 0 or stale:

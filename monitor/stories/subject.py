@@ -25,10 +25,10 @@ _WORD = re.compile(r"[^\W\d_][^\W_]*(?:['’][^\W\d_]+)?")
 def subject(title: str, summary: str) -> str | None:
     """The stem of the headline's first name, if it gives one."""
     words = _WORD.findall(title)
-    lower = {fold(w) for w in _WORD.findall(f"{title} {summary}") if w[:1].islower()}
+    lower = {_bare(w) for w in _WORD.findall(f"{title} {summary}") if w[:1].islower()}
     title_case = _title_case(words)
     for position, word in enumerate(words):
-        folded = "".join(tokens(fold(word)))  # `L'Oréal` is `oreal`
+        folded = _bare(word)
         if not word[:1].isupper() or folded in STOPWORDS or len(word) < 2:
             continue
         acronym = word.isupper()
@@ -37,6 +37,11 @@ def subject(title: str, summary: str) -> str | None:
             found = stems(word)
             return found[0] if found else None
     return None
+
+
+def _bare(word: str) -> str:
+    """A word folded, without its elided article: `L'Oréal` is `oreal`."""
+    return "".join(tokens(fold(word)))
 
 
 def _title_case(words: list[str]) -> bool:
