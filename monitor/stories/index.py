@@ -33,6 +33,7 @@ from monitor.stories.similarity import (
     Rarity,
     Vector,
     cosine,
+    headline_coverage,
     subject_factor,
     time_factor,
     title_boost,
@@ -125,6 +126,8 @@ class StoryIndex:
         base = cosine(vector, story.first_vector, self.rarity)
         if story.size > 1:  # else the core is the first item
             base = max(base, cosine(vector, story.core, self.rarity))
+        base = max(base, self.settings.headline_weight
+                   * headline_coverage(feats, first, self.rarity))
         boosted = title_boost(base, feats.title, first.title, self.settings)
         return (boosted * time_factor(feats.at, first.at, self.settings)
                 * subject_factor(feats, first))

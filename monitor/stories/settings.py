@@ -14,10 +14,14 @@ from datetime import timedelta
 class StorySettings:
     """How items are grouped into stories.
 
-    window: how long a story stays open (after its latest item) and how far
-        back word rarity is counted; older stories leave the index.
+    window: how long a story takes new items (after its first item), how
+        long it is kept (after its latest item) and how far back word rarity
+        is counted; older stories leave the index.
     threshold: the least similarity (0..1, see `similarity.score`) for an
         item to join a story; below it the item opens a new story.
+    headline_weight: how much the headline coverage (the share, by rarity,
+        of one item's title stems that the other item tells anywhere) counts
+        beside the cosine: it finds rewordings whose own titles share no word.
     title_ratio: a folded-title likeness (rapidfuzz token_sort_ratio, 0..100)
         from which two titles are taken for one article edited or repeated.
     stale_after: the age gap between an item and a story's first item from
@@ -30,6 +34,7 @@ class StorySettings:
 
     window: timedelta = timedelta(hours=48)
     threshold: float = 0.22
+    headline_weight: float = 0.5
     title_ratio: float = 88.0
     stale_after: timedelta = timedelta(hours=3)
     max_candidates: int = 24

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from rapidfuzz import fuzz
 
-from monitor.stories.features import Features
+from monitor.stories.features import TITLE_WEIGHT, Features
 from monitor.stories.settings import StorySettings
 
 NEWS_CYCLE = 12 * 3600.0  # seconds
@@ -100,11 +100,14 @@ def time_factor(at: datetime, first: datetime, settings: StorySettings) -> float
     over the next news cycle (12 hours): outlets report one event within
     hours, and what comes a day later is likelier a new development (the
     strike called on Monday, the lines stopped on Thursday; the blackout,
-    then its cause ruled out) or the next day's market wrap."""
+    then its cause ruled out) or the next day's market wrap. Nothing joins
+    a story more than a window after its first item."""
     gap = abs((at - first).total_seconds())
     fresh = settings.stale_after.total_seconds()
     if gap <= fresh:
         return 1.0
+    if gap > settings.window.total_seconds():
+        return 0.0  # a story takes items for one window: its size stays bounded
     return 1.0 - 0.5 * min((gap - fresh) / NEWS_CYCLE, 1.0)
 
 
@@ -118,3 +121,23 @@ def subject_factor(item: Features, first: Features) -> float:
     missing = [a.subject for a, b in ((item, first), (first, item))
                if a.subject is not None and a.subject not in b.terms]
     return SUBJECT_MISSING if missing else 1.0
+
+
+def headline_coverage(a: Features, b: Features, rarity: Rarity) -> float:
+    """How much of either headline the other item tells: the rarity of a's
+    title stems found anywhere in b, as a share of them all (or b's in a,
+    whichever is more). A rewording with new words for its own headline
+    ("Le constructeur au losange met fin à l'aventure de son entité
+    électrique") still tells the other's ("Renault va liquider sa filiale
+    Ampère") in its summary."""
+    return max(_covered(a, b, rarity), _covered(b, a, rarity))
+
+
+def _covered(a: Features, b: Features, rarity: Rarity) -> float:
+    total = found = 0.0
+    for stem, weight in a.terms.items():
+        if weight == TITLE_WEIGHT:
+            idf = rarity.idf(stem)
+            total += idf
+            found += idf if stem in b.terms else 0.0
+    return found / total if total else 0.0
