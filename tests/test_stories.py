@@ -3,6 +3,7 @@ guard, the window, and the pieces (kinds, subjects, pairwise scores)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -145,6 +146,19 @@ def test_stories_leave_the_index_with_the_window() -> None:
                  published=later)
     assert index.attach(again, later) != first
     assert index.rarity.items <= 50
+
+
+def test_an_item_seen_again_after_leaving_the_counts_rejoins_its_open_story() -> None:
+    """A story outlives its first item in the rarity counts while later items
+    keep it open; the first item seen again then joins it, not a new story
+    of the same id."""
+    index = StoryIndex(StorySettings(window=timedelta(hours=48)))
+    first = index.attach(CHAIN_A, T0)
+    follow_up = dataclasses.replace(CHAIN_B, published=T0 + timedelta(hours=6))
+    assert index.attach(follow_up, T0 + timedelta(hours=6)) == first
+    again = dataclasses.replace(CHAIN_A, published=T0 + timedelta(hours=50))
+    assert index.attach(again, T0 + timedelta(hours=50)) == first
+    assert (len(index), index.size(first)) == (1, 3)
 
 
 def test_rebuilding_from_the_same_items_gives_the_same_stories() -> None:

@@ -68,12 +68,18 @@ class StoryIndex:
         self._postings: dict[str, set[str]] = {}
         self._links: dict[str, str] = {}
         self._keys: dict[str, str] = {}  # item key → story id
-        self._items: list[tuple[datetime, str, dict[str, float]]] = []  # heap by time
+        self._items: list[tuple[datetime, int, str, dict[str, float]]] = []  # heap by time
+        self._sequence = 0
         self._expiry: list[tuple[datetime, str]] = []  # heap of (last_at, story id)
 
     def __len__(self) -> int:
         """How many stories are open."""
         return len(self._stories)
+
+    def size(self, story: str) -> int:
+        """How many items story `story` has taken (0 once it has left)."""
+        found = self._stories.get(story)
+        return found.size if found is not None else 0
 
     def attach(self, item: ItemLike, now: datetime) -> str:
         """The id of `item`'s story, which now counts `item` among its members."""
@@ -83,9 +89,12 @@ class StoryIndex:
         known = self._keys.get(feats.key)
         if known is not None and known in self._stories:
             return known
-        story = self._find(feats)
+        # An item that opened a story still open belongs to it, even once
+        # the item itself has left the rarity counts.
+        story = self._stories.get(story_id(item)) or self._find(feats)
         self.rarity.add(feats.terms)
-        heapq.heappush(self._items, (at, feats.key, feats.terms))
+        self._sequence += 1  # ties on time are broken by arrival, not by the dicts
+        heapq.heappush(self._items, (at, self._sequence, feats.key, feats.terms))
         if story is None:
             story = _Story(id=story_id(item), first=feats,
                            first_vector=Vector(feats.terms), last_at=at)
@@ -97,7 +106,7 @@ class StoryIndex:
         """Forget items and stories older than the window before `now`."""
         horizon = now - self.settings.window
         while self._items and self._items[0][0] < horizon:
-            _, key, terms = heapq.heappop(self._items)
+            _, _, key, terms = heapq.heappop(self._items)
             self.rarity.add(terms, -1)
             self._keys.pop(key, None)
         while self._expiry and self._expiry[0][0] < horizon:
