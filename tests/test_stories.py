@@ -169,6 +169,13 @@ def test_rebuilding_from_the_same_items_gives_the_same_stories() -> None:
     assert _attach(StoryIndex(), *items)[0] == story_id(CHAIN_A)
 
 
+def test_a_time_without_zone_is_taken_as_utc() -> None:
+    naive = dataclasses.replace(CHAIN_A, published=datetime(2026, 3, 10, 8, 0))
+    index = StoryIndex()
+    assert index.attach(naive, T0 + timedelta(hours=1)) == story_id(CHAIN_A)
+    assert index.attach(CHAIN_B, datetime(2026, 3, 10, 9, 0)) == story_id(CHAIN_A)
+
+
 def test_an_item_from_the_future_is_timed_now() -> None:
     ahead = _item(1, "Titre", "", 60 * 24 * 3)
     index = StoryIndex()

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from monitor.stories.features import Features, ItemLike, features
 from monitor.stories.settings import StorySettings
@@ -43,6 +43,12 @@ from monitor.stories.similarity import (
 def story_id(item: ItemLike) -> str:
     """The id of the story an item opens: stable across restarts."""
     return hashlib.sha256(f"{item.feed}\n{item.id}".encode()).hexdigest()[:16]
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time without a zone is taken as UTC (what feeds without one mean
+    most often), so that it can be compared with the others."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(slots=True)
@@ -83,7 +89,9 @@ class StoryIndex:
 
     def attach(self, item: ItemLike, now: datetime) -> str:
         """The id of `item`'s story, which now counts `item` among its members."""
-        at = item.published if item.published is not None and item.published <= now else now
+        now = _aware(now)
+        published = None if item.published is None else _aware(item.published)
+        at = published if published is not None and published <= now else now
         self.evict(now)
         feats = features(item, at)
         known = self._keys.get(feats.key)
