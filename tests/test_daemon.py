@@ -12,7 +12,8 @@ import pytest
 
 from monitor.cli import main
 from tests.daemon_proc import DaemonProcess
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import wait_for
 
 
@@ -20,7 +21,7 @@ def write_config(tmp: Path, feed: LoopbackServer, hook: LoopbackServer) -> Path:
     """monitor.toml and an empty rules.d/ in `tmp`: feed /f, channel `hook`."""
     (tmp / "rules.d").mkdir()
     config = tmp / "monitor.toml"
-    config.write_text(config_text(tmp, f"{feed.url}/f", f"json://127.0.0.1:{hook.port}/h"),
+    config.write_text(config_text(tmp, f"{feed.base_url}/f", f"json://127.0.0.1:{hook.port}/h"),
                       encoding="utf-8")
     return config
 
@@ -63,7 +64,7 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
                                          servers: tuple[LoopbackServer, LoopbackServer]) -> None:
     feed, hook = servers
     items = [("x0", "Rien à voir")]
-    feed.routes["/f"] = Route(rss(items))
+    feed.route("/f", body=rss(items))
     config = write_config(tmp_path, feed, hook)
     daemon = DaemonProcess(config, tmp_path)
     try:
@@ -72,7 +73,7 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
 
         def publish(guid: str, title: str) -> None:
             items.insert(0, (guid, title))
-            feed.routes["/f"] = Route(rss(items))
+            feed.route("/f", body=rss(items))
 
         publish("a1", "Ampere : premier article")
         wait_for(lambda: "[newsmonitor] ampere: Ampere : premier article" in titles(hook))
@@ -106,9 +107,9 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
         wait_for(lambda: "[newsmonitor] drones: Des drones à Cléon" in titles(hook))
 
         # A feed added by a reload is polled, with the others' state kept.
-        feed.routes["/g"] = Route(rss([("g1", "Ampere, deuxième source")]))
+        feed.route("/g", body=rss([("g1", "Ampere, deuxième source")]))
         (tmp_path / "rules.d" / "more-feeds.toml").write_text(
-            f'[[feeds]]\nname = "second"\nurl = "{feed.url}/g"\ninterval = "1s"\n'
+            f'[[feeds]]\nname = "second"\nurl = "{feed.base_url}/g"\ninterval = "1s"\n'
             "alert_existing = true\n", encoding="utf-8")
         wait_for(lambda: "[newsmonitor] ampere: Ampere, deuxième source" in titles(hook))
 
@@ -130,7 +131,7 @@ def test_sigterm_during_an_outage_loses_nothing(
     delivered once, in order, by the next run after recovery."""
     feed, hook = servers
     items = [("x0", "Rien")]
-    feed.routes["/f"] = Route(rss(items))
+    feed.route("/f", body=rss(items))
     config = write_config(tmp_path, feed, hook)
     hook.statuses = [500] * 1000
     daemon = DaemonProcess(config, tmp_path)
@@ -139,7 +140,7 @@ def test_sigterm_during_an_outage_loses_nothing(
         daemon.wait_log("new items feed=news new=1")
         for i in range(3):
             items.insert(0, (f"a{i}", f"Ampere numéro {i}"))
-        feed.routes["/f"] = Route(rss(items))
+        feed.route("/f", body=rss(items))
         daemon.wait_log("delivery failed channel=hook")
         code, _ = daemon.stop()
         assert code == 0

@@ -18,7 +18,7 @@ from monitor.deliver.outbox import deliver_due
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.service.runtime import build_runtime
 from monitor.store import Store
-from tests.servers import LoopbackServer, loopback
+from tests.loopback import LoopbackServer, loopback
 
 T0 = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.smtp import LoopbackSMTP
 
 AMPERE = ("a1", "Renault va liquider sa filiale Ampère")
@@ -37,9 +38,9 @@ def test_one_alert_per_channel_new_items_only_and_nothing_twice(
         tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer,
         database_url: str) -> None:
     """On SQLite and on PostgreSQL."""
-    feed.routes["/feed.xml"] = Route(rss([AMPERE, OTHER]))
+    feed.route("/feed.xml", body=rss([AMPERE, OTHER]))
     with LoopbackSMTP() as smtp:
-        config = write_config(tmp_path, f"{feed.url}/feed.xml", {
+        config = write_config(tmp_path, f"{feed.base_url}/feed.xml", {
             "hook": f"json://127.0.0.1:{receiver.port}/hook",
             "mail": smtp.mailto_url(to="reader@example.com")}, "alert_existing = true",
             database_url)
@@ -51,7 +52,7 @@ def test_one_alert_per_channel_new_items_only_and_nothing_twice(
         assert len(smtp.received) == 1
 
         new = ("a2", "Ampere : Renault confirme la liquidation")
-        feed.routes["/feed.xml"] = Route(rss([new, AMPERE, OTHER]))
+        feed.route("/feed.xml", body=rss([new, AMPERE, OTHER]))
         assert run_once(config) == 0
         titles = [p["title"] for p in receiver.posts()]
         assert titles[1:] == ["[newsmonitor] ampere: Ampere : Renault confirme la liquidation"]
@@ -70,7 +71,7 @@ def test_a_story_in_two_section_feeds_is_alerted_once(
     real = shared / "corpus" / "feeds" / "real"
     for name in ("la-une-eco", "societes"):
         body = (real / f"fr_lefigaro_{name}_rss2.xml").read_bytes()
-        feed.routes[f"/{name}.xml"] = Route(body)
+        feed.route(f"/{name}.xml", body=body)
     config = tmp_path / "monitor.toml"
     config.write_text(f"""
 [monitor]
@@ -82,12 +83,12 @@ url = "json://127.0.0.1:{receiver.port}/hook"
 
 [[feeds]]
 name = "Le Figaro La Une Éco"
-url = "{feed.url}/la-une-eco.xml"
+url = "{feed.base_url}/la-une-eco.xml"
 alert_existing = true
 
 [[feeds]]
 name = "Le Figaro Sociétés"
-url = "{feed.url}/societes.xml"
+url = "{feed.base_url}/societes.xml"
 alert_existing = true
 
 [[rules]]
@@ -110,8 +111,8 @@ any = ["EasyJet", "Air France", "obésité"]
 def test_first_run_records_existing_items_without_alerting(
         tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer) -> None:
     items = [(f"g{i}", f"Ampere et Renault, épisode {i}") for i in range(50)]
-    feed.routes["/feed.xml"] = Route(rss(items))
-    config = write_config(tmp_path, f"{feed.url}/feed.xml",
+    feed.route("/feed.xml", body=rss(items))
+    config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
                           {"hook": f"json://127.0.0.1:{receiver.port}/hook"})
     assert run_once(config) == 0
     assert receiver.posts() == []
@@ -121,8 +122,8 @@ def test_first_run_records_existing_items_without_alerting(
 def test_304_is_not_parsed_again(tmp_path: Path, feed: LoopbackServer,
                                  receiver: LoopbackServer,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    feed.routes["/feed.xml"] = Route(rss([AMPERE]), etag='"v1"')
-    config = write_config(tmp_path, f"{feed.url}/feed.xml",
+    feed.route("/feed.xml", body=rss([AMPERE]), etag='"v1"')
+    config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
                           {"hook": f"json://127.0.0.1:{receiver.port}/hook"})
     assert run_once(config) == 0
     capsys.readouterr()
@@ -146,9 +147,9 @@ async def test_two_instances_on_postgresql_alert_once(tmp_path: Path, pg_schema_
     from monitor.service.runtime import build_runtime
 
     with loopback() as feed, loopback() as receiver:
-        feed.routes["/feed.xml"] = Route(rss([(f"a{i}", f"Ampere et Renault {i}")
+        feed.route("/feed.xml", body=rss([(f"a{i}", f"Ampere et Renault {i}")
                                                for i in range(5)]))
-        config = write_config(tmp_path, f"{feed.url}/feed.xml",
+        config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
                               {"hook": f"json://127.0.0.1:{receiver.port}/hook"},
                               "alert_existing = true", pg_schema_url)
         first, second = (Daemon(config, build_runtime(config)) for _ in range(2))

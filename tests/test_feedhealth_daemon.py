@@ -8,8 +8,8 @@ from pathlib import Path
 
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import build_runtime
-from tests.loopback import LoopbackServer
-from tests.servers import loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import until
 
 

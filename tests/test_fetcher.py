@@ -36,12 +36,6 @@ NOW = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
 MIB = 1024 * 1024
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[LoopbackServer]:
-    async with LoopbackServer() as running:
-        yield running
-
-
 async def fetch(
     url: str, limits: FetchLimits | None = None, **validators: str | None
 ) -> FetchResult:

@@ -31,7 +31,7 @@ from monitor.deliver.notifier import (
 from monitor.errors import ConfigError, DeliveryError
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.render import Format, render_alert, render_digest, render_test
-from tests.servers import LoopbackServer
+from tests.loopback import LoopbackServer
 from tests.smtp import LoopbackSMTP
 from tests.waiting import wait_for
 

@@ -22,8 +22,8 @@ from monitor.service import logs
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import build_runtime
 from tests.conftest import REPO
-from tests.loopback import LoopbackServer
-from tests.servers import loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import until
 
 

@@ -16,8 +16,8 @@ from monitor.poll.outage import OutageWatch, victims
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import build_runtime
 from monitor.store import Store
-from tests.loopback import LoopbackServer
-from tests.servers import loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import until
 
 T = 1_800_000_000.0
@@ -169,7 +169,7 @@ async def network(tmp_path: Path) -> AsyncIterator[tuple[LoopbackServer, dict[st
     at first), and their config."""
     with loopback() as hook:
         async with LoopbackServer() as origin:
-            port = int(origin.base_url.rsplit(":", 1)[1])
+            port = origin.port
             gates = {name: Gate(port) for name in "abcd"}
             for name in gates:
                 origin.route(f"/{name}", body=rss([(f"{name}1", f"Item {name}")]))

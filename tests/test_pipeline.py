@@ -129,12 +129,6 @@ async def open_world(server: LoopbackServer, tmp: Path, feeds: Mapping[str, str]
     return World(server, config, ctx, clock, parses, [close])
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[LoopbackServer]:
-    async with LoopbackServer() as running:
-        yield running
-
-
 WorldFactory = Callable[..., Awaitable[World]]
 
 

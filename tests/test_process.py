@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from tests.daemon_proc import DaemonProcess
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,8 +27,8 @@ def write_config(tmp: Path, feed: LoopbackServer, http: str = "") -> Path:
              f'http = "{http}"\n[channels.out]\nurl = "json://127.0.0.1:9/none"\n'
              '[[rules]]\nname = "r"\nany = ["Ampere"]\n']
     for n in range(FEEDS):
-        feed.routes[f"/f{n}"] = Route(rss([(f"g{n}", f"Item {n}")]))
-        lines.append(f'[[feeds]]\nname = "f{n}"\nurl = "{feed.url}/f{n}"\ninterval = "15m"\n')
+        feed.route(f"/f{n}", body=rss([(f"g{n}", f"Item {n}")]))
+        lines.append(f'[[feeds]]\nname = "f{n}"\nurl = "{feed.base_url}/f{n}"\ninterval = "15m"\n')
     config = tmp / "monitor.toml"
     config.write_text("\n".join(lines), encoding="utf-8")
     return config

@@ -10,7 +10,8 @@ import pytest
 
 from monitor.cli import main
 from monitor.config.values import without_userinfo
-from tests.servers import Route, loopback, rss
+from tests.loopback import loopback
+from tests.servers import rss
 from tests.smtp import LoopbackSMTP
 
 SECRETS = {
@@ -25,7 +26,7 @@ def test_no_secret_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     with loopback() as feed, loopback() as hook, LoopbackSMTP(password="the-real-one") as smtp:
-        feed.routes["/f"] = Route(rss([("a1", "Ampere et Renault")]))
+        feed.route("/f", body=rss([("a1", "Ampere et Renault")]))
         hook.statuses = [500] * 100
         channels_file = tmp_path / "channels.txt"
         channels_file.write_text(
@@ -47,7 +48,7 @@ url = "{mail}"
 
 [[feeds]]
 name = "news"
-url = "{feed.url}/f"
+url = "{feed.base_url}/f"
 alert_existing = true
 
 [[rules]]
@@ -77,8 +78,8 @@ def test_feed_credentials_stay_out_of_logs_and_status(
     # a feed URL's password among them.
     token, password = "feedtoken-5c2e8a71", "feedpw-3b9d04f6"
     with loopback() as feed, loopback() as hook:
-        feed.routes["/gone"] = Route(b"down", status=500)
-        feed.routes["/f"] = Route(rss([("a1", "Ampere")]))
+        feed.route("/gone", body=b"down", status=500)
+        feed.route("/f", body=rss([("a1", "Ampere")]))
         config = tmp_path / "monitor.toml"
         config.write_text(f"""
 [monitor]
@@ -89,7 +90,7 @@ default_channels = ["hook"]
 url = "json://127.0.0.1:{hook.port}/h"
 
 [[feeds]]
-url = "{feed.url}/gone?page=1&access_token={token}"
+url = "{feed.base_url}/gone?page=1&access_token={token}"
 
 [[feeds]]
 name = "private"
@@ -103,7 +104,7 @@ any = ["Ampere"]
         assert main(["run", "--once", "-v", *args]) == 0
         for command in (["status"], ["status", "--json"]):
             main([*command, "-v", *args])
-        assert any(hit.path.endswith(token) for hit in feed.hits)  # the token was sent
+        assert any(hit.target.endswith(token) for hit in feed.hits)  # the token was sent
     text = capsys.readouterr()
     assert "page=1&access_token=****" in text.out + text.err
     for value in (token, password):

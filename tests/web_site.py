@@ -21,7 +21,7 @@ from monitor.service.daemon import Daemon
 from monitor.service.runtime import Runtime, build_runtime, snapshot
 from monitor.store import Store
 from monitor.web import Snapshot, WebServer
-from tests.servers import LoopbackServer, Route, loopback
+from tests.loopback import LoopbackServer, loopback
 
 T = TypeVar("T")
 DAY0 = datetime(2026, 11, 10, 9, 30, tzinfo=UTC)
@@ -76,12 +76,12 @@ url = "json://127.0.0.1:{down_port}/secret-path-token"
 
 [[feeds]]
 name = "news"
-url = "{feed.url}/news"
+url = "{feed.base_url}/news"
 alert_existing = true
 
 [[feeds]]
 name = "broken"
-url = "{feed.url}/broken?key=hush"
+url = "{feed.base_url}/broken?key=hush"
 
 [[rules]]
 name = "ampere"
@@ -119,11 +119,11 @@ def fill(path: Path, database: str = "") -> Site:
     with loopback() as feed, loopback() as hook, loopback() as down:
         down_port = down.port
         down.statuses.extend([500] * 100)  # the "down" webhook refuses everything
-        feed.routes["/broken"] = Route(body=b"oops", status=500)
+        feed.route("/broken", body=b"oops", status=500)
         config = write_config(path, feed, hook, down_port, database=database)
         runtime = build_runtime(config)
         for day in range(3):
-            feed.routes["/news"] = Route(body=news(day))
+            feed.route("/news", body=news(day))
             moment = DAY0 + timedelta(days=day)
             daemon = Daemon(config, runtime, clock=lambda m=moment: m)  # type: ignore[misc]
             run(daemon.run_once())
