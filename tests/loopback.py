@@ -10,7 +10,7 @@ free port (aiohttp.web). It plays a feed publisher and a webhook receiver.
 
     with loopback() as hook:                     # in a thread with its own loop,
         hook.statuses = [500]                    # for the CLI, a daemon subprocess
-        run_cli(f"json://127.0.0.1:{hook.port}/h")   # or sync code
+        run_cli(hook.webhook("/h"))              # or sync code
         assert hook.attempts() == 1
 
 Routes are matched on the path (query ignored); `Route.etag` makes the server
@@ -104,6 +104,10 @@ class LoopbackServer:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def webhook(self, path: str) -> str:
+        """The apprise json:// URL whose deliveries this server receives at `path`."""
+        return f"json://{self.host}:{self.port}{path}"
 
     def count(self, path: str | None = None) -> int:
         """Requests received for `path` (all paths if None)."""

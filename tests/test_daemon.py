@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from tests import configs
 from tests.daemon_proc import DaemonProcess
 from tests.loopback import LoopbackServer, loopback
 from tests.servers import rss
@@ -20,33 +21,12 @@ from tests.waiting import wait_for
 def write_config(tmp: Path, feed: LoopbackServer, hook: LoopbackServer) -> Path:
     """monitor.toml and an empty rules.d/ in `tmp`: feed /f, channel `hook`."""
     (tmp / "rules.d").mkdir()
-    config = tmp / "monitor.toml"
-    config.write_text(config_text(tmp, f"{feed.base_url}/f", f"json://127.0.0.1:{hook.port}/h"),
-                      encoding="utf-8")
-    return config
-
-
-def config_text(tmp: Path, feed_url: str, hook_url: str) -> str:
-    return f"""
-include = ["rules.d/*.toml"]
-
-[monitor]
-database = "{tmp / 'state.sqlite3'}"
-default_channels = ["hook"]
-jitter = 0.0
-
-[channels.hook]
-url = "{hook_url}"
-
-[[feeds]]
-name = "news"
-url = "{feed_url}"
-interval = "1s"
-
-[[rules]]
-name = "ampere"
-any = ["Ampere"]
-"""
+    return configs.write(
+        tmp, include=["rules.d/*.toml"],
+        monitor={"database": tmp / "state.sqlite3", "default_channels": ["hook"], "jitter": 0.0},
+        channels={"hook": hook.webhook("/h")},
+        feeds=[{"name": "news", "url": feed.url("/f"), "interval": "1s"}],
+        rules=[configs.AMPERE])
 
 
 @pytest.fixture
@@ -79,8 +59,8 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
         wait_for(lambda: "[newsmonitor] ampere: Ampere : premier article" in titles(hook))
 
         # A new rule file plus SIGHUP: the new rule fires on the next poll.
-        (tmp_path / "rules.d" / "provost.toml").write_text(
-            '[[rules]]\nname = "provost"\npeople = ["François Provost"]\n', encoding="utf-8")
+        configs.write(tmp_path / "rules.d" / "provost.toml",
+                      rules=[{"name": "provost", "people": ["François Provost"]}])
         daemon.signal(signal.SIGHUP)
         daemon.wait_log("reloaded reason=")
         publish("p1", "François Provost présente son plan")
@@ -89,8 +69,8 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
 
         # An invalid config plus SIGHUP: rejected with the error logged, old rules fire.
         reloads = daemon.log.count("reloaded reason=")
-        (tmp_path / "rules.d" / "broken.toml").write_text(
-            '[[rules]]\nname = "broken"\nquery = "(Ampere AND"\n', encoding="utf-8")
+        configs.write(tmp_path / "rules.d" / "broken.toml",
+                      rules=[{"name": "broken", "query": "(Ampere AND"}])
         daemon.signal(signal.SIGHUP)
         daemon.wait_log("reload rejected")
         assert 'rules[0] (name="broken").query' in daemon.log
@@ -100,17 +80,17 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
         assert daemon.log.count("reloaded reason=") == reloads
 
         # Editing a file without a signal reloads too.
-        (tmp_path / "rules.d" / "broken.toml").write_text(
-            '[[rules]]\nname = "drones"\nany = ["drone*"]\n', encoding="utf-8")
+        configs.write(tmp_path / "rules.d" / "broken.toml",
+                      rules=[{"name": "drones", "any": ["drone*"]}])
         daemon.wait_log("reloaded reason=file changed")
         publish("d1", "Des drones à Cléon")
         wait_for(lambda: "[newsmonitor] drones: Des drones à Cléon" in titles(hook))
 
         # A feed added by a reload is polled, with the others' state kept.
         feed.route("/g", body=rss([("g1", "Ampere, deuxième source")]))
-        (tmp_path / "rules.d" / "more-feeds.toml").write_text(
-            f'[[feeds]]\nname = "second"\nurl = "{feed.base_url}/g"\ninterval = "1s"\n'
-            "alert_existing = true\n", encoding="utf-8")
+        configs.write(tmp_path / "rules.d" / "more-feeds.toml",
+                      feeds=[{"name": "second", "url": feed.url("/g"), "interval": "1s",
+                              "alert_existing": True}])
         wait_for(lambda: "[newsmonitor] ampere: Ampere, deuxième source" in titles(hook))
 
         code, took = daemon.stop()

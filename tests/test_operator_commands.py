@@ -31,8 +31,8 @@ def test_poll_now_brings_back_a_feed_disabled_by_410(
         capsys: pytest.CaptureFixture[str]) -> None:
     feed.route("/feed.xml", status=410)
     config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
-                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"},
-                          "alert_existing = true", database_url)
+                          {"hook": receiver.webhook("/hook")},
+                          database_url, alert_existing=True)
     assert run_once(config) == 0
     assert status(config, capsys)["disabled"]
 
@@ -63,7 +63,7 @@ def test_poll_now_makes_a_feed_in_backoff_due(
         capsys: pytest.CaptureFixture[str]) -> None:
     feed.route("/feed.xml", status=500)
     config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
-                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"})
+                          {"hook": receiver.webhook("/hook")})
     assert run_once(config) == 0
     database = str(tmp_path / "state.sqlite3")
     assert asyncio.run(_next_poll(database)) > time.time() + 10  # backing off
@@ -115,8 +115,7 @@ def test_requeue_sends_dead_alerts_once_more(
         capsys: pytest.CaptureFixture[str]) -> None:
     feed.route("/feed.xml", body=rss([OTHER]))
     config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
-                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"}, "",
-                          database_url)
+                          {"hook": receiver.webhook("/hook")}, database_url)
     assert run_once(config) == 0
     asyncio.run(_dead_alert(database_url, "hook"))
     assert run_once(config) == 0
