@@ -21,6 +21,7 @@ import tomlkit
 Table = Mapping[str, Any]
 
 AMPERE: Table = {"name": "ampere", "any": ["Ampere"]}  # the rule most tests watch with
+NEVER: Table = {"name": "never", "any": ["zzzyyyxxx"]}  # for tests of anything but alerts
 
 
 def text(*, include: Sequence[str] = (), monitor: Table | None = None,

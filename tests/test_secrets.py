@@ -10,6 +10,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.config.values import without_userinfo
+from tests import configs
 from tests.loopback import loopback
 from tests.servers import rss
 from tests.smtp import LoopbackSMTP
@@ -32,29 +33,14 @@ def test_no_secret_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         channels_file.write_text(
             f"filed = json://bot:{SECRETS['TOKEN_IN_FILE']}@127.0.0.1:{hook.port}/f\n")
         os.chmod(channels_file, 0o600)
-        config = tmp_path / "monitor.toml"
-        mail = smtp.mailto_url(password="${SMTP_PASSWORD}")
-        config.write_text(f"""
-[monitor]
-database = "{tmp_path / 'db.sqlite3'}"
-default_channels = ["hook", "mail", "filed"]
-channels_file = "channels.txt"
-
-[channels.hook]
-url = "json://user:${{HOOK_PASSWORD}}@127.0.0.1:{hook.port}/h"
-[channels.mail]
-url = "{mail}"
-[channels.filed]
-
-[[feeds]]
-name = "news"
-url = "{feed.base_url}/f"
-alert_existing = true
-
-[[rules]]
-name = "ampere"
-any = ["Ampere"]
-""", encoding="utf-8")
+        config = configs.write(
+            tmp_path,
+            monitor={"database": tmp_path / "db.sqlite3", "channels_file": "channels.txt",
+                     "default_channels": ["hook", "mail", "filed"]},
+            channels={"hook": f"json://user:${{HOOK_PASSWORD}}@127.0.0.1:{hook.port}/h",
+                      "mail": smtp.mailto_url(password="${SMTP_PASSWORD}"), "filed": {}},
+            feeds=[{"name": "news", "url": feed.url("/f"), "alert_existing": True}],
+            rules=[configs.AMPERE])
         args = ["--config", str(config)]
         assert main(["check", *args]) == 0
         assert main(["run", "--once", *args]) == 0
@@ -80,26 +66,14 @@ def test_feed_credentials_stay_out_of_logs_and_status(
     with loopback() as feed, loopback() as hook:
         feed.route("/gone", body=b"down", status=500)
         feed.route("/f", body=rss([("a1", "Ampere")]))
-        config = tmp_path / "monitor.toml"
-        config.write_text(f"""
-[monitor]
-database = "{tmp_path / 'db.sqlite3'}"
-default_channels = ["hook"]
-
-[channels.hook]
-url = "json://127.0.0.1:{hook.port}/h"
-
-[[feeds]]
-url = "{feed.base_url}/gone?page=1&access_token={token}"
-
-[[feeds]]
-name = "private"
-url = "http://reader:{password}@127.0.0.1:{feed.port}/f?key={token}"
-
-[[rules]]
-name = "ampere"
-any = ["Ampere"]
-""", encoding="utf-8")
+        config = configs.write(
+            tmp_path,
+            monitor={"database": tmp_path / "db.sqlite3", "default_channels": ["hook"]},
+            channels={"hook": hook.webhook("/h")},
+            feeds=[{"url": feed.url(f"/gone?page=1&access_token={token}")},
+                   {"name": "private",
+                    "url": f"http://reader:{password}@127.0.0.1:{feed.port}/f?key={token}"}],
+            rules=[configs.AMPERE])
         args = ["--config", str(config)]
         assert main(["run", "--once", "-v", *args]) == 0
         for command in (["status"], ["status", "--json"]):

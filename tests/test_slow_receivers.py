@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import configs
 from tests.daemon_proc import DaemonProcess
 from tests.loopback import LoopbackServer, loopback
 from tests.servers import rss
@@ -27,28 +28,13 @@ def receivers() -> Iterator[dict[str, LoopbackServer]]:
 
 
 def config(tmp: Path, feed: LoopbackServer, receivers: dict[str, LoopbackServer]) -> Path:
-    channels = "".join(f'[channels.{name}]\nurl = "json://127.0.0.1:{r.port}/{name}"\n'
-                       f'send_timeout = "{SEND_TIMEOUT}s"\n\n'
-                       for name, r in receivers.items())
-    path = tmp / "monitor.toml"
-    path.write_text(f"""
-[monitor]
-database = "{tmp / 'state.sqlite3'}"
-default_channels = ["fast", "slow", "trickle"]
-jitter = 0.0
-
-{channels}
-[[feeds]]
-name = "news"
-url = "{feed.base_url}/f"
-interval = "1s"
-
-[[rules]]
-name = "ampere"
-any = ["Ampere"]
-""", encoding="utf-8")
-    return path
-
+    return configs.write(
+        tmp, monitor={"database": tmp / "state.sqlite3",
+                      "default_channels": ["fast", "slow", "trickle"], "jitter": 0.0},
+        channels={name: {"url": r.webhook(f"/{name}"), "send_timeout": f"{SEND_TIMEOUT}s"}
+                  for name, r in receivers.items()},
+        feeds=[{"name": "news", "url": feed.url("/f"), "interval": "1s"}],
+        rules=[configs.AMPERE])
 
 def titles(receiver: LoopbackServer) -> list[str]:
     return [p["title"] for p in receiver.posts()]

@@ -21,6 +21,7 @@ from monitor.service.daemon import Daemon
 from monitor.service.runtime import Runtime, build_runtime, snapshot
 from monitor.store import Store
 from monitor.web import Snapshot, WebServer
+from tests import configs
 from tests.loopback import LoopbackServer, loopback
 
 T = TypeVar("T")
@@ -57,44 +58,16 @@ def news(day: int) -> bytes:
 
 def write_config(path: Path, feed: LoopbackServer, hook: LoopbackServer, down_port: int,
                  http: str = "127.0.0.1:0", token: str = "", database: str = "") -> Path:
-    config = path / "monitor.toml"
-    config.write_text(f"""
-[monitor]
-database = "{database or path / 'db.sqlite3'}"
-http = "{http}"
-http_token = "{token}"
-jitter = 0.0
-interval = "1s"
-max_failures = 2
-retry_for = "1d"
-
-[channels.hook]
-url = "json://127.0.0.1:{hook.port}/h"
-
-[channels.down]
-url = "json://127.0.0.1:{down_port}/secret-path-token"
-
-[[feeds]]
-name = "news"
-url = "{feed.base_url}/news"
-alert_existing = true
-
-[[feeds]]
-name = "broken"
-url = "{feed.base_url}/broken?key=hush"
-
-[[rules]]
-name = "ampere"
-any = ["Ampère"]
-channels = ["hook", "down"]
-
-[[rules]]
-name = "xss"
-any = ["x1", "x2"]
-channels = ["hook"]
-""", encoding="utf-8")
-    return config
-
+    return configs.write(
+        path,
+        monitor={"database": database or path / "db.sqlite3", "http": http, "http_token": token,
+                 "jitter": 0.0, "interval": "1s", "max_failures": 2, "retry_for": "1d"},
+        channels={"hook": hook.webhook("/h"),
+                  "down": f"json://127.0.0.1:{down_port}/secret-path-token"},
+        feeds=[{"name": "news", "url": feed.url("/news"), "alert_existing": True},
+               {"name": "broken", "url": feed.url("/broken?key=hush")}],
+        rules=[{"name": "ampere", "any": ["Ampère"], "channels": ["hook", "down"]},
+               {"name": "xss", "any": ["x1", "x2"], "channels": ["hook"]}])
 
 @dataclass
 class Site:
