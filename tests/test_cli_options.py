@@ -36,7 +36,7 @@ def test_config_before_or_after_the_command(tmp_path: Path, before: bool,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """`newsmonitor --config my.toml check` checked ./config/monitor.toml."""
     bad = tmp_path / "bad.toml"
-    bad.write_text("[monitor]\nno_such_key = 1\n", encoding="utf-8")
+    configs.write(bad, monitor={"no_such_key": 1})
     assert main(around(["check"], ["--config", str(bad)], before)) == 1
     captured = capsys.readouterr()
     assert f"config: {bad}" in captured.out and str(bad) in captured.err
