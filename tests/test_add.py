@@ -11,7 +11,7 @@ from monitor.cli import main
 from monitor.config import load
 from monitor.errors import ParseError
 from monitor.poll.parser import parse_feed
-from tests.loopback import LoopbackServer, loopback
+from tests.loopback import LoopbackServer
 from tests.servers import rss
 
 HOME = b"""<!doctype html><html><head><title>Auto Actu</title>
@@ -32,12 +32,12 @@ any = ["Cléon"]
 
 
 @pytest.fixture
-def site() -> LoopbackServer:
-    with loopback() as server:
-        server.route("/", body=HOME, headers={"Content-Type": "text/html"})
-        server.route("/rss/actu.xml", body=rss([("b", "Cléon produira le moteur"),
-                                                    ("a", "Flins ferme")], title="Auto Actu"))
-        yield server
+def site(feed: LoopbackServer) -> LoopbackServer:
+    """A publisher's site: a homepage announcing its feed."""
+    feed.route("/", body=HOME, headers={"Content-Type": "text/html"})
+    feed.route("/rss/actu.xml", body=rss([("b", "Cléon produira le moteur"),
+                                          ("a", "Flins ferme")], title="Auto Actu"))
+    return feed
 
 
 def config(tmp: Path) -> Path:

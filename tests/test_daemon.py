@@ -13,7 +13,7 @@ import pytest
 from monitor.cli import main
 from tests import configs
 from tests.daemon_proc import DaemonProcess
-from tests.loopback import LoopbackServer, loopback
+from tests.loopback import LoopbackServer
 from tests.servers import rss
 from tests.waiting import wait_for
 
@@ -29,20 +29,14 @@ def write_config(tmp: Path, feed: LoopbackServer, hook: LoopbackServer) -> Path:
         rules=[configs.AMPERE])
 
 
-@pytest.fixture
-def servers() -> tuple[LoopbackServer, LoopbackServer]:
-    with loopback() as feed, loopback() as hook:
-        yield feed, hook
-
-
 def titles(hook: LoopbackServer) -> list[str]:
     return [p["title"] for p in hook.posts()]
 
 
 
 def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
-                                         servers: tuple[LoopbackServer, LoopbackServer]) -> None:
-    feed, hook = servers
+                                         feed: LoopbackServer, receiver: LoopbackServer) -> None:
+    hook = receiver
     items = [("x0", "Rien à voir")]
     feed.route("/f", body=rss(items))
     config = write_config(tmp_path, feed, hook)
@@ -105,11 +99,11 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
 
 
 def test_sigterm_during_an_outage_loses_nothing(
-        tmp_path: Path, servers: tuple[LoopbackServer, LoopbackServer],
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer,
         capsys: pytest.CaptureFixture[str]) -> None:
     """The webhook answers 500: alerts stay pending across a SIGTERM and are
     delivered once, in order, by the next run after recovery."""
-    feed, hook = servers
+    hook = receiver
     items = [("x0", "Rien")]
     feed.route("/f", body=rss(items))
     config = write_config(tmp_path, feed, hook)

@@ -5,7 +5,7 @@ catch-up, retries with backoff, dead alerts, per-channel isolation."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -26,9 +26,9 @@ T0 = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
 
 
 @pytest.fixture
-def hook() -> Iterator[LoopbackServer]:
-    with loopback() as server:
-        yield server
+def hook(receiver: LoopbackServer) -> LoopbackServer:
+    """The receiver of channel `hook`."""
+    return receiver
 
 
 def setup(tmp: Path, hook: LoopbackServer, other: LoopbackServer | None = None, *,
