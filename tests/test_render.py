@@ -229,7 +229,9 @@ def test_html_hostile_title_is_inert() -> None:
     body = render_alert(make_alert(HOSTILE, summary=HOSTILE), Format.HTML).body
     parser = _Tags()
     parser.feed(body)
-    assert {tag for tag, _ in parser.tags} <= {"p", "b", "a", "br"}
+    # Our layout's tags only, and no attribute but our links and inline styles.
+    assert {tag for tag, _ in parser.tags} <= {"div", "p", "b", "a", "br", "span"}
+    assert all(name == "style" for tag, attrs in parser.tags if tag != "a" for name, _ in attrs)
     assert [attrs for tag, attrs in parser.tags if tag == "a"] == [
         [("href", "https://news.example/a?id=1&x=%282%29")]]
     assert "&lt;script&gt;" in body
