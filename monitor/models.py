@@ -174,3 +174,22 @@ class StoredAlert:
     delivered: float | None
     done_urls: frozenset[str] = frozenset()
     first_failure: float | None = None
+
+
+# The rules of newsmonitor's own notices to `[monitor] admin_channels`: no
+# `[[rules]]` entry sends them, so muting one is done in admin_channels.
+FEED_HEALTH = "feed-health"
+CHANNEL_HEALTH = "channel-health"
+NOTICE_RULES = frozenset({FEED_HEALTH, CHANNEL_HEALTH})
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    """What the store knows of one channel's sends: since when every send has
+    failed (None while it works), the last error, and when the last notice
+    about it went out (None when no notice is out)."""
+
+    channel: str
+    failing_since: float | None = None
+    error: str = ""
+    alerted: float | None = None

@@ -70,7 +70,11 @@ class MonitorModel(_Model):
     default_channels: tuple[Name, ...] = Field((), description="Channels of rules "
                                          "that name none.")
     admin_channels: tuple[Name, ...] = Field((), description="Channels that receive "
-                                       "feed-health alerts.")
+                                       "feed-health and channel-health notices.")
+    channel_failing_after: Duration = Field(timedelta(hours=1), description="How long "
+                                            "every send of a channel must fail before one "
+                                            "notice goes to the other admin_channels; then "
+                                            "a daily reminder, and one when it recovers.")
     timezone: TimeZone = Field("UTC", description="Time zone for digests, quiet hours, display.")
     catch_up: Duration = Field(timedelta(hours=24), description="Items published longer than "
                                "this before they were seen go into one digest.")

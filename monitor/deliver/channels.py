@@ -45,10 +45,13 @@ class Channel:
 
 @dataclass(frozen=True, slots=True)
 class Channels:
-    """Every configured channel by name, and how long failures are retried."""
+    """Every configured channel by name, how long failures are retried, and
+    who hears of a channel failing longer than `failing_after`."""
 
     by_name: Mapping[str, Channel]
     retry_for: timedelta
+    admin: tuple[str, ...] = ()
+    failing_after: timedelta = timedelta(hours=1)
 
 
 def build(settings: Settings, environ: Mapping[str, str] | None = None
@@ -80,7 +83,8 @@ def build(settings: Settings, environ: Mapping[str, str] | None = None
     notifier = _notifier(channels, settings, problems)
     if problems or notifier is None:
         raise ConfigError(problems)
-    return Channels(channels, settings.monitor.retry_for), notifier
+    m = settings.monitor
+    return Channels(channels, m.retry_for, m.admin_channels, m.channel_failing_after), notifier
 
 
 def _template(ch: ChannelSettings, where: str, problems: list[str]) -> Template | None:

@@ -16,7 +16,7 @@ import html
 from collections.abc import Sequence
 from datetime import tzinfo
 
-from monitor.models import Alert
+from monitor.models import NOTICE_RULES, Alert
 from monitor.render.facts import (
     Limits,
     Segments,
@@ -37,6 +37,8 @@ _DIM = "opacity:.75"
 _SMALL = f"font-size:13px;{_DIM}"
 # Rules named in a footer and explained in the why: past this, "and N more".
 SHOWN_RULES = 10
+_FOOTER = ('<div style="margin-top:16px;padding-top:8px;border-top:1px solid #8888;'
+           f'font-size:12px;{_DIM}">')
 _LOW, _NORMAL = 'priority = "low"', 'min_priority = "normal"'
 
 
@@ -80,9 +82,12 @@ def footer(alerts: Sequence[Alert], limits: Limits) -> str:
     rules = [case.rule for case in evidence(alerts)]
     channel = clip(alerts[0].channel, limits.rule)
     who = "rule" if len(rules) == 1 else "rules"
-    return (f'<div style="margin-top:16px;padding-top:8px;border-top:1px solid #8888;'
-            f'font-size:12px;{_DIM}">Sent to the channel “{html.escape(channel)}” by the '
-            f"{who} {_named(rules, limits)}. To mute a rule here: in its {_code('[[rules]]')}"
+    sent = f"Sent to the channel “{html.escape(channel)}” by the {who} {_named(rules, limits)}."
+    if set(rules) <= NOTICE_RULES:
+        return (f"{_FOOTER}{sent} newsmonitor's own notices go to "
+                f"{_code('[monitor] admin_channels')}: leave “{html.escape(channel)}” out of "
+                "that list to stop them here.</div>")
+    return (f"{_FOOTER}{sent} To mute a rule here: in its {_code('[[rules]]')}"
             f" entry, set {_code('channels')} to a list without "
             f"“{html.escape(channel)}” (a rule without {_code('channels')} uses "
             f"{_code('[monitor] default_channels')}), or set {_code(_LOW)}"
@@ -136,8 +141,10 @@ class HtmlRenderer:
                 f'<div style="margin-top:4px;font-size:14px;{_DIM}">{source}'
                 f"{shown_url(alert.item.link)}</div>")
         text = self.highlight(alert_excerpt(alerts))
+        notice = {a.match.rule for a in alerts} <= NOTICE_RULES  # no rule's "why"
         blocks = [(0, head), (3, f'\n<p style="margin:12px 0 0">{text}</p>' if text else ""),
-                  (2, f"\n{why(alerts, self.limits)}"), (1, f"\n{footer(alerts, self.limits)}")]
+                  (2, "" if notice else f"\n{why(alerts, self.limits)}"),
+                  (1, f"\n{footer(alerts, self.limits)}")]
         return _page(_kept(blocks, self.limits.body - len(_page(""))))
 
     def entry(self, alert: Alert, tz: tzinfo | None) -> str:
