@@ -15,6 +15,7 @@ from monitor.deliver import health
 from monitor.deliver.health import Sent
 from monitor.models import ChannelHealth
 from monitor.render import Format, render_alert
+from monitor.store import Store
 from tests.servers import LoopbackServer, loopback
 from tests.test_delivery import Harness, alert
 
@@ -105,3 +106,17 @@ async def test_a_refusing_channel_is_reported_once_reminded_daily_and_recovers(
         assert await step(path, bad, good, 7, T0 + 27 * HOUR) == []
         assert "last error" in good.posts()[0]["message"]
         assert not any("channel-health" in p["title"] for p in bad.posts())
+
+
+async def test_the_state_and_its_notices_are_kept_together(database_url: str) -> None:
+    store = await Store.open(database_url)
+    try:
+        failing = ChannelHealth("slack", t0, "HTTP 401", t0 + 60)
+        notice = health.alerts(health.Notice("failing", "x"), "slack", ("mail",), T0)
+        await store.save_channel_health(failing, notice, t0 + 60)
+        assert await store.channel_health() == {"slack": failing}
+        assert (await store.outbox_counts())[("mail", "pending")] == 1
+        await store.save_channel_health(ChannelHealth("slack"), [], t0 + 120)
+        assert await store.channel_health() == {}  # healthy, no notice out: no row
+    finally:
+        await store.close()
