@@ -123,7 +123,9 @@ class Alert:
     """What a channel is asked to deliver: an item, the match, and context.
 
     `feed_title` is the human name of the source feed; `priority` is the
-    rule's; `id` is the outbox row id (0 when not stored, e.g. a test send).
+    rule's; `id` is the outbox row id (0 when not stored, e.g. a test send);
+    `backlog`: the item was in the feed when it was added (its first poll, with
+    `alert_existing`), so it leaves with the rest of that backlog, in one digest.
     """
 
     item: Item
@@ -133,6 +135,7 @@ class Alert:
     priority: Priority = Priority.NORMAL
     id: int = 0
     created: datetime | None = field(default=None, compare=False)
+    backlog: bool = False
 
 
 @dataclass(frozen=True, slots=True)

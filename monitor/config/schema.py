@@ -125,7 +125,7 @@ class FeedModel(_Model):
     interval: Duration | None = Field(None, description="Poll interval; default [monitor].")
     tags: tuple[Name, ...] = Field((), description="Tags that rules can select.")
     alert_existing: bool = Field(False, description="Alert on the items present at the first "
-                                 "poll (default: record them silently).")
+                                 "poll, in one digest (default: record them silently).")
     enabled: bool = Field(True, description="Poll this feed.")
     expect_every: Duration | None = Field(None, description="Raise a health alert when the "
                                           "feed has no new item for this long.")

@@ -137,7 +137,7 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
     siblings = _by_item(alerts)
     pending = [flood.Pending(first, by_id[first].alert.created or now,
                              _priority([by_id[i] for i in ids]),
-                             by_id[first].alert.item.published)
+                             by_id[first].alert.item.published, by_id[first].alert.backlog)
                for first, ids in siblings.items()]
     count, last = 0, None
     for unit in flood.plan(policy, sent, pending, now).deliveries:
@@ -258,7 +258,7 @@ def _message(channel: Channel, planned: flood.Planned,
     fmt, tz = channel.format, ZoneInfo(channel.settings.timezone)
     alerts = [s.alert for s in group]
     same_item = len({(a.item.feed, a.item.id) for a in alerts}) == 1
-    if planned.kind == "single" or (same_item and planned.reason == "catch-up"):
+    if planned.kind == "single" or (same_item and planned.reason in {"catch-up", "backlog"}):
         # One message for the item, saying which rule matched what.
         template = channel.template
         try:
@@ -269,10 +269,14 @@ def _message(channel: Channel, planned: flood.Planned,
             log.warning("template failed, default layout used channel=%s error=%s",
                         channel.name, exc)
             return render_alert(alerts, fmt, None, tz=tz)
-    title = {"catch-up": "catch-up: {n} older items", "quiet hours":
-             "{n} alerts held during quiet hours", "digest": "digest: {n} alerts",
+    title = {"catch-up": "catch-up: {items} older items",
+             "backlog": "{items} items already in a newly added feed",
+             "quiet hours": "{n} alerts held during quiet hours", "digest": "digest: {n} alerts",
              "rate limit": "{n} more alerts (rate limit)"}.get(planned.reason, "{n} alerts")
-    return render_digest(alerts, fmt, f"[newsmonitor] {title.format(n=len(alerts))}", tz=tz)
+    # An item several rules matched is one alert per rule: items are counted apart.
+    items = len({(a.item.feed, a.item.id) for a in alerts})
+    return render_digest(alerts, fmt,
+                         f"[newsmonitor] {title.format(n=len(alerts), items=items)}", tz=tz)
 
 
 def _priority(group: Sequence[StoredAlert]) -> Priority:

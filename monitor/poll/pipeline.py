@@ -177,9 +177,12 @@ async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: F
     # Feeds list the newest item first; alert in the order things happened.
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
     # First poll of a feed: its backlog is history, not news (no flood on the
-    # first start), unless the user asked for it with alert_existing.
-    silent = not old.polled_once and not feed.alert_existing
-    alerts = [] if silent else make_alerts(ctx.settings, ctx.matcher, feed, new_items)
+    # first start), unless the user asked for it with alert_existing; then it
+    # leaves as one digest (flood control's catch-up), not an alert per item.
+    first = not old.polled_once
+    alerts = [] if first and not feed.alert_existing else [
+        replace(alert, backlog=first)
+        for alert in make_alerts(ctx.settings, ctx.matcher, feed, new_items)]
     rules = tuple(dict.fromkeys((a.item.id, a.match.rule) for a in alerts))
     outcome = Outcome(feed.name, "new" if new_items else "no_new_items", len(new_items),
                       rules=tuple(rule for _, rule in rules))
