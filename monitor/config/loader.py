@@ -11,8 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from monitor.config.channelsfile import channel_names
 from monitor.config.policies import fetch_limits, poll_policy
-from monitor.config.schema import ConfigModel, FeedModel, IncludedModel, MonitorModel, RuleModel
+from monitor.config.schema import (
+    ChannelModel,
+    ConfigModel,
+    FeedModel,
+    IncludedModel,
+    MonitorModel,
+    RuleModel,
+)
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
 from monitor.config.source import read_toml, resolved
 from monitor.config.validate import M, Validated, validate
@@ -61,6 +69,7 @@ def read_config(path: Path, environ: Mapping[str, str] | None = None
             dropped["feeds"] |= included.dropped["feeds"]
     channels, broken = _channels(main.model, path, env, problems)
     monitor = _monitor(main.model.monitor, path, env, problems)
+    channels |= _file_only_channels(main.model, path, monitor.channels_file, channels)
     known = _Known(set(channels) | dropped["channels"],
                    {f.name for _, f in feeds} | dropped["feeds"])
     _cross_check(path, monitor, known, feeds, rules, problems)
@@ -191,12 +200,26 @@ def _channels(main: ConfigModel, path: Path, env: Mapping[str, str],
             problems.append(f"{path}: channels.{name}: a channel needs `url` or `urls` "
                             "(or a line in [monitor] channels_file)")
             broken.add(name)
-        template = resolved(path.parent / ch.template) if ch.template else None
-        out[name] = ChannelSettings.model_construct(**dict(ch) | {
-            "name": name, "urls": tuple(urls), "template": template,
-            "timezone": ch.timezone or main.monitor.timezone,
-            "catch_up": main.monitor.catch_up})
+        out[name] = _channel(name, ch, main, path, tuple(urls))
     return out, broken
+
+
+def _channel(name: str, ch: ChannelModel, main: ConfigModel, path: Path,
+             urls: tuple[str, ...]) -> ChannelSettings:
+    template = resolved(path.parent / ch.template) if ch.template else None
+    return ChannelSettings.model_construct(**dict(ch) | {
+        "name": name, "urls": urls, "template": template,
+        "timezone": ch.timezone or main.monitor.timezone, "catch_up": main.monitor.catch_up})
+
+
+def _file_only_channels(main: ConfigModel, path: Path, channels_file: str,
+                        defined: Mapping[str, ChannelSettings]) -> dict[str, ChannelSettings]:
+    """The channels `channels_file` names that have no `[channels.NAME]`
+    table: channels with every default (`console = console://` in the file
+    is enough); their URLs are read from the file with the others'."""
+    names = channel_names(channels_file) if channels_file else set()
+    return {name: _channel(name, ChannelModel.model_validate({}), main, path, ())
+            for name in sorted(names - set(defined))}
 
 
 def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],
