@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.config.channelsfile import channel_names
-from monitor.config.policies import fetch_limits, poll_policy
+from monitor.config.policies import FeedRequest, fetch_limits, poll_policy
 from monitor.config.schema import (
     ChannelModel,
     ConfigModel,
@@ -58,13 +59,13 @@ def read_config(path: Path, environ: Mapping[str, str] | None = None
     main = _validate(path, ConfigModel, problems)
     if main is None:
         return None, problems
-    feeds, rules = _feeds(main, path, main.model.monitor), _rules(main, path)
+    feeds, rules = _feeds(main, path, main.model.monitor, env, problems), _rules(main, path)
     files, dropped = [path], {k: set(v) for k, v in main.dropped.items()}
     for extra in _included_files(path, main.model.include, problems):
         included = _validate(extra, IncludedModel, problems)
         if included is not None:
             files.append(extra)
-            feeds += _feeds(included, extra, main.model.monitor)
+            feeds += _feeds(included, extra, main.model.monitor, env, problems)
             rules += _rules(included, extra)
             dropped["feeds"] |= included.dropped["feeds"]
     channels, broken = _channels(main.model, path, env, problems)
@@ -135,15 +136,37 @@ def _included_files(path: Path, patterns: Sequence[str], problems: list[str]) ->
     return files
 
 
-def _feeds(validated: Validated[ConfigModel] | Validated[IncludedModel],
-           source: Path, monitor: MonitorModel) -> list[tuple[str, FeedSettings]]:
+def _feeds(validated: Validated[ConfigModel] | Validated[IncludedModel], source: Path,
+           monitor: MonitorModel, env: Mapping[str, str], problems: list[str]
+           ) -> list[tuple[str, FeedSettings]]:
     """Each feed with its place, `file: feeds[i] (name="x")`, for messages."""
     out = []
     for i, model in enumerate(validated.model.feeds):
         feed = _feed(model, source, monitor)
-        out.append((f'{source}: feeds[{validated.index("feeds", i)}] (name="{feed.name}")',
-                    feed))
+        where = f'{source}: feeds[{validated.index("feeds", i)}] (name="{feed.name}")'
+        request = _request(model, where, env, problems)
+        out.append((where, feed.model_copy(update={
+            "request": request, "headers": request.headers, "username": request.username,
+            "password": request.password, "proxy": request.proxy})))
     return out
+
+
+def _request(model: FeedModel, where: str, env: Mapping[str, str],
+             problems: list[str]) -> FeedRequest:
+    """The feed's headers, auth and proxy with `${ENV_VAR}` substituted; a
+    missing variable or a proxy that is no http:// URL is a problem."""
+    def value(key: str, raw: str) -> str:
+        try:
+            return substitute_env(raw, env)
+        except KeyError as missing:
+            problems.append(f"{where}.{key}: environment variable {missing.args[0]} is not set")
+            return ""
+    headers = tuple((name, value(f"headers.{name}", raw)) for name, raw in model.headers)
+    proxy = value("proxy", model.proxy)
+    if proxy and not (urlsplit(proxy).scheme in ("http", "https") and urlsplit(proxy).hostname):
+        problems.append(f"{where}.proxy: {without_userinfo(proxy)!r} is not an http:// URL")
+    return FeedRequest(headers, value("username", model.username),
+                       value("password", model.password), proxy)
 
 
 def _feed(model: FeedModel, source: Path, m: MonitorModel) -> FeedSettings:

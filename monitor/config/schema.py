@@ -21,6 +21,7 @@ from monitor.config.values import (
     Duration,
     FeedURL,
     FilePath,
+    Headers,
     Listen,
     Name,
     QuietHours,
@@ -129,6 +130,16 @@ class FeedModel(_Model):
     enabled: bool = Field(True, description="Poll this feed.")
     expect_every: Duration | None = Field(None, description="Raise a health alert when the "
                                           "feed has no new item for this long.")
+    # Request settings may hold secrets: left out of reprs, never shown.
+    headers: Headers = Field((), repr=False, description="Request headers for this feed "
+                             "(a User-Agent, a cookie), sent to its own host only; "
+                             "`${ENV_VAR}` is substituted; values never shown.")
+    username: str = Field("", repr=False, description="HTTP basic auth user, sent to "
+                          "the feed's own host only; `${ENV_VAR}` is substituted.")
+    password: str = Field("", repr=False, description="HTTP basic auth password; "
+                          "`${ENV_VAR}` is substituted; never shown.")
+    proxy: str = Field("", repr=False, description="An http:// proxy for this feed "
+                       "(`http://user:pass@host:port`); `${ENV_VAR}` is substituted.")
 
 
 class PersonModel(_Model):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.config.policies import FetchLimits, PollPolicy
+from monitor.config.policies import FeedRequest, FetchLimits, PollPolicy
 from monitor.config.schema import ChannelModel, FeedModel, MonitorModel
 from monitor.models import Rule
 
@@ -46,6 +46,7 @@ class FeedSettings(FeedModel):
     interval: timedelta
     source: str = ""
     policy: PollPolicy = PollPolicy()  # derived by the loader, as fetch_limits
+    request: FeedRequest = FeedRequest()  # headers, auth and proxy, substituted
 
 
 @dataclass(frozen=True, slots=True)
