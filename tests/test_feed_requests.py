@@ -6,7 +6,6 @@ command or log."""
 from __future__ import annotations
 
 import base64
-import json
 import logging
 from pathlib import Path
 
@@ -127,14 +126,3 @@ def test_bad_request_settings_are_located_errors(
     assert main(["check", "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert 'feeds[0]' in err and problem in err, err
-
-
-def test_the_example_in_the_readme_loads(tmp_path: Path) -> None:
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    block = readme.split("<!-- feed-request-example -->", 1)[1].split("```toml", 1)[1]
-    path = tmp_path / "monitor.toml"
-    path.write_text(block.split("```", 1)[0], encoding="utf-8")
-    env = {"PAYWALL_PASSWORD": "pw", "PROXY_PASSWORD": "pp"}
-    feed = load(path, env).feeds[0]
-    assert feed.request.username and feed.request.password == "pw"
-    assert json.dumps(dict(feed.request.headers))
