@@ -161,6 +161,9 @@ class HtmlRenderer:
     def more(self, hidden: int) -> str:
         return f"<p>{html.escape(more_text(hidden))}</p>"
 
+    def closing(self, alerts: Sequence[Alert]) -> str:
+        return f"\n{footer(alerts, self.limits)}"
+
     def digest(self, title: str, groups: Sequence[str]) -> str:
         return _page("\n\n".join(groups))
 
