@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from urllib.parse import urlsplit
 
 from monitor.cli.common import EXIT_OK, config_path
 from monitor.cli.configfile import NewFeed, add_feeds
@@ -24,7 +25,7 @@ from monitor.poll.fetcher import Fetcher, make_session
 def cmd_add(args: argparse.Namespace) -> int:
     path = config_path(args)
     settings = load(path)
-    found = asyncio.run(_discover(settings, args.url))
+    found = asyncio.run(_discover(settings, _checked(args.url)))
     if not found:
         raise ConfigError(f"add: {without_userinfo(args.url)}: no feed found (the page is not "
                           "a feed, announces none with <link rel=\"alternate\">, and none "
@@ -42,6 +43,20 @@ def cmd_add(args: argparse.Namespace) -> int:
     for name, reason in result.skipped:
         print(f"skipped: {name}: {reason}")
     return EXIT_OK
+
+
+def _checked(url: str) -> str:
+    """`url` if it is an http(s) URL with a host: a bare `lemonde.fr` was sent
+    to aiohttp as is, and failed as a runtime error (exit 3), not a usage one."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme.lower() in ("http", "https") and parts.hostname:
+            return url
+    except ValueError:  # "http://[", say
+        pass
+    shown = url.rsplit("@", 1)[-1]  # no user:password, even unparsable
+    raise ConfigError(f"add: {shown!r} is not an http(s) URL; "
+                      f"write it whole, e.g. https://{shown.split('://')[-1].lstrip('/')}")
 
 
 async def _discover(settings: Settings, url: str) -> list[Found]:
