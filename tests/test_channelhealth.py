@@ -6,11 +6,14 @@ with a real store and real webhook receivers."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from monitor.cli import main
 from monitor.deliver import health
 from monitor.deliver.health import Sent
 from monitor.models import ChannelHealth
@@ -89,7 +92,7 @@ async def step(path: Path, bad: LoopbackServer, good: LoopbackServer, n: int,
 
 
 async def test_a_refusing_channel_is_reported_once_reminded_daily_and_recovers(
-        tmp_path: Path) -> None:
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with loopback() as bad, loopback() as good:
         path = config(tmp_path, bad, good)
         bad.statuses = [401] * 100  # an expired token: refused for good, every time
@@ -97,6 +100,9 @@ async def test_a_refusing_channel_is_reported_once_reminded_daily_and_recovers(
         assert await step(path, bad, good, 2, T0 + HOUR / 2) == []
         assert await step(path, bad, good, 3, T0 + HOUR) == [
             "[newsmonitor] channel-health: Channel “hook” is failing"]
+        assert await asyncio.to_thread(main, ["status", "--config", str(path)]) == 0
+        assert "failing: hook since 2026-11-26 10:00, told 2026-11-26 11:00 (" in (
+            capsys.readouterr().out)
         assert await step(path, bad, good, 4, T0 + 2 * HOUR) == []
         assert await step(path, bad, good, 5, T0 + 25 * HOUR) == [
             "[newsmonitor] channel-health: Channel “hook” is still failing"]
@@ -104,6 +110,8 @@ async def test_a_refusing_channel_is_reported_once_reminded_daily_and_recovers(
         assert await step(path, bad, good, 6, T0 + 26 * HOUR) == [
             "[newsmonitor] channel-health: Channel “hook” recovered"]
         assert await step(path, bad, good, 7, T0 + 27 * HOUR) == []
+        assert await asyncio.to_thread(main, ["status", "--json", "--config", str(path)]) == 0
+        assert json.loads(capsys.readouterr().out)["failing_channels"] == []
         assert "last error" in good.posts()[0]["message"]
         assert not any("channel-health" in p["title"] for p in bad.posts())
 
