@@ -123,7 +123,9 @@ class Alert:
     """What a channel is asked to deliver: an item, the match, and context.
 
     `feed_title` is the human name of the source feed; `priority` is the
-    rule's; `id` is the outbox row id (0 when not stored, e.g. a test send).
+    rule's; `id` is the outbox row id (0 when not stored, e.g. a test send);
+    `backlog`: the item was in the feed when it was added (its first poll, with
+    `alert_existing`), so it leaves with the rest of that backlog, in one digest.
     """
 
     item: Item
@@ -133,6 +135,7 @@ class Alert:
     priority: Priority = Priority.NORMAL
     id: int = 0
     created: datetime | None = field(default=None, compare=False)
+    backlog: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,3 +177,22 @@ class StoredAlert:
     delivered: float | None
     done_urls: frozenset[str] = frozenset()
     first_failure: float | None = None
+
+
+# The rules of newsmonitor's own notices to `[monitor] admin_channels`: no
+# `[[rules]]` entry sends them, so muting one is done in admin_channels.
+FEED_HEALTH = "feed-health"
+CHANNEL_HEALTH = "channel-health"
+NOTICE_RULES = frozenset({FEED_HEALTH, CHANNEL_HEALTH})
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHealth:
+    """What the store knows of one channel's sends: since when every send has
+    failed (None while it works), the last error, and when the last notice
+    about it went out (None when no notice is out)."""
+
+    channel: str
+    failing_since: float | None = None
+    error: str = ""
+    alerted: float | None = None

@@ -91,13 +91,27 @@ def test_no_feed_is_one_clear_error(site: LoopbackServer, tmp_path: Path,
     assert path.read_text(encoding="utf-8") == CONFIG
 
 
+@pytest.mark.parametrize(("url", "hint"), [
+    ("lemonde.fr", "https://lemonde.fr"), ("ampere", "https://ampere"),
+    ("ftp://example.org/feed", "https://example.org/feed"), ("http://[", "https://["),
+])
+def test_not_a_url_is_a_usage_error_with_the_url_to_write(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, hint: str) -> None:
+    """It was "request failed: lemonde.fr: InvalidUrlClientError", exit 3."""
+    path = config(tmp_path)
+    assert main(["add", url, "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"is not an http(s) URL; write it whole, e.g. {hint}\n" in err, err
+    assert path.read_text(encoding="utf-8") == CONFIG
+
+
 def test_a_web_page_polled_as_a_feed_says_how_to_find_its_feed() -> None:
     with pytest.raises(ParseError, match=r"web page: `newsmonitor add URL` finds its feeds"):
         parse_feed(HOME, {"content-type": "text/html"}, "home")
 
 
 @pytest.mark.parametrize(("url", "message"), [
-    ("ampere", "error: add: 'ampere' is not an http(s) URL (write it as https://www.example.org/)"),
+    ("ampere", "error: add: 'ampere' is not an http(s) URL; write it whole, e.g. https://ampere"),
     ("http://127.0.0.1:9/", "error: add: connection failed: http://127.0.0.1:9/"),
 ])
 def test_a_bad_or_unreachable_url_is_one_line_and_exit_1(

@@ -304,3 +304,21 @@ def test_a_duplicate_feed_is_named_in_its_own_file(tmp_path: Path,
     assert main(["check", "--config", str(path)]) == 1
     assert capsys.readouterr().err.splitlines() == [
         f'error: {more}: feeds[1] (name="a feed").name: duplicate feed name']
+
+
+def test_a_channel_defined_only_in_the_channels_file_works(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`console = console://` in the channels file, no [channels.console]
+    table: a channel like any other (it was "unknown channel 'console'")."""
+    secrets = tmp_path / "channels.txt"
+    secrets.write_text("console = console://\n", encoding="utf-8")
+    secrets.chmod(0o600)
+    text = GOOD.replace('[channels.console]\nurl = "console://"\n', "").replace(
+        'default_channels = ["console"]',
+        'default_channels = ["console"]\nchannels_file = "channels.txt"')
+    path = write(tmp_path, text)
+    assert main(["check", "--config", str(path)]) == 0, capsys.readouterr().err
+    assert "ok: 1 feeds, 1 rules, 1 channels" in capsys.readouterr().out
+    assert main(["send-test", "console", "--config", str(path)]) == 0
+    assert "This is a test message from newsmonitor for channel “console”" in (
+        capsys.readouterr().out)

@@ -4,6 +4,8 @@ receiver, a real SMTP server (aiosmtpd), a real SQLite file."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +80,9 @@ def test_a_story_in_two_section_feeds_is_alerted_once(
                 "alert_existing": True}],
         rules=[{"name": "transport-sante", "any": ["EasyJet", "Air France", "obésité"]}])
     assert run_once(config) == 0
-    # The articles are from 2025: old news, one catch-up digest.
+    # Two new feeds' backlogs (articles from 2025): one digest.
     [post] = receiver.posts()
-    assert post["title"] == "[newsmonitor] catch-up: 3 older items"
+    assert post["title"] == "[newsmonitor] 3 items already in a newly added feed"
     for title in ("Acheter des billets de train avec des miles d’Air France est désormais "
                   "possible", "Pilule, médicaments encore plus efficaces: ce que préparent "
                   "les labos contre l’obésité", "Un atterrissage «brutal» : panique sur un "
@@ -120,6 +122,37 @@ def test_304_is_not_parsed_again(tmp_path: Path, feed: LoopbackServer,
     assert status["feeds"][0]["last_status"] == 304
 
 
+def dated_rss(items: list[tuple[str, str, str]]) -> bytes:
+    """RSS 2.0 of (guid, title, RFC 822 date) items."""
+    entries = "".join(f"<item><title>{t}</title><link>https://example.org/{g}</link>"
+                      f"<guid>{g}</guid><pubDate>{d}</pubDate></item>" for g, t, d in items)
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>'
+            f"{entries}</channel></rss>").encode()
+
+
+def test_a_new_feeds_backlog_is_one_digest_and_later_items_single(
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer) -> None:
+    """alert_existing = true: the first poll's four items (two from last
+    year, two from now) make ONE digest, as the README says; an item that
+    appears later is news, alerted on its own."""
+    now = format_datetime(datetime.now(UTC))
+    old = "Tue, 07 Jan 2025 10:00:00 GMT"
+    backlog = [("n2", "Ampere et Renault, hier", now), ("n1", "Ampere et Renault, ce matin", now),
+               ("o2", "Ampere et Renault, 2025", old), ("o1", "Ampere et Renault, janvier", old)]
+    feed.route("/feed.xml", body=dated_rss(backlog))
+    config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
+                          {"hook": receiver.webhook("/hook")}, alert_existing=True)
+    assert run_once(config) == 0
+    (post,) = receiver.posts()
+    assert post["title"] == "[newsmonitor] 4 items already in a newly added feed"
+    assert all(post["message"].count(f"{title} ") == 1 for _, title, _ in backlog)
+    fresh = ("n3", "Ampere et Renault, à l’instant", now)
+    feed.route("/feed.xml", body=dated_rss([fresh, *backlog]))
+    assert run_once(config) == 0
+    assert [p["title"] for p in receiver.posts()[1:]] == [
+        "[newsmonitor] ampere: Ampere et Renault, à l’instant"]
+
+
 async def test_two_instances_on_postgresql_alert_once(tmp_path: Path, pg_schema_url: str) -> None:
     """Two daemons share one PostgreSQL database and poll the same feed at the
     same time: every alert is queued once and delivered once."""
@@ -136,7 +169,9 @@ async def test_two_instances_on_postgresql_alert_once(tmp_path: Path, pg_schema_
                               pg_schema_url, alert_existing=True)
         first, second = (Daemon(config, build_runtime(config)) for _ in range(2))
         await asyncio.gather(first.run_once(), second.run_once())
-        titles = [p["title"] for p in receiver.posts()]
-        assert sorted(titles) == [f"[newsmonitor] ampere: Ampere et Renault {i}"
-                                  for i in range(5)]
+        # The new feed's backlog is one digest, each item in it once.
+        (post,) = receiver.posts()
+        assert post["title"] == "[newsmonitor] 5 items already in a newly added feed"
+        for i in range(5):
+            assert post["message"].count(f"Ampere et Renault {i} ") == 1, post["message"]
         assert len(feed.gets("/feed.xml")) == 2

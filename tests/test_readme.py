@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import load_rules_file
+from monitor.config import load, load_rules_file
+from monitor.errors import ConfigError
 from monitor.matcher import compile_rules
 from monitor.matcher.engine import Matcher
 from monitor.models import Item
@@ -63,3 +64,30 @@ def test_the_scores_example_gives_its_numbers(tmp_path: Path) -> None:
     assert fired(matcher, "Rien", "Ampère")["one"] == 68
     for score in ("**95**", "**85**", "**68**"):
         assert score in README
+
+
+def test_the_feed_request_example_loads(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.toml"
+    path.write_text(toml_block("<!-- feed-request-example -->"), encoding="utf-8")
+    env = {"PAYWALL_PASSWORD": "pw", "PROXY_PASSWORD": "pp"}
+    request = load(path, env).feeds[0].request
+    assert (request.username, request.password) == ("me@example.org", "pw")
+    assert request.proxy == "http://relay:pp@proxy.example.org:3128"
+    assert dict(request.headers)["User-Agent"].startswith("Mozilla/5.0")
+
+
+@pytest.mark.parametrize(("port", "http"), [("127.0.0.1:9464", "127.0.0.1:9464"),
+                                            ("127.0.0.1:9465", "127.0.0.1:9465"), ("", "")])
+def test_the_instances_example_gives_each_its_port_or_none(
+        tmp_path: Path, port: str, http: str) -> None:
+    path = tmp_path / "monitor.toml"
+    path.write_text(toml_block("<!-- instances-example -->"), encoding="utf-8")
+    assert load(path, {"NEWSMONITOR_HTTP": port}).monitor.http == http
+
+
+def test_the_instances_example_without_its_variable_is_a_named_error(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.toml"
+    path.write_text(toml_block("<!-- instances-example -->"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"monitor\.http: environment variable "
+                                          "NEWSMONITOR_HTTP is not set"):
+        load(path, {})

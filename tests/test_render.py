@@ -18,9 +18,11 @@ from zoneinfo import ZoneInfo
 import pydantic
 import pytest
 
-from monitor.config import ChannelModel
+from monitor.config import ChannelModel, load
 from monitor.errors import ConfigError
+from monitor.matcher import compile_rules
 from monitor.models import Alert, Item, Match, Priority, TermHit
+from monitor.poll.alerts import make_alerts
 from monitor.render import (
     FORMAT_NAMES,
     RENDERERS,
@@ -229,7 +231,9 @@ def test_html_hostile_title_is_inert() -> None:
     body = render_alert(make_alert(HOSTILE, summary=HOSTILE), Format.HTML).body
     parser = _Tags()
     parser.feed(body)
-    assert {tag for tag, _ in parser.tags} <= {"p", "b", "a", "br"}
+    # Our layout's tags only, and no attribute but our links and inline styles.
+    assert {tag for tag, _ in parser.tags} <= {"div", "p", "b", "a", "br", "span"}
+    assert all(name == "style" for tag, attrs in parser.tags if tag != "a" for name, _ in attrs)
     assert [attrs for tag, attrs in parser.tags if tag == "a"] == [
         [("href", "https://news.example/a?id=1&x=%282%29")]]
     assert "&lt;script&gt;" in body
@@ -292,3 +296,65 @@ def test_template_unknown_variable_is_a_config_error(tmp_path: Path) -> None:
 def test_missing_template_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"missing\.j2"):
         load_template(tmp_path / "missing.j2")
+
+
+def test_html_footer_names_the_rules_and_how_to_mute_one() -> None:
+    """Alert and digest alike: which rules sent it to which channel, and the
+    config lines that stop one of them there."""
+    alert = replace(make_alert(), channel="email")
+    digest = [alert, replace(make_alert("Second", rule="people", alert_id=2), channel="email")]
+    for body, rules in ((render_alert(alert, Format.HTML).body, "the rule physics"),
+                        (render_digest(digest, Format.HTML).body, "the rules physics and people")):
+        text = " ".join(re.sub(r"<[^>]+>", "", body).split())
+        assert f"Sent to the channel “email” by {rules}." in text
+        assert ("To mute a rule here: in its [[rules]] entry, set channels to a list without "
+                "“email”" in text)
+        assert 'priority = &quot;low&quot; there and min_priority = &quot;normal&quot;' in text
+        assert "[channels.email]" in text
+    for fmt in (Format.TEXT, Format.MARKDOWN):
+        assert "mute" not in render_digest(digest, fmt).body
+
+
+FOOTER_CONFIG = """
+[monitor]
+database = "state.sqlite3"
+default_channels = ["email", "chat"]
+
+[channels.email]
+url = "mailto://me@example.org"
+{email}
+
+[channels.chat]
+url = "json://127.0.0.1:9/hook"
+
+[[feeds]]
+name = "news"
+url = "https://news.example/feed"
+
+[[rules]]
+name = "physics"
+any = ["Ampère"]
+{physics}
+
+[[rules]]
+name = "people"
+any = ["Ampère"]
+"""
+
+
+@pytest.mark.parametrize(("email", "physics"), [
+    ("", ""),
+    ("", 'channels = ["chat"]'),                          # the footer's first way
+    ('min_priority = "normal"', 'priority = "low"'),     # and its second
+])
+def test_following_the_footers_advice_mutes_the_rule_there(
+        tmp_path: Path, email: str, physics: str) -> None:
+    path = tmp_path / "monitor.toml"
+    path.write_text(FOOTER_CONFIG.format(email=email, physics=physics), encoding="utf-8")
+    settings = load(path)
+    item = Item(feed="news", id="1", title="Ampère", summary="")
+    alerts = make_alerts(settings, compile_rules(settings.rules), settings.feeds[0], [item])
+    sent = {(a.match.rule, a.channel) for a in alerts}
+    muted = bool(email or physics)
+    assert (("physics", "email") in sent) is not muted
+    assert {("physics", "chat"), ("people", "email"), ("people", "chat")} <= sent

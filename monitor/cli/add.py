@@ -25,12 +25,8 @@ from monitor.poll.fetcher import Fetcher, make_session
 def cmd_add(args: argparse.Namespace) -> int:
     path = config_path(args)
     settings = load(path)
-    parts = urlsplit(args.url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"add: {without_userinfo(args.url)!r} is not an http(s) URL "
-                          "(write it as https://www.example.org/)")
     try:
-        found = asyncio.run(_discover(settings, args.url))
+        found = asyncio.run(_discover(settings, _checked(args.url)))
     except FetchError as exc:  # the URL the user gave: input to fix, not a fault of ours
         raise ConfigError(f"add: {exc}") from None
     if not found:
@@ -50,6 +46,20 @@ def cmd_add(args: argparse.Namespace) -> int:
     for name, reason in result.skipped:
         print(f"skipped: {name}: {reason}")
     return EXIT_OK
+
+
+def _checked(url: str) -> str:
+    """`url` if it is an http(s) URL with a host: a bare `lemonde.fr` was sent
+    to aiohttp as is, and failed as a runtime error (exit 3), not a usage one."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme.lower() in ("http", "https") and parts.hostname:
+            return url
+    except ValueError:  # "http://[", say
+        pass
+    shown = url.rsplit("@", 1)[-1]  # no user:password, even unparsable
+    raise ConfigError(f"add: {shown!r} is not an http(s) URL; "
+                      f"write it whole, e.g. https://{shown.split('://')[-1].lstrip('/')}")
 
 
 async def _discover(settings: Settings, url: str) -> list[Found]:

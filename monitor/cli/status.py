@@ -57,7 +57,17 @@ async def collect(settings: Settings, store: Store) -> dict[str, Any]:
             "feeds": [f for f in feeds if f["configured"]],
             "outbox": await _outbox(settings, store),
             "oldest_pending": _iso(await store.oldest_pending()),
+            "failing_channels": await _failing(settings, store),
             "dead_alerts": dead}
+
+
+async def _failing(settings: Settings, store: Store) -> list[dict[str, Any]]:
+    """The configured channels whose every send fails now (deliver/health.py):
+    since when, the last error, and when admin_channels were last told."""
+    return [{"channel": name, "since": _iso(h.failing_since), "error": h.error,
+             "notified": _iso(h.alerted)}
+            for name, h in sorted((await store.channel_health()).items())
+            if name in settings.channels and h.failing_since is not None]
 
 
 async def _outbox(settings: Settings, store: Store) -> dict[str, dict[str, int]]:
@@ -105,6 +115,10 @@ def render_table(report: dict[str, Any]) -> str:
                      f"{c['messages']:8}")
     if report["oldest_pending"]:
         lines.append(f"oldest pending alert: {_local(report['oldest_pending'], zone)}")
+    for ch in report["failing_channels"]:
+        told = f"told {_local(ch['notified'], zone)}" if ch["notified"] else "not told yet"
+        lines.append(f"failing: {ch['channel']} since {_local(ch['since'], zone)}, {told} "
+                     f"({ch['error']})")
     for alert in report["dead_alerts"]:
         lines.append(f"dead: {alert['channel']} {alert['rule']} {cut(alert['title'], 50)} "
                      f"({alert['error']})")

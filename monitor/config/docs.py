@@ -17,7 +17,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from monitor.config.schema import ChannelModel, FeedModel, MonitorModel, RuleModel
-from monitor.config.values import format_duration, format_size, parse_rate, parse_size
+from monitor.config.values import (
+    format_duration,
+    format_size,
+    header_pairs,
+    parse_rate,
+    parse_size,
+)
 
 SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("[monitor]", MonitorModel), ("[channels.NAME]", ChannelModel),
@@ -49,6 +55,8 @@ def _default(field: FieldInfo) -> str:
         return "—"
     if parse_size in parsers:
         return format_size(value)
+    if header_pairs in parsers:
+        return "{}"
     if parse_rate in parsers:
         return f"{value[0]}/{format_duration(value[1])}"
     if isinstance(value, timedelta):

@@ -10,9 +10,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from monitor.config.policies import RetryPolicy, fetch_limits, poll_policy
-from monitor.config.schema import ConfigModel, FeedModel, IncludedModel, MonitorModel, RuleModel
+from monitor.config.channelsfile import channel_names
+from monitor.config.policies import FeedRequest, RetryPolicy, fetch_limits, poll_policy
+from monitor.config.schema import (
+    ChannelModel,
+    ConfigModel,
+    FeedModel,
+    IncludedModel,
+    MonitorModel,
+    RuleModel,
+)
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
 from monitor.config.source import read_toml, resolved
 from monitor.config.validate import M, Validated, validate
@@ -50,17 +59,18 @@ def read_config(path: Path, environ: Mapping[str, str] | None = None
     main = _validate(path, ConfigModel, problems)
     if main is None:
         return None, problems
-    feeds, rules = _feeds(main, path, main.model.monitor), _rules(main, path)
+    feeds, rules = _feeds(main, path, main.model.monitor, env, problems), _rules(main, path)
     files, dropped = [path], {k: set(v) for k, v in main.dropped.items()}
     for extra in _included_files(path, main.model.include, problems):
         included = _validate(extra, IncludedModel, problems)
         if included is not None:
             files.append(extra)
-            feeds += _feeds(included, extra, main.model.monitor)
+            feeds += _feeds(included, extra, main.model.monitor, env, problems)
             rules += _rules(included, extra)
             dropped["feeds"] |= included.dropped["feeds"]
     channels, broken = _channels(main.model, path, env, problems)
     monitor = _monitor(main.model.monitor, path, env, problems)
+    channels |= _file_only_channels(main.model, path, monitor.channels_file, channels)
     known = _Known(set(channels) | dropped["channels"],
                    {f.name for _, f in feeds} | dropped["feeds"])
     _cross_check(path, monitor, known, feeds, rules, problems)
@@ -126,15 +136,37 @@ def _included_files(path: Path, patterns: Sequence[str], problems: list[str]) ->
     return files
 
 
-def _feeds(validated: Validated[ConfigModel] | Validated[IncludedModel],
-           source: Path, monitor: MonitorModel) -> list[tuple[str, FeedSettings]]:
+def _feeds(validated: Validated[ConfigModel] | Validated[IncludedModel], source: Path,
+           monitor: MonitorModel, env: Mapping[str, str], problems: list[str]
+           ) -> list[tuple[str, FeedSettings]]:
     """Each feed with its place, `file: feeds[i] (name="x")`, for messages."""
     out = []
     for i, model in enumerate(validated.model.feeds):
         feed = _feed(model, source, monitor)
-        out.append((f'{source}: feeds[{validated.index("feeds", i)}] (name="{feed.name}")',
-                    feed))
+        where = f'{source}: feeds[{validated.index("feeds", i)}] (name="{feed.name}")'
+        request = _request(model, where, env, problems)
+        out.append((where, feed.model_copy(update={
+            "request": request, "headers": request.headers, "username": request.username,
+            "password": request.password, "proxy": request.proxy})))
     return out
+
+
+def _request(model: FeedModel, where: str, env: Mapping[str, str],
+             problems: list[str]) -> FeedRequest:
+    """The feed's headers, auth and proxy with `${ENV_VAR}` substituted; a
+    missing variable or a proxy that is no http:// URL is a problem."""
+    def value(key: str, raw: str) -> str:
+        try:
+            return substitute_env(raw, env)
+        except KeyError as missing:
+            problems.append(f"{where}.{key}: environment variable {missing.args[0]} is not set")
+            return ""
+    headers = tuple((name, value(f"headers.{name}", raw)) for name, raw in model.headers)
+    proxy = value("proxy", model.proxy)
+    if proxy and not (urlsplit(proxy).scheme in ("http", "https") and urlsplit(proxy).hostname):
+        problems.append(f"{where}.proxy: {without_userinfo(proxy)!r} is not an http:// URL")
+    return FeedRequest(headers, value("username", model.username),
+                       value("password", model.password), proxy)
 
 
 def _feed(model: FeedModel, source: Path, m: MonitorModel) -> FeedSettings:
@@ -191,12 +223,26 @@ def _channels(main: ConfigModel, path: Path, env: Mapping[str, str],
             problems.append(f"{path}: channels.{name}: a channel needs `url` or `urls` "
                             "(or a line in [monitor] channels_file)")
             broken.add(name)
-        template = resolved(path.parent / ch.template) if ch.template else None
-        out[name] = ChannelSettings.model_construct(**dict(ch) | {
-            "name": name, "urls": tuple(urls), "template": template,
-            "timezone": ch.timezone or main.monitor.timezone,
-            "catch_up": main.monitor.catch_up})
+        out[name] = _channel(name, ch, main, path, tuple(urls))
     return out, broken
+
+
+def _channel(name: str, ch: ChannelModel, main: ConfigModel, path: Path,
+             urls: tuple[str, ...]) -> ChannelSettings:
+    template = resolved(path.parent / ch.template) if ch.template else None
+    return ChannelSettings.model_construct(**dict(ch) | {
+        "name": name, "urls": urls, "template": template,
+        "timezone": ch.timezone or main.monitor.timezone, "catch_up": main.monitor.catch_up})
+
+
+def _file_only_channels(main: ConfigModel, path: Path, channels_file: str,
+                        defined: Mapping[str, ChannelSettings]) -> dict[str, ChannelSettings]:
+    """The channels `channels_file` names that have no `[channels.NAME]`
+    table: channels with every default (`console = console://` in the file
+    is enough); their URLs are read from the file with the others'."""
+    names = channel_names(channels_file) if channels_file else set()
+    return {name: _channel(name, ChannelModel.model_validate({}), main, path, ())
+            for name in sorted(names - set(defined))}
 
 
 def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],

@@ -13,6 +13,25 @@ from datetime import timedelta
 
 from monitor.retry import backoff
 
+
+@dataclass(frozen=True, slots=True, repr=False)
+class FeedRequest:
+    """What one feed's requests carry besides ours (its [[feeds]] `headers`,
+    `username`/`password` and `proxy`, `${ENV_VAR}` substituted). Its repr
+    names the headers and says whether auth and a proxy are set, no more:
+    any of them may be a secret."""
+
+    headers: tuple[tuple[str, str], ...] = ()
+    username: str = ""
+    password: str = ""
+    proxy: str = ""
+
+    def __repr__(self) -> str:
+        names = [name for name, _ in self.headers]
+        return (f"FeedRequest(headers={names}, auth={bool(self.username)}, "
+                f"proxy={bool(self.proxy)})")
+
+
 # A read that stalls this long is a dead connection, whatever the total timeout.
 _READ_TIMEOUT = 30.0
 

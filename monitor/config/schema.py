@@ -21,6 +21,7 @@ from monitor.config.values import (
     Duration,
     FeedURL,
     FilePath,
+    Headers,
     Listen,
     Name,
     QuietHours,
@@ -70,7 +71,11 @@ class MonitorModel(_Model):
     default_channels: tuple[Name, ...] = Field((), description="Channels of rules "
                                          "that name none.")
     admin_channels: tuple[Name, ...] = Field((), description="Channels that receive "
-                                       "feed-health alerts.")
+                                       "feed-health and channel-health notices.")
+    channel_failing_after: Duration = Field(timedelta(hours=1), description="How long "
+                                            "every send of a channel must fail before one "
+                                            "notice goes to the other admin_channels; then "
+                                            "a daily reminder, and one when it recovers.")
     timezone: TimeZone = Field("UTC", description="Time zone for digests, quiet hours, display.")
     catch_up: Duration = Field(timedelta(hours=24), description="Items published longer than "
                                "this before they were seen go into one digest.")
@@ -121,10 +126,20 @@ class FeedModel(_Model):
     interval: Duration | None = Field(None, description="Poll interval; default [monitor].")
     tags: tuple[Name, ...] = Field((), description="Tags that rules can select.")
     alert_existing: bool = Field(False, description="Alert on the items present at the first "
-                                 "poll (default: record them silently).")
+                                 "poll, in one digest (default: record them silently).")
     enabled: bool = Field(True, description="Poll this feed.")
     expect_every: Duration | None = Field(None, description="Raise a health alert when the "
                                           "feed has no new item for this long.")
+    # Request settings may hold secrets: left out of reprs, never shown.
+    headers: Headers = Field((), repr=False, description="Request headers for this feed "
+                             "(a User-Agent, a cookie), sent to its own host only; "
+                             "`${ENV_VAR}` is substituted; values never shown.")
+    username: str = Field("", repr=False, description="HTTP basic auth user, sent to "
+                          "the feed's own host only; `${ENV_VAR}` is substituted.")
+    password: str = Field("", repr=False, description="HTTP basic auth password; "
+                          "`${ENV_VAR}` is substituted; never shown.")
+    proxy: str = Field("", repr=False, description="An http:// proxy for this feed "
+                       "(`http://user:pass@host:port`); `${ENV_VAR}` is substituted.")
 
 
 class PersonModel(_Model):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.config.policies import FetchLimits, PollPolicy, RetryPolicy
+from monitor.config.policies import FeedRequest, FetchLimits, PollPolicy, RetryPolicy
 from monitor.config.schema import ChannelModel, FeedModel, MonitorModel
 from monitor.models import Rule
 
@@ -47,6 +47,7 @@ class FeedSettings(FeedModel):
     interval: timedelta
     source: str = ""
     policy: PollPolicy = PollPolicy()  # derived by the loader, as fetch_limits
+    request: FeedRequest = FeedRequest()  # headers, auth and proxy, substituted
 
 
 @dataclass(frozen=True, slots=True)

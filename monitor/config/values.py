@@ -167,6 +167,25 @@ def _check_feed_url(value: str) -> str:
     raise ValueError(f"{value!r} is not an http(s), file: or builtin: URL")
 
 
+# RFC 9110 section 5.1 (a token) and 5.5 (no CR, LF or NUL in a value).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def header_pairs(value: object) -> tuple[tuple[str, str], ...]:
+    """A TOML table of request headers → (name, value) pairs, checked."""
+    if isinstance(value, tuple):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError("headers is a table, e.g. { User-Agent = \"Mozilla/5.0\" }")
+    for name, text in value.items():
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a header name")
+        if not isinstance(text, str) or re.search(r"[\r\n\0]", text):
+            raise ValueError(f"header {name}: the value must be one line of text")
+    return tuple(value.items())
+
+
+Headers = Annotated[tuple[tuple[str, str], ...], BeforeValidator(header_pairs)]
 Duration = Annotated[timedelta, BeforeValidator(parse_duration),
                      pydantic.AfterValidator(_positive)]
 Retention = Annotated[timedelta, BeforeValidator(parse_duration),

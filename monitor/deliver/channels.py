@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from monitor.config import ChannelSettings, RetryPolicy, Settings
 from monitor.deliver import flood
@@ -42,12 +43,18 @@ class Channel:
         return self.settings.name
 
 
+_HOUR = timedelta(hours=1)
+
+
 @dataclass(frozen=True, slots=True)
 class Channels:
-    """Every configured channel by name, and how failures are retried."""
+    """Every configured channel by name, how failures are retried, and who
+    hears of a channel failing longer than `failing_after`."""
 
     by_name: Mapping[str, Channel]
     retry: RetryPolicy
+    admin: tuple[str, ...] = ()
+    failing_after: timedelta = _HOUR
 
 
 def build(settings: Settings, environ: Mapping[str, str] | None = None
@@ -79,7 +86,8 @@ def build(settings: Settings, environ: Mapping[str, str] | None = None
     notifier = _notifier(channels, settings, problems)
     if problems or notifier is None:
         raise ConfigError(problems)
-    return Channels(channels, settings.monitor.retry), notifier
+    m = settings.monitor
+    return Channels(channels, m.retry, m.admin_channels, m.channel_failing_after), notifier
 
 
 def _template(ch: ChannelSettings, where: str, problems: list[str]) -> Template | None:

@@ -4,8 +4,9 @@ Contract: `plan(policy, sent, pending, now)` returns the deliveries to make now
 and when to look again; it never drops an alert, it only holds or folds them.
 Rules, in order:
 1. Catch-up: an alert whose item was published more than `policy.catch_up`
-   before the alert was created (first seen) is old news; all such alerts go
-   out together in one digest instead of a burst (e.g. a new feed's backlog).
+   before the alert was created (first seen) is old news, and so is a new
+   feed's backlog (its first poll's items, with `alert_existing`); all such
+   alerts go out together in one digest instead of a burst.
 2. Quiet hours (local `start-end` in `policy.timezone`, may span midnight):
    while quiet, only high-priority alerts go out; the rest are held and leave
    as one digest once the quiet window has ended.
@@ -55,12 +56,14 @@ class FloodPolicy(Protocol):
 @dataclass(frozen=True, slots=True)
 class Pending:
     """An undelivered alert: outbox id, when it was created (its item first
-    seen), its priority and the item's published time (a hint, may be None)."""
+    seen), its priority, the item's published time (a hint, may be None), and
+    whether it is part of a new feed's backlog (see Alert.backlog)."""
 
     id: int
     created: datetime
     priority: Priority = Priority.NORMAL
     published: datetime | None = None
+    backlog: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +159,9 @@ def plan(policy: FloodPolicy, sent: Sequence[datetime], pending: Sequence[Pendin
     ready = [p for p in pending if quiet_end is None or p.priority is Priority.HIGH]
     catch_up = [p for p in ready if _is_catch_up(p, policy.catch_up)]
     rest = [p for p in ready if p not in catch_up]
-    units = [_digest(catch_up, "catch-up")] if catch_up else []
+    # A new feed's backlog alone is named so; old items mixed in make it a catch-up.
+    reason = "backlog" if all(p.backlog for p in catch_up) else "catch-up"
+    units = [_digest(catch_up, reason)] if catch_up else []
     if policy.digest:
         due, fire = _digest_due(policy, rest, now)
         units += [_digest(due, "digest")] if due else []
@@ -177,6 +182,8 @@ def _quiet_end(policy: FloodPolicy, now: datetime) -> datetime | None:
 
 
 def _is_catch_up(alert: Pending, catch_up: timedelta) -> bool:
+    if alert.backlog:
+        return True
     return alert.published is not None and alert.created - alert.published > catch_up
 
 

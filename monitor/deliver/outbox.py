@@ -27,11 +27,11 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
-from monitor.deliver import flood
+from monitor.deliver import flood, health
 from monitor.deliver.channels import Channel, Channels
 from monitor.deliver.notifier import DeliveryResult, Notifier
 from monitor.errors import ConfigError
-from monitor.models import Priority, StoredAlert
+from monitor.models import ChannelHealth, Priority, StoredAlert
 from monitor.render import Message, render_alert, render_digest, render_test
 from monitor.store import Store
 
@@ -63,30 +63,56 @@ async def deliver_due(store: Store, notifier: Notifier, channels: Channels,
     for stored in due:
         by_channel.setdefault(stored.alert.channel, []).append(stored)
     busy = set() if busy is None else busy
-    counts = await asyncio.gather(*(
+    passes = await asyncio.gather(*(
         _channel(store, notifier, channels, name, alerts, now, metrics, retry_now, busy)
         for name, alerts in by_channel.items()))
-    return sum(counts)
+    await _watch(store, channels, dict(zip(by_channel, (sent for _, sent in passes),
+                                           strict=True)), now, busy)
+    return sum(count for count, _ in passes)
+
+
+async def _watch(store: Store, channels: Channels, passes: Mapping[str, health.Sent | None],
+                 now: datetime, busy: MutableSet[str]) -> None:
+    """Raise, remind or clear each channel's health notice (see deliver.health):
+    from what this pass's sends did, and from the time a failing channel
+    that sent nothing now (backing off) has been failing."""
+    known = await store.channel_health()
+    for name in channels.by_name:
+        if name not in passes and (name in busy or name not in known):
+            continue  # another pass is on it, or nothing to watch
+        state = known.get(name, ChannelHealth(name))
+        notice, new = health.check(health.observe(state, passes.get(name), now),
+                                   channels.failing_after, now)
+        if new == state:
+            continue
+        notices = health.alerts(notice, name, channels.admin, now) if notice else []
+        if notice:
+            log.warning("channel health channel=%s state=%s notified=%s detail=%s", name,
+                        notice.kind, ",".join(a.channel for a in notices) or "nobody",
+                        notice.text)
+        await store.save_channel_health(new, notices, now.timestamp())
 
 
 async def _channel(store: Store, notifier: Notifier, channels: Channels, name: str,
                    alerts: Sequence[StoredAlert], now: datetime,
-                   metrics: Metrics | None, retry_now: bool, busy: MutableSet[str]) -> int:
+                   metrics: Metrics | None, retry_now: bool, busy: MutableSet[str]
+                   ) -> tuple[int, health.Sent | None]:
+    """Messages sent, and what the last send did (None: nothing was tried)."""
     if name in busy:
         await store.release([s.alert.id for s in alerts])
-        return 0
+        return 0, None
     busy.add(name)
     channel = channels.by_name.get(name)
     try:
         if channel is None:
             await _orphaned(store, channels, name, alerts, now)
-            return 0
+            return 0, None
         if not retry_now and await _backing_off(store, name, now):
-            return 0
+            return 0, None
         return await _send_planned(store, notifier, channels, channel, alerts, now, metrics)
     except Exception:  # compartment boundary: one channel's bug never stops the others
         log.exception("delivery crashed channel=%s", name)
-        return 0
+        return 0, None
     finally:
         busy.discard(name)
         # What was held (quiet hours, digest, rate limit) or left after a
@@ -97,7 +123,7 @@ async def _channel(store: Store, notifier: Notifier, channels: Channels, name: s
 
 async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
                         channel: Channel, alerts: Sequence[StoredAlert], now: datetime,
-                        metrics: Metrics | None) -> int:
+                        metrics: Metrics | None) -> tuple[int, health.Sent | None]:
     policy = channel.settings
     sent = [datetime.fromtimestamp(t, UTC) for t in
             await store.sends_since(channel.name, (now - policy.rate_limit[1]).timestamp())]
@@ -105,27 +131,30 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
     siblings = _by_item(alerts)
     pending = [flood.Pending(first, by_id[first].alert.created or now,
                              _priority([by_id[i] for i in ids]),
-                             by_id[first].alert.item.published)
+                             by_id[first].alert.item.published, by_id[first].alert.backlog)
                for first, ids in siblings.items()]
-    count = 0
+    count, last = 0, None
     for unit in flood.plan(policy, sent, pending, now).deliveries:
         planned = replace(unit, alert_ids=tuple(i for first in unit.alert_ids
                                                 for i in siblings[first]))
         group = [by_id[i] for i in planned.alert_ids]
-        outcome = await _send_unit(store, notifier, channels, channel, planned, group, now)
+        outcome, error = await _send_unit(store, notifier, channels, channel, planned, group,
+                                          now)
+        last = health.Sent(outcome == "sent", error)
         if metrics:
             (metrics.delivered if outcome == "sent" else metrics.failed)(channel.name,
                                                                           len(group))
         if outcome == "retry":
             break  # keep this channel's order: the rest waits for the retry
         count += outcome == "sent"
-    return count
+    return count, last
 
 
 async def _send_unit(store: Store, notifier: Notifier, channels: Channels, channel: Channel,
                      planned: flood.Planned, group: Sequence[StoredAlert],
-                     now: datetime) -> Outcome:
-    """One planned message, to each URL that still owes (part of) it."""
+                     now: datetime) -> tuple[Outcome, str]:
+    """One planned message, to each URL that still owes (part of) it; the
+    outcome, and the error when it failed."""
     keys = [url_key(url) for url in channel.urls]
     by_id = {s.alert.id: s for s in group}
     accepted = {s.alert.id: set(s.done_urls) for s in group}
@@ -145,7 +174,7 @@ async def _send_unit(store: Store, notifier: Notifier, channels: Channels, chann
         one_item = len({(s.alert.item.feed, s.alert.item.id) for s in group}) == 1
         kind = "single" if one_item and planned.kind != "summary" else planned.kind
         await store.mark_sent(planned.alert_ids, channel.name, kind, now.timestamp())
-        return "sent"
+        return "sent", ""
     error = "; ".join(f.error for f in failures if f.error) or "failed"
     if all(f.permanent for f in failures):
         # Refused for good (HTTP 413, say): retrying gets the same answer, and
@@ -153,11 +182,11 @@ async def _send_unit(store: Store, notifier: Notifier, channels: Channels, chann
         log.error("alert dead, refused for good channel=%s alerts=%d error=%s",
                   channel.name, len(group), error)
         await _record_failure(store, now, accepted, error, None)
-        return "dead"
+        return "dead", error
     waits = [f.retry_after for f in failures if f.retry_after is not None]
     waits += [channels.retry.unknown] if any(f.unknown for f in failures) else []
     await _failed(store, channels, group, now, accepted, error, max(waits, default=None))
-    return "retry"
+    return "retry", error
 
 
 def _log_outcome(channel: str, part: Sequence[StoredAlert], result: DeliveryResult) -> None:
@@ -223,7 +252,7 @@ def _message(channel: Channel, planned: flood.Planned,
     fmt, tz = channel.format, ZoneInfo(channel.settings.timezone)
     alerts = [s.alert for s in group]
     same_item = len({(a.item.feed, a.item.id) for a in alerts}) == 1
-    if planned.kind == "single" or (same_item and planned.reason == "catch-up"):
+    if planned.kind == "single" or (same_item and planned.reason in {"catch-up", "backlog"}):
         # One message for the item, saying which rule matched what.
         template = channel.template
         try:
@@ -234,10 +263,14 @@ def _message(channel: Channel, planned: flood.Planned,
             log.warning("template failed, default layout used channel=%s error=%s",
                         channel.name, exc)
             return render_alert(alerts, fmt, None, tz=tz)
-    title = {"catch-up": "catch-up: {n} older items", "quiet hours":
-             "{n} alerts held during quiet hours", "digest": "digest: {n} alerts",
+    title = {"catch-up": "catch-up: {items} older items",
+             "backlog": "{items} items already in a newly added feed",
+             "quiet hours": "{n} alerts held during quiet hours", "digest": "digest: {n} alerts",
              "rate limit": "{n} more alerts (rate limit)"}.get(planned.reason, "{n} alerts")
-    return render_digest(alerts, fmt, f"[newsmonitor] {title.format(n=len(alerts))}", tz=tz)
+    # An item several rules matched is one alert per rule: items are counted apart.
+    items = len({(a.item.feed, a.item.id) for a in alerts})
+    return render_digest(alerts, fmt,
+                         f"[newsmonitor] {title.format(n=len(alerts), items=items)}", tz=tz)
 
 
 def _priority(group: Sequence[StoredAlert]) -> Priority:

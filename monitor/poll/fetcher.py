@@ -42,6 +42,7 @@ import aiohttp
 
 from monitor import USER_AGENT
 from monitor.config import FetchLimits
+from monitor.config.policies import FeedRequest
 from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import (
     ConnectionFailedError,
@@ -60,6 +61,7 @@ _PERMANENT = frozenset({301, 308})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
 DEFAULT_LIMITS = FetchLimits()
+NO_EXTRAS = FeedRequest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,16 +134,20 @@ class Fetcher:
         )
 
     async def fetch(
-        self, url: str, *, etag: str | None, last_modified: str | None
+        self, url: str, *, etag: str | None, last_modified: str | None,
+        request: FeedRequest = NO_EXTRAS, origin: str = "",
     ) -> FetchResult:
-        """GET `url` once (following redirects); raises FetchError subclasses."""
+        """GET `url` once (following redirects); raises FetchError subclasses.
+        `request`: the feed's own headers, basic auth and proxy; its headers
+        and auth go only to the host of `origin` (default: `url`)."""
         started = time.monotonic()
         async with self._slots:
             try:
                 # Armed only while a request talks to its server (_follow):
                 # waiting for a host's slot is not the server's time.
                 async with asyncio.timeout(None) as deadline:
-                    return await self._follow(url, etag, last_modified, started, deadline)
+                    return await self._follow(url, etag, last_modified, started, deadline,
+                                              (request, origin or url))
             except TimeoutError as exc:
                 raise FetchTimeoutError(f"timed out: {mask_url(url)}", url=mask_url(url)) from exc
 
@@ -170,7 +176,7 @@ class Fetcher:
 
     async def _follow(
         self, url: str, etag: str | None, last_modified: str | None, started: float,
-        deadline: asyncio.Timeout,
+        deadline: asyncio.Timeout, request: tuple[FeedRequest, str],
     ) -> FetchResult:
         headers = _conditional_headers(etag, last_modified)
         current, seen, permanent = url, {url}, True
@@ -184,7 +190,8 @@ class Fetcher:
                 hop_started = loop.time()
                 deadline.reschedule(hop_started + budget)
                 try:
-                    async with self._get(current, headers, self._guard(url, current)) as resp:
+                    async with self._get(current, headers, self._guard(url, current),
+                                         _extras_for(*request, current)) as resp:
                         target = _redirect_target(current, resp)
                         if target is None:
                             moved = current if permanent and current != url else None
@@ -213,7 +220,8 @@ class Fetcher:
 
     @asynccontextmanager
     async def _get(
-        self, url: str, headers: dict[str, str], guard: Guard | None
+        self, url: str, headers: dict[str, str], guard: Guard | None,
+        extras: FeedRequest = NO_EXTRAS,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """session.get with aiohttp's errors translated into ours; with
         `guard`, only from addresses it accepts (see addresses.checked_socket)."""
@@ -224,9 +232,11 @@ class Fetcher:
         pool = (urlsplit(url).hostname or "").rstrip(".") if guard else None
         token, pending = GUARD.set(guard), True
         try:
+            # A proxy's user:password (in its URL) becomes Proxy-Authorization,
+            # on the request (http) or on the CONNECT (https): aiohttp's own work.
             async with self._session.get(
-                url, headers=headers, allow_redirects=False, timeout=self._timeout,
-                server_hostname=pool,
+                url, headers={**_sent_headers(extras), **headers}, allow_redirects=False,
+                timeout=self._timeout, server_hostname=pool, proxy=extras.proxy or None,
             ) as resp:
                 GUARD.reset(token)
                 pending = False
@@ -336,6 +346,25 @@ class _Decoder:
 
     def flush(self) -> list[bytes]:
         return [self._zlib.flush(_CHUNK)] if self._zlib is not None else []
+
+
+def _extras_for(request: FeedRequest, origin: str, url: str) -> FeedRequest:
+    """What a hop to `url` carries of the feed's `request`: everything on the
+    host of `origin` (the configured feed URL); elsewhere (a redirect to
+    another host) only the proxy: its headers and password are for that
+    publisher alone (RFC 9110 section 15.4: on a redirect, consider removing
+    Authorization and Cookie)."""
+    if urlsplit(url).hostname == urlsplit(origin).hostname:
+        return request
+    return FeedRequest(proxy=request.proxy)
+
+
+def _sent_headers(extras: FeedRequest) -> dict[str, str]:
+    """The feed's own headers, and its basic auth (RFC 7617) as one of them."""
+    sent = dict(extras.headers)
+    if extras.username:
+        sent["Authorization"] = aiohttp.encode_basic_auth(extras.username, extras.password)
+    return sent
 
 
 def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:

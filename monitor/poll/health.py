@@ -16,10 +16,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from monitor.config import FeedSettings
-from monitor.models import Alert, FeedState, Item, Match, Priority
+from monitor.models import FEED_HEALTH, Alert, FeedState, Item, Match, Priority
 
 REMIND_EVERY = timedelta(hours=24)
-RULE = "feed-health"
+RULE = FEED_HEALTH
 
 
 @dataclass(frozen=True, slots=True)

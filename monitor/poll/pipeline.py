@@ -142,7 +142,7 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
                       replace(state, next_poll=blocked.timestamp()))
     assert ctx.bodies is not None
     async with ctx.bodies:
-        result = await fetch(ctx, state)
+        result = await fetch(ctx, state, feed)
         digest = None if result.not_modified else hashlib.sha256(result.body).hexdigest()
         # A server that sends neither ETag nor Last-Modified (many small sites'
         # generated feeds): the same bytes as last time hold nothing new.
@@ -162,12 +162,15 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
                                                          now, parsed), parsed)
 
 
-async def fetch(ctx: Context, state: FeedState) -> FetchResult:
-    """HTTP through the fetcher; `file:` and `builtin:` feeds read from disk."""
+async def fetch(ctx: Context, state: FeedState, feed: FeedSettings) -> FetchResult:
+    """HTTP through the fetcher; `file:` and `builtin:` feeds read from disk.
+    The feed's headers and auth go to its configured host only, also after
+    it moved (301) to another one."""
     url = state.current_url
     if url.startswith(("file:", "builtin:")):
         return await asyncio.to_thread(read_local, url, ctx.settings.monitor.max_body)
-    return await ctx.fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified)
+    return await ctx.fetcher.fetch(url, etag=state.etag, last_modified=state.last_modified,
+                                   request=feed.request, origin=feed.url)
 
 
 async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedState,
@@ -177,9 +180,12 @@ async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: F
     # Feeds list the newest item first; alert in the order things happened.
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
     # First poll of a feed: its backlog is history, not news (no flood on the
-    # first start), unless the user asked for it with alert_existing.
-    silent = not old.polled_once and not feed.alert_existing
-    alerts = [] if silent else make_alerts(ctx.settings, ctx.matcher, feed, new_items)
+    # first start), unless the user asked for it with alert_existing; then it
+    # leaves as one digest (flood control's catch-up), not an alert per item.
+    first = not old.polled_once
+    alerts = [] if first and not feed.alert_existing else [
+        replace(alert, backlog=first)
+        for alert in make_alerts(ctx.settings, ctx.matcher, feed, new_items)]
     rules = tuple(dict.fromkeys((a.item.id, a.match.rule) for a in alerts))
     outcome = Outcome(feed.name, "new" if new_items else "no_new_items", len(new_items),
                       rules=tuple(rule for _, rule in rules))

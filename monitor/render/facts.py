@@ -186,17 +186,23 @@ def facts(alerts: Sequence[Alert], tz: tzinfo | None, limits: Limits) -> list[tu
     rules = evidence(alerts)
     if len(rules) > 1:
         return [(label, value) for label, value in head if value] + [
-            ("Rule", _case(case, limits)) for case in rules]
+            ("Rule", case_text(case, limits)) for case in rules]
     (case,) = rules
     lines = [*head, ("Rule", clip(case.rule, limits.rule)), ("Score", str(case.score)),
              ("Matched", clip(", ".join(case.terms), limits.terms))]
     return [(label, value) for label, value in lines if value]
 
 
-def _case(case: Evidence, limits: Limits) -> str:
+def case_text(case: Evidence, limits: Limits) -> str:
     """`physics (score 93): Ampère → Ampere, Provots ≈ Provost (86)`."""
     terms = clip(", ".join(case.terms), limits.terms)
     return f"{clip(case.rule, limits.rule)} (score {case.score}){': ' if terms else ''}{terms}"
+
+
+def source_line(alert: Alert, tz: tzinfo | None, limits: Limits) -> str:
+    """`Science Daily · 2024-05-01 14:03 UTC`: where and when, on one line."""
+    parts = [feed_name(alert, limits), show_time(alert.item.published, tz)]
+    return " · ".join(part for part in parts if part)
 
 
 def entry_facts(alert: Alert, tz: tzinfo | None, limits: Limits) -> str:

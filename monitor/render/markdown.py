@@ -94,6 +94,9 @@ class MarkdownRenderer:
     def more(self, hidden: int) -> str:
         return escape_markdown(more_text(hidden))
 
+    def closing(self, alerts: Sequence[Alert]) -> str:
+        return ""  # chat: the rule of each group is its heading, and that is enough
+
     def digest(self, title: str, groups: Sequence[str]) -> str:
         return "\n\n".join([self._heading(title), *groups])
 

@@ -55,22 +55,24 @@ def render_digest(
     for alert in alerts:
         groups.setdefault(alert.match.rule, []).append(alert)
     r = renderer(fmt)
-    shown = _entries_that_fit(r, title, groups, tz)
+    closing = r.closing(alerts)
+    shown = _entries_that_fit(r, title, groups, tz, closing)
     sections = [r.group(clip(rule, r.limits.rule), len(groups[rule]), entries)
                 for rule, entries in shown.items()]
     hidden = len(alerts) - sum(map(len, shown.values()))
     if hidden:
         sections.append(r.more(hidden))
-    return Message(title, r.digest(title, sections), fmt)
+    return Message(title, r.digest(title, [*sections, closing] if closing else sections), fmt)
 
 
 def _entries_that_fit(r: Renderer, title: str, groups: dict[str, list[Alert]],
-                      tz: tzinfo | None) -> dict[str, list[str]]:
+                      tz: tzinfo | None, closing: str) -> dict[str, list[str]]:
     """Each rule's rendered entries, in order, as many as `r.limits` allow: at
     most `entries` of them, and room left in `body` for the rest's "… and N
-    more". Counted from the pieces' lengths; each separator is below 3."""
+    more" and the `closing`. Counted from the pieces' lengths; each separator
+    is below 3."""
     total = sum(map(len, groups.values()))
-    budget = r.limits.body - len(r.digest(title, [r.more(total)])) - 3
+    budget = r.limits.body - len(r.digest(title, [r.more(total), closing])) - 3
     shown: dict[str, list[str]] = {}
     count = 0
     for rule, group in groups.items():

@@ -54,6 +54,10 @@ class Renderer(Protocol):
     def more(self, hidden: int) -> str:
         """The line that ends a digest showing all but `hidden` alerts."""
 
+    def closing(self, alerts: Sequence[Alert]) -> str:
+        """What ends a digest of `alerts` after its groups ("" for nothing):
+        the email's footer naming the rules and how to mute one."""
+
     def digest(self, title: str, groups: Sequence[str]) -> str:
         """A digest's body from its groups (and `more`)."""
 

@@ -56,6 +56,9 @@ class TextRenderer:
     def more(self, hidden: int) -> str:
         return more_text(hidden)
 
+    def closing(self, alerts: Sequence[Alert]) -> str:
+        return ""  # chat: the rule of each group is its heading, and that is enough
+
     def digest(self, title: str, groups: Sequence[str]) -> str:
         return "\n\n".join(groups)
 

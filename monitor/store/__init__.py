@@ -11,7 +11,8 @@ transaction's connection:
 - seen.py: the items each feed has listed (deduplication);
 - outbox.py: the alerts and their delivery state;
 - history.py: the send log, and the outbox as a record (status, history);
-- retention.py: what is pruned, and what never is.
+- retention.py: what is pruned, and what never is;
+- channelhealth.py: each channel's failing run and notices (deliver/health.py).
 
 Durability rules, written down here because they are the point of the store:
 - `record_items` inserts the new items and their alerts in ONE transaction:
@@ -38,8 +39,17 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from monitor.errors import StoreError
-from monitor.models import Alert, FeedState, Item, StoredAlert
-from monitor.store import feedstate, history, outbox, polls, retention, schema, seen
+from monitor.models import Alert, ChannelHealth, FeedState, Item, StoredAlert
+from monitor.store import (
+    channelhealth,
+    feedstate,
+    history,
+    outbox,
+    polls,
+    retention,
+    schema,
+    seen,
+)
 from monitor.store import views as views  # the web page's queries, through Store.view
 from monitor.store.lock import FileLock
 
@@ -201,6 +211,15 @@ class Store:
         if ids:
             await self._run(lambda c: outbox.mark_failed(c, ids, error, now, retry_at,
                                                          done_urls))
+
+    async def channel_health(self) -> dict[str, ChannelHealth]:
+        """The channels that fail, or have a notice out (channelhealth.py)."""
+        return await self._run(channelhealth.load)
+
+    async def save_channel_health(self, state: ChannelHealth, notices: Sequence[Alert],
+                                  now: float) -> None:
+        """A channel's health and its notices in one transaction (none lost or repeated)."""
+        await self._run(lambda c: channelhealth.save(c, state, notices, now))
 
     async def requeue_dead(self, now: float, channel: str | None = None,
                            rule: str | None = None) -> int:

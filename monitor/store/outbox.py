@@ -46,6 +46,7 @@ def alert_to_json(alert: Alert) -> str:
         "match": {"rule": match.rule, "score": match.score,
                   "hits": [[h.term, h.matched, h.field, h.score] for h in match.hits]},
         "feed_title": alert.feed_title,
+        **({"backlog": True} if alert.backlog else {}),
     }, ensure_ascii=False)
 
 
@@ -55,7 +56,8 @@ def alert_from_row(row: Any) -> Alert:
     match = Match(data["match"]["rule"], data["match"]["score"],
                   tuple(TermHit(*h) for h in data["match"]["hits"]))
     return Alert(item=item, match=match, channel=row.channel, feed_title=data["feed_title"],
-                 priority=Priority(row.priority), id=row.id, created=dt(row.created))
+                 priority=Priority(row.priority), id=row.id, created=dt(row.created),
+                 backlog=data.get("backlog", False))
 
 
 def stored(row: Any) -> StoredAlert:

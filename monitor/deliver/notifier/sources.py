@@ -5,50 +5,27 @@ others is refused."""
 from __future__ import annotations
 
 import os
-import re
-import stat
 from collections.abc import Mapping
 from pathlib import Path
 
+from monitor.config.channelsfile import read_channels_file
 from monitor.deliver.notifier.urls import validate_url
 from monitor.errors import ConfigError
-
-_LINE = re.compile(r"^\s*(?:(?P<tags>[^=\s][^=]*?)\s*=\s*)?(?P<url>[A-Za-z][\w+.-]*://\S*)\s*$")
 
 
 def load_channels_file(path: str | Path) -> dict[str, list[str]]:
     """An apprise text config file (`tag[, tag] = url` or bare `url` lines)
     → {tag: [url, ...]}; untagged URLs go under "". Every problem is reported,
     each with `file:line`; a file readable by group or others is refused."""
-    path = Path(path)
-    _check_private(path)
-    problems: list[str] = []
-    channels: dict[str, list[str]] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith(("#", ";")):
-            continue
-        match = _LINE.match(line)
-        if match is None:
-            problems.append(f"{path}:{number}: expected `tag = url` or `url`")
-            continue
-        error = validate_url(match["url"])
-        if error:
-            problems.append(f"{path}:{number}: {error}")
-        for tag in re.split(r"[\s,]+", match["tags"] or "") or [""]:
-            channels.setdefault(tag, []).append(match["url"])
+    entries, problems = read_channels_file(path)
+    channels = {tag: [url for _, url in lines] for tag, lines in entries.items()}
+    # Each line once (a line may carry several tags), in file order.
+    urls = sorted({line for lines in entries.values() for line in lines})
+    problems += [(number, f"{path}:{number}: {error}") for number, url in urls
+                 if (error := validate_url(url))]
     if problems:
-        raise ConfigError(problems)
+        raise ConfigError([problem for _, problem in sorted(problems)])
     return channels
-
-
-def _check_private(path: Path) -> None:
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"{path}: holds secrets but is readable by group or others "
-                          f"(mode {stat.S_IMODE(mode):04o}); run chmod 600 {path}")
 
 
 def credentials_dir_urls(name: str, environ: Mapping[str, str] = os.environ) -> list[str]:
