@@ -13,6 +13,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,20 @@ def test_json_log_lines_split_the_fields() -> None:
     record = json.loads(stream.getvalue())
     assert record["msg"] == "poll failed feed=%s error=%s"
     assert (record["level"], record["feed"], record["error"]) == ("warning", "x", "timeout")
+
+
+async def test_a_tick_skipped_while_the_last_still_runs_logs_nothing(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """APScheduler's "maximum number of running instances reached" warning
+    leaked to the user (issue 11): a tick that takes longer than its interval
+    is skipped on purpose (max_instances=1)."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    logs.setup("text")
+    scheduler = AsyncIOScheduler(timezone=UTC)
+    scheduler.add_job(asyncio.sleep, "interval", args=[1.2], seconds=0.3, max_instances=1,
+                      next_run_time=datetime.now(UTC))
+    scheduler.start()
+    await asyncio.sleep(1.5)
+    scheduler.shutdown(wait=False)
+    assert "maximum number of running instances" not in capsys.readouterr().err

@@ -79,6 +79,10 @@ def setup(fmt: str = "auto", level: int = logging.INFO, stream: TextIO | None = 
     # issue 14) and the others are noise beside our one line per event.
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+    # A tick still running when its next run comes is skipped on purpose
+    # (max_instances=1, coalesce): APScheduler's "maximum number of running
+    # instances reached" warning says nothing the user can act on (issue 11).
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 
 
 _QUIET = ("apscheduler", "sqlalchemy", "aiosqlite", "asyncpg", "psycopg", "asyncio", "aiohttp",
