@@ -4,6 +4,7 @@ installing pytest, mypy and ruff before the daemon could start)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,7 +18,10 @@ def planned(target: str, tmp: Path) -> list[str]:
     """The commands `make TARGET` would run from scratch (a dry run)."""
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    done = subprocess.run(["make", "-n", "-B", target, f"VENV={tmp / 'venv'}"], cwd=REPO,
+    # Not the settings of a make we run under (CI runs the tests from `make test`).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    done = subprocess.run(["make", "--no-print-directory", "-n", "-B", target,
+                           f"VENV={tmp / 'venv'}"], cwd=REPO, env=env,
                           capture_output=True, text=True, check=True)
     return done.stdout.splitlines()
 
