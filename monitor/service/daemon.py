@@ -168,8 +168,9 @@ class Daemon:
         due = sorted(s.next_poll for s in states if s.name in enabled and not s.disabled)
         zone = ZoneInfo(settings.monitor.timezone)
         when = [datetime.fromtimestamp(t, zone).strftime("%H:%M:%S") for t in due[:1] + due[-1:]]
-        log.info("started config=%s feeds=%d rules=%d next_polls=%s", self.config_path,
-                 len(settings.feeds), len(settings.rules), "..".join(when) or "none")
+        log.info("started config=%s feeds=%d rules=%d next_polls=%s timezone=%s",
+                 self.config_path, len(settings.feeds), len(settings.rules),
+                 "..".join(when) or "none", settings.monitor.timezone)
         self.ticks.first_cycle([s.name for s in states if s.name in enabled
                                 and s.last_poll is None and not s.disabled])
 
