@@ -55,6 +55,7 @@ def add_feeds(config: Path, feeds: Iterable[NewFeed], command: str) -> Added:
             result.skipped.append((feed.name, f"<{feed.url}> already {where}"))
             continue
         table = tomlkit.table()
+        table.trivia.indent = "\n"  # a blank line before each [[feeds]] added, as a person writes
         table["name"] = _unique(feed.name, names)
         table["url"] = feed.url
         if feed.tags:
