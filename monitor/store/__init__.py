@@ -136,8 +136,8 @@ class Store:
 
     async def record_items(self, state: FeedState, items: Sequence[Item],
                            alerts: Sequence[Alert], now: float, *,
-                           due_now: Sequence[str] = (), poll: polls.Poll | None = None
-                           ) -> tuple[list[int], FeedState]:
+                           due_now: Sequence[str] = (), poll: polls.Poll | None = None,
+                           touched: Sequence[str] = ()) -> tuple[list[int], FeedState]:
         """Everything one poll changes, in ONE transaction: the feed's new
         state, the document's items (new ones inserted, known ones touched),
         the alerts (an item's only if the item really was new here: a
@@ -145,10 +145,13 @@ class Store:
         item, such as feed-health notices, always), and the feeds `due_now`
         made due at once (after our own network outage), and the `poll`
         itself (for the web page's charts). Returns the ids of the alerts
-        queued and the feed's state as stored."""
+        queued and the feed's state as stored. `touched` are the ids of
+        items the document listed that the poll knew were recorded and did
+        not parse (the pre-scan's): touched too."""
         async def go(conn: AsyncConnection) -> tuple[list[int], FeedState]:
             fresh = await seen.record(conn, state.name, items, now)
-            await seen.touch(conn, state.name, [i.id for i in items if i.id not in fresh], now)
+            known = [i.id for i in items if i.id not in fresh]
+            await seen.touch(conn, state.name, [*known, *touched], now)
             new_state = replace(state, items_seen=state.items_seen + len(fresh),
                                 last_new_item=now if fresh else state.last_new_item)
             await feedstate.save_feed(conn, new_state)
