@@ -3,6 +3,8 @@ delivery state, retention. Real SQLite file and real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable
 from dataclasses import replace
 from pathlib import Path
 
@@ -269,5 +271,31 @@ async def test_a_changed_url_starts_like_a_new_feed(database_url: str) -> None:
         await store.save_feed(replace(state, failures=3))
         after = await store.feed("f")
         assert after is not None and (after.url, after.failures) == ("https://elsewhere/feed", 0)
+    finally:
+        await store.close()
+
+
+async def test_polls_ending_together_share_a_transaction_and_fail_alone(
+        database_url: str) -> None:
+    """batch.GroupCommit: twelve polls recorded at once are all recorded;
+    one whose write fails (an item without an id: NOT NULL) gets its
+    StoreError, and neither its item nor its alert is written, while the
+    others' are, alerts included."""
+    store = await opened(database_url)
+    names = [f"f{n}" for n in range(12)]
+    await store.sync_feeds([(name, f"https://x/{name}", 900.0, NOW) for name in names])
+    try:
+        states = {s.name: s for s in await store.due_feeds(NOW, names, 60)}
+
+        def poll(n: int) -> Awaitable[object]:
+            mine = replace(item(f"i{n}"), feed=f"f{n}", id=None if n == 5 else f"i{n}")
+            return store.record_items(states[f"f{n}"], [mine], [replace(alert(f"i{n}"), item=mine)],
+                                      NOW, touched=["i0"])
+        results = await asyncio.gather(*(poll(n) for n in range(12)), return_exceptions=True)
+        assert [isinstance(r, StoreError) for r in results] == [n == 5 for n in range(12)]
+        due = await store.claim_due_alerts(NOW, 60)
+        assert sorted(d.alert.item.feed for d in due) == sorted(n for n in names if n != "f5")
+        seen = {s.name: s.items_seen for s in await store.feeds(names)}
+        assert seen == {name: int(name != "f5") for name in names}
     finally:
         await store.close()

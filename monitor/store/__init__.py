@@ -41,6 +41,7 @@ from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, Item, StoredAlert
 from monitor.store import feedstate, history, outbox, polls, retention, schema, seen
 from monitor.store import views as views  # the web page's queries, through Store.view
+from monitor.store.batch import GroupCommit
 from monitor.store.lock import FileLock
 
 T = TypeVar("T")
@@ -57,6 +58,7 @@ class Store:
         # sleeps, or fail with "database is locked" when the event loop is
         # busy. Queue them here instead (PostgreSQL has row locks: no need).
         self._turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._polls = GroupCommit(self._run)  # record_items of polls that end together
 
     @classmethod
     async def open(cls, url: str, *, exclusive: bool = False) -> Store:
@@ -144,7 +146,9 @@ class Store:
         concurrent instance may have recorded it first; alerts of no listed
         item, such as feed-health notices, always), and the feeds `due_now`
         made due at once (after our own network outage), and the `poll`
-        itself (for the web page's charts). Returns the ids of the alerts
+        itself (for the web page's charts). Polls that end together share
+        that transaction (batch.GroupCommit), each all or nothing all the
+        same. Returns the ids of the alerts
         queued and the feed's state as stored. `touched` are the ids of
         items the document listed that the poll knew were recorded and did
         not parse (the pre-scan's): touched too."""
@@ -162,7 +166,7 @@ class Store:
             if poll is not None:
                 await polls.record(conn, state.name, poll)
             return queued, new_state
-        return await self._run(go)
+        return await self._polls.run(go)
 
     # ----------------------------------------------------------- outbox (outbox.py)
 
