@@ -195,7 +195,13 @@ async def fetch(ctx: Context, state: FeedState) -> FetchResult:
 async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedState,
                       parsed: ParsedFeed) -> Polled:
     """Dedup and match: the alerts of the items this feed never recorded."""
-    unseen = await ctx.store.unseen(feed.name, [item.id for item in parsed.items])
+    ids = [item.id for item in parsed.items]
+    # No query where the answer is known: a feed that never recorded an item
+    # (a first poll) has only new ones, and so has a document the pre-scan
+    # cut the known items out of. Either way record_items keeps the alerts
+    # of the items it really inserts only (another instance may be first).
+    fresh = not old.items_seen or parsed.known
+    unseen = set(ids) if fresh else await ctx.store.unseen(feed.name, ids)
     # Feeds list the newest item first; alert in the order things happened.
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
     # First poll of a feed: its backlog is history, not news (no flood on the
