@@ -23,7 +23,7 @@ in elements whose mapping we do not know for sure.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from urllib.parse import urljoin
@@ -58,7 +58,7 @@ class Scan:
     spans: tuple[tuple[int, int], ...]
     offset: timedelta | None
 
-    def partial(self, known: Mapping[str, object] | set[str] | frozenset[str]) -> Partial:
+    def partial(self, known: Container[str]) -> Partial:
         """The document without the items whose id is in `known`."""
         text, kept, pos, cut = self.prepared.text, [], 0, []
         for item_id, (start, end) in zip(self.ids, self.spans, strict=True):
