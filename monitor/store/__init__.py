@@ -41,10 +41,12 @@ from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, Item, StoredAlert
 from monitor.store import feedstate, history, outbox, polls, retention, schema, seen
 from monitor.store import views as views  # the web page's queries, through Store.view
-from monitor.store.batch import GroupCommit
+from monitor.store.batch import GroupCommit, in_turn
 from monitor.store.lock import FileLock
 
 T = TypeVar("T")
+Write = Callable[[AsyncConnection], Awaitable[Any]]
+Recorded = tuple[list[int], FeedState]  # what record_items returns
 
 
 class Store:
@@ -58,7 +60,11 @@ class Store:
         # sleeps, or fail with "database is locked" when the event loop is
         # busy. Queue them here instead (PostgreSQL has row locks: no need).
         self._turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        self._polls = GroupCommit(self._run)  # record_items of polls that end together
+        # record_items of polls that end together: those with items or
+        # alerts in turn, the quiet ones (a 304, the same body) in bulk.
+        self._polls: GroupCommit[Write, Recorded] = GroupCommit(self._run, in_turn)
+        self._quiet: GroupCommit[tuple[FeedState, polls.Poll | None], Recorded] = \
+            GroupCommit(self._run, _quiet_polls)
 
     @classmethod
     async def open(cls, url: str, *, exclusive: bool = False) -> Store:
@@ -146,13 +152,14 @@ class Store:
         concurrent instance may have recorded it first; alerts of no listed
         item, such as feed-health notices, always), and the feeds `due_now`
         made due at once (after our own network outage), and the `poll`
-        itself (for the web page's charts). Polls that end together share
-        that transaction (batch.GroupCommit), each all or nothing all the
-        same. Returns the ids of the alerts
-        queued and the feed's state as stored. `touched` are the ids of
-        items the document listed that the poll knew were recorded and did
-        not parse (the pre-scan's): touched too."""
-        async def go(conn: AsyncConnection) -> tuple[list[int], FeedState]:
+        itself (for the web page's charts); `touched`: ids of known items
+        the poll did not parse (the pre-scan's). Polls that end together
+        share that transaction (batch.GroupCommit). Returns the ids of the
+        alerts queued and the feed's state as stored."""
+        if not (items or alerts or due_now or touched):
+            return await self._quiet.run((state, poll))
+
+        async def go(conn: AsyncConnection) -> Recorded:
             fresh = await seen.record(conn, state.name, items, now)
             known = [i.id for i in items if i.id not in fresh]
             await seen.touch(conn, state.name, [*known, *touched], now)
@@ -242,3 +249,14 @@ class Store:
     async def view(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         """One read-only query of store/views.py, e.g. `view(views.outbox)`."""
         return await self._run(lambda c: query(c, *args))
+
+
+def _quiet_polls(writes: Sequence[tuple[FeedState, polls.Poll | None]]
+                 ) -> Callable[[AsyncConnection], Awaitable[list[Recorded]]]:
+    """record_items of polls with nothing new (no item, alert, touch or
+    feed made due): their states and polls, one executemany each."""
+    async def run(conn: AsyncConnection) -> list[Recorded]:
+        await feedstate.save_feeds(conn, [state for state, _ in writes])
+        await polls.record_many(conn, [(s.name, p) for s, p in writes if p is not None])
+        return [([], state) for state, _ in writes]
+    return run
