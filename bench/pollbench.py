@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import feedparser
-from aiohttp import web
 
 from bench.floor import feedparser_only
 from monitor.config import Settings, load
@@ -132,11 +131,14 @@ def serve(feeds: int, items: int, hosts: int, conn: Connection, latency: float =
     in version 1 with an ETag and a Last-Modified, and 304 to a request that
     holds either; "steady" (sent on `conn`) is the steady cycle's mix (see
     `kind`): the "plain" feeds ignore validators and send none."""
+    # Imported here, in the server process only: the measured process is the
+    # daemon's side, which has no HTTP server in it.
+    from aiohttp import web
     v1 = {n: feed_xml(n, items) for n in range(feeds)}
     v2 = {n: feed_xml(n, items, 2) for n in range(feeds) if kind(n) == "changed"}
     mode = {"steady": False}
 
-    async def handle(request: web.Request) -> web.Response:
+    async def handle(request: Any) -> Any:
         if latency:
             await asyncio.sleep(latency)
         try:
