@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -39,6 +40,11 @@ def rule_toml(rule: Rule) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--items", type=int, default=20_000)
@@ -60,15 +66,17 @@ def main(argv: list[str] | None = None) -> None:
                    "sys.exit(main())", "test-rules", "--rules",
                    str(rules_file), "--items", str(items_file), "--json"]
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-        best = float("inf")
+        best = best_cpu = float("inf")
         for _ in range(args.repeat):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), _children_cpu()
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL, env=env)
             best = min(best, time.perf_counter() - started)
+            best_cpu = min(best_cpu, _children_cpu() - cpu)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     rate = len(items) / best
     print(f"test-rules, {len(rules)} rules x {len(items)} items, best of {args.repeat}: "
-          f"{best:.2f} s, {rate:,.0f} items/s end to end; load average {load}")
+          f"{best:.2f} s, {rate:,.0f} items/s end to end (CPU {best_cpu:.2f} s, "
+          f"{len(items) / best_cpu:,.0f} items/s); load average {load}")
     print(f"  [{'ok' if rate >= 30_000 else 'MISSED'}] >= 30,000 items/s")
 
 
