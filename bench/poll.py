@@ -1,41 +1,41 @@
-"""One poll cycle of 1,000 feeds through the real pipeline, then a 304 cycle,
-against a naive feedparser loop (issue 4).
+"""Three poll cycles of 1,000 feeds through the real pipeline, against
+rss2email's loop and feedparser alone (issue 17; issue 4 before it).
 
-    python bench/poll.py [--feeds 1000] [--items 50] [--rules 100] [--naive 200]
-                                      [--ports 25] [--latency MS]
+    python bench/poll.py [--feeds 1000] [--items 50] [--rules 100] [--hosts 50]
+                         [--naive 300] [--latency MS]
 
-A separate server process (multiprocessing, aiohttp) serves the feeds on
-127.0.0.1 over --ports ports (so the fetcher sees that many hosts, as a
-daemon watching many publishers does): RSS 2.0, --items items each, seeded
-French/English titles and ~300-character HTML summaries, unique guids, an
-ETag and a Last-Modified per feed, 304 to a matching If-None-Match or
-If-Modified-Since. With --latency MS (default 0) the server waits MS
-milliseconds before each response, 304s included, as a publisher's server
-does: the default measures our CPU, a realistic value (~100) what the
-concurrency of the fetcher buys over the naive loop, which waits for each
-response in turn.
+A separate server process (multiprocessing, aiohttp) serves the feeds on the
+loopback addresses 127.0.0.1 to 127.0.0.<--hosts> (so that the fetcher's
+per-host limits act as with that many publishers): RSS 2.0, --items items
+each, seeded French/English titles and ~300-character HTML summaries,
+unique guids, an ETag and a Last-Modified per feed, 304 to a matching
+If-None-Match or If-Modified-Since. With --latency MS (default 0) the server
+waits MS milliseconds before each response, 304s included, as a publisher's
+server does.
 
-Cycle 1 is what `newsmonitor run --once` does on a fresh database, minus
-delivery: open a temporary SQLite store, record the 1,000 feeds, fetch every
-feed concurrently through Fetcher, parse in a ProcessPoolExecutor, dedup,
-match against --rules rules (config-loader TOML, so the rules are the ones a
-user writes) and write items and alerts. Feeds have `alert_existing = true`,
-otherwise a first poll records items silently and never runs the matcher.
-Cycle 2 polls every feed again: all answer 304.
+One store (temporary SQLite) and one parse pool (parser.make_pool, started
+before the first cycle) serve the three cycles, as in the daemon:
+1. first: `run --once` on a fresh database, minus delivery: every feed
+   fetched, parsed, deduplicated, matched against --rules rules (config-loader
+   TOML) and recorded; feeds have `alert_existing = true`, so every item is
+   matched.
+2. 304: every feed answers 304.
+3. steady: 70 % of the feeds answer 304, 20 % ignore the validators and send
+   their unchanged body with none, 10 % send a new edition (one or two new
+   items on top, a new lastBuildDate and ETag).
+Then rss2email's way on the same mix: `feedparser.parse(url, etag=,
+modified=)` one feed after another, with the validators the first cycle
+saw, on the first --naive feeds (the mix repeats every ten), extrapolated to
+all; and the floor: feedparser alone (our options, none of our work) on the
+first cycle's 1,000 bodies in a pool of one worker per CPU, all at once: no
+pipeline that parses whole documents with feedparser can do cycle 1 faster.
 
-Measures per cycle: wall time; CPU = user+sys of this process
-(getrusage(RUSAGE_SELF)) + the parse pool's workers (getrusage(
-RUSAGE_CHILDREN): each cycle owns its pool and waits for its workers at the
-end, and the server process is still alive, so is not counted); peak memory
-= VmHWM of this process (reset per cycle through /proc/self/clear_refs) +
-the VmHWM of each pool worker read just before it exits (a sum of peaks: an
-upper bound). The naive loop is `feedparser.parse(url)` one feed after
-another with default options, run on --naive feeds and extrapolated to all.
-
-The floor line is feedparser alone (our options, none of our work) on the
-same 1,000 bodies in the same pool, all at once: no pipeline that parses
-with feedparser can do cycle 1 faster on this machine, so naive / floor is
-the best speed-up reachable here (see the note on the 5x target in issue 4).
+Measures per cycle: wall time; CPU = user+sys of this process (getrusage)
+plus the pool's workers' (/proc/PID/stat); peak memory = VmHWM of this
+process plus each worker's, all reset at the start of each cycle through
+/proc/PID/clear_refs (a sum of peaks: an upper bound). The load average is
+printed with each figure: on a shared machine, a figure taken under load is
+disturbed.
 """
 
 # Everything lives in bench.pollbench: the parse pool's workers are spawned,

@@ -60,6 +60,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "pydantic": ("config/",),
     "rapidfuzz": ("matcher/", "stories/"),
     "ahocorasick": ("matcher/",),
+    "lxml": ("poll/parser/",),
     "anyascii": ("matcher/",),
     "datasketch": ("stories/",),
     "selectolax": ("text.py", "poll/discover.py"),

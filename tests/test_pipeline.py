@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -54,10 +55,12 @@ class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
     def __init__(self) -> None:
         super().__init__(max_workers=1)
         self.jobs = 0
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
 
     def submit(self, fn: Callable[..., Any], /, *args: Any,
                **kwargs: Any) -> concurrent.futures.Future[Any]:
         self.jobs += 1
+        self.calls.append((fn.__name__, args))
         return super().submit(fn, *args, **kwargs)
 
 
@@ -215,6 +218,43 @@ async def test_same_body_without_validators_is_unchanged_and_not_parsed(
     assert w.parses.jobs == 1
     assert "if-none-match" not in w.server.hits[1].headers
     assert (await w.status("f"))["health"] == "ok"
+
+
+def last_seen(w: World) -> dict[str, float]:
+    with sqlite3.connect(w.ctx.settings.monitor.database) as db:
+        return dict(db.execute("SELECT title, last_seen FROM items"))
+
+
+async def test_a_changed_body_parses_only_its_new_items(world: WorldFactory) -> None:
+    """The pre-scan (parser.prescan): feedparser gets the document without
+    the two items the store has; they are touched all the same, and the new
+    one is matched and alerted."""
+    w = await world(f="/f.xml")
+    route = w.server.route("/f.xml", body=rss("g1", "g2", title="Feed v1"))
+    assert (await w.poll("f")).new_items == 2
+    route.body = rss("g3", "g1", "g2", title="Feed v2")
+    w.clock.advance(INTERVAL)
+    outcome = await w.poll("f")
+    assert (outcome.result, outcome.new_items, outcome.rules) == ("new", 1, ("ampere",))
+    name, args = w.parses.calls[-1]
+    assert name == "parse_partial" and len(args[0].known) == 2
+    assert b"g1" not in args[0].prepared.text and b"g3" in args[0].prepared.text
+    assert set(last_seen(w).values()) == {later(INTERVAL)}
+    assert (await w.state("f")).title == "Feed v2"
+
+
+async def test_a_body_with_only_known_items_parses_its_envelope(world: WorldFactory) -> None:
+    w = await world(f="/f.xml")
+    route = w.server.route("/f.xml", body=rss("g1", "g2"))
+    await w.poll("f")
+    route.body = rss("g2", "g1", title="Renamed")  # reordered: a new body, nothing new
+    w.clock.advance(INTERVAL)
+    outcome = await w.poll("f")
+    assert (outcome.result, outcome.new_items) == ("no_new_items", 0)
+    assert w.parses.calls[-1][0] == "parse_partial"
+    assert b"<item>" not in w.parses.calls[-1][1][0].prepared.text
+    assert set(last_seen(w).values()) == {later(INTERVAL)}
+    assert (await w.state("f")).title == "Renamed"
 
 
 # ------------------------------------------------------------ rate limits

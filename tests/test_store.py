@@ -3,7 +3,8 @@ delivery state, retention. Real SQLite file and real PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,7 +12,8 @@ import pytest
 
 from monitor.errors import StoreError
 from monitor.models import Alert, Item, Match, Priority, TermHit
-from monitor.store import Store
+from monitor.store import Store, views
+from monitor.store.polls import KEEP, Poll
 
 NOW = 1_800_000_000.0
 
@@ -248,3 +250,55 @@ async def test_a_changed_url_starts_like_a_new_feed(store: Store) -> None:
     await store.save_feed(replace(state, failures=3))
     after = await store.feed("f")
     assert after is not None and (after.url, after.failures) == ("https://elsewhere/feed", 0)
+
+
+async def test_polls_ending_together_share_a_transaction_and_fail_alone(
+        database_url: str) -> None:
+    """batch.GroupCommit: twelve polls recorded at once are all recorded;
+    one whose write fails (an item without an id: NOT NULL) gets its
+    StoreError, and neither its item nor its alert is written, while the
+    others' are, alerts included."""
+    store = await opened(database_url)
+    names = [f"f{n}" for n in range(12)]
+    await store.sync_feeds([(name, f"https://x/{name}", 900.0, NOW) for name in names])
+    try:
+        states = {s.name: s for s in await store.due_feeds(NOW, names, 60)}
+
+        def poll(n: int) -> Awaitable[object]:
+            mine = replace(item(f"i{n}"), feed=f"f{n}", id=None if n == 5 else f"i{n}")
+            return store.record_items(states[f"f{n}"], [mine], [replace(alert(f"i{n}"), item=mine)],
+                                      NOW, touched=["i0"])
+        results = await asyncio.gather(*(poll(n) for n in range(12)), return_exceptions=True)
+        assert [isinstance(r, StoreError) for r in results] == [n == 5 for n in range(12)]
+        due = await store.claim_due_alerts(NOW, 60)
+        assert sorted(d.alert.item.feed for d in due) == sorted(n for n in names if n != "f5")
+        seen = {s.name: s.items_seen for s in await store.feeds(names)}
+        assert seen == {name: int(name != "f5") for name in names}
+    finally:
+        await store.close()
+
+
+async def test_quiet_polls_ending_together_are_written_in_bulk(database_url: str) -> None:
+    """Polls with nothing new (a 304, the same body) go through one
+    executemany per statement: each feed's state and poll are stored, its
+    polls older than KEEP pruned, and a feed whose URL changed since its
+    poll began keeps the new URL's state (as save_feed does)."""
+    store = await opened(database_url)
+    names = [f"q{n}" for n in range(30)]
+    await store.sync_feeds([(name, f"https://x/{name}", 900.0, NOW) for name in names])
+    try:
+        states = {s.name: s for s in await store.due_feeds(NOW, names, 60)}
+        old = Poll(NOW - KEEP - 1, "not_modified", 304, 0.1, 0, None)
+        await asyncio.gather(*(store.record_items(states[n], [], [], NOW - KEEP - 1, poll=old)
+                               for n in names))
+        await store.sync_feeds([("q7", "https://x/moved", 900.0, NOW)])  # during the poll
+        recorded = await asyncio.gather(*(store.record_items(
+            replace(states[n], etag=f'"{n}"'), [], [], NOW,
+            poll=Poll(NOW, "not_modified", 304, 0.2, 0, None)) for n in names))
+        assert [(ids, s.etag) for ids, s in recorded] == [([], f'"{n}"') for n in names]
+        stored = {s.name: s.etag for s in await store.feeds(names)}
+        assert stored == {n: None if n == "q7" else f'"{n}"' for n in names}
+        latest = await store.view(views.latest_polls, "q3", 10)
+        assert [(p.at, p.latency) for p in latest] == [(NOW, 0.2)]  # the old one pruned
+    finally:
+        await store.close()

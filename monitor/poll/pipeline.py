@@ -35,11 +35,15 @@ from monitor.poll.local import read_local
 from monitor.poll.outage import OutageWatch, victims
 from monitor.poll.parser import ParsedFeed
 from monitor.poll.parser.pool import ParsePool
+from monitor.poll.parser.prescan import scan
 from monitor.poll.states import after_fetch, failed, scheduled
 from monitor.store import Store
 from monitor.store.polls import Poll
 
 log = logging.getLogger(__name__)
+# Bodies up to this size are pre-scanned in the event loop (~0.8 ms of CPU
+# for 30 kB and 50 items, so ~25 ms at most).
+PRESCAN_MAX = 1024**2
 Clock = Callable[[], datetime]
 
 __all__ = ["Context", "Outcome", "make_alerts", "poll_feed"]
@@ -90,8 +94,9 @@ class Polled:
 
     outcome: Outcome
     state: FeedState
-    items: tuple[Item, ...] = ()        # every item of the document (seen ones touched)
+    items: tuple[Item, ...] = ()        # every item parsed (seen ones touched)
     alerts: tuple[Alert, ...] = ()      # for the new items, and health notices
+    known: tuple[str, ...] = ()         # ids listed but not parsed: known, touched
 
 
 async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outcome:
@@ -104,7 +109,7 @@ async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outco
     elapsed = asyncio.get_running_loop().time() - started
     queued, stored = await ctx.store.record_items(
         polled.state, polled.items, polled.alerts, now.timestamp(), due_now=due_now,
-        poll=_poll_row(polled, now, elapsed))
+        poll=_poll_row(polled, now, elapsed), touched=polled.known)
     return _recorded(polled, len(queued), stored, elapsed)
 
 
@@ -148,7 +153,7 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
         # generated feeds): the same bytes as last time hold nothing new.
         unchanged = digest == state.body_hash and state.polled_once
         parsed = (None if result.not_modified or unchanged else
-                  await ctx.pool.parse(result.body, result.headers, feed.name))
+                  await _parse(ctx, feed, state, result))
         result = replace(result, body=b"")  # parsed: the body's memory goes with the slot
     base = after_fetch(state, result, now)
     policy = feed.policy
@@ -160,6 +165,25 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
                    warning=parsed.bozo, polled_once=True)
     return await _with_items(ctx, feed, state, scheduled(policy, ctx.rng, base, result,
                                                          now, parsed), parsed)
+
+
+async def _parse(ctx: Context, feed: FeedSettings, state: FeedState,
+                 result: FetchResult) -> ParsedFeed:
+    """The parse of a changed body: of its new items only, when the
+    pre-scan can tell them (parser.prescan), else of all of it.
+
+    A feed with nothing recorded yet has only new items (a first poll), and
+    a body over PRESCAN_MAX is parsed whole: its scan would hold the event
+    loop too long.
+    """
+    found = None
+    if state.items_seen and len(result.body) <= PRESCAN_MAX:
+        found = scan(result.body, result.headers)
+    if found is None:
+        return await ctx.pool.parse(result.body, result.headers, feed.name)
+    unseen = await ctx.store.unseen(feed.name, found.ids)
+    known = frozenset(found.ids).difference(unseen)
+    return await ctx.pool.parse_partial(found.partial(known), feed.name)
 
 
 async def fetch(ctx: Context, state: FeedState, feed: FeedSettings) -> FetchResult:
@@ -176,7 +200,13 @@ async def fetch(ctx: Context, state: FeedState, feed: FeedSettings) -> FetchResu
 async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedState,
                       parsed: ParsedFeed) -> Polled:
     """Dedup and match: the alerts of the items this feed never recorded."""
-    unseen = await ctx.store.unseen(feed.name, [item.id for item in parsed.items])
+    ids = [item.id for item in parsed.items]
+    # No query where the answer is known: a feed that never recorded an item
+    # (a first poll) has only new ones, and so has a document the pre-scan
+    # cut the known items out of. Either way record_items keeps the alerts
+    # of the items it really inserts only (another instance may be first).
+    fresh = not old.items_seen or parsed.known
+    unseen = set(ids) if fresh else await ctx.store.unseen(feed.name, ids)
     # Feeds list the newest item first; alert in the order things happened.
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
     # First poll of a feed: its backlog is history, not news (no flood on the
@@ -189,7 +219,7 @@ async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: F
     rules = tuple(dict.fromkeys((a.item.id, a.match.rule) for a in alerts))
     outcome = Outcome(feed.name, "new" if new_items else "no_new_items", len(new_items),
                       rules=tuple(rule for _, rule in rules))
-    return Polled(outcome, state, parsed.items, tuple(alerts))
+    return Polled(outcome, state, parsed.items, tuple(alerts), parsed.known)
 
 
 def _with_health(ctx: Context, feed: FeedSettings, polled: Polled, now: datetime) -> Polled:

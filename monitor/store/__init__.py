@@ -51,9 +51,12 @@ from monitor.store import (
     seen,
 )
 from monitor.store import views as views  # the web page's queries, through Store.view
+from monitor.store.batch import GroupCommit, in_turn
 from monitor.store.lock import FileLock
 
 T = TypeVar("T")
+Write = Callable[[AsyncConnection], Awaitable[Any]]
+Recorded = tuple[list[int], FeedState]  # what record_items returns
 
 
 class Store:
@@ -67,29 +70,18 @@ class Store:
         # sleeps, or fail with "database is locked" when the event loop is
         # busy. Queue them here instead (PostgreSQL has row locks: no need).
         self._turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        # record_items of polls that end together: those with items or
+        # alerts in turn, the quiet ones (a 304, the same body) in bulk.
+        self._polls: GroupCommit[Write, Recorded] = GroupCommit(self._run, in_turn)
+        self._quiet: GroupCommit[tuple[FeedState, polls.Poll | None], Recorded] = \
+            GroupCommit(self._run, _quiet_polls)
 
     @classmethod
     async def open(cls, url: str, *, exclusive: bool = False) -> Store:
         """Connect (creating a SQLite file and its folder if needed) and create
         tables. `exclusive` (the daemon): a SQLite file is refused, with a
         StoreError, while another daemon has it open (see lock.py)."""
-        if "://" not in url:
-            try:
-                Path(url).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:  # read-only, or a file where a folder should be
-                raise StoreError(f"cannot create the database folder "
-                                 f"{Path(url).parent}: {exc.strerror or exc}") from exc
-        lock = FileLock(url) if exclusive and "://" not in url else None
-        try:
-            engine = create_async_engine(schema.engine_url(url))
-        except (SQLAlchemyError, ImportError, ValueError) as exc:
-            if lock:
-                lock.release()
-            # Not the URL in the message: it may hold a password.
-            raise StoreError(f"cannot use this database URL: {type(exc).__name__} "
-                             "(install newsmonitor[postgres] for PostgreSQL)") from exc
-        if engine.dialect.name == "sqlite":
-            sa.event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas)
+        engine, lock = _engine(url, exclusive)
         store = cls(engine, lock)
         try:
             await store._run(lambda c: c.run_sync(schema.create_or_upgrade))
@@ -146,19 +138,25 @@ class Store:
 
     async def record_items(self, state: FeedState, items: Sequence[Item],
                            alerts: Sequence[Alert], now: float, *,
-                           due_now: Sequence[str] = (), poll: polls.Poll | None = None
-                           ) -> tuple[list[int], FeedState]:
+                           due_now: Sequence[str] = (), poll: polls.Poll | None = None,
+                           touched: Sequence[str] = ()) -> tuple[list[int], FeedState]:
         """Everything one poll changes, in ONE transaction: the feed's new
         state, the document's items (new ones inserted, known ones touched),
         the alerts (an item's only if the item really was new here: a
         concurrent instance may have recorded it first; alerts of no listed
         item, such as feed-health notices, always), and the feeds `due_now`
         made due at once (after our own network outage), and the `poll`
-        itself (for the web page's charts). Returns the ids of the alerts
-        queued and the feed's state as stored."""
-        async def go(conn: AsyncConnection) -> tuple[list[int], FeedState]:
+        itself (for the web page's charts); `touched`: ids of known items
+        the poll did not parse (the pre-scan's). Polls that end together
+        share that transaction (batch.GroupCommit). Returns the ids of the
+        alerts queued and the feed's state as stored."""
+        if not (items or alerts or due_now or touched):
+            return await self._quiet.run((state, poll))
+
+        async def go(conn: AsyncConnection) -> Recorded:
             fresh = await seen.record(conn, state.name, items, now)
-            await seen.touch(conn, state.name, [i.id for i in items if i.id not in fresh], now)
+            known = [i.id for i in items if i.id not in fresh]
+            await seen.touch(conn, state.name, [*known, *touched], now)
             new_state = replace(state, items_seen=state.items_seen + len(fresh),
                                 last_new_item=now if fresh else state.last_new_item)
             await feedstate.save_feed(conn, new_state)
@@ -169,7 +167,7 @@ class Store:
             if poll is not None:
                 await polls.record(conn, state.name, poll)
             return queued, new_state
-        return await self._run(go)
+        return await self._polls.run(go)
 
     # ----------------------------------------------------------- outbox (outbox.py)
 
@@ -254,3 +252,37 @@ class Store:
     async def view(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         """One read-only query of store/views.py, e.g. `view(views.outbox)`."""
         return await self._run(lambda c: query(c, *args))
+
+
+def _quiet_polls(writes: Sequence[tuple[FeedState, polls.Poll | None]]
+                 ) -> Callable[[AsyncConnection], Awaitable[list[Recorded]]]:
+    """record_items of polls with nothing new (no item, alert, touch or
+    feed made due): their states and polls, one executemany each."""
+    async def run(conn: AsyncConnection) -> list[Recorded]:
+        await feedstate.save_feeds(conn, [state for state, _ in writes])
+        await polls.record_many(conn, [(s.name, p) for s, p in writes if p is not None])
+        return [([], state) for state, _ in writes]
+    return run
+
+
+def _engine(url: str, exclusive: bool) -> tuple[AsyncEngine, FileLock | None]:
+    """The engine of a `database` value, and the SQLite file's lock when
+    `exclusive`; StoreError (never showing the URL) when it cannot be had."""
+    if "://" not in url:
+        try:
+            Path(url).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # read-only, or a file where a folder should be
+            raise StoreError(f"cannot create the database folder "
+                             f"{Path(url).parent}: {exc.strerror or exc}") from exc
+    lock = FileLock(url) if exclusive and "://" not in url else None
+    try:
+        engine = create_async_engine(schema.engine_url(url))
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        if lock:
+            lock.release()
+        # Not the URL in the message: it may hold a password.
+        raise StoreError(f"cannot use this database URL: {type(exc).__name__} "
+                         "(install newsmonitor[postgres] for PostgreSQL)") from exc
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas)
+    return engine, lock

@@ -98,6 +98,12 @@ async def save_feed(conn: AsyncConnection, state: FeedState) -> None:
     await conn.execute(_SAVE_FEED, _feed_params(state))
 
 
+async def save_feeds(conn: AsyncConnection, states: Sequence[FeedState]) -> None:
+    """`save_feed` of each state, as one executemany."""
+    if states:
+        await conn.execute(_SAVE_FEED, [_feed_params(state) for state in states])
+
+
 def _feed_params(state: FeedState) -> dict[str, Any]:
     """The parameters of _SAVE_FEED: every column of the feeds table but its
     key, from `state`; the key as b_name and the polled URL as b_url."""

@@ -9,6 +9,7 @@ retention, and that delete walks the (feed, at) index.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -51,6 +52,22 @@ class Poll:
     latency: float
     new_items: int
     error: str | None
+
+
+_INSERT = polls_t.insert()
+_PRUNE = polls_t.delete().where(polls_t.c.feed == sa.bindparam("b_feed"),
+                                polls_t.c.at < sa.bindparam("b_before"))
+
+
+async def record_many(conn: AsyncConnection, polls: Sequence[tuple[str, Poll]]) -> None:
+    """`record` of each (feed, poll), as two executemany."""
+    if not polls:
+        return
+    await conn.execute(_INSERT, [
+        {"feed": feed, "at": p.at, "result": p.result, "status": p.status,
+         "latency": p.latency, "new_items": p.new_items,
+         "error": None if p.error is None else p.error[:500]} for feed, p in polls])
+    await conn.execute(_PRUNE, [{"b_feed": feed, "b_before": p.at - KEEP} for feed, p in polls])
 
 
 async def record(conn: AsyncConnection, feed: str, poll: Poll) -> None:

@@ -27,22 +27,22 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any, Literal
 
 import feedparser
-from feedparser.encodings import convert_to_utf8
 
 from monitor.errors import ParseError
 from monitor.models import Item
 from monitor.poll.parser.dates import feed_offset, published
-from monitor.poll.parser.defuse import defuse
+from monitor.poll.parser.decode import Partial, Prepared, prepare
 from monitor.poll.parser.identity import clean_link, entry_link, identity, short_id
 from monitor.text import html_to_text, strip_controls
 
-__all__ = ["ParsedFeed", "make_pool", "parse_feed", "parse_in_pool", "pool_workers"]
+__all__ = ["ParsedFeed", "make_pool", "parse_feed", "parse_in_pool", "parse_partial",
+           "pool_workers"]
 
-_UTF8_XML = "application/xml; charset=utf-8"
 # sy:updatePeriod units (RSS 1.0 Syndication module), in seconds.
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,
             "yearly": 31536000}
@@ -60,6 +60,9 @@ class ParsedFeed:
     bozo: str | None = None
     ttl: float | None = None
     update_period: float | None = None
+    # Ids of the items the document listed but that were not parsed because
+    # the store had them all (parser.prescan): the poll touches them.
+    known: tuple[str, ...] = ()
 
     @property
     def cache_hint(self) -> float | None:
@@ -70,21 +73,44 @@ class ParsedFeed:
 
 def parse_feed(body: bytes, headers: Mapping[str, str], feed_name: str) -> ParsedFeed:
     """Parse one document; raises ParseError if it is not a usable feed."""
-    doc, encoding_problem = _feedparse(body, {k.lower(): v for k, v in headers.items()})
+    return parse_prepared(prepare(body, headers), feed_name)
+
+
+def parse_partial(partial: Partial, feed_name: str) -> ParsedFeed:
+    """Parse what `Scan.partial` kept of a document: the same result as
+    `parse_feed` on the whole document minus the items it had seen, which
+    come back as `known` (see parser.prescan)."""
+    parsed = parse_prepared(partial.prepared, feed_name, partial.offset, bool(partial.known))
+    return replace(parsed, known=partial.known)
+
+
+def parse_prepared(prepared: Prepared, feed_name: str,
+                   offset: timedelta | Literal["own"] | None = "own",
+                   had_items: bool = False) -> ParsedFeed:
+    """feedparser on a prepared document. `offset` is the feed's usual UTC
+    offset (parser.dates.feed_offset), by default read from the entries
+    parsed; `had_items` says items were cut out of it (not "not a feed")."""
+    doc = _feedparse(prepared)
     feed = doc.get("feed", {})
     title = html_to_text(str(feed.get("title", "")))
-    if not doc.entries and not title:
-        reason = doc.get("bozo_exception") or encoding_problem or "no entries and no title"
+    if not doc.entries and not title and not had_items:
+        reason = doc.get("bozo_exception") or prepared.problem or "no entries and no title"
         hint = ("; this is a web page: `newsmonitor add URL` finds its feeds"
-                if b"<html" in body[:4096].lower() else "")
+                if b"<html" in prepared.text[:4096].lower() else "")
         raise ParseError(f"{feed_name}: not a feed: {reason}{hint}")
     link = clean_link(str(feed.get("link", "")))
-    problem = doc.get("bozo_exception") if doc.get("bozo") else encoding_problem
+    if doc.get("bozo"):
+        exc = doc.get("bozo_exception")
+        problem = str(exc) if exc else None
+    else:
+        problem = prepared.problem
+    if offset == "own":
+        offset = _offset(doc.entries)
     return ParsedFeed(
         title=title,
         link=link,
-        items=tuple(_items(doc.entries, feed_name, link)),
-        bozo=str(problem) if problem else None,
+        items=tuple(_items(doc.entries, feed_name, link, offset)),
+        bozo=problem,
         ttl=_minutes(feed.get("ttl")),
         update_period=_update_period(feed),
     )
@@ -146,26 +172,24 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _feedparse(body: bytes, headers: dict[str, str]) -> tuple[Any, object | None]:
-    """feedparser on the defused UTF-8 text; also returns the charset complaint."""
-    first: dict[str, Any] = {}
-    utf8 = convert_to_utf8(headers, body, first)
-    if first.get("encoding"):
-        # Decoded once: tell feedparser so, or it would redo it differently.
-        headers = {**headers, "content-type": _UTF8_XML}
-    doc = feedparser.parse(
-        io.BytesIO(defuse(utf8)),
-        response_headers=headers,
+def _feedparse(prepared: Prepared) -> Any:
+    """feedparser on the defused text, with our options."""
+    return feedparser.parse(
+        io.BytesIO(prepared.text),
+        response_headers=prepared.headers,
         sanitize_html=False,
         resolve_relative_uris=False,
     )
-    return doc, first.get("bozo_exception")
 
 
-def _items(entries: list[Any], feed_name: str, base: str) -> Iterator[Item]:
-    offset = feed_offset(
+def _offset(entries: list[Any]) -> timedelta | None:
+    return feed_offset(
         str(dict.get(e, k) or "") for e in entries for k in ("published", "updated")
     )
+
+
+def _items(entries: list[Any], feed_name: str, base: str,
+           offset: timedelta | None) -> Iterator[Item]:
     seen: dict[str, tuple[str, str]] = {}
     for parsed in entries:
         # A plain copy of the entry (no key is aliased or computed by

@@ -22,7 +22,14 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from monitor.errors import ParseError
-from monitor.poll.parser import ParsedFeed, make_pool, parse_in_pool, pool_workers
+from monitor.poll.parser import (
+    ParsedFeed,
+    make_pool,
+    parse_feed,
+    parse_partial,
+    pool_workers,
+)
+from monitor.poll.parser.decode import Partial
 
 log = logging.getLogger(__name__)
 PARSE_TIMEOUT = 60.0  # seconds; feedparser takes ~12 s on a 27 MB feed
@@ -58,14 +65,19 @@ class ParsePool:
         replaces, so it holds no worker of the pool that later parses use.
         """
         async with self._slots:
-            return await self._parse(body, headers, feed_name)
+            return await self._parse(parse_feed, body, dict(headers), feed_name)
 
-    async def _parse(self, body: bytes, headers: Mapping[str, str],
-                     feed_name: str) -> ParsedFeed:
+    async def parse_partial(self, partial: Partial, feed_name: str) -> ParsedFeed:
+        """`parse` of what the pre-scan kept of a document (parser.prescan)."""
+        async with self._slots:
+            return await self._parse(parse_partial, partial, feed_name)
+
+    async def _parse(self, function: Callable[..., ParsedFeed], *args: object) -> ParsedFeed:
         executor = self._executor  # after the wait for a slot: the current pool
+        loop = asyncio.get_running_loop()
         try:
             return await asyncio.wait_for(
-                parse_in_pool(executor, body, headers, feed_name), self.timeout)
+                loop.run_in_executor(executor, function, *args), self.timeout)
         except TimeoutError:
             self._renew(executor, f"a parse took over {self.timeout:.0f} s")
             raise ParseError(f"parsing took longer than {self.timeout:.0f} s") from None

@@ -1,0 +1,177 @@
+"""The pre-scan: which items a changed document lists, without feedparser.
+
+In the steady state most changed bodies carry one or two new items, or only
+a new `lastBuildDate`; parsing every item with feedparser each time costs
+work in proportion to the feed, not to the change. `scan` reads each item's
+identity (parser.identity: the guid, normalised) with lxml, and
+`Scan.partial` cuts the items the store already has out of the document's
+own bytes, so that feedparser reads only the new ones, in the feed's own
+envelope (prolog, namespaces, channel fields): the result is the one the
+whole document gives, minus the known items (tests/test_prescan.py checks
+it over the corpus and mutations of it).
+
+`scan` returns None, and the whole document is parsed as before, wherever
+that equivalence is not plain: a document that is not well-formed XML
+(feedparser then falls back to its loose parser), a format other than RSS
+2.0 and Atom 1.0, an item without exactly one guid (its identity would
+depend on links and base URLs) or with a guid feedparser would resolve as a
+URI (xml:base), a guid repeated (identity rule 5 depends on the others),
+an item or entry anywhere but directly in the channel or feed, and dates
+in elements whose mapping we do not know for sure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Container, Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from urllib.parse import urljoin
+
+from lxml import etree
+
+from monitor.poll.parser.dates import feed_offset
+from monitor.poll.parser.decode import Partial, Prepared, prepare
+from monitor.poll.parser.identity import normalize_url, short_id
+
+__all__ = ["Partial", "Scan", "scan"]
+
+_ATOM = "{http://www.w3.org/2005/Atom}"
+# Element local names feedparser reads as an entry's `published` or `updated`
+# (pubDate, Atom, dc:date, dcterms:issued/modified); feed_offset reads both.
+_DATES = frozenset({"pubDate", "published", "updated", "date", "issued", "modified"})
+# Elements that would give an item an id, or be an item, where we do not look.
+_ID_NAMES = frozenset({"guid", "id"})
+_ITEM_NAMES = frozenset({"item", "entry"})
+_URIFIXER = re.compile("^([A-Za-z][A-Za-z0-9+-.]*://)(/*)(.*?)")
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                          huge_tree=False, remove_blank_text=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """The items of a document: `ids` (parser.identity short ids, in document
+    order) and the byte range of each in `prepared.text`."""
+
+    prepared: Prepared
+    ids: tuple[str, ...]
+    spans: tuple[tuple[int, int], ...]
+    offset: timedelta | None
+
+    def partial(self, known: Container[str]) -> Partial:
+        """The document without the items whose id is in `known`."""
+        text, kept, pos, cut = self.prepared.text, [], 0, []
+        for item_id, (start, end) in zip(self.ids, self.spans, strict=True):
+            if item_id in known:
+                kept.append(text[pos:start])
+                pos = end
+                cut.append(item_id)
+        kept.append(text[pos:])
+        return Partial(replace(self.prepared, text=b"".join(kept)), tuple(cut), self.offset)
+
+
+def scan(body: bytes, headers: Mapping[str, str]) -> Scan | None:
+    """The document's items, or None where only a whole parse is safe."""
+    prepared = prepare(body, headers)
+    if b"base=" in prepared.text or "content-location" in prepared.headers:
+        return None  # a base URI (xml:base, or feedparser's own reading of
+        # Content-Location) against which feedparser resolves guids
+    try:
+        root = etree.fromstring(prepared.text, _PARSER)
+    except (etree.XMLSyntaxError, ValueError):
+        return None
+    items = _items(root)
+    if items is None:
+        return None
+    guids = [_guid(item) for item in items]
+    spans = _spans(prepared.text, _local(items[0].tag) if items else "item")
+    if None in guids or len(set(guids)) != len(guids) or len(spans) != len(items):
+        return None
+    dates = [_dates(item) for item in items]
+    if None in dates:
+        return None
+    ids = tuple(short_id("guid:" + normalize_url(g)) for g in guids if g is not None)
+    offset = feed_offset(d for pair in dates if pair is not None for d in pair)
+    return Scan(prepared, ids, tuple(spans), offset)
+
+
+def _items(root: etree._Element) -> list[etree._Element] | None:
+    """The items of an RSS 2.0 channel or the entries of an Atom 1.0 feed,
+    if they are the document's only items or entries, unprefixed."""
+    if root.tag == "rss":
+        channels = root.findall("channel")
+        if len(channels) != 1:
+            return None
+        items = channels[0].findall("item")
+    elif root.tag == f"{_ATOM}feed":
+        items = root.findall(f"{_ATOM}entry")
+    else:
+        return None
+    every = sum(1 for e in root.iter() if isinstance(e.tag, str)
+                and _local(e.tag) in _ITEM_NAMES)
+    if every != len(items) or any(item.prefix or item.attrib for item in items):
+        return None
+    return items
+
+
+def _guid(item: etree._Element) -> str | None:
+    """The item's id as feedparser gives it, from its one guid (Atom id);
+    None if there is not exactly one, directly in the item, of plain text."""
+    ids = [e for e in item.iter() if isinstance(e.tag, str) and _local(e.tag) in _ID_NAMES]
+    if len(ids) != 1 or ids[0].getparent() is not item or len(ids[0]) or ids[0].prefix:
+        return None
+    guid = ids[0]
+    text = (guid.text or "").strip()
+    permalink = {k.lower(): v for k, v in guid.attrib.items()}.get("ispermalink", "true")
+    if permalink == "true":
+        # feedparser resolves a permalink guid (and an Atom id) as a URI
+        # against the base, empty here (`scan` refused any other):
+        # feedparser.urls._urljoin.
+        text = _URIFIXER.sub(r"\1\3", text)
+        try:
+            text = urljoin("", text)
+        except ValueError:
+            return None
+    return text or None
+
+
+def _dates(item: etree._Element) -> tuple[str, ...] | None:
+    """The raw dates feedparser reads as the entry's published and updated;
+    None if one of them appears twice (which one feedparser keeps is its
+    business)."""
+    found: dict[str, str] = {}
+    for child in item:
+        if not isinstance(child.tag, str) or _local(child.tag) not in _DATES:
+            continue
+        key = "published" if _local(child.tag) in ("pubDate", "published", "issued") else "updated"
+        if key in found or len(child):
+            return None
+        found[key] = (child.text or "").strip()
+    return tuple(found[k] for k in ("published", "updated") if k in found)
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _spans(text: bytes, name: str) -> list[tuple[int, int]]:
+    """The byte range of each `<name ...>...</name>` element in `text`.
+
+    The text is well-formed XML (lxml read it), so outside comments, CDATA
+    sections and processing instructions every `<` starts markup; items do
+    not nest (`_items` checked).
+    """
+    tokens = re.compile(rb"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<(/?)" + name.encode()
+                        + rb"(?=[\s/>])", re.DOTALL)
+    spans: list[tuple[int, int]] = []
+    start = -1
+    for match in tokens.finditer(text):
+        if match.group(1) is None:
+            continue  # a comment, CDATA section or PI
+        if not match.group(1):
+            start = match.start()
+        elif start >= 0:
+            end = text.find(b">", match.end())
+            spans.append((start, end + 1))
+            start = -1
+    return spans
