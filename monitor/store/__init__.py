@@ -11,7 +11,9 @@ transaction's connection:
 - seen.py: the items each feed has listed (deduplication);
 - outbox.py: the alerts and their delivery state;
 - history.py: the send log, and the outbox as a record (status, history);
-- retention.py: what is pruned, and what never is.
+- retention.py: what is pruned, and what never is;
+- instances.py: several daemons on one database (heartbeats, claims of the
+  dead released, jobs done once per period).
 
 Durability rules, written down here because they are the point of the store:
 - `record_items` inserts the new items and their alerts in ONE transaction:
@@ -39,19 +41,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, Item, StoredAlert
-from monitor.store import feedstate, history, outbox, polls, retention, schema, seen
+from monitor.store import feedstate, history, instances, outbox, polls, retention, schema, seen
 from monitor.store import views as views  # the web page's queries, through Store.view
+from monitor.store.instances import Instance
 from monitor.store.lock import FileLock
 
 T = TypeVar("T")
+__all__ = ["Cluster", "Instance", "Store", "views"]
 
 
 class Store:
     """The database. Open with `await Store.open(url)`; every method is one
-    transaction and raises StoreError (rolled back) on a database failure."""
+    transaction and raises StoreError (rolled back) on a database failure.
+    `instance`: the id this daemon's claims carry (see instances.py)."""
 
-    def __init__(self, engine: AsyncEngine, lock: FileLock | None = None) -> None:
-        self._engine, self._lock = engine, lock
+    def __init__(self, engine: AsyncEngine, lock: FileLock | None = None,
+                 instance: str | None = None) -> None:
+        self._engine, self._lock, self.instance = engine, lock, instance
+        self.cluster = Cluster(self, instance or "")
         # SQLite has one writer at a time; concurrent polls each holding a
         # pooled connection would wait on its lock in the busy handler's
         # sleeps, or fail with "database is locked" when the event loop is
@@ -59,10 +66,12 @@ class Store:
         self._turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
-    async def open(cls, url: str, *, exclusive: bool = False) -> Store:
+    async def open(cls, url: str, *, exclusive: bool = False,
+                   instance: str | None = None) -> Store:
         """Connect (creating a SQLite file and its folder if needed) and create
         tables. `exclusive` (the daemon): a SQLite file is refused, with a
-        StoreError, while another daemon has it open (see lock.py)."""
+        StoreError, while another daemon has it open (see lock.py).
+        `instance`: the daemon's id, carried by its claims."""
         if "://" not in url:
             try:
                 Path(url).parent.mkdir(parents=True, exist_ok=True)
@@ -80,7 +89,7 @@ class Store:
                              "(install newsmonitor[postgres] for PostgreSQL)") from exc
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas)
-        store = cls(engine, lock)
+        store = cls(engine, lock, instance)
         try:
             await store._run(lambda c: c.run_sync(schema.create_or_upgrade))
         except BaseException:
@@ -118,7 +127,8 @@ class Store:
 
     async def due_feeds(self, now: float, names: Iterable[str], lease: float) -> list[FeedState]:
         """The feeds of `names` due at `now`, claimed until now + lease."""
-        return await self._run(lambda c: feedstate.due_feeds(c, now, names, lease))
+        return await self._run(lambda c: feedstate.due_feeds(c, now, names, lease,
+                                                             self.instance))
 
     async def poll_now(self, names: Sequence[str], now: float, *,
                        enable: bool = False) -> list[str]:
@@ -170,7 +180,8 @@ class Store:
     async def claim_due_alerts(self, now: float, lease: float, *,
                                retry_now: bool = False) -> list[StoredAlert]:
         """Pending alerts due at `now` (all with retry_now), claimed until now + lease."""
-        return await self._run(lambda c: outbox.claim_due(c, now, lease, retry_now=retry_now))
+        return await self._run(lambda c: outbox.claim_due(c, now, lease, retry_now=retry_now,
+                                                          instance=self.instance))
 
     async def release(self, ids: Sequence[int]) -> None:
         """End the claim on alerts this tick did not send (held, or after a failure)."""
@@ -235,3 +246,35 @@ class Store:
     async def view(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         """One read-only query of store/views.py, e.g. `view(views.outbox)`."""
         return await self._run(lambda c: query(c, *args))
+
+
+class Cluster:
+    """The instances sharing the store (instances.py): `Store.cluster`."""
+
+    def __init__(self, store: Store, instance: str) -> None:
+        self._store, self._instance = store, instance
+
+    async def heartbeat(self, me: Instance, polling: Sequence[str], lease_until: float,
+                        timeout: float) -> list[str]:
+        """`me` is alive: its row written, the claims of the feeds it is
+        `polling` and the alerts it is sending renewed to `lease_until`; the
+        claims of instances silent for `timeout` released. Returns the dead."""
+        async def go(conn: AsyncConnection) -> list[str]:
+            await instances.heartbeat(conn, me, polling, lease_until)
+            return await instances.release_dead(conn, me.heartbeat, timeout)
+        return await self._store._run(go)
+
+    async def release_instance(self, instance: str, now: float, *, leave: bool) -> None:
+        """Void `instance`'s claims: at its start (a crash under the same name
+        left them), or when it stops (`leave`: its row removed too)."""
+        await self._store._run(lambda c: instances.leave(c, instance, now) if leave
+                      else instances.release(c, [instance], now))
+
+    async def instances(self) -> list[Instance]:
+        """The instances with a heartbeat row, and what each holds now."""
+        return await self._store._run(instances.instances)
+
+    async def claim_job(self, name: str, period: str, now: float) -> bool:
+        """True for the one instance to run job `name` for `period`."""
+        return await self._store._run(lambda c: instances.claim_job(
+            c, name, period, self._instance, now))
