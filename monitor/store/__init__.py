@@ -98,14 +98,18 @@ class Store:
         return store
 
     async def close(self) -> None:
+        await self.cluster.close()
         await self._engine.dispose()
         if self._lock is not None:
             self._lock.release()
 
-    async def _run(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """`fn` in one transaction; a database failure as StoreError."""
+    async def _run(self, fn: Callable[[AsyncConnection], Awaitable[T]],
+                   engine: AsyncEngine | None = None) -> T:
+        """`fn` in one transaction (on `engine`, default the store's); a
+        database failure as StoreError."""
         try:
-            async with self._turn or contextlib.nullcontext(), self._engine.begin() as conn:
+            async with (self._turn or contextlib.nullcontext(),
+                        (engine or self._engine).begin() as conn):
                 return await fn(conn)
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
@@ -253,6 +257,16 @@ class Cluster:
 
     def __init__(self, store: Store, instance: str) -> None:
         self._store, self._instance = store, instance
+        # The heartbeat's own connection on PostgreSQL: hundreds of polls
+        # waiting for the pool's connections must not delay it past
+        # instance_timeout (the others would think us dead and take over).
+        engine = store._engine
+        self._engine = (create_async_engine(engine.url, pool_size=1, max_overflow=0)
+                        if engine.dialect.name == "postgresql" else None)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
 
     async def heartbeat(self, me: Instance, polling: Sequence[str], lease_until: float,
                         timeout: float) -> list[str]:
@@ -262,7 +276,7 @@ class Cluster:
         async def go(conn: AsyncConnection) -> list[str]:
             await instances.heartbeat(conn, me, polling, lease_until)
             return await instances.release_dead(conn, me.heartbeat, timeout)
-        return await self._store._run(go)
+        return await self._store._run(go, self._engine)
 
     async def release_instance(self, instance: str, now: float, *, leave: bool) -> None:
         """Void `instance`'s claims: at its start (a crash under the same name
