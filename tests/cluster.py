@@ -63,6 +63,13 @@ class Farm:
         """No new items from now on (the end of a run)."""
         self.frozen_at = self.now_cycle()
 
+    def listed(self) -> set[str]:
+        """The matching items every feed lists now (all of them, once frozen)."""
+        now = self.now_cycle()
+        return {f"f{n}c{c}" for n in range(self.feeds)
+                for c in range(max(0, now - self.keep + 1), now + 1)
+                if self.rule_of(n, c) is not None}
+
     def rule_of(self, n: int, c: int) -> int | None:
         return (n + c) % self.rules if (n * 7 + c) % self.match_every == 0 else None
 
@@ -162,7 +169,7 @@ class Receivers:
 def write_config(tmp: Path, database: str, farm: Farm, receivers: Receivers, *,
                  interval: float, extra: str = "", channel_extra: str = "") -> Path:
     lines = ["[monitor]", f'database = "{database}"', f'interval = "{interval:g}s"',
-             "jitter = 0", 'instance_timeout = "5s"', 'lease = "5s"', "concurrency = 100",
+             "jitter = 0", 'instance_timeout = "5s"', 'lease = "5s"', "concurrency = 20",
              'timeout = "20s"', extra, ""]
     for k in range(farm.rules):
         lines += [f"[channels.h{k}]", f'url = "json://127.0.0.1:{receivers.port}/h{k}"',

@@ -135,6 +135,7 @@ class Daemon:
             self.context.pool.shutdown()
         if self.store is not None:
             await _leave(self.store, self.instance.id, self.clock().timestamp())
+            log.info("database statements=%d", self.store.statements)
             await self.store.close()
 
     async def run_once(self) -> list[Outcome]:
@@ -297,7 +298,7 @@ async def _void_claims(store: Store, settings: Settings, instance: str, now: flo
     under the same `[monitor] instance` name (other instances hold live
     ones; the heartbeat releases those of dead instances)."""
     if "://" not in settings.monitor.database:
-        await store.release_all_claims()
+        await store.cluster.release_all_claims()
     await store.cluster.release_instance(instance, now, leave=False)
 
 

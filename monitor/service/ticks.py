@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FIRST_CYCLE_REPORTED = 20  # never-polled feeds at start from which progress is logged
 PROGRESS_EVERY = 10.0      # seconds between two progress lines
+CLAIM_AHEAD = 2            # polls claimed at most, in [monitor] concurrency
 
 
 class Ticks:
@@ -66,8 +67,14 @@ class Ticks:
         # Renewed every heartbeat while the poll runs (also while it waits
         # for a fetch slot), so it need not cover the slowest poll.
         lease = ctx.settings.monitor.lease.total_seconds()
+        # No more than this instance can start soon: a feed claimed waits
+        # here, not at another instance with free slots (several instances),
+        # and a crash strands few (taken over after instance_timeout).
+        room = CLAIM_AHEAD * ctx.settings.monitor.concurrency - len(self._in_flight)
+        if room <= 0:
+            return
         try:
-            due = await store.due_feeds(d.clock().timestamp(), enabled, lease)
+            due = await store.due_feeds(d.clock().timestamp(), enabled, lease, room)
         except NewsmonitorError as exc:
             log.error("dispatch failed error=%s", exc)
             return

@@ -59,6 +59,8 @@ class Store:
                  instance: str | None = None) -> None:
         self._engine, self._lock, self.instance = engine, lock, instance
         self.cluster = Cluster(self, instance or "")
+        self.statements = 0  # sent to the database (bench/scale.py: queries per poll)
+        self.counted = lambda *_: setattr(self, "statements", self.statements + 1)
         # SQLite has one writer at a time; concurrent polls each holding a
         # pooled connection would wait on its lock in the busy handler's
         # sleeps, or fail with "database is locked" when the event loop is
@@ -90,6 +92,7 @@ class Store:
         if engine.dialect.name == "sqlite":
             sa.event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas)
         store = cls(engine, lock, instance)
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", store.counted)
         try:
             await store._run(lambda c: c.run_sync(schema.create_or_upgrade))
         except BaseException:
@@ -105,8 +108,7 @@ class Store:
 
     async def _run(self, fn: Callable[[AsyncConnection], Awaitable[T]],
                    engine: AsyncEngine | None = None) -> T:
-        """`fn` in one transaction (on `engine`, default the store's); a
-        database failure as StoreError."""
+        """`fn` in one transaction (on `engine`, default ours); errors as StoreError."""
         try:
             async with (self._turn or contextlib.nullcontext(),
                         (engine or self._engine).begin() as conn):
@@ -129,10 +131,11 @@ class Store:
         found = await self.feeds([name])
         return found[0] if found else None
 
-    async def due_feeds(self, now: float, names: Iterable[str], lease: float) -> list[FeedState]:
-        """The feeds of `names` due at `now`, claimed until now + lease."""
+    async def due_feeds(self, now: float, names: Iterable[str], lease: float,
+                        limit: int | None = None) -> list[FeedState]:
+        """At most `limit` feeds of `names` due at `now`, claimed until now + lease."""
         return await self._run(lambda c: feedstate.due_feeds(c, now, names, lease,
-                                                             self.instance))
+                                                             self.instance, limit))
 
     async def poll_now(self, names: Sequence[str], now: float, *,
                        enable: bool = False) -> list[str]:
@@ -190,10 +193,6 @@ class Store:
     async def release(self, ids: Sequence[int]) -> None:
         """End the claim on alerts this tick did not send (held, or after a failure)."""
         await self._run(lambda c: outbox.release(c, ids))
-
-    async def release_all_claims(self) -> None:
-        """At the start of a single instance: claims left by a crash are void."""
-        await self._run(outbox.release_all)
 
     async def pending_alerts(self, channel: str) -> list[StoredAlert]:
         return await self._run(lambda c: outbox.pending(c, channel))
@@ -283,6 +282,10 @@ class Cluster:
         left them), or when it stops (`leave`: its row removed too)."""
         await self._store._run(lambda c: instances.leave(c, instance, now) if leave
                       else instances.release(c, [instance], now))
+
+    async def release_all_claims(self) -> None:
+        """At the start of a single instance: claims left by a crash are void."""
+        await self._store._run(outbox.release_all)
 
     async def instances(self) -> list[Instance]:
         """The instances with a heartbeat row, and what each holds now."""

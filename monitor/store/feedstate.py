@@ -64,14 +64,16 @@ async def feeds(conn: AsyncConnection, names: Iterable[str] | None = None) -> li
 
 
 async def due_feeds(conn: AsyncConnection, now: float, names: Iterable[str],
-                    lease: float, instance: str | None = None) -> list[FeedState]:
+                    lease: float, instance: str | None = None,
+                    limit: int | None = None) -> list[FeedState]:
     """The feeds of `names` due at `now`, claimed by `instance`: their
     next_poll moves to now + lease so that a second dispatcher (or instance)
-    skips them; the holder renews the lease while the poll runs (`renew`)."""
+    skips them; the holder renews the lease while the poll runs (`renew`).
+    At most `limit`, the most overdue first."""
     query = (_STATE.where(feeds_t.c.name.in_(list(names)),
                           feeds_t.c.next_poll <= now,
                           feeds_t.c.disabled.is_(None))
-             .order_by(feeds_t.c.next_poll))
+             .order_by(feeds_t.c.next_poll).limit(limit))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     due = [FeedState(**r._asdict()) for r in (await conn.execute(query)).all()]
@@ -86,9 +88,15 @@ async def renew(conn: AsyncConnection, names: Sequence[str], until: float,
     """Extend `instance`'s claim on the feeds of `names` (polls still running)
     to `until`: a slow feed is never polled by a second instance meanwhile."""
     for chunk in chunks(list(names)):
-        await conn.execute(feeds_t.update().where(
+        mine = sa.select(feeds_t.c.name).where(
             feeds_t.c.name.in_(chunk), feeds_t.c.claimed_by == instance,
-            feeds_t.c.next_poll < until).values(next_poll=until))
+            feeds_t.c.next_poll < until)
+        if conn.dialect.name == "postgresql":
+            # A row locked now is being saved by its poll (its claim ends):
+            # skipped, not waited for (no lock-order deadlock with the polls).
+            mine = mine.with_for_update(skip_locked=True)
+        await conn.execute(feeds_t.update().where(feeds_t.c.name.in_(mine.scalar_subquery()))
+                           .values(next_poll=until))
 
 
 async def poll_now(conn: AsyncConnection, names: Sequence[str], now: float, *,

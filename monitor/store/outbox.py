@@ -140,9 +140,16 @@ async def claim_due(conn: AsyncConnection, now: float, lease: float, *,
 
 async def renew(conn: AsyncConnection, until: float, instance: str) -> None:
     """Extend `instance`'s claims on the alerts it is sending to `until`."""
-    await conn.execute(alerts_t.update().where(
+    mine = sa.select(alerts_t.c.id).where(
         alerts_t.c.claimed_by == instance, alerts_t.c.state == "pending",
-        alerts_t.c.claimed_until.is_not(None)).values(claimed_until=until))
+        alerts_t.c.claimed_until.is_not(None))
+    if conn.dialect.name == "postgresql":
+        # A row locked now is being marked sent or failed (its claim ends):
+        # skipped, not waited for, so that this update and a delivery's
+        # updates of the same rows in another order never deadlock.
+        mine = mine.with_for_update(skip_locked=True)
+    await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(mine.scalar_subquery()))
+                       .values(claimed_until=until))
 
 
 async def release(conn: AsyncConnection, ids: Sequence[int]) -> None:

@@ -190,8 +190,15 @@ def create_or_upgrade(conn: sa.Connection) -> None:
     # IF NOT EXISTS, and a column another process added meanwhile is no
     # error: two processes opening one SQLite file at once (the daemon
     # starting while `status` runs) must not fail on each other's DDL.
+    # Only what is missing: even CREATE INDEX IF NOT EXISTS takes a SHARE
+    # lock on its table first, and an instance starting while others write
+    # would deadlock with them (locks on feeds, then alerts, against a poll
+    # writing feeds and alerts), and fail to start.
+    inspector = sa.inspect(conn)
+    tables = set(inspector.get_table_names())
     for table in metadata.sorted_tables:
-        conn.execute(CreateTable(table, if_not_exists=True))
+        if table.name not in tables:
+            conn.execute(CreateTable(table, if_not_exists=True))
     inspector = sa.inspect(conn)
     for table in metadata.sorted_tables:
         present = {c["name"] for c in inspector.get_columns(table.name)}
@@ -199,8 +206,10 @@ def create_or_upgrade(conn: sa.Connection) -> None:
             if column.name not in present:
                 _add_column(conn, table, column)
         # An index on an added column: every row NULL there, nothing clashes.
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
         for index in table.indexes:
-            conn.execute(CreateIndex(index, if_not_exists=True))
+            if index.name not in indexes:
+                conn.execute(CreateIndex(index, if_not_exists=True))
 
 
 def _add_column(conn: sa.Connection, table: sa.Table, column: sa.Column[Any]) -> None:
