@@ -1,7 +1,7 @@
 """One, two and three daemons on one PostgreSQL database, saturated.
 
     python bench/scale.py [--feeds 3000] [--instances 1,2,3] [--seconds 60]
-                          [--interval 10] [--hosts 8]
+                          [--interval 10] [--hosts 8] [--concurrency 50]
 
 For each count of instances: a fresh schema; --feeds feeds on a loopback
 farm (tests/cluster.py) spread over --hosts addresses 127.0.0.2.., each
@@ -91,7 +91,8 @@ def run(count: int, args: argparse.Namespace, tmp: Path) -> str:
     farm, receivers = Farm(args.feeds, args.interval, match_every=50, hosts=hosts), Receivers()
     folder = tmp / f"n{count}"
     folder.mkdir()
-    config = write_config(folder, url, farm, receivers, interval=args.interval)
+    config = write_config(folder, url, farm, receivers, interval=args.interval,
+                          concurrency=args.concurrency)
     daemons = [Daemon(config, folder / f"d{i}.log").start() for i in range(count)]
     try:
         time.sleep(args.seconds / 3)
@@ -129,6 +130,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--interval", type=int, default=10)
     parser.add_argument("--hosts", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         for count in (int(n) for n in args.instances.split(",")):

@@ -6,7 +6,13 @@ real PostgreSQL; the daemons themselves in test_scaleout.py."""
 from __future__ import annotations
 
 import asyncio
+import json
+import time
+from pathlib import Path
 
+import pytest
+
+from monitor.cli import main
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.store import Instance, Store
 
@@ -103,3 +109,33 @@ async def test_a_job_runs_once_per_period_across_instances(database_url: str) ->
     finally:
         await a.close()
         await b.close()
+
+
+def test_status_lists_the_instances_and_what_each_holds(
+        tmp_path: Path, pg_schema_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """`status --json` and the table: each instance, live or dead (its
+    heartbeat older than instance_timeout), the feeds it polls, the alerts
+    it sends."""
+    now = time.time()
+
+    async def fill() -> None:
+        a = await Store.open(pg_schema_url, instance="web-1")
+        await a.sync_feeds([("f", "https://x/f", 900.0, now)])
+        await a.due_feeds(now, ["f"], 60)
+        await a.cluster.heartbeat(Instance("web-1", "web", 11, now - 60, now), ["f"],
+                                  now + 60, 3600)
+        await a.cluster.heartbeat(Instance("web-2", "web", 12, now - 60, now - 40), [],
+                                  now + 60, 3600)
+        await a.close()
+    asyncio.run(fill())
+    config = tmp_path / "monitor.toml"
+    config.write_text(f'[monitor]\ndatabase = "{pg_schema_url}"\n'
+                      'instance_timeout = "30s"\n', encoding="utf-8")
+    assert main(["status", "--json", "--config", str(config)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(i["id"], i["live"], i["feeds"], i["alerts_sending"])
+            for i in report["instances"]] == [("web-1", True, ["f"], 0),
+                                              ("web-2", False, [], 0)]
+    assert main(["status", "--config", str(config)]) == 0
+    table = capsys.readouterr().out
+    assert "web-1" in table and "live" in table and "dead" in table

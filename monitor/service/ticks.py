@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FIRST_CYCLE_REPORTED = 20  # never-polled feeds at start from which progress is logged
 PROGRESS_EVERY = 10.0      # seconds between two progress lines
-CLAIM_AHEAD = 2            # polls claimed at most, in [monitor] concurrency
+CLAIM_AHEAD = 4            # polls claimed at most, in [monitor] concurrency
 
 
 class Ticks:
