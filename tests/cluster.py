@@ -134,6 +134,7 @@ class Receivers:
     def __init__(self) -> None:
         self.got: Counter[str] = Counter()
         self.messages = 0
+        self.times: list[float] = []  # time.time() of each message
         self.lock = threading.Lock()
         receivers = self
 
@@ -146,6 +147,7 @@ class Receivers:
                 guids = GUID.findall(f"{body.get('title', '')}\n{body.get('message', '')}")
                 with receivers.lock:
                     receivers.messages += 1
+                    receivers.times.append(time.time())
                     receivers.got.update(dict.fromkeys(guids, 1))
                 self.send_response(200)
                 self.send_header("Content-Length", "2")
