@@ -388,3 +388,20 @@ async def test_bozo_but_usable_feed_shows_its_warning(world: WorldFactory) -> No
     row = await w.status("f")
     assert row["health"] == "ok" and row["error"] is None
     assert "not well-formed" in row["warning"]
+
+
+async def test_the_interval_counts_from_the_fetch_not_from_the_dispatch(
+        world: WorldFactory) -> None:
+    """A poll that waited 100 s for a fetch slot (hundreds of feeds due at
+    once) is next due an interval after its request, so that no feed is
+    fetched twice within one interval (issue 15: counted at the server)."""
+    w = await world(f="/f.xml")
+    w.server.route("/f.xml", body=rss("g1"))
+    w.ctx.bodies = asyncio.Semaphore(1)
+    await w.ctx.bodies.acquire()  # every slot taken
+    poll = asyncio.ensure_future(w.poll("f"))
+    await asyncio.sleep(0.05)
+    w.clock.advance(100)
+    w.ctx.bodies.release()
+    assert (await poll).result == "new"
+    assert (await w.state("f")).next_poll == later(100 + INTERVAL)

@@ -54,6 +54,7 @@ async def collect(settings: Settings, store: Store) -> dict[str, Any]:
              for s in await store.feeds()]
     dead = [history_row(a) for a in await store.history(limit=20, state="dead")]
     return {"config": str(settings.path), "timezone": settings.monitor.timezone,
+            "instances": await _instances(settings, store),
             "feeds": [f for f in feeds if f["configured"]],
             "outbox": await _outbox(settings, store),
             "oldest_pending": _iso(await store.oldest_pending()),
@@ -68,6 +69,18 @@ async def _failing(settings: Settings, store: Store) -> list[dict[str, Any]]:
              "notified": _iso(h.alerted)}
             for name, h in sorted((await store.channel_health()).items())
             if name in settings.channels and h.failing_since is not None]
+
+
+async def _instances(settings: Settings, store: Store) -> list[dict[str, Any]]:
+    """The daemons sharing the database: live (heartbeat within
+    instance_timeout) or dead (not yet noticed by a live one), and the feeds
+    each is polling and the alerts each is sending now."""
+    now = datetime.now(UTC).timestamp()
+    timeout = settings.monitor.instance_timeout.total_seconds()
+    return [{"id": i.id, "host": i.host, "pid": i.pid, "started": _iso(i.started),
+             "heartbeat": _iso(i.heartbeat), "heartbeat_age_s": round(now - i.heartbeat, 1),
+             "live": now - i.heartbeat <= timeout, "feeds": list(i.feeds),
+             "alerts_sending": i.alerts} for i in await store.cluster.instances()]
 
 
 async def _outbox(settings: Settings, store: Store) -> dict[str, dict[str, int]]:
@@ -108,6 +121,7 @@ def render_table(report: dict[str, Any]) -> str:
              f"{'FEED':32} {'HEALTH':9} {'EVERY':>6} {'LAST SUCCESS':16} {'ERRS':>4} "
              f"{'ITEMS':>6} {'NEXT POLL':16} LAST ERROR"]
     lines += [_feed_line(f, zone) for f in report["feeds"]]
+    lines += _instance_lines(report["instances"])
     lines += ["", "alerts (one per item and rule) by state, and the MESSAGES that carried them:",
               f"{'CHANNEL':20} {'PENDING':>8} {'SENT':>8} {'DEAD':>8} {'MESSAGES':>8}"]
     for channel, c in report["outbox"].items():
@@ -123,6 +137,18 @@ def render_table(report: dict[str, Any]) -> str:
         lines.append(f"dead: {alert['channel']} {alert['rule']} {cut(alert['title'], 50)} "
                      f"({alert['error']})")
     return "\n".join(lines)
+
+
+def _instance_lines(instances: Sequence[dict[str, Any]]) -> list[str]:
+    if not instances:
+        return []
+    lines = ["", f"{'INSTANCE':32} {'STATE':5} {'HEARTBEAT':>9} {'POLLING':>7} "
+             f"{'SENDING':>7} FEEDS"]
+    for i in instances:
+        lines.append(f"{cut(i['id'], 32):32} {'live' if i['live'] else 'dead':5} "
+                     f"{i['heartbeat_age_s']:8}s {len(i['feeds']):7} "
+                     f"{i['alerts_sending']:7} {cut(', '.join(i['feeds']), 60)}")
+    return lines
 
 
 def _feed_line(f: dict[str, Any], zone: ZoneInfo) -> str:

@@ -253,14 +253,15 @@ def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],
         problems.append(f"{path}: monitor.database: environment variable "
                         f"{missing.args[0]} is not set")
         database = ""
-    http, token = (_substituted(m, key, env, path, problems) for key in ("http", "http_token"))
+    http, token, instance = (_substituted(m, key, env, path, problems)
+                             for key in ("http", "http_token", "instance"))
     channels_file = str(resolved(path.parent / m.channels_file)) if m.channels_file else ""
     limits = fetch_limits(m.concurrency, m.per_host_concurrency, m.connect_timeout, m.timeout,
                           m.max_body, m.allow_private_networks)
     return MonitorSettings.model_construct(**dict(m) | {
         "database": database, "channels_file": channels_file, "fetch_limits": limits,
         "retry": RetryPolicy(retry_for=m.retry_for.total_seconds()),
-        "http": http, "http_token": token})
+        "http": http, "http_token": token, "instance": instance})
 
 
 def _substituted(m: MonitorModel, key: str, env: Mapping[str, str], path: Path,

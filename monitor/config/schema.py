@@ -92,6 +92,27 @@ class MonitorModel(_Model):
                             "loopback address.")
     channels_file: FilePath = Field("", description="An apprise text config (`tag = url` lines) "
                                "holding channel URLs; must not be readable by group/others.")
+    instance: str = Field("", max_length=200, description="This daemon's name among the "
+                          "instances sharing a PostgreSQL database (`status` lists them); "
+                          "`${ENV_VAR}` is substituted; empty: host:pid.")
+    instance_timeout: Duration = Field(timedelta(seconds=30), description="An instance whose "
+                                       "heartbeat (written every second) is older than this "
+                                       "is dead: the others release its feeds and alerts at "
+                                       "once (at least 3s).")
+    lease: Duration = Field(timedelta(seconds=60), description="How long a claim on a feed "
+                            "being polled or an alert being sent holds unless its instance "
+                            "renews it (it does, every heartbeat, while the work runs); at "
+                            "least `instance_timeout`.")
+
+    @pydantic.model_validator(mode="after")
+    def _timeouts(self) -> MonitorModel:
+        if self.instance_timeout < timedelta(seconds=3):
+            raise ValueError("instance_timeout must be at least 3s (the heartbeat is "
+                             "written every second)")
+        if self.lease < self.instance_timeout:
+            raise ValueError("lease must be at least instance_timeout: a live instance's "
+                             "claims would lapse between its renewals")
+        return self
 
 
 class ChannelModel(_Model):

@@ -163,7 +163,7 @@ def plan(policy: FloodPolicy, sent: Sequence[datetime], pending: Sequence[Pendin
     reason = "backlog" if all(p.backlog for p in catch_up) else "catch-up"
     units = [_digest(catch_up, reason)] if catch_up else []
     if policy.digest:
-        due, fire = _digest_due(policy, rest, now)
+        due, fire = _digest_due(policy, rest, sent, now)
         units += [_digest(due, "digest")] if due else []
         wakeups += [fire] if fire else []
     else:
@@ -192,15 +192,21 @@ def _digest(alerts: Sequence[Pending], reason: str) -> Planned:
     return Planned(tuple(p.id for p in ordered), "digest", reason)
 
 
-def _digest_due(policy: FloodPolicy, alerts: Sequence[Pending],
+def _digest_due(policy: FloodPolicy, alerts: Sequence[Pending], sent: Sequence[datetime],
                 now: datetime) -> tuple[list[Pending], datetime | None]:
     """All of `alerts` once the period of the oldest has ended, else the time
-    it ends."""
+    it ends. A straggler of a period whose digest already went (a message
+    sent at or after the period's end: an alert committed just after the
+    digest's claim, by a poll that began before the boundary) waits for the
+    next period, so that each period sends one digest, however many
+    instances deliver."""
     if not alerts:
         return [], None
     assert policy.digest is not None
     oldest = min(p.created for p in alerts)
     fire = next_digest(policy.digest, policy.timezone, oldest)
+    if any(at >= fire for at in sent):
+        fire = next_digest(policy.digest, policy.timezone, max(sent))
     return (list(alerts), None) if fire <= now else ([], fire)
 
 

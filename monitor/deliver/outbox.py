@@ -36,7 +36,9 @@ from monitor.render import Message, render_alert, render_digest, render_test
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
-CLAIM_LEASE = 300.0  # seconds one tick may hold alerts it is sending (see Store)
+# Seconds one tick may hold alerts it is sending (see Store), when nothing
+# renews the claim (the daemon passes [monitor] lease and renews it).
+CLAIM_LEASE = 300.0
 Outcome = Literal["sent", "dead", "retry"]
 
 
@@ -49,7 +51,8 @@ class Metrics(Protocol):
 
 async def deliver_due(store: Store, notifier: Notifier, channels: Channels,
                       now: datetime, metrics: Metrics | None = None, *,
-                      retry_now: bool = False, busy: MutableSet[str] | None = None) -> int:
+                      retry_now: bool = False, busy: MutableSet[str] | None = None,
+                      lease: float = CLAIM_LEASE) -> int:
     """Send what is due on every channel, concurrently; returns messages sent.
     `retry_now` (run --once) also retries alerts still waiting out a backoff.
 
@@ -58,7 +61,7 @@ async def deliver_due(store: Store, notifier: Notifier, channels: Channels,
     delays only its own channel; a busy channel's new alerts are released
     and wait for the next pass (one pass per channel keeps its order and
     rate limit)."""
-    due = await store.claim_due_alerts(now.timestamp(), CLAIM_LEASE, retry_now=retry_now)
+    due = await store.claim_due_alerts(now.timestamp(), lease, retry_now=retry_now)
     by_channel: dict[str, list[StoredAlert]] = {}
     for stored in due:
         by_channel.setdefault(stored.alert.channel, []).append(stored)

@@ -155,6 +155,10 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
         parsed = (None if result.not_modified or unchanged else
                   await _parse(ctx, feed, state, result))
         result = replace(result, body=b"")  # parsed: the body's memory goes with the slot
+    # The next poll counts from now, after the fetch, not from the dispatch:
+    # a poll that waited for a slot (hundreds due at once) would otherwise
+    # come back less than an interval after this request reached the server.
+    now = max(now, ctx.clock())
     base = after_fetch(state, result, now)
     policy = feed.policy
     if parsed is None:

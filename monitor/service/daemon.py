@@ -14,7 +14,11 @@ Ticks:
   without waiting for the last one: a slow channel holds only itself;
 - watch, every 2 s: reloads when a config or rule file changed;
 - gauges, every 5 s: outbox depth and feed health for /metrics;
-- retention, daily: prunes old items and alerts (`Store.prune`);
+- heartbeat, every second: this instance's row, the leases of its polls and
+  sends in flight renewed, and the claims of dead instances released (several
+  daemons on one PostgreSQL database; see store/instances.py);
+- retention, daily: prunes old items and alerts (`Store.prune`), once a day
+  across all instances;
 - watchdog (under systemd with WatchdogSec=): pings while dispatch ticks.
 A poll, a delivery or a reload that fails is logged and retried at the next
 tick; none of them stops the daemon.
@@ -24,8 +28,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
 import signal
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -38,6 +44,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor.config import Settings
+from monitor.errors import NewsmonitorError
 from monitor.models import FeedState
 from monitor.poll.fetcher import Fetcher, make_session
 from monitor.poll.outage import OutageWatch
@@ -56,7 +63,7 @@ from monitor.service.runtime import (
     snapshot,
 )
 from monitor.service.ticks import Ticks
-from monitor.store import Store
+from monitor.store import Instance, Store
 from monitor.web import Snapshot, WebServer
 
 log = logging.getLogger(__name__)
@@ -66,6 +73,7 @@ STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM (systemd waits
 # The ticks: (name: the method of `Ticks` and the job id, APScheduler's interval
 # trigger, first run in seconds from the start or None for one interval later).
 TICKS: tuple[tuple[str, dict[str, float], float | None], ...] = (
+    ("heartbeat", {"seconds": 1}, 0.0),
     ("dispatch", {"seconds": 1}, None),
     ("deliver_tick", {"seconds": 2}, None),
     ("watch", {"seconds": 2}, None),
@@ -96,21 +104,20 @@ class Daemon:
     _status: str = ""  # the last STATUS= sent
     ticks: Ticks = field(init=False)
     _reloader: Reloader = field(init=False)
+    instance: Instance = field(init=False)  # this daemon among those sharing the store
 
     def __post_init__(self) -> None:
         self.ticks, self._reloader = Ticks(self), Reloader(self)
+        self.instance = _instance(self.runtime.settings, self.clock().timestamp())
 
     # ---------------------------------------------------------- lifecycle
 
     async def _open(self) -> Context:
         settings = self.runtime.settings
         self.runtime.notifier.open()
-        self.store = await Store.open(settings.monitor.database, exclusive=True)
-        if "://" not in settings.monitor.database:
-            # A SQLite file has one daemon (the store's lock says so): claims
-            # left by a crash are void. (On PostgreSQL other instances may
-            # hold live ones; they expire.)
-            await self.store.release_all_claims()
+        self.store = await Store.open(settings.monitor.database, exclusive=True,
+                                      instance=self.instance.id)
+        await _void_claims(self.store, settings, self.instance.id, self.clock().timestamp())
         self._session = make_session(limits_of(settings), settings.monitor.user_agent)
         self.context = _context(self, self.store, self._session)
         await self.sync_feeds(settings)
@@ -127,6 +134,8 @@ class Daemon:
         if self.context is not None:
             self.context.pool.shutdown()
         if self.store is not None:
+            await _leave(self.store, self.instance.id, self.clock().timestamp())
+            log.info("database statements=%d", self.store.statements)
             await self.store.close()
 
     async def run_once(self) -> list[Outcome]:
@@ -274,6 +283,33 @@ class Daemon:
         if status != self._status:
             self._status = status
             systemd.notify(f"STATUS={status}")
+
+
+def _instance(settings: Settings, now: float) -> Instance:
+    """This daemon among the instances sharing the store: `[monitor]
+    instance`, or host:pid."""
+    host = socket.gethostname()
+    name = settings.monitor.instance or f"{host}:{os.getpid()}"
+    return Instance(name, host, os.getpid(), now, now)
+
+
+async def _void_claims(store: Store, settings: Settings, instance: str, now: float) -> None:
+    """At the start, the claims a crash left are void: all of them on a
+    SQLite file (one daemon: the store's lock says so); on PostgreSQL, ours
+    under the same `[monitor] instance` name (other instances hold live
+    ones; the heartbeat releases those of dead instances)."""
+    if "://" not in settings.monitor.database:
+        await store.cluster.release_all_claims()
+    await store.cluster.release_instance(instance, now, leave=False)
+
+
+async def _leave(store: Store, instance: str, now: float) -> None:
+    """At the stop, hand what we still hold (polls and sends cut short) to
+    the other instances now, not after instance_timeout."""
+    try:
+        await store.cluster.release_instance(instance, now, leave=True)
+    except NewsmonitorError as exc:
+        log.error("instance not removed error=%s", exc)
 
 
 def _context(daemon: Daemon, store: Store, session: Any) -> Context:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from monitor.config import FeedSettings
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FIRST_CYCLE_REPORTED = 20  # never-polled feeds at start from which progress is logged
 PROGRESS_EVERY = 10.0      # seconds between two progress lines
+CLAIM_AHEAD = 4            # polls claimed at most, in [monitor] concurrency
 
 
 class Ticks:
@@ -62,9 +64,17 @@ class Ticks:
         assert ctx is not None and store is not None
         d.last_tick = time.monotonic()
         enabled = {f.name: f for f in ctx.settings.feeds if f.enabled}
-        lease = ctx.settings.monitor.timeout.total_seconds() + 60
+        # Renewed every heartbeat while the poll runs (also while it waits
+        # for a fetch slot), so it need not cover the slowest poll.
+        lease = ctx.settings.monitor.lease.total_seconds()
+        # No more than this instance can start soon: a feed claimed waits
+        # here, not at another instance with free slots (several instances),
+        # and a crash strands few (taken over after instance_timeout).
+        room = CLAIM_AHEAD * ctx.settings.monitor.concurrency - len(self._in_flight)
+        if room <= 0:
+            return
         try:
-            due = await store.due_feeds(d.clock().timestamp(), enabled, lease)
+            due = await store.due_feeds(d.clock().timestamp(), enabled, lease, room)
         except NewsmonitorError as exc:
             log.error("dispatch failed error=%s", exc)
             return
@@ -112,7 +122,27 @@ class Ticks:
             return
         await _logged("delivery tick", delivery.deliver_due(
             d.store, d.runtime.notifier, d.runtime.channels, d.clock(), d.metrics,
-            retry_now=retry_now, busy=self._busy))
+            retry_now=retry_now, busy=self._busy,
+            lease=d.runtime.settings.monitor.lease.total_seconds()))
+
+    async def heartbeat(self) -> None:
+        """This instance is alive: its row written, the claims of its polls and
+        sends in flight renewed; instances silent for instance_timeout are
+        dead, and their claims released now (see store/instances.py)."""
+        d, store = self._daemon, self._daemon.store
+        if store is None:
+            return
+        settings, now = d.runtime.settings.monitor, d.clock().timestamp()
+        me = replace(d.instance, heartbeat=now)
+        try:
+            dead = await store.cluster.heartbeat(me, sorted(self._in_flight),
+                                         now + settings.lease.total_seconds(),
+                                         settings.instance_timeout.total_seconds())
+        except NewsmonitorError as exc:
+            log.error("heartbeat failed error=%s", exc)
+            return
+        for instance in dead:
+            log.warning("instance dead, its feeds and alerts released instance=%s", instance)
 
     async def gauges(self) -> None:
         d, store = self._daemon, self._daemon.store
@@ -134,8 +164,13 @@ class Ticks:
     async def retention(self) -> None:
         d = self._daemon
         assert d.store is not None
-        before = d.clock() - d.runtime.settings.monitor.retention
+        now = d.clock()
+        before = now - d.runtime.settings.monitor.retention
         try:
+            # Once a day across all instances sharing the database.
+            if not await d.store.cluster.claim_job("retention", now.date().isoformat(),
+                                           now.timestamp()):
+                return
             alerts, items = await d.store.prune(before.timestamp())
             log.info("pruned alerts=%d items=%d", alerts, items)
         except NewsmonitorError as exc:

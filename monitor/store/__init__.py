@@ -13,6 +13,8 @@ transaction's connection:
 - history.py: the send log, and the outbox as a record (status, history);
 - retention.py: what is pruned, and what never is;
 - channelhealth.py: each channel's failing run and notices (deliver/health.py).
+- instances.py: several daemons on one database (heartbeats, claims of the
+  dead released, jobs done once per period).
 
 Durability rules, written down here because they are the point of the store:
 - `record_items` inserts the new items and their alerts in ONE transaction:
@@ -44,6 +46,7 @@ from monitor.store import (
     channelhealth,
     feedstate,
     history,
+    instances,
     outbox,
     polls,
     retention,
@@ -52,37 +55,44 @@ from monitor.store import (
 )
 from monitor.store import views as views  # the web page's queries, through Store.view
 from monitor.store.batch import GroupCommit, in_turn
+from monitor.store.instances import Instance
 from monitor.store.lock import FileLock
 
 T = TypeVar("T")
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 Recorded = tuple[list[int], FeedState]  # what record_items returns
+__all__ = ["Cluster", "Instance", "Store", "views"]
 
 
 class Store:
     """The database. Open with `await Store.open(url)`; every method is one
-    transaction and raises StoreError (rolled back) on a database failure."""
+    transaction and raises StoreError (rolled back) on a database failure.
+    `instance`: the id this daemon's claims carry (see instances.py)."""
 
-    def __init__(self, engine: AsyncEngine, lock: FileLock | None = None) -> None:
-        self._engine, self._lock = engine, lock
-        # SQLite has one writer at a time; concurrent polls each holding a
-        # pooled connection would wait on its lock in the busy handler's
-        # sleeps, or fail with "database is locked" when the event loop is
-        # busy. Queue them here instead (PostgreSQL has row locks: no need).
+    def __init__(self, engine: AsyncEngine, lock: FileLock | None = None,
+                 instance: str | None = None) -> None:
+        self._engine, self._lock, self.instance = engine, lock, instance
+        self.cluster = Cluster(self, instance or "")
+        self.statements = 0  # sent to the database (bench/scale.py: queries per poll)
+        self.counted = lambda *_: setattr(self, "statements", self.statements + 1)
+        # SQLite has one writer: polls queue here rather than in its busy
+        # handler ("database is locked" when the loop is busy); PostgreSQL
+        # has row locks. Polls ending together are committed together.
         self._turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-        # record_items of polls that end together: those with items or
-        # alerts in turn, the quiet ones (a 304, the same body) in bulk.
         self._polls: GroupCommit[Write, Recorded] = GroupCommit(self._run, in_turn)
         self._quiet: GroupCommit[tuple[FeedState, polls.Poll | None], Recorded] = \
-            GroupCommit(self._run, _quiet_polls)
+            GroupCommit(self._run, _quiet_polls)  # a 304, the same body: in bulk
 
     @classmethod
-    async def open(cls, url: str, *, exclusive: bool = False) -> Store:
+    async def open(cls, url: str, *, exclusive: bool = False,
+                   instance: str | None = None) -> Store:
         """Connect (creating a SQLite file and its folder if needed) and create
         tables. `exclusive` (the daemon): a SQLite file is refused, with a
-        StoreError, while another daemon has it open (see lock.py)."""
+        StoreError, while another daemon has it open (see lock.py).
+        `instance`: the daemon's id, carried by its claims."""
         engine, lock = _engine(url, exclusive)
-        store = cls(engine, lock)
+        store = cls(engine, lock, instance)
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", store.counted)
         try:
             await store._run(lambda c: c.run_sync(schema.create_or_upgrade))
         except BaseException:
@@ -91,14 +101,17 @@ class Store:
         return store
 
     async def close(self) -> None:
+        await self.cluster.close()
         await self._engine.dispose()
         if self._lock is not None:
             self._lock.release()
 
-    async def _run(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """`fn` in one transaction; a database failure as StoreError."""
+    async def _run(self, fn: Callable[[AsyncConnection], Awaitable[T]],
+                   engine: AsyncEngine | None = None) -> T:
+        """`fn` in one transaction (on `engine`, default ours); errors as StoreError."""
         try:
-            async with self._turn or contextlib.nullcontext(), self._engine.begin() as conn:
+            async with (self._turn or contextlib.nullcontext(),
+                        (engine or self._engine).begin() as conn):
                 return await fn(conn)
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
@@ -118,9 +131,11 @@ class Store:
         found = await self.feeds([name])
         return found[0] if found else None
 
-    async def due_feeds(self, now: float, names: Iterable[str], lease: float) -> list[FeedState]:
-        """The feeds of `names` due at `now`, claimed until now + lease."""
-        return await self._run(lambda c: feedstate.due_feeds(c, now, names, lease))
+    async def due_feeds(self, now: float, names: Iterable[str], lease: float,
+                        limit: int | None = None) -> list[FeedState]:
+        """At most `limit` feeds of `names` due at `now`, claimed until now + lease."""
+        return await self._run(lambda c: feedstate.due_feeds(c, now, names, lease,
+                                                             self.instance, limit))
 
     async def poll_now(self, names: Sequence[str], now: float, *,
                        enable: bool = False) -> list[str]:
@@ -178,15 +193,12 @@ class Store:
     async def claim_due_alerts(self, now: float, lease: float, *,
                                retry_now: bool = False) -> list[StoredAlert]:
         """Pending alerts due at `now` (all with retry_now), claimed until now + lease."""
-        return await self._run(lambda c: outbox.claim_due(c, now, lease, retry_now=retry_now))
+        return await self._run(lambda c: outbox.claim_due(c, now, lease, retry_now=retry_now,
+                                                          instance=self.instance))
 
     async def release(self, ids: Sequence[int]) -> None:
         """End the claim on alerts this tick did not send (held, or after a failure)."""
         await self._run(lambda c: outbox.release(c, ids))
-
-    async def release_all_claims(self) -> None:
-        """At the start of a single instance: claims left by a crash are void."""
-        await self._run(outbox.release_all)
 
     async def pending_alerts(self, channel: str) -> list[StoredAlert]:
         return await self._run(lambda c: outbox.pending(c, channel))
@@ -286,3 +298,49 @@ def _engine(url: str, exclusive: bool) -> tuple[AsyncEngine, FileLock | None]:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas)
     return engine, lock
+
+
+class Cluster:
+    """The instances sharing the store (instances.py): `Store.cluster`."""
+
+    def __init__(self, store: Store, instance: str) -> None:
+        self._store, self._instance = store, instance
+        # The heartbeat's own connection on PostgreSQL: hundreds of polls
+        # waiting for the pool's connections must not delay it past
+        # instance_timeout (the others would think us dead and take over).
+        engine = store._engine
+        self._engine = (create_async_engine(engine.url, pool_size=1, max_overflow=0)
+                        if engine.dialect.name == "postgresql" else None)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+
+    async def heartbeat(self, me: Instance, polling: Sequence[str], lease_until: float,
+                        timeout: float) -> list[str]:
+        """`me` is alive: its row written, the claims of the feeds it is
+        `polling` and the alerts it is sending renewed to `lease_until`; the
+        claims of instances silent for `timeout` released. Returns the dead."""
+        async def go(conn: AsyncConnection) -> list[str]:
+            await instances.heartbeat(conn, me, polling, lease_until)
+            return await instances.release_dead(conn, me.heartbeat, timeout)
+        return await self._store._run(go, self._engine)
+
+    async def release_instance(self, instance: str, now: float, *, leave: bool) -> None:
+        """Void `instance`'s claims: at its start (a crash under the same name
+        left them), or when it stops (`leave`: its row removed too)."""
+        await self._store._run(lambda c: instances.leave(c, instance, now) if leave
+                      else instances.release(c, [instance], now))
+
+    async def release_all_claims(self) -> None:
+        """At the start of a single instance: claims left by a crash are void."""
+        await self._store._run(outbox.release_all)
+
+    async def instances(self) -> list[Instance]:
+        """The instances with a heartbeat row, and what each holds now."""
+        return await self._store._run(instances.instances)
+
+    async def claim_job(self, name: str, period: str, now: float) -> bool:
+        """True for the one instance to run job `name` for `period`."""
+        return await self._store._run(lambda c: instances.claim_job(
+            c, name, period, self._instance, now))

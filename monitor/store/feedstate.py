@@ -9,6 +9,7 @@ caller's transaction (the `Store` facade opens one per call).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,10 @@ from monitor.store.schema import chunks, feeds_t
 _SAVE_FEED = feeds_t.update().where(feeds_t.c.name == sa.bindparam("b_name"),
                                     feeds_t.c.url == sa.bindparam("b_url"))
 
-_FEED_COLUMNS = tuple(c.name for c in feeds_t.columns if c.name != "name")
+# FeedState's fields, not the table's columns: the claim columns
+# (claimed_by, ...) belong to the store, not to the poll.
+_FEED_COLUMNS = tuple(f.name for f in fields(FeedState) if f.name != "name")
+_STATE = sa.select(*(feeds_t.c[f.name] for f in fields(FeedState)))
 
 
 async def sync_feeds(conn: AsyncConnection,
@@ -48,32 +52,51 @@ async def sync_feeds(conn: AsyncConnection,
             await conn.execute(feeds_t.update().where(feeds_t.c.name == name).values(
                 url=url, current_url=url, etag=None, last_modified=None,
                 body_hash=None, disabled=None, failures=0, next_poll=first,
-                polled_once=False))
+                polled_once=False, claimed_by=None))
 
 
 async def feeds(conn: AsyncConnection, names: Iterable[str] | None = None) -> list[FeedState]:
     """The feeds of `names` (every feed when None), by name."""
-    query = sa.select(feeds_t).order_by(feeds_t.c.name)
+    query = _STATE.order_by(feeds_t.c.name)
     if names is not None:
         query = query.where(feeds_t.c.name.in_(list(names)))
     return [FeedState(**row._asdict()) for row in (await conn.execute(query)).all()]
 
 
 async def due_feeds(conn: AsyncConnection, now: float, names: Iterable[str],
-                    lease: float) -> list[FeedState]:
-    """The feeds of `names` due at `now`, claimed: their next_poll moves to
-    now + lease so that a second dispatcher (or instance) skips them."""
-    query = (sa.select(feeds_t).where(feeds_t.c.name.in_(list(names)),
-                                      feeds_t.c.next_poll <= now,
-                                      feeds_t.c.disabled.is_(None))
-             .order_by(feeds_t.c.next_poll))
+                    lease: float, instance: str | None = None,
+                    limit: int | None = None) -> list[FeedState]:
+    """The feeds of `names` due at `now`, claimed by `instance`: their
+    next_poll moves to now + lease so that a second dispatcher (or instance)
+    skips them; the holder renews the lease while the poll runs (`renew`).
+    At most `limit`, the most overdue first."""
+    query = (_STATE.where(feeds_t.c.name.in_(list(names)),
+                          feeds_t.c.next_poll <= now,
+                          feeds_t.c.disabled.is_(None))
+             .order_by(feeds_t.c.next_poll).limit(limit))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     due = [FeedState(**r._asdict()) for r in (await conn.execute(query)).all()]
-    if due:
-        await conn.execute(feeds_t.update().where(
-            feeds_t.c.name.in_([f.name for f in due])).values(next_poll=now + lease))
+    for chunk in chunks([f.name for f in due]):
+        await conn.execute(feeds_t.update().where(feeds_t.c.name.in_(chunk))
+                           .values(next_poll=now + lease, claimed_by=instance))
     return due
+
+
+async def renew(conn: AsyncConnection, names: Sequence[str], until: float,
+                instance: str) -> None:
+    """Extend `instance`'s claim on the feeds of `names` (polls still running)
+    to `until`: a slow feed is never polled by a second instance meanwhile."""
+    for chunk in chunks(list(names)):
+        mine = sa.select(feeds_t.c.name).where(
+            feeds_t.c.name.in_(chunk), feeds_t.c.claimed_by == instance,
+            feeds_t.c.next_poll < until)
+        if conn.dialect.name == "postgresql":
+            # A row locked now is being saved by its poll (its claim ends):
+            # skipped, not waited for (no lock-order deadlock with the polls).
+            mine = mine.with_for_update(skip_locked=True)
+        await conn.execute(feeds_t.update().where(feeds_t.c.name.in_(mine.scalar_subquery()))
+                           .values(next_poll=until))
 
 
 async def poll_now(conn: AsyncConnection, names: Sequence[str], now: float, *,
@@ -109,4 +132,5 @@ def _feed_params(state: FeedState) -> dict[str, Any]:
     key, from `state`; the key as b_name and the polled URL as b_url."""
     params = {name: getattr(state, name) for name in _FEED_COLUMNS}
     params["b_name"], params["b_url"] = state.name, state.url
+    params["claimed_by"] = None  # the poll is over: the claim with it
     return params

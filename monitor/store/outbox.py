@@ -28,6 +28,7 @@ from monitor.store.schema import alerts_t, attempts_t, chunks, dt, ts
 
 _STORY_LOCKS = 64  # buckets of stories, each an advisory lock (see queue)
 _STORY_LOCK_SPACE = 7388  # their classid: the two-key advisory locks of newsmonitor
+_CLAIM_LOCK_SPACE = 7389  # claim_due's lock (key 0)
 
 # Built once, one per dialect (ON CONFLICT is the dialect's own); RETURNING,
 # not rowcount: drivers disagree on rowcount for ON CONFLICT.
@@ -105,38 +106,65 @@ async def _lock_stories(conn: AsyncConnection, stories: Sequence[str | None]) ->
 
 
 async def claim_due(conn: AsyncConnection, now: float, lease: float, *,
-                    retry_now: bool = False) -> list[StoredAlert]:
+                    retry_now: bool = False, instance: str | None = None
+                    ) -> list[StoredAlert]:
     """Pending alerts whose next attempt is due (every pending one with
-    retry_now), claimed until now + lease: another delivery tick or
-    instance skips them until they are marked sent or failed, released,
-    or the lease runs out (a crash mid-send: delivered again, at least once).
+    retry_now), claimed by `instance` until now + lease: another delivery
+    tick or instance skips them until they are marked sent or failed,
+    released, or the lease runs out (a crash mid-send: delivered again, at
+    least once); the holder renews the lease while it sends (`renew`).
+
+    A channel is claimed whole: a channel with an alert claimed by someone
+    else is skipped entirely, so that one instance plans each channel's
+    digest, summary or catch-up, and its order and rate limit hold across
+    instances. On PostgreSQL the claims of all instances are serialised by
+    an advisory lock for this (row locks alone would split a channel).
     """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:space, 0)"),
+                           {"space": _CLAIM_LOCK_SPACE})
+    held = (sa.select(alerts_t.c.channel).where(
+        alerts_t.c.state == "pending", alerts_t.c.claimed_until >= now)
+        .distinct().scalar_subquery())
     query = (sa.select(alerts_t).where(
         alerts_t.c.state == "pending",
-        sa.or_(alerts_t.c.claimed_until.is_(None), alerts_t.c.claimed_until < now))
+        sa.or_(alerts_t.c.claimed_until.is_(None), alerts_t.c.claimed_until < now),
+        alerts_t.c.channel.not_in(held))
         .order_by(alerts_t.c.id))
     if not retry_now:
         query = query.where(alerts_t.c.next_attempt <= now)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
     due = [stored(r) for r in (await conn.execute(query)).all()]
     for chunk in chunks([s.alert.id for s in due]):
         await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(chunk))
-                           .values(claimed_until=now + lease))
+                           .values(claimed_until=now + lease, claimed_by=instance))
     return due
+
+
+async def renew(conn: AsyncConnection, until: float, instance: str) -> None:
+    """Extend `instance`'s claims on the alerts it is sending to `until`."""
+    mine = sa.select(alerts_t.c.id).where(
+        alerts_t.c.claimed_by == instance, alerts_t.c.state == "pending",
+        alerts_t.c.claimed_until.is_not(None))
+    if conn.dialect.name == "postgresql":
+        # A row locked now is being marked sent or failed (its claim ends):
+        # skipped, not waited for, so that this update and a delivery's
+        # updates of the same rows in another order never deadlock.
+        mine = mine.with_for_update(skip_locked=True)
+    await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(mine.scalar_subquery()))
+                       .values(claimed_until=until))
 
 
 async def release(conn: AsyncConnection, ids: Sequence[int]) -> None:
     """End the claim on alerts this tick did not send (held, or after a failure)."""
     for chunk in chunks(list(ids)):
         await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(chunk))
-                           .values(claimed_until=None))
+                           .values(claimed_until=None, claimed_by=None))
 
 
 async def release_all(conn: AsyncConnection) -> None:
     """At the start of a single instance: claims left by a crash are void."""
     await conn.execute(alerts_t.update().where(
-        alerts_t.c.claimed_until.is_not(None)).values(claimed_until=None))
+        alerts_t.c.claimed_until.is_not(None)).values(claimed_until=None, claimed_by=None))
 
 
 async def pending(conn: AsyncConnection, channel: str) -> list[StoredAlert]:
@@ -152,7 +180,7 @@ async def mark_sent(conn: AsyncConnection, ids: Sequence[int], kind: str, now: f
     empty); the facade logs the send in the same transaction (history.py)."""
     await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(list(ids))).values(
         state="sent", delivered=now, attempts=alerts_t.c.attempts + 1, kind=kind,
-        last_error=None, claimed_until=None))
+        last_error=None, claimed_until=None, claimed_by=None))
     await conn.execute(attempts_t.insert(), [
         {"alert_id": i, "at": now, "ok": True, "error": None} for i in ids])
 
@@ -167,7 +195,7 @@ async def mark_failed(conn: AsyncConnection, ids: Sequence[int], error: str, now
                               "done_urls": ",".join(sorted(done_urls)),
                               "first_failure": sa.func.coalesce(
                                   alerts_t.c.first_failure, now),
-                              "claimed_until": None}
+                              "claimed_until": None, "claimed_by": None}
     values.update(state="dead") if retry_at is None else values.update(
         next_attempt=retry_at)
     await conn.execute(alerts_t.update().where(alerts_t.c.id.in_(list(ids)))

@@ -43,6 +43,10 @@ feeds_t = sa.Table(
     sa.Column("polled_once", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("disabled", sa.String),                      # reason, e.g. "410 Gone"
     sa.Column("health_alerted", sa.Float),                 # last feed-health alert
+    # The instance polling the feed now (see instances_t): set by due_feeds,
+    # cleared when the poll is saved; a dead instance's claims are released
+    # by the others at once instead of when the lease (next_poll) runs out.
+    sa.Column("claimed_by", sa.String),
 )
 
 items_t = sa.Table(
@@ -80,6 +84,8 @@ alerts_t = sa.Table(
     # Set while one delivery tick (of one instance) works on the alert: others
     # skip it until then, so two instances never send it at once.
     sa.Column("claimed_until", sa.Float),
+    # The instance holding that claim (see instances_t and feeds.claimed_by).
+    sa.Column("claimed_by", sa.String),
     # When delivery first failed: retries go on for retry_for from then.
     sa.Column("first_failure", sa.Float),
     # Item.story: the same article seen in another feed is not alerted again
@@ -101,6 +107,31 @@ attempts_t = sa.Table(
 sends_t = sa.Table(
     "sends", metadata,
     sa.Column("channel", sa.String, nullable=False, index=True),
+    sa.Column("at", sa.Float, nullable=False),
+)
+
+
+# One row per running daemon (several share a PostgreSQL database): its
+# heartbeat, written every few seconds, says it is alive; one whose heartbeat
+# is older than [monitor] instance_timeout is dead, and the first live one to
+# notice releases its claims (store/instances.py).
+instances_t = sa.Table(
+    "instances", metadata,
+    sa.Column("id", sa.String, primary_key=True),          # host:pid, or [monitor] instance
+    sa.Column("host", sa.String, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started", sa.Float, nullable=False),
+    sa.Column("heartbeat", sa.Float, nullable=False),
+)
+
+# Work done once per period across all instances (retention, ...): the row
+# holds the last period done; an instance does the job only when it moves
+# the row to the current period itself (store/instances.py claim_job).
+jobs_t = sa.Table(
+    "jobs", metadata,
+    sa.Column("name", sa.String, primary_key=True),
+    sa.Column("period", sa.String, nullable=False),
+    sa.Column("done_by", sa.String, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
 )
 
@@ -159,8 +190,15 @@ def create_or_upgrade(conn: sa.Connection) -> None:
     # IF NOT EXISTS, and a column another process added meanwhile is no
     # error: two processes opening one SQLite file at once (the daemon
     # starting while `status` runs) must not fail on each other's DDL.
+    # Only what is missing: even CREATE INDEX IF NOT EXISTS takes a SHARE
+    # lock on its table first, and an instance starting while others write
+    # would deadlock with them (locks on feeds, then alerts, against a poll
+    # writing feeds and alerts), and fail to start.
+    inspector = sa.inspect(conn)
+    tables = set(inspector.get_table_names())
     for table in metadata.sorted_tables:
-        conn.execute(CreateTable(table, if_not_exists=True))
+        if table.name not in tables:
+            conn.execute(CreateTable(table, if_not_exists=True))
     inspector = sa.inspect(conn)
     for table in metadata.sorted_tables:
         present = {c["name"] for c in inspector.get_columns(table.name)}
@@ -168,8 +206,10 @@ def create_or_upgrade(conn: sa.Connection) -> None:
             if column.name not in present:
                 _add_column(conn, table, column)
         # An index on an added column: every row NULL there, nothing clashes.
+        indexes = {i["name"] for i in inspector.get_indexes(table.name)}
         for index in table.indexes:
-            conn.execute(CreateIndex(index, if_not_exists=True))
+            if index.name not in indexes:
+                conn.execute(CreateIndex(index, if_not_exists=True))
 
 
 def _add_column(conn: sa.Connection, table: sa.Table, column: sa.Column[Any]) -> None:
