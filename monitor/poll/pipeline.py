@@ -36,8 +36,10 @@ from monitor.poll.outage import OutageWatch, victims
 from monitor.poll.parser import ParsedFeed
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.states import after_fetch, failed, scheduled
+from monitor.poll.stories import attach
 from monitor.store import Store
 from monitor.store.polls import Poll
+from monitor.stories import StoryIndex
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -78,6 +80,9 @@ class Context:
     # max_body each) in memory, not a thousand. Default: [monitor] concurrency.
     bodies: asyncio.Semaphore | None = None
     outage: OutageWatch = field(default_factory=OutageWatch)
+    # The daemon's story index (poll/stories.py); None: items join no story,
+    # and the outbox folds only one article seen in several feeds.
+    stories: StoryIndex | None = None
 
     def __post_init__(self) -> None:
         if self.bodies is None:
@@ -92,6 +97,7 @@ class Polled:
     state: FeedState
     items: tuple[Item, ...] = ()        # every item of the document (seen ones touched)
     alerts: tuple[Alert, ...] = ()      # for the new items, and health notices
+    edited: tuple[Item, ...] = ()       # known items whose text changed
 
 
 async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outcome:
@@ -104,7 +110,8 @@ async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outco
     elapsed = asyncio.get_running_loop().time() - started
     queued, stored = await ctx.store.record_items(
         polled.state, polled.items, polled.alerts, now.timestamp(), due_now=due_now,
-        poll=_poll_row(polled, now, elapsed))
+        poll=_poll_row(polled, now, elapsed), follow_up=_follow_ups(ctx.settings),
+        edited=polled.edited)
     return _recorded(polled, len(queued), stored, elapsed)
 
 
@@ -176,14 +183,23 @@ async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: F
     unseen = await ctx.store.unseen(feed.name, [item.id for item in parsed.items])
     # Feeds list the newest item first; alert in the order things happened.
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
+    # Every new item joins a story (the backlog of a first poll too: later
+    # reports of its stories are not news either).
+    new_items = attach(ctx.stories, new_items, ctx.clock())
+    joined = {item.id: item for item in new_items}
     # First poll of a feed: its backlog is history, not news (no flood on the
     # first start), unless the user asked for it with alert_existing.
     silent = not old.polled_once and not feed.alert_existing
     alerts = [] if silent else make_alerts(ctx.settings, ctx.matcher, feed, new_items)
+    edited = await ctx.store.edited(feed.name, [i for i in parsed.items if i.id not in unseen])
+    if not silent:
+        alerts += [replace(alert, note="updated")
+                   for alert in make_alerts(ctx.settings, ctx.matcher, feed, edited)]
     rules = tuple(dict.fromkeys((a.item.id, a.match.rule) for a in alerts))
     outcome = Outcome(feed.name, "new" if new_items else "no_new_items", len(new_items),
                       rules=tuple(rule for _, rule in rules))
-    return Polled(outcome, state, parsed.items, tuple(alerts))
+    items = tuple(joined.get(item.id, item) for item in parsed.items)
+    return Polled(outcome, state, items, tuple(alerts), tuple(edited))
 
 
 def _with_health(ctx: Context, feed: FeedSettings, polled: Polled, now: datetime) -> Polled:
@@ -215,6 +231,12 @@ async def _after_outage(ctx: Context, state: FeedState, polled: Polled) -> tuple
         log.warning("network back, polling now the feeds that could not connect feeds=%d",
                     len(names))
     return names
+
+
+def _follow_ups(settings: Settings) -> dict[str, int]:
+    """channel → story_updates, for the channels that want follow-ups."""
+    return {name: channel.story_updates for name, channel in settings.channels.items()
+            if channel.story_updates}
 
 
 def _poll_row(polled: Polled, now: datetime, elapsed: float) -> Poll | None:

@@ -45,6 +45,7 @@ from monitor.poll.parser import make_pool
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.pipeline import Context, Outcome, poll_feed
 from monitor.poll.schedule import HostBackoff
+from monitor.poll.stories import open_index, story_settings
 from monitor.service import systemd
 from monitor.service.metrics import Metrics
 from monitor.service.reload import Reloader
@@ -113,6 +114,8 @@ class Daemon:
             await self.store.release_all_claims()
         self._session = make_session(limits_of(settings), settings.monitor.user_agent)
         self.context = _context(self, self.store, self._session)
+        self.context.stories = await open_index(
+            self.store, story_settings(settings.monitor), self.clock())
         await self.sync_feeds(settings)
         self.fingerprint = config_fingerprint(settings)
         return self.context

@@ -9,8 +9,10 @@ transaction's connection:
 - schema.py: the tables, their creation and upgrade, the engine's URL;
 - feedstate.py: each feed's schedule and poll state (FeedState);
 - seen.py: the items each feed has listed (deduplication);
+- record.py: what one poll changes, in one transaction;
 - outbox.py: the alerts and their delivery state;
 - history.py: the send log, and the outbox as a record (status, history);
+- stories.py: each item's story, a story's sources, follow-ups;
 - retention.py: what is pruned, and what never is.
 
 Durability rules, written down here because they are the point of the store:
@@ -28,8 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,9 +40,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from monitor.errors import StoreError
 from monitor.models import Alert, FeedState, Item, StoredAlert
-from monitor.store import feedstate, history, outbox, polls, retention, schema, seen
+from monitor.store import (
+    feedstate,
+    history,
+    outbox,
+    polls,
+    record,
+    retention,
+    schema,
+    seen,
+    stories,
+)
 from monitor.store import views as views  # the web page's queries, through Store.view
 from monitor.store.lock import FileLock
+from monitor.store.stories import StoredItem as StoredItem
+from monitor.store.stories import Story as Story
 
 T = TypeVar("T")
 
@@ -134,32 +147,39 @@ class Store:
         """The ids among `item_ids` that this feed has never recorded."""
         return await self._run(lambda c: seen.unseen(c, feed, item_ids))
 
+    async def edited(self, feed: str, items: Sequence[Item]) -> list[Item]:
+        """The known items of `items` whose text changed, with their story."""
+        return await self._run(lambda c: seen.edited(c, feed, items))
+
     async def record_items(self, state: FeedState, items: Sequence[Item],
                            alerts: Sequence[Alert], now: float, *,
-                           due_now: Sequence[str] = (), poll: polls.Poll | None = None
-                           ) -> tuple[list[int], FeedState]:
+                           due_now: Sequence[str] = (), poll: polls.Poll | None = None,
+                           follow_up: Mapping[str, int] | None = None,
+                           edited: Sequence[Item] = ()) -> tuple[list[int], FeedState]:
         """Everything one poll changes, in ONE transaction: the feed's new
         state, the document's items (new ones inserted, known ones touched),
         the alerts (an item's only if the item really was new here: a
         concurrent instance may have recorded it first; alerts of no listed
         item, such as feed-health notices, always), and the feeds `due_now`
         made due at once (after our own network outage), and the `poll`
-        itself (for the web page's charts). Returns the ids of the alerts
-        queued and the feed's state as stored."""
-        async def go(conn: AsyncConnection) -> tuple[list[int], FeedState]:
-            fresh = await seen.record(conn, state.name, items, now)
-            await seen.touch(conn, state.name, [i.id for i in items if i.id not in fresh], now)
-            new_state = replace(state, items_seen=state.items_seen + len(fresh),
-                                last_new_item=now if fresh else state.last_new_item)
-            await feedstate.save_feed(conn, new_state)
-            listed = {i.id for i in items}
-            kept = [a for a in alerts if a.item.id in fresh or a.item.id not in listed]
-            queued = await outbox.queue(conn, kept, now)
-            await feedstate.poll_now(conn, due_now, now)
-            if poll is not None:
-                await polls.record(conn, state.name, poll)
-            return queued, new_state
-        return await self._run(go)
+        itself (for the web page's charts), the story follow-ups due
+        (`follow_up`: channel → story_updates), and the `edited` items' new
+        text (see record.py). Returns the ids of the alerts queued and the
+        feed's state as stored."""
+        return await self._run(lambda c: record.record_poll(
+            c, state, items, alerts, now, due_now=due_now, poll=poll,
+            follow_up=follow_up or {}, edited=edited))
+
+    # ----------------------------------------------------------- stories (stories.py)
+
+    async def rebuild_stories(self, since: float, attach: Callable[[StoredItem], str]) -> int:
+        """Each item first seen since `since`, in order, through `attach` (the
+        story index); see stories.rebuild. Returns how many items."""
+        return await self._run(lambda c: stories.rebuild(c, since, attach))
+
+    async def stories(self, since: float, rule: str | None = None) -> list[Story]:
+        """Stories with an item first seen since `since`, newest first."""
+        return await self._run(lambda c: stories.recent(c, since, rule))
 
     # ----------------------------------------------------------- outbox (outbox.py)
 
@@ -170,7 +190,8 @@ class Store:
     async def claim_due_alerts(self, now: float, lease: float, *,
                                retry_now: bool = False) -> list[StoredAlert]:
         """Pending alerts due at `now` (all with retry_now), claimed until now + lease."""
-        return await self._run(lambda c: outbox.claim_due(c, now, lease, retry_now=retry_now))
+        return await self._run(lambda c: stories.sourced(
+            c, outbox.claim_due(c, now, lease, retry_now=retry_now)))
 
     async def release(self, ids: Sequence[int]) -> None:
         """End the claim on alerts this tick did not send (held, or after a failure)."""
@@ -214,7 +235,8 @@ class Store:
 
     async def history(self, rule: str | None = None, channel: str | None = None,
                       limit: int = 50, state: str | None = None) -> list[StoredAlert]:
-        return await self._run(lambda c: history.history(c, rule, channel, limit, state))
+        return await self._run(lambda c: stories.sourced(
+            c, history.history(c, rule, channel, limit, state)))
 
     async def outbox_counts(self) -> dict[tuple[str, str], int]:
         """(channel, state) → number of alerts."""

@@ -9,6 +9,7 @@ retention.py). Each function runs in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.models import Item
 from monitor.store.schema import chunks, items_t, ts
+
+SUMMARY = 2000  # characters of a summary kept: plenty to group and to tell an edit
 
 # The statements of the poll path, built once: SQLAlchemy caches a
 # statement's compiled form, but building the statement and computing its
@@ -51,7 +54,8 @@ async def record(conn: AsyncConnection, feed: str, items: Sequence[Item],
         return set()
     rows = [{"feed": feed, "item_id": item.id, "title": item.title[:1000],
              "link": item.link[:2000], "published": ts(item.published),
-             "first_seen": now, "last_seen": now} for item in items]
+             "first_seen": now, "last_seen": now, "summary": item.summary[:SUMMARY],
+             "story_id": item.story_id} for item in items]
     # One executemany; SQLAlchemy batches it into multi-row INSERTs
     # ("insertmanyvalues") on SQLite and psycopg alike.
     insert_ = _INSERT_PG if conn.dialect.name == "postgresql" else _INSERT_SQLITE
@@ -63,3 +67,29 @@ async def touch(conn: AsyncConnection, feed: str, ids: Sequence[str], now: float
     """Items still present in the document: dedup still needs them (see retention)."""
     for chunk in chunks(list(ids)):
         await conn.execute(_TOUCH, {"b_feed": feed, "b_ids": chunk, "b_now": now})
+
+
+async def edited(conn: AsyncConnection, feed: str, items: Sequence[Item]) -> list[Item]:
+    """The items of `items` whose title or summary changed since recorded,
+    each with its stored story. An item recorded before summaries were kept
+    (NULL) is compared by title only."""
+    known = {item.id: item for item in items}
+    found: list[Item] = []
+    for chunk in chunks(list(known)):
+        rows = await conn.execute(sa.select(
+            items_t.c.item_id, items_t.c.title, items_t.c.summary, items_t.c.story_id).where(
+            items_t.c.feed == feed, items_t.c.item_id.in_(chunk)))
+        for row in rows:
+            item = known[row.item_id]
+            if (row.title != item.title[:1000]
+                    or row.summary not in (None, item.summary[:SUMMARY])):
+                found.append(replace(item, story_id=row.story_id))
+    return found
+
+
+async def revise(conn: AsyncConnection, feed: str, items: Sequence[Item]) -> None:
+    """Edited items: their new text, so that the edit is told once."""
+    for item in items:
+        await conn.execute(items_t.update().where(
+            items_t.c.feed == feed, items_t.c.item_id == item.id).values(
+            title=item.title[:1000], summary=item.summary[:SUMMARY]))
