@@ -143,8 +143,11 @@ async def follow_ups(conn: AsyncConnection, stories: Sequence[str],
         if len(others) >= thresholds[first.channel]:
             # The newest item carries it: (feed, item, rule, channel) is
             # free there, since the story's key kept that item from alerting.
+            # It shows that item, and the story's other sources beside it.
             latest = replace(_item(members[-1]).item, story_id=row.story)
-            due.append(replace(first, item=latest, id=0, note=FOLLOW_UP, sources=others))
+            beside = tuple(dict.fromkeys(m.feed for m in members if m.feed != latest.feed))
+            due.append(replace(first, item=latest, feed_title=latest.feed, id=0,
+                               note=FOLLOW_UP, sources=beside))
     return due
 
 
