@@ -88,7 +88,9 @@ def test_one_story_from_three_outlets_alerts_once_per_channel_and_rule(
                   "daily": {"url": digests.webhook("/daily"), "digest": "1d"}},
         feeds=[{"name": name, "url": feed.url(path), "alert_existing": True}
                for name, path in OUTLETS.items()],
-        rules=[{"name": "carrefour", "any": ["Carrefour"], "channels": ["hook", "daily"]}])
+        rules=[{"name": "carrefour", "any": ["Carrefour"], "channels": ["hook", "daily"]},
+               # Matches franceinfo's report first (its summary), then the re-titled one.
+               {"name": "retrait", "any": ["retire"], "channels": ["hook"]}])
     run = ["run", "--once", "--config", str(config)]
 
     serve(feed, [ECHOS], [WEATHER], [FOOTBALL])
@@ -102,10 +104,12 @@ def test_one_story_from_three_outlets_alerts_once_per_channel_and_rule(
     assert len(receiver.posts()) == 1
     serve(feed, [ECHOS], [MONDE, WEATHER], [FRANCEINFO, FOOTBALL])
     assert main(run) == 0
+    # A rule that matches the story for the first time alerts for that rule.
     posts = receiver.posts()
-    assert len(posts) == 2
-    assert "follow-up" in posts[1]["message"]
-    assert "Les Echos" in posts[1]["message"] and "Le Monde" in posts[1]["message"]
+    assert [p["title"] for p in posts[1:]] == [
+        f"[newsmonitor] retrait: {FRANCEINFO[1]}", f"[newsmonitor] carrefour: {FRANCEINFO[1]}"]
+    assert "follow-up" in posts[2]["message"] and "follow-up" not in posts[1]["message"]
+    assert "Les Echos" in posts[2]["message"] and "Le Monde" in posts[2]["message"]
 
     # A re-titled item with a new guid does not re-alert; the item edited so
     # that it newly matches alerts once, marked updated.
@@ -114,8 +118,8 @@ def test_one_story_from_three_outlets_alerts_once_per_channel_and_rule(
     serve(feed, [RETITLED, ECHOS], [MONDE, WEATHER_EDITED_AGAIN], [FRANCEINFO, FOOTBALL])
     assert main(run) == 0
     posts = receiver.posts()
-    assert [p["title"] for p in posts[2:]] == [f"[newsmonitor] carrefour: {WEATHER[1]}"]
-    assert "updated" in posts[2]["message"]
+    assert [p["title"] for p in posts[3:]] == [f"[newsmonitor] carrefour: {WEATHER[1]}"]
+    assert "updated" in posts[3]["message"]
 
     stories = cli_json("stories", "--config", str(config), "--rule", "carrefour",
                        capsys=capsys)
@@ -124,7 +128,10 @@ def test_one_story_from_three_outlets_alerts_once_per_channel_and_rule(
     assert [i["title"] for i in carrefour["items"]] == [
         ECHOS[1], MONDE[1], FRANCEINFO[1], RETITLED[1]]
     assert {(a["rule"], a["channel"]) for a in carrefour["alerted"]} == {
-        ("carrefour", "hook"), ("carrefour", "daily")}
+        ("carrefour", "hook"), ("carrefour", "daily"), ("retrait", "hook")}
+    assert main(["stories", "--config", str(config)]) == 0
+    text = capsys.readouterr().out
+    assert "sources: Les Echos, Le Monde, franceinfo  rules: carrefour, retrait" in text
     history = cli_json("history", "--config", str(config), "--channel", "hook",
                        capsys=capsys)
     first = next(row for row in history if row["title"] == ECHOS[1])

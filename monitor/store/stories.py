@@ -127,9 +127,9 @@ async def follow(conn: AsyncConnection, items: Sequence[Item], fresh: Set[str],
 async def follow_ups(conn: AsyncConnection, stories: Sequence[str],
                      thresholds: Mapping[str, int]) -> list[Alert]:
     """The follow-ups due for `stories`, which items just joined: one per
-    first alert of the story on a channel whose `story_updates` (here
-    `thresholds`) further sources have now joined. The outbox key of a
-    follow-up (`<story>:follow-up`) makes it the only one."""
+    alert of the story on a channel once `story_updates` (here `thresholds`)
+    further sources (feeds not in the story when it alerted) have joined.
+    The outbox key of a follow-up (`<story>:follow-up`) makes it the only one."""
     if not stories or not thresholds:
         return []
     query = sa.select(alerts_t).where(alerts_t.c.story.in_(list(stories)),
@@ -139,8 +139,10 @@ async def follow_ups(conn: AsyncConnection, stories: Sequence[str],
         first = alert_from_row(row)
         members = (await conn.execute(sa.select(items_t).where(
             items_t.c.story_id == row.story).order_by(items_t.c.first_seen))).all()
-        others = tuple(dict.fromkeys(m.feed for m in members if m.feed != first.item.feed))
-        if len(others) >= thresholds[first.channel]:
+        # Further sources: feeds that joined after the alert, not before it.
+        before = {m.feed for m in members if m.first_seen <= row.created} | {first.item.feed}
+        further = {m.feed for m in members if m.feed not in before}
+        if len(further) >= thresholds[first.channel]:
             # The newest item carries it: (feed, item, rule, channel) is
             # free there, since the story's key kept that item from alerting.
             # It shows that item, and the story's other sources beside it.
