@@ -17,6 +17,14 @@ from tests.smtp import LoopbackSMTP
 
 AMPERE = ("a1", "Renault va liquider sa filiale Ampère")
 OTHER = ("o1", "Météo : un week-end ensoleillé")
+# Five items that are five stories (issue 12 alerts a story once).
+FIVE_STORIES = [
+    "Ampere et Renault ouvrent une usine de batteries géante à Douai avec 1 200 emplois",
+    "Ampere : Renault nomme Philippe Brunet directeur technique de la filiale électrique",
+    "Nissan entre au capital d'Ampere à hauteur de 15 %, annonce Renault",
+    "Ampere et Renault dévoilent la Twingo électrique vendue moins de 20 000 euros en 2026",
+    "Grève chez Ampere : Renault suspend la production de l'usine de Cléon pendant trois jours",
+]
 
 
 def write_config(tmp: Path, feed_url: str, channels: dict[str, str],
@@ -48,11 +56,12 @@ def test_one_alert_per_channel_new_items_only_and_nothing_twice(
         assert message["Subject"] == "[newsmonitor] ampere: Renault va liquider sa filiale Ampère"
         assert len(smtp.received) == 1
 
-        new = ("a2", "Ampere : Renault confirme la liquidation")
+        # Another story (issue 12: a later report of the same one alerts no more).
+        new = ("a2", "Nissan entre au capital d'Ampere à hauteur de 15 %, annonce Renault")
         feed.route("/feed.xml", body=rss([new, AMPERE, OTHER]))
         assert run_once(config) == 0
         titles = [p["title"] for p in receiver.posts()]
-        assert titles[1:] == ["[newsmonitor] ampere: Ampere : Renault confirme la liquidation"]
+        assert titles[1:] == [f"[newsmonitor] ampere: {new[1]}"]
         assert len(smtp.received) == 2
 
         # A restart with the same feed: nothing new, nothing sent twice.
@@ -129,14 +138,14 @@ async def test_two_instances_on_postgresql_alert_once(tmp_path: Path, pg_schema_
     from monitor.service.runtime import build_runtime
 
     with loopback() as feed, loopback() as receiver:
-        feed.route("/feed.xml", body=rss([(f"a{i}", f"Ampere et Renault {i}")
-                                               for i in range(5)]))
+        feed.route("/feed.xml", body=rss([(f"a{i}", title)
+                                               for i, title in enumerate(FIVE_STORIES)]))
         config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
                               {"hook": receiver.webhook("/hook")},
                               pg_schema_url, alert_existing=True)
         first, second = (Daemon(config, build_runtime(config)) for _ in range(2))
         await asyncio.gather(first.run_once(), second.run_once())
         titles = [p["title"] for p in receiver.posts()]
-        assert sorted(titles) == [f"[newsmonitor] ampere: Ampere et Renault {i}"
-                                  for i in range(5)]
+        assert sorted(titles) == sorted(f"[newsmonitor] ampere: {title}"
+                                        for title in FIVE_STORIES)
         assert len(feed.gets("/feed.xml")) == 2

@@ -35,7 +35,8 @@ async def open_index(store: Store, settings: StorySettings, now: datetime) -> St
     index = StoryIndex(settings)
 
     def attach(stored: StoredItem) -> str:
-        return index.attach(stored.item, datetime.fromtimestamp(stored.first_seen, UTC))
+        seen = datetime.fromtimestamp(stored.first_seen, UTC)
+        return index.attach(_dated(stored.item, seen, settings), seen)
     count = await store.rebuild_stories((now - settings.window).timestamp(), attach)
     log.info("stories rebuilt items=%d stories=%d", count, len(index))
     return index
@@ -45,4 +46,17 @@ def attach(index: StoryIndex | None, items: Sequence[Item], now: datetime) -> li
     """`items` (in the order they happened) each with its story."""
     if index is None:
         return list(items)
-    return [replace(item, story_id=index.attach(item, now)) for item in items]
+    return [replace(item, story_id=index.attach(_dated(item, now, index.settings), now))
+            for item in items]
+
+
+def _dated(item: Item, seen: datetime, settings: StorySettings) -> Item:
+    """`item` as the index should date it: an item published before the
+    window (a feed's backlog, a catch-up) is news when seen; dated by its
+    publication, its story would leave the window as soon as it opened."""
+    published = item.published
+    if published is not None and published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    if published is None or published >= seen - settings.window:
+        return item
+    return replace(item, published=None)
