@@ -1,5 +1,11 @@
-"""One feed's poll as one compartment: fetch → parse → dedup → match →
-health → outbox, every effect in ONE transaction of the store.
+"""One feed's poll as one compartment: fetch → parse → dedup → story →
+match → health → outbox, every effect in ONE transaction of the store.
+
+Each new item joins a story of the daemon's index (poll/stories.py) before
+it is matched; the outbox's (story, rule, channel) key then alerts a story
+once per rule and channel. A known item whose text changed is matched
+again: its alerts are marked "updated", and the outbox's keys let through
+only the rules it did not match before.
 
 `poll_feed` never raises for a feed's own trouble: a broken server, a bad
 document or a bug in one feed's poll ends as a logged line and a

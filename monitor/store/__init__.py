@@ -21,7 +21,8 @@ Durability rules, written down here because they are the point of the store:
   crash between matching and delivery loses nothing (the next run delivers).
 - The outbox has a UNIQUE (feed, item, rule, channel) key and inserts ignore
   conflicts, so no item is alerted twice to a channel for a rule, whatever
-  restarts or concurrent instances do.
+  restarts or concurrent instances do; a UNIQUE (rule, channel, story) index
+  does the same for a story (its later items are recorded, not alerted).
 - Delivery is at-least-once: an alert leaves `pending` only after the channel
   accepted it (`mark_sent`); every attempt is recorded in `attempts`.
 """
