@@ -17,7 +17,7 @@ import pytest
 from monitor.cli import main
 from monitor.config import load
 from monitor.deliver.outbox import deliver_due
-from monitor.service.runtime import build_runtime
+from monitor.service.runtime import build_runtime, warn_restart_only
 from monitor.store import Store
 from tests import configs
 from tests.loopback import LoopbackServer, loopback
@@ -155,3 +155,15 @@ async def _deliver(config: Path, at: datetime) -> None:
     finally:
         runtime.notifier.close()
         await store.close()
+
+
+def test_a_reload_that_changes_the_story_settings_says_they_take_a_restart(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The story index is built at start: a reload cannot regroup it."""
+    base = {"database": tmp_path / "db.sqlite3"}
+    old = load(configs.write(tmp_path / "old.toml", monitor=base))
+    new = load(configs.write(tmp_path / "new.toml",
+                             monitor={**base, "story_window": "12h", "story_threshold": 0.3}))
+    warn_restart_only(old, new)
+    assert "takes effect at the next restart key=monitor.story_window" in caplog.text
+    assert "key=monitor.story_threshold" in caplog.text
