@@ -42,10 +42,9 @@ from monitor.poll.outage import OutageWatch, victims
 from monitor.poll.parser import ParsedFeed
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.states import after_fetch, failed, scheduled
-from monitor.poll.stories import attach
+from monitor.poll.stories import Stories
 from monitor.store import Store
 from monitor.store.polls import Poll
-from monitor.stories import StoryIndex
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -88,7 +87,7 @@ class Context:
     outage: OutageWatch = field(default_factory=OutageWatch)
     # The daemon's story index (poll/stories.py); None: items join no story,
     # and the outbox folds only one article seen in several feeds.
-    stories: StoryIndex | None = None
+    stories: Stories | None = None
 
     def __post_init__(self) -> None:
         if self.bodies is None:
@@ -191,7 +190,8 @@ async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: F
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
     # Every new item joins a story (the backlog of a first poll too: later
     # reports of its stories are not news either).
-    new_items = attach(ctx.stories, new_items, ctx.clock())
+    if ctx.stories is not None:
+        new_items = await ctx.stories.attach(new_items, ctx.clock())
     joined = {item.id: item for item in new_items}
     # First poll of a feed: its backlog is history, not news (no flood on the
     # first start), unless the user asked for it with alert_existing.

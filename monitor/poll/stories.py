@@ -12,6 +12,7 @@ the outbox's (story, rule, channel) key is what allows one alert.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -30,24 +31,50 @@ def story_settings(monitor: MonitorSettings) -> StorySettings:
     return StorySettings(window=monitor.story_window, threshold=monitor.story_threshold)
 
 
-async def open_index(store: Store, settings: StorySettings, now: datetime) -> StoryIndex:
-    """The index of the stories of the window before `now`, from the store."""
-    index = StoryIndex(settings)
+class Stories:
+    """The daemon's story index, attached to off the event loop: the
+    thousands of items of a first poll or of a rebuild cost seconds of CPU
+    (bench/stories.py: about a millisecond each), which would hold up every
+    other poll, the deliveries and the watchdog. One attach at a time: the
+    index is not thread-safe."""
 
-    def attach(stored: StoredItem) -> str:
-        seen = datetime.fromtimestamp(stored.first_seen, UTC)
-        return index.attach(_dated(stored.item, seen, settings), seen)
-    count = await store.rebuild_stories((now - settings.window).timestamp(), attach)
-    log.info("stories rebuilt items=%d stories=%d", count, len(index))
-    return index
+    def __init__(self, settings: StorySettings) -> None:
+        self.index = StoryIndex(settings)
+        self._lock = asyncio.Lock()
+
+    async def attach(self, items: Sequence[Item], now: datetime) -> list[Item]:
+        """`items` (in the order they happened) each with its story."""
+        async with self._lock:
+            return await asyncio.to_thread(self._attach, items, now)
+
+    async def rebuild(self, store: Store, now: datetime) -> None:
+        """Attach the stored items of the window before `now` again."""
+        since = (now - self.index.settings.window).timestamp()
+
+        async def attach(found: list[StoredItem]) -> list[str]:
+            async with self._lock:
+                return await asyncio.to_thread(self._attach_stored, found)
+        count = await store.rebuild_stories(since, attach)
+        log.info("stories rebuilt items=%d stories=%d", count, len(self.index))
+
+    def _attach(self, items: Sequence[Item], now: datetime) -> list[Item]:
+        settings = self.index.settings
+        return [replace(item, story_id=self.index.attach(_dated(item, now, settings), now))
+                for item in items]
+
+    def _attach_stored(self, found: Sequence[StoredItem]) -> list[str]:
+        ids = []
+        for stored in found:
+            seen = datetime.fromtimestamp(stored.first_seen, UTC)
+            ids.append(self.index.attach(_dated(stored.item, seen, self.index.settings), seen))
+        return ids
 
 
-def attach(index: StoryIndex | None, items: Sequence[Item], now: datetime) -> list[Item]:
-    """`items` (in the order they happened) each with its story."""
-    if index is None:
-        return list(items)
-    return [replace(item, story_id=index.attach(_dated(item, now, index.settings), now))
-            for item in items]
+async def open_index(store: Store, settings: StorySettings, now: datetime) -> Stories:
+    """The stories of the window before `now`, from the store."""
+    stories = Stories(settings)
+    await stories.rebuild(store, now)
+    return stories
 
 
 def _dated(item: Item, seen: datetime, settings: StorySettings) -> Item:

@@ -173,7 +173,8 @@ class Store:
 
     # ----------------------------------------------------------- stories (stories.py)
 
-    async def rebuild_stories(self, since: float, attach: Callable[[StoredItem], str]) -> int:
+    async def rebuild_stories(self, since: float, attach: Callable[
+            [list[StoredItem]], Awaitable[list[str]]]) -> int:
         """Each item first seen since `since`, in order, through `attach` (the
         story index); see stories.rebuild. Returns how many items."""
         return await self._run(lambda c: stories.rebuild(c, since, attach))

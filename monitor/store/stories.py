@@ -60,16 +60,14 @@ async def window(conn: AsyncConnection, since: float) -> list[StoredItem]:
 
 
 async def rebuild(conn: AsyncConnection, since: float,
-                  attach: Callable[[StoredItem], str]) -> int:
-    """Each item of the window (`window`) through `attach`, which returns its
-    story; items recorded before stories take it (`assign`). How many items."""
+                  attach: Callable[[list[StoredItem]], Awaitable[list[str]]]) -> int:
+    """The items of the window (`window`) through `attach`, which returns
+    their stories; items recorded before stories take theirs (`assign`).
+    Returns how many items."""
     found = await window(conn, since)
-    assigned = []
-    for stored in found:
-        story = attach(stored)
-        if stored.item.story_id is None:
-            assigned.append((stored.item.feed, stored.item.id, story))
-    await assign(conn, assigned)
+    ids = await attach(found)
+    await assign(conn, [(s.item.feed, s.item.id, story) for s, story in zip(found, ids, strict=True)
+                        if s.item.story_id is None])
     return len(found)
 
 
