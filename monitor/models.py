@@ -31,6 +31,8 @@ class Item:
     `id` is stable within its feed across polls (see parser.item_id); `title`
     and `summary` are plain text (no HTML, entities decoded); `published` is
     only a hint for display and catch-up, never used for dedup.
+    `story_id` is the story (monitor.stories) the poll attached the item to;
+    None before, or where no story index runs.
     """
 
     feed: str
@@ -40,6 +42,12 @@ class Item:
     link: str = ""
     published: datetime | None = None
     author: str = ""
+    story_id: str | None = field(default=None, compare=False)
+
+    @property
+    def story_key(self) -> str | None:
+        """The outbox's story key: the attached story, else the same article."""
+        return self.story_id or self.story
 
     @property
     def story(self) -> str | None:
@@ -136,6 +144,8 @@ class Alert:
     id: int = 0
     created: datetime | None = field(default=None, compare=False)
     backlog: bool = False
+    sources: tuple[str, ...] = field(default=(), compare=False)
+    note: str = ""
 
 
 @dataclass(frozen=True, slots=True)

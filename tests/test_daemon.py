@@ -17,6 +17,11 @@ from tests.loopback import LoopbackServer
 from tests.servers import rss
 from tests.waiting import wait_for
 
+# Three items that are three stories (issue 12 alerts a story once).
+THREE_STORIES = ["Ampere ouvre une usine de batteries à Douai",
+                 "Ampere nomme un nouveau directeur technique",
+                 "Ampere lance une voiture électrique à 20 000 euros"]
+
 
 def write_config(tmp: Path, feed: LoopbackServer, hook: LoopbackServer) -> Path:
     """monitor.toml and an empty rules.d/ in `tmp`: feed /f, channel `hook`."""
@@ -68,9 +73,10 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
         daemon.signal(signal.SIGHUP)
         daemon.wait_log("reload rejected")
         assert 'rules[0] (name="broken").query' in daemon.log
-        publish("p2", "F. Provost et l'Ampère")
+        publish("p2", "Batteries : F. Provost relance l'usine Ampère de Douai")
         # Two rules on one item: one message, the best rule named, the other counted.
-        wait_for(lambda: "[newsmonitor] ampere +1: F. Provost et l'Ampère" in titles(hook))
+        wait_for(lambda: "[newsmonitor] ampere +1: Batteries : F. Provost relance l'usine "
+                 "Ampère de Douai" in titles(hook))
         assert daemon.log.count("reloaded reason=") == reloads
 
         # Editing a file without a signal reloads too.
@@ -81,11 +87,12 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
         wait_for(lambda: "[newsmonitor] drones: Des drones à Cléon" in titles(hook))
 
         # A feed added by a reload is polled, with the others' state kept.
-        feed.route("/g", body=rss([("g1", "Ampere, deuxième source")]))
+        feed.route("/g", body=rss([("g1", "Nissan entre au capital d'Ampere à hauteur de 15 %")]))
         configs.write(tmp_path / "rules.d" / "more-feeds.toml",
                       feeds=[{"name": "second", "url": feed.url("/g"), "interval": "1s",
                               "alert_existing": True}])
-        wait_for(lambda: "[newsmonitor] ampere: Ampere, deuxième source" in titles(hook))
+        wait_for(lambda: "[newsmonitor] ampere: Nissan entre au capital d'Ampere à hauteur de 15 %"
+                 in titles(hook))
 
         code, took = daemon.stop()
         assert code == 0 and took < 10, daemon.log
@@ -113,7 +120,7 @@ def test_sigterm_during_an_outage_loses_nothing(
         daemon.wait_notify("READY=1")
         daemon.wait_log("new items feed=news new=1")
         for i in range(3):
-            items.insert(0, (f"a{i}", f"Ampere numéro {i}"))
+            items.insert(0, (f"a{i}", THREE_STORIES[i]))
         feed.route("/f", body=rss(items))
         daemon.wait_log("delivery failed channel=hook")
         code, _ = daemon.stop()
@@ -130,7 +137,7 @@ def test_sigterm_during_an_outage_loses_nothing(
     hook.hits.clear()
     # `run --once` retries every pending alert, backoff or not.
     assert main(["run", "--once", "--config", str(config)]) == 0
-    assert titles(hook) == [f"[newsmonitor] ampere: Ampere numéro {i}" for i in (0, 1, 2)]
+    assert titles(hook) == [f"[newsmonitor] ampere: {title}" for title in THREE_STORIES]
     assert failed_attempts >= 1
     assert main(["run", "--once", "--config", str(config)]) == 0
     assert len(titles(hook)) == 3

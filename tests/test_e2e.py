@@ -19,6 +19,14 @@ from tests.smtp import LoopbackSMTP
 
 AMPERE = ("a1", "Renault va liquider sa filiale Ampère")
 OTHER = ("o1", "Météo : un week-end ensoleillé")
+# Five items that are five stories (issue 12 alerts a story once).
+FIVE_STORIES = [
+    "Ampere et Renault ouvrent une usine de batteries géante à Douai avec 1 200 emplois",
+    "Ampere : Renault nomme Philippe Brunet directeur technique de la filiale électrique",
+    "Nissan entre au capital d'Ampere à hauteur de 15 %, annonce Renault",
+    "Ampere et Renault dévoilent la Twingo électrique vendue moins de 20 000 euros en 2026",
+    "Grève chez Ampere : Renault suspend la production de l'usine de Cléon pendant trois jours",
+]
 
 
 def write_config(tmp: Path, feed_url: str, channels: dict[str, str],
@@ -50,11 +58,12 @@ def test_one_alert_per_channel_new_items_only_and_nothing_twice(
         assert message["Subject"] == "[newsmonitor] ampere: Renault va liquider sa filiale Ampère"
         assert len(smtp.received) == 1
 
-        new = ("a2", "Ampere : Renault confirme la liquidation")
+        # Another story (issue 12: a later report of the same one alerts no more).
+        new = ("a2", "Nissan entre au capital d'Ampere à hauteur de 15 %, annonce Renault")
         feed.route("/feed.xml", body=rss([new, AMPERE, OTHER]))
         assert run_once(config) == 0
         titles = [p["title"] for p in receiver.posts()]
-        assert titles[1:] == ["[newsmonitor] ampere: Ampere : Renault confirme la liquidation"]
+        assert titles[1:] == [f"[newsmonitor] ampere: {new[1]}"]
         assert len(smtp.received) == 2
 
         # A restart with the same feed: nothing new, nothing sent twice.
@@ -137,8 +146,9 @@ def test_a_new_feeds_backlog_is_one_digest_and_later_items_single(
     appears later is news, alerted on its own."""
     now = format_datetime(datetime.now(UTC))
     old = "Tue, 07 Jan 2025 10:00:00 GMT"
-    backlog = [("n2", "Ampere et Renault, hier", now), ("n1", "Ampere et Renault, ce matin", now),
-               ("o2", "Ampere et Renault, 2025", old), ("o1", "Ampere et Renault, janvier", old)]
+    # Four distinct stories (issue 12 alerts a story once).
+    backlog = [("n2", FIVE_STORIES[0], now), ("n1", FIVE_STORIES[1], now),
+               ("o2", FIVE_STORIES[2], old), ("o1", FIVE_STORIES[3], old)]
     feed.route("/feed.xml", body=dated_rss(backlog))
     config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
                           {"hook": receiver.webhook("/hook")}, alert_existing=True)
@@ -162,8 +172,8 @@ async def test_two_instances_on_postgresql_alert_once(tmp_path: Path, pg_schema_
     from monitor.service.runtime import build_runtime
 
     with loopback() as feed, loopback() as receiver:
-        feed.route("/feed.xml", body=rss([(f"a{i}", f"Ampere et Renault {i}")
-                                               for i in range(5)]))
+        feed.route("/feed.xml", body=rss([(f"a{i}", title)
+                                               for i, title in enumerate(FIVE_STORIES)]))
         config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
                               {"hook": receiver.webhook("/hook")},
                               pg_schema_url, alert_existing=True)
@@ -172,6 +182,6 @@ async def test_two_instances_on_postgresql_alert_once(tmp_path: Path, pg_schema_
         # The new feed's backlog is one digest, each item in it once.
         (post,) = receiver.posts()
         assert post["title"] == "[newsmonitor] 5 items already in a newly added feed"
-        for i in range(5):
-            assert post["message"].count(f"Ampere et Renault {i} ") == 1, post["message"]
+        for title in FIVE_STORIES:
+            assert post["message"].count(f"{title} ") == 1, post["message"]
         assert len(feed.gets("/feed.xml")) == 2

@@ -33,6 +33,7 @@ EXPECTED = {
     "run": "run once done",
     "test-rules": "ampere",
     "test-stories": "i1",
+    "stories": "Renault va liquider",
     "rules explain": "ampere",
     "rules list": "ampere",
     "status": "test feed",

@@ -35,6 +35,10 @@ def config(tmp: Path, feed: LoopbackServer, receivers: dict[str, LoopbackServer]
                   for name, r in receivers.items()},
         feeds=[{"name": "news", "url": feed.url("/f"), "interval": "1s"}],
         rules=[configs.AMPERE])
+# Two stories (issue 12 alerts a story once).
+FIRST = "Ampere ouvre une usine de batteries à Douai"
+SECOND = "Nissan entre au capital d'Ampere à hauteur de 15 %"
+
 
 def titles(receiver: LoopbackServer) -> list[str]:
     return [p["title"] for p in receiver.posts()]
@@ -50,12 +54,12 @@ def test_slow_and_trickling_receivers_hold_no_other_channel_nor_shutdown(
         try:
             daemon.wait_notify("READY=1")
             daemon.wait_log("new items feed=news new=1")
-            items.insert(0, ("a1", "Ampere 1"))
+            items.insert(0, ("a1", FIRST))
             feed.route("/f", body=rss(items))
             wait_for(lambda: trickle.attempts() == 1 and len(titles(fast)) == 1)
             # Both slow sends are in flight; a new alert reaches the fast
             # channel at once, not after them (the poll and tick take ~3 s).
-            items.insert(0, ("a2", "Ampere 2"))
+            items.insert(0, ("a2", SECOND))
             feed.route("/f", body=rss(items))
             published = time.monotonic()
             wait_for(lambda: len(titles(fast)) == 2, timeout=SEND_TIMEOUT)
@@ -66,7 +70,7 @@ def test_slow_and_trickling_receivers_hold_no_other_channel_nor_shutdown(
             assert code == 0 and took < 10, daemon.log
         finally:
             daemon.close()
-    expected = ["[newsmonitor] ampere: Ampere 1", "[newsmonitor] ampere: Ampere 2"]
+    expected = [f"[newsmonitor] ampere: {FIRST}", f"[newsmonitor] ampere: {SECOND}"]
     assert titles(fast) == expected and titles(slow) == expected
     assert slow.attempts() == 2
     assert titles(trickle) == expected[:1] and trickle.attempts() == 1

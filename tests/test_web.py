@@ -187,7 +187,7 @@ def test_a_rule_gone_from_the_config_keeps_its_page_while_it_has_alerts(site: Si
     try:
         status, _, body = request(root + "/rule/xss")
         assert status == 200 and "Not in the configuration" in body
-        assert "onerror et alert, encore" in body
+        assert "des balises onerror et alert repérées" in body
         assert request(root + "/rule/never-fired")[0] == 404
     finally:
         server.stop()

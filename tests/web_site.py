@@ -29,13 +29,16 @@ DAY0 = datetime(2026, 11, 10, 9, 30, tzinfo=UTC)
 XSS_TITLE = "<img src=x onerror=alert(1)>"
 XSS_LINK = "javascript:alert(1)"
 # (guid, title, link) of the news feed, as it reads on each of the three days.
+# Each item a story of its own (issue 12 alerts a story once).
 DAYS = [
     [("a1", "Ampère et Renault signent", "https://example.org/a1"),
      ("x1", XSS_TITLE, XSS_LINK), ("n1", "Rien à voir", "https://example.org/n1")],
-    [("a2", "Ampère encore", "https://example.org/a2"),
-     ("a3", "Renault et Ampère, suite", "https://example.org/a3")],
-    [("a4", "Ampère: la fin", "data:text/html,<script>alert(1)</script>"),
-     ("x2", "onerror et alert, encore", "https://example.org/x2")],
+    [("a2", "Ampère recrute 500 ingénieurs à Guyancourt", "https://example.org/a2"),
+     ("a3", "Nissan entre au capital d'Ampère à hauteur de 15 %", "https://example.org/a3")],
+    [("a4", "Ampère dévoile une Twingo électrique à moins de 20 000 euros",
+      "data:text/html,<script>alert(1)</script>"),
+     ("x2", "Sécurité : des balises onerror et alert repérées dans les flux des banques",
+      "https://example.org/x2")],
 ]
 
 

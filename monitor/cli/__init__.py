@@ -17,6 +17,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Protocol, TextIO
 
 from monitor import __version__
@@ -29,6 +30,8 @@ from monitor.cli.rules import cmd_rules, cmd_test_rules
 from monitor.cli.run import cmd_check, cmd_run
 from monitor.cli.state import cmd_history, cmd_poll_now, cmd_requeue, cmd_status
 from monitor.cli.stories import cmd_test_stories
+from monitor.cli.storylist import cmd_stories
+from monitor.config.values import parse_duration
 from monitor.errors import ConfigError, NewsmonitorError
 from monitor.service import logs
 
@@ -184,6 +187,13 @@ def _count(value: str) -> int:
     return number
 
 
+def _duration(value: str) -> timedelta:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _run_commands(command: Command) -> None:
     p = command("run", cmd_run, "run the daemon", "newsmonitor run --config config/monitor.toml")
     p.add_argument("--once", action="store_true", help="poll every feed once, deliver, exit")
@@ -225,6 +235,12 @@ def _state_commands(command: Command) -> None:
     p.add_argument("--rule", help="only this rule's alerts")
     p.add_argument("--channel", help="only this channel's alerts")
     p.add_argument("--limit", type=_count, default=50, help="how many (default: 50)")
+    p.add_argument("--json", action="store_true", help="machine-readable output (UTC times)")
+    p = command("stories", cmd_stories, "recent stories: their items and sources",
+                "newsmonitor stories --since 6h --rule ampere")
+    p.add_argument("--since", type=_duration, default=timedelta(hours=48),
+                   help="stories with an item seen this recently (default: 48h)")
+    p.add_argument("--rule", help="only the stories this rule alerted")
     p.add_argument("--json", action="store_true", help="machine-readable output (UTC times)")
     p = command("requeue", cmd_requeue, "put dead alerts back in the outbox (after a long "
                 "outage, say); the daemon sends them at its next delivery",

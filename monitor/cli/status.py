@@ -169,6 +169,10 @@ def render_history(rows: Sequence[dict[str, Any]], timezone: str) -> str:
              f"{'CREATED':16}  {'STATE':7} {'CHANNEL':12} {'RULE':20} {'SCORE':>5}  TITLE"]
     for row in rows:
         error = f"  ({cut(row['error'], 80)})" if row["error"] else ""
+        if row["sources"]:
+            error += f"  (also reported by {cut(', '.join(row['sources']), 60)})"
+        if row["note"]:
+            error += f"  [{row['note']}]"
         lines.append(f"{_local(row['created'], zone):16}  {row['state']:7} "
                      f"{cut(row['channel'], 12):12} {cut(row['rule'], 20):20} "
                      f"{row['score']:5}  {cut(row['title'], 60)}{error}")
@@ -182,7 +186,8 @@ def history_row(stored: StoredAlert) -> dict[str, Any]:
             "state": stored.state, "channel": alert.channel, "rule": alert.match.rule,
             "score": alert.match.score, "feed": alert.item.feed, "title": alert.item.title,
             "link": alert.item.link, "attempts": stored.attempts,
-            "delivered": _iso(stored.delivered), "error": stored.last_error}
+            "delivered": _iso(stored.delivered), "error": stored.last_error,
+            "note": alert.note, "sources": list(alert.sources)}
 
 
 def history_rows(alerts: Sequence[StoredAlert]) -> list[dict[str, Any]]:

@@ -90,6 +90,11 @@ class MonitorModel(_Model):
     http_token: str = Field("", description="Access token of the web page and /metrics "
                             "(`${ENV_VAR}` is substituted); required when `http` is not a "
                             "loopback address.")
+    story_window: Duration = Field(timedelta(hours=48), gt=timedelta(0), description="How long "
+                                   "a story takes new items and is kept after its latest one "
+                                   "(items reporting one event, from any feed, alert once).")
+    story_threshold: float = Field(0.22, gt=0, le=1, description="Least similarity (0..1) for "
+                                   "an item to join a story; higher: fewer, tighter stories.")
     channels_file: FilePath = Field("", description="An apprise text config (`tag = url` lines) "
                                "holding channel URLs; must not be readable by group/others.")
     instance: str = Field("", max_length=200, description="This daemon's name among the "
@@ -131,6 +136,8 @@ class ChannelModel(_Model):
     timezone: TimeZone | None = Field(None, description="Time zone of quiet hours and cron "
                                       "digests; default: [monitor] timezone.")
     template: FilePath | None = Field(None, description="A Jinja2 template file for this channel.")
+    story_updates: int = Field(0, ge=0, description="Send one short follow-up once this many "
+                               "further sources have joined an alerted story (0: never).")
     connect_timeout: Duration = Field(timedelta(seconds=10), description="Time to connect to "
                                       "a receiver (apprise's `cto`, unless the URL sets it).")
     read_timeout: Duration = Field(timedelta(seconds=60), description="Time to wait for a "

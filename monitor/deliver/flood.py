@@ -6,7 +6,8 @@ Rules, in order:
 1. Catch-up: an alert whose item was published more than `policy.catch_up`
    before the alert was created (first seen) is old news, and so is a new
    feed's backlog (its first poll's items, with `alert_existing`); all such
-   alerts go out together in one digest instead of a burst.
+   alerts go out together in one digest instead of a burst (on a digest
+   channel, in its next digest with the rest).
 2. Quiet hours (local `start-end` in `policy.timezone`, may span midnight):
    while quiet, only high-priority alerts go out; the rest are held and leave
    as one digest once the quiet window has ended.
@@ -157,7 +158,9 @@ def plan(policy: FloodPolicy, sent: Sequence[datetime], pending: Sequence[Pendin
     if quiet_end is not None and any(p.priority is not Priority.HIGH for p in pending):
         wakeups.append(quiet_end)
     ready = [p for p in pending if quiet_end is None or p.priority is Priority.HIGH]
-    catch_up = [p for p in ready if _is_catch_up(p, policy.catch_up)]
+    # On a digest channel they wait for its digest with the rest: the user
+    # asked for one message a period, not one more for old news.
+    catch_up = [] if policy.digest else [p for p in ready if _is_catch_up(p, policy.catch_up)]
     rest = [p for p in ready if p not in catch_up]
     # A new feed's backlog alone is named so; old items mixed in make it a catch-up.
     reason = "backlog" if all(p.backlog for p in catch_up) else "catch-up"

@@ -241,12 +241,13 @@ def _by_item(alerts: Sequence[StoredAlert]) -> dict[int, list[int]]:
 
     Several rules firing on one item make one message per channel, not one
     per rule (the outbox still records each (item, rule, channel)): flood
-    control sees one unit per item, and the message lists every rule.
+    control sees one unit per item, and the message lists every rule. A
+    story's follow-up is a message of its own, even on an item alerted now.
     """
-    groups: dict[tuple[str, str], list[int]] = {}
+    groups: dict[tuple[str, str, str], list[int]] = {}
     for stored in alerts:
-        groups.setdefault((stored.alert.item.feed, stored.alert.item.id), []).append(
-            stored.alert.id)
+        alert = stored.alert
+        groups.setdefault((alert.item.feed, alert.item.id, alert.note), []).append(alert.id)
     return {ids[0]: ids for ids in groups.values()}
 
 

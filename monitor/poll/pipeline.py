@@ -1,5 +1,11 @@
-"""One feed's poll as one compartment: fetch → parse → dedup → match →
-health → outbox, every effect in ONE transaction of the store.
+"""One feed's poll as one compartment: fetch → parse → dedup → story →
+match → health → outbox, every effect in ONE transaction of the store.
+
+Each new item joins a story of the daemon's index (poll/stories.py) before
+it is matched; the outbox's (story, rule, channel) key then alerts a story
+once per rule and channel. A known item whose text changed is matched
+again: its alerts are marked "updated", and the outbox's keys let through
+only the rules it did not match before.
 
 `poll_feed` never raises for a feed's own trouble: a broken server, a bad
 document or a bug in one feed's poll ends as a logged line and a
@@ -37,8 +43,10 @@ from monitor.poll.parser import ParsedFeed
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.parser.prescan import scan
 from monitor.poll.states import after_fetch, failed, scheduled
+from monitor.poll.stories import Stories
 from monitor.store import Store
 from monitor.store.polls import Poll
+from monitor.text import html_to_text
 
 log = logging.getLogger(__name__)
 # Bodies up to this size are pre-scanned in the event loop (~0.8 ms of CPU
@@ -82,6 +90,9 @@ class Context:
     # max_body each) in memory, not a thousand. Default: [monitor] concurrency.
     bodies: asyncio.Semaphore | None = None
     outage: OutageWatch = field(default_factory=OutageWatch)
+    # The daemon's story index (poll/stories.py); None: items join no story,
+    # and the outbox folds only one article seen in several feeds.
+    stories: Stories | None = None
 
     def __post_init__(self) -> None:
         if self.bodies is None:
@@ -97,6 +108,7 @@ class Polled:
     items: tuple[Item, ...] = ()        # every item parsed (seen ones touched)
     alerts: tuple[Alert, ...] = ()      # for the new items, and health notices
     known: tuple[str, ...] = ()         # ids listed but not parsed: known, touched
+    edited: tuple[Item, ...] = ()       # known items whose text changed
 
 
 async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outcome:
@@ -109,7 +121,8 @@ async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outco
     elapsed = asyncio.get_running_loop().time() - started
     queued, stored = await ctx.store.record_items(
         polled.state, polled.items, polled.alerts, now.timestamp(), due_now=due_now,
-        poll=_poll_row(polled, now, elapsed), touched=polled.known)
+        poll=_poll_row(polled, now, elapsed), touched=polled.known,
+        follow_up=_follow_ups(ctx.settings), edited=polled.edited)
     return _recorded(polled, len(queued), stored, elapsed)
 
 
@@ -185,7 +198,12 @@ async def _parse(ctx: Context, feed: FeedSettings, state: FeedState,
         found = scan(result.body, result.headers)
     if found is None:
         return await ctx.pool.parse(result.body, result.headers, feed.name)
-    unseen = await ctx.store.unseen(feed.name, found.ids)
+    # An item whose title or summary changed is parsed too: it may be the
+    # publisher's edit (_with_items matches it again). A text the scan reads
+    # otherwise than the parser only costs that item's parse.
+    texts = {i: (html_to_text(t), html_to_text(s))
+             for i, (t, s) in zip(found.ids, found.texts, strict=True)}
+    unseen = await ctx.store.unseen(feed.name, found.ids, texts)
     known = frozenset(found.ids).difference(unseen)
     return await ctx.pool.parse_partial(found.partial(known), feed.name)
 
@@ -206,24 +224,37 @@ async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: F
     """Dedup and match: the alerts of the items this feed never recorded."""
     ids = [item.id for item in parsed.items]
     # No query where the answer is known: a feed that never recorded an item
-    # (a first poll) has only new ones, and so has a document the pre-scan
-    # cut the known items out of. Either way record_items keeps the alerts
-    # of the items it really inserts only (another instance may be first).
-    fresh = not old.items_seen or parsed.known
+    # (a first poll) has only new ones. After the pre-scan the few items
+    # parsed are the new ones and those under a new title (an edit), told
+    # apart here. Either way record_items keeps the alerts of the items it
+    # really inserts only (another instance may be first).
+    fresh = not old.items_seen
     unseen = set(ids) if fresh else await ctx.store.unseen(feed.name, ids)
     # Feeds list the newest item first; alert in the order things happened.
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
+    # Every new item joins a story (the backlog of a first poll too: later
+    # reports of its stories are not news either).
+    if ctx.stories is not None:
+        new_items = await ctx.stories.attach(new_items, ctx.clock())
+    joined = {item.id: item for item in new_items}
     # First poll of a feed: its backlog is history, not news (no flood on the
     # first start), unless the user asked for it with alert_existing; then it
     # leaves as one digest (flood control's catch-up), not an alert per item.
     first = not old.polled_once
-    alerts = [] if first and not feed.alert_existing else [
+    silent = first and not feed.alert_existing
+    alerts = [] if silent else [
         replace(alert, backlog=first)
         for alert in make_alerts(ctx.settings, ctx.matcher, feed, new_items)]
+    known = [i for i in parsed.items if i.id not in unseen]
+    edited = await ctx.store.story.edited(feed.name, known)
+    if not silent:
+        alerts += [replace(alert, note="updated")
+                   for alert in make_alerts(ctx.settings, ctx.matcher, feed, edited)]
     rules = tuple(dict.fromkeys((a.item.id, a.match.rule) for a in alerts))
     outcome = Outcome(feed.name, "new" if new_items else "no_new_items", len(new_items),
                       rules=tuple(rule for _, rule in rules))
-    return Polled(outcome, state, parsed.items, tuple(alerts), parsed.known)
+    items = tuple(joined.get(item.id, item) for item in parsed.items)
+    return Polled(outcome, state, items, tuple(alerts), parsed.known, tuple(edited))
 
 
 def _with_health(ctx: Context, feed: FeedSettings, polled: Polled, now: datetime) -> Polled:
@@ -255,6 +286,12 @@ async def _after_outage(ctx: Context, state: FeedState, polled: Polled) -> tuple
         log.warning("network back, polling now the feeds that could not connect feeds=%d",
                     len(names))
     return names
+
+
+def _follow_ups(settings: Settings) -> dict[str, int]:
+    """channel → story_updates, for the channels that want follow-ups."""
+    return {name: channel.story_updates for name, channel in settings.channels.items()
+            if channel.story_updates}
 
 
 def _poll_row(polled: Polled, now: datetime, elapsed: float) -> Poll | None:

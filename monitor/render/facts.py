@@ -111,6 +111,15 @@ def feed_name(alert: Alert, limits: Limits) -> str:
     return clip(alert.feed_title or alert.item.feed, limits.feed)
 
 
+# What `Alert.note` says in a message (see models.Alert).
+NOTES = {"updated": "updated", "follow-up": "follow-up: more sources"}
+
+
+def also_reported(alert: Alert, limits: Limits) -> str:
+    """`Les Echos, Le Monde, franceinfo`: the story's other sources."""
+    return clip(", ".join(alert.sources), limits.terms)
+
+
 def title(alert: Alert, limits: Limits) -> str:
     return clip(alert.item.title, limits.title)
 
@@ -182,6 +191,8 @@ def facts(alerts: Sequence[Alert], tz: tzinfo | None, limits: Limits) -> list[tu
     """
     first = alerts[0]
     head = [("Source", feed_name(first, limits)),
+            ("Also reported by", also_reported(first, limits)),
+            ("Story", NOTES.get(first.note, "")),
             ("Published", show_time(first.item.published, tz))]
     rules = evidence(alerts)
     if len(rules) > 1:
@@ -207,8 +218,10 @@ def source_line(alert: Alert, tz: tzinfo | None, limits: Limits) -> str:
 
 def entry_facts(alert: Alert, tz: tzinfo | None, limits: Limits) -> str:
     """`Science Daily · 2024-05-01 14:03 UTC · score 93`: one digest entry's facts."""
+    also = also_reported(alert, limits)
     parts = [feed_name(alert, limits), show_time(alert.item.published, tz),
-             f"score {alert.match.score}"]
+             f"score {alert.match.score}", NOTES.get(alert.note, ""),
+             f"also reported by {also}" if also else ""]
     return " · ".join(part for part in parts if part)
 
 

@@ -52,6 +52,7 @@ from monitor.poll.parser import make_pool
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.pipeline import Context, Outcome, poll_feed
 from monitor.poll.schedule import HostBackoff
+from monitor.poll.stories import open_index, story_settings
 from monitor.service import systemd
 from monitor.service.metrics import Metrics
 from monitor.service.reload import Reloader
@@ -120,6 +121,8 @@ class Daemon:
         await _void_claims(self.store, settings, self.instance.id, self.clock().timestamp())
         self._session = make_session(limits_of(settings), settings.monitor.user_agent)
         self.context = _context(self, self.store, self._session)
+        self.context.stories = await open_index(
+            self.store, story_settings(settings.monitor), self.clock())
         await self.sync_feeds(settings)
         self.fingerprint = config_fingerprint(settings)
         return self.context
@@ -161,7 +164,7 @@ class Daemon:
             states = await self.store.feeds()
             self.outage.seed(states)  # an outage a restart interrupted
             self._start_http()
-            self._handle_signals()
+            _handle_signals(self, self._stopping)
             scheduler.start()
             self.last_tick = time.monotonic()
             systemd.notify(f"READY=1\nSTATUS={self.summary()}")
@@ -196,12 +199,6 @@ class Daemon:
 
     def stop(self) -> None:
         self._stopping.set()
-
-    def _handle_signals(self) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._stopping.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self.spawn(self.reload("SIGHUP")))
 
     def _start_http(self) -> None:
         if listen := self.runtime.settings.monitor.http:
@@ -320,3 +317,11 @@ def _context(daemon: Daemon, store: Store, session: Any) -> Context:
                    matcher=daemon.runtime.matcher, pool=ParsePool(daemon.executor_factory),
                    hosts=HostBackoff(), clock=daemon.clock, rng=random.Random(),
                    outage=daemon.outage)
+
+
+def _handle_signals(daemon: Daemon, stopping: asyncio.Event) -> None:
+    """SIGTERM and SIGINT stop the daemon; SIGHUP reloads its config."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: daemon.spawn(daemon.reload("SIGHUP")))

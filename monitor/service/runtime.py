@@ -91,7 +91,9 @@ def feed_rows(ctx: Context, settings: Settings, now: datetime,
 
 
 RESTART_ONLY = ("database", "http", "concurrency", "per_host_concurrency", "timeout",
-                "connect_timeout", "max_body", "user_agent")
+                "connect_timeout", "max_body", "user_agent",
+                # The story index is built with them at start (poll/stories.py).
+                "story_window", "story_threshold")
 
 
 def warn_restart_only(old: Settings, new: Settings) -> None:

@@ -9,8 +9,10 @@ transaction's connection:
 - schema.py: the tables, their creation and upgrade, the engine's URL;
 - feedstate.py: each feed's schedule and poll state (FeedState);
 - seen.py: the items each feed has listed (deduplication);
+- record.py: what one poll changes, in one transaction;
 - outbox.py: the alerts and their delivery state;
 - history.py: the send log, and the outbox as a record (status, history);
+- stories.py: each item's story, a story's sources, follow-ups;
 - retention.py: what is pruned, and what never is;
 - channelhealth.py: each channel's failing run and notices (deliver/health.py).
 - instances.py: several daemons on one database (heartbeats, claims of the
@@ -22,7 +24,8 @@ Durability rules, written down here because they are the point of the store:
   crash between matching and delivery loses nothing (the next run delivers).
 - The outbox has a UNIQUE (feed, item, rule, channel) key and inserts ignore
   conflicts, so no item is alerted twice to a channel for a rule, whatever
-  restarts or concurrent instances do.
+  restarts or concurrent instances do; a UNIQUE (rule, channel, story) index
+  does the same for a story (its later items are recorded, not alerted).
 - Delivery is at-least-once: an alert leaves `pending` only after the channel
   accepted it (`mark_sent`); every attempt is recorded in `attempts`.
 """
@@ -31,8 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,19 +51,23 @@ from monitor.store import (
     instances,
     outbox,
     polls,
+    record,
     retention,
     schema,
     seen,
+    stories,
 )
 from monitor.store import views as views  # the web page's queries, through Store.view
 from monitor.store.batch import GroupCommit, in_turn
 from monitor.store.instances import Instance
 from monitor.store.lock import FileLock
+from monitor.store.stories import StoredItem as StoredItem
+from monitor.store.stories import Story as Story
 
 T = TypeVar("T")
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 Recorded = tuple[list[int], FeedState]  # what record_items returns
-__all__ = ["Cluster", "Instance", "Store", "views"]
+__all__ = ["Cluster", "Instance", "Store", "StoryFacade", "views"]
 
 
 class Store:
@@ -73,6 +79,7 @@ class Store:
                  instance: str | None = None) -> None:
         self._engine, self._lock, self.instance = engine, lock, instance
         self.cluster = Cluster(self, instance or "")
+        self.story = StoryFacade(self)
         self.statements = 0  # sent to the database (bench/scale.py: queries per poll)
         self.counted = lambda *_: setattr(self, "statements", self.statements + 1)
         # SQLite has one writer: polls queue here rather than in its busy
@@ -147,42 +154,34 @@ class Store:
 
     # ----------------------------------------------------------- items (seen.py)
 
-    async def unseen(self, feed: str, item_ids: Sequence[str]) -> set[str]:
-        """The ids among `item_ids` that this feed has never recorded."""
-        return await self._run(lambda c: seen.unseen(c, feed, item_ids))
+    async def unseen(self, feed: str, item_ids: Sequence[str],
+                     texts: Mapping[str, tuple[str, str]] | None = None) -> set[str]:
+        """The ids among `item_ids` never recorded (or edited: seen.unseen)."""
+        return await self._run(lambda c: seen.unseen(c, feed, item_ids, texts))
 
     async def record_items(self, state: FeedState, items: Sequence[Item],
                            alerts: Sequence[Alert], now: float, *,
                            due_now: Sequence[str] = (), poll: polls.Poll | None = None,
-                           touched: Sequence[str] = ()) -> tuple[list[int], FeedState]:
+                           touched: Sequence[str] = (),
+                           follow_up: Mapping[str, int] | None = None,
+                           edited: Sequence[Item] = ()) -> tuple[list[int], FeedState]:
         """Everything one poll changes, in ONE transaction: the feed's new
         state, the document's items (new ones inserted, known ones touched),
         the alerts (an item's only if the item really was new here: a
         concurrent instance may have recorded it first; alerts of no listed
         item, such as feed-health notices, always), and the feeds `due_now`
         made due at once (after our own network outage), and the `poll`
-        itself (for the web page's charts); `touched`: ids of known items
-        the poll did not parse (the pre-scan's). Polls that end together
-        share that transaction (batch.GroupCommit). Returns the ids of the
-        alerts queued and the feed's state as stored."""
-        if not (items or alerts or due_now or touched):
+        itself (for the web page's charts), `touched`: ids of known items
+        the poll did not parse (the pre-scan's), the story follow-ups due
+        (`follow_up`: channel → story_updates), and the `edited` items' new
+        text (see record.py). Polls that end together share that transaction
+        (batch.GroupCommit). Returns the ids of the alerts queued and the
+        feed's state as stored."""
+        if not (items or alerts or due_now or touched or edited):
             return await self._quiet.run((state, poll))
-
-        async def go(conn: AsyncConnection) -> Recorded:
-            fresh = await seen.record(conn, state.name, items, now)
-            known = [i.id for i in items if i.id not in fresh]
-            await seen.touch(conn, state.name, [*known, *touched], now)
-            new_state = replace(state, items_seen=state.items_seen + len(fresh),
-                                last_new_item=now if fresh else state.last_new_item)
-            await feedstate.save_feed(conn, new_state)
-            listed = {i.id for i in items}
-            kept = [a for a in alerts if a.item.id in fresh or a.item.id not in listed]
-            queued = await outbox.queue(conn, kept, now)
-            await feedstate.poll_now(conn, due_now, now)
-            if poll is not None:
-                await polls.record(conn, state.name, poll)
-            return queued, new_state
-        return await self._polls.run(go)
+        return await self._polls.run(lambda c: record.record_poll(
+            c, state, items, alerts, now, due_now=due_now, poll=poll, touched=touched,
+            follow_up=follow_up or {}, edited=edited))
 
     # ----------------------------------------------------------- outbox (outbox.py)
 
@@ -193,8 +192,8 @@ class Store:
     async def claim_due_alerts(self, now: float, lease: float, *,
                                retry_now: bool = False) -> list[StoredAlert]:
         """Pending alerts due at `now` (all with retry_now), claimed until now + lease."""
-        return await self._run(lambda c: outbox.claim_due(c, now, lease, retry_now=retry_now,
-                                                          instance=self.instance))
+        return await self._run(lambda c: stories.sourced(c, outbox.claim_due(
+            c, now, lease, retry_now=retry_now, instance=self.instance)))
 
     async def release(self, ids: Sequence[int]) -> None:
         """End the claim on alerts this tick did not send (held, or after a failure)."""
@@ -243,7 +242,8 @@ class Store:
 
     async def history(self, rule: str | None = None, channel: str | None = None,
                       limit: int = 50, state: str | None = None) -> list[StoredAlert]:
-        return await self._run(lambda c: history.history(c, rule, channel, limit, state))
+        return await self._run(lambda c: stories.sourced(
+            c, history.history(c, rule, channel, limit, state)))
 
     async def outbox_counts(self) -> dict[tuple[str, str], int]:
         """(channel, state) → number of alerts."""
@@ -344,3 +344,24 @@ class Cluster:
         """True for the one instance to run job `name` for `period`."""
         return await self._store._run(lambda c: instances.claim_job(
             c, name, period, self._instance, now))
+
+
+class StoryFacade:
+    """The stories of the store (stories.py, seen.edited): `Store.story`."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def edited(self, feed: str, items: Sequence[Item]) -> list[Item]:
+        """The known items of `items` whose text changed, with their story."""
+        return await self._store._run(lambda c: seen.edited(c, feed, items))
+
+    async def rebuild(self, since: float, attach: Callable[
+            [list[StoredItem]], Awaitable[list[str]]]) -> int:
+        """Each item first seen since `since`, in order, through `attach` (the
+        story index); see stories.rebuild. Returns how many items."""
+        return await self._store._run(lambda c: stories.rebuild(c, since, attach))
+
+    async def recent(self, since: float, rule: str | None = None) -> list[Story]:
+        """Stories with an item first seen since `since`, newest first."""
+        return await self._store._run(lambda c: stories.recent(c, since, rule))

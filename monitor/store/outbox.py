@@ -3,7 +3,8 @@
 - The outbox has a UNIQUE (feed, item, rule, channel) key and inserts ignore
   conflicts, so no item is alerted twice to a channel for a rule, whatever
   restarts or concurrent instances do; a UNIQUE (rule, channel, story) index
-  does the same for one article seen in several feeds.
+  does the same for one story (monitor.stories: one event, in any feed, any
+  edit) or, without a story, one article seen in several feeds.
 - Delivery is at-least-once: an alert leaves `pending` only after the channel
   accepted it (`mark_sent`); every attempt is recorded in `attempts`.
 - A delivery tick claims the alerts it works on (`claim_due`) until a lease
@@ -43,22 +44,25 @@ def alert_to_json(alert: Alert) -> str:
     return json.dumps({
         "item": {"feed": item.feed, "id": item.id, "title": item.title,
                  "summary": item.summary, "link": item.link, "author": item.author,
-                 "published": ts(item.published)},
+                 "published": ts(item.published), "story_id": item.story_id},
         "match": {"rule": match.rule, "score": match.score,
                   "hits": [[h.term, h.matched, h.field, h.score] for h in match.hits]},
-        "feed_title": alert.feed_title,
+        "feed_title": alert.feed_title, "note": alert.note,
         **({"backlog": True} if alert.backlog else {}),
     }, ensure_ascii=False)
 
 
 def alert_from_row(row: Any) -> Alert:
     data = json.loads(row.payload)
-    item = Item(**{**data["item"], "published": dt(data["item"]["published"])})
+    # An alert queued before stories has its story in the row only (stories.assign).
+    story = data["item"].get("story_id") or row.story
+    item = Item(**{**data["item"], "published": dt(data["item"]["published"]),
+                   "story_id": story})
     match = Match(data["match"]["rule"], data["match"]["score"],
                   tuple(TermHit(*h) for h in data["match"]["hits"]))
     return Alert(item=item, match=match, channel=row.channel, feed_title=data["feed_title"],
                  priority=Priority(row.priority), id=row.id, created=dt(row.created),
-                 backlog=data.get("backlog", False))
+                 backlog=data.get("backlog", False), note=data.get("note", ""))
 
 
 def stored(row: Any) -> StoredAlert:
@@ -74,7 +78,7 @@ async def queue(conn: AsyncConnection, alerts: Sequence[Alert], now: float) -> l
     of the alerts queued, in the order of `alerts`: the delivery order."""
     if not alerts:
         return []
-    stories = [a.item.story for a in alerts]  # a hash each: computed once
+    stories = [story_key(a) for a in alerts]  # a hash each: computed once
     rows = [{"feed": a.item.feed, "item_id": a.item.id, "rule": a.match.rule,
              "channel": a.channel, "priority": a.priority.value,
              "payload": alert_to_json(a), "created": now, "state": "pending",
@@ -90,6 +94,13 @@ async def queue(conn: AsyncConnection, alerts: Sequence[Alert], now: float) -> l
               for r in await conn.execute(insert, rows)}
     keys = [(r["feed"], r["item_id"], r["rule"], r["channel"]) for r in rows]
     return [queued[k] for k in dict.fromkeys(keys) if k in queued]
+
+
+def story_key(alert: Alert) -> str | None:
+    """The alert's part of the (story, rule, channel) key: a follow-up has
+    its own, so that each story sends at most one per rule and channel."""
+    key = alert.item.story_key
+    return f"{key}:{alert.note}" if key and alert.note == "follow-up" else key
 
 
 async def _lock_stories(conn: AsyncConnection, stories: Sequence[str | None]) -> None:

@@ -58,6 +58,11 @@ items_t = sa.Table(
     sa.Column("published", sa.Float),
     sa.Column("first_seen", sa.Float, nullable=False),
     sa.Column("last_seen", sa.Float, nullable=False, index=True),
+    # What the story index is rebuilt from at start (monitor.stories): the
+    # item's text, and the story the poll attached it to (NULL: recorded
+    # before stories; the rebuild fills it in, see stories.py).
+    sa.Column("summary", sa.String),
+    sa.Column("story_id", sa.String, index=True),
 )
 
 alerts_t = sa.Table(
@@ -88,8 +93,10 @@ alerts_t = sa.Table(
     sa.Column("claimed_by", sa.String),
     # When delivery first failed: retries go on for retry_for from then.
     sa.Column("first_failure", sa.Float),
-    # Item.story: the same article seen in another feed is not alerted again
-    # for the same rule and channel (NULL, no link: no such check).
+    # Item.story_key: the item's story (monitor.stories), else the same
+    # article's link+title hash. One alert per (story, rule, channel): a later
+    # item of an alerted story is attached, not alerted (NULL: no such check).
+    # A channel's story_updates follow-up has the key "<story>:follow-up".
     sa.Column("story", sa.String),
     sa.UniqueConstraint("feed", "item_id", "rule", "channel", name="alerts_once"),
     sa.Index("alerts_due", "state", "next_attempt"),

@@ -8,7 +8,9 @@ retention.py). Each function runs in the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -16,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.models import Item
 from monitor.store.schema import chunks, items_t, ts
+
+SUMMARY = 2000  # characters of a summary kept: plenty to group and to tell an edit
 
 # The statements of the poll path, built once: SQLAlchemy caches a
 # statement's compiled form, but building the statement and computing its
@@ -34,13 +38,31 @@ _INSERT_PG = postgresql.insert(items_t).on_conflict_do_nothing().returning(items
 _INSERT_SQLITE = sqlite.insert(items_t).on_conflict_do_nothing().returning(items_t.c.item_id)
 
 
-async def unseen(conn: AsyncConnection, feed: str, item_ids: Sequence[str]) -> set[str]:
-    """The ids among `item_ids` that this feed has never recorded."""
+async def unseen(conn: AsyncConnection, feed: str, item_ids: Sequence[str],
+                 texts: Mapping[str, tuple[str, str]] | None = None) -> set[str]:
+    """The ids among `item_ids` that this feed has never recorded; with
+    `texts` (id → its title and summary now), also those recorded with
+    another text (a publisher's edit, which the poll must parse to see)."""
     seen: set[str] = set()
     for chunk in chunks(list(item_ids)):
-        rows = await conn.execute(_UNSEEN, {"b_feed": feed, "b_ids": chunk})
-        seen.update(r.item_id for r in rows)
+        if texts is None:
+            rows = await conn.execute(_UNSEEN, {"b_feed": feed, "b_ids": chunk})
+            seen.update(r.item_id for r in rows)
+            continue
+        rows = await conn.execute(sa.select(
+            items_t.c.item_id, items_t.c.title, items_t.c.summary).where(
+            items_t.c.feed == feed, items_t.c.item_id.in_(chunk)))
+        seen.update(r.item_id for r in rows if _same(r, texts.get(r.item_id)))
     return set(item_ids) - seen
+
+
+def _same(row: Any, text: tuple[str, str] | None) -> bool:
+    """Whether a stored item still reads `text` (stored before summaries
+    were kept, its summary is not compared)."""
+    if text is None:
+        return True
+    title, summary = text
+    return bool(row.title == title[:1000] and row.summary in (None, summary[:SUMMARY]))
 
 
 async def record(conn: AsyncConnection, feed: str, items: Sequence[Item],
@@ -51,7 +73,8 @@ async def record(conn: AsyncConnection, feed: str, items: Sequence[Item],
         return set()
     rows = [{"feed": feed, "item_id": item.id, "title": item.title[:1000],
              "link": item.link[:2000], "published": ts(item.published),
-             "first_seen": now, "last_seen": now} for item in items]
+             "first_seen": now, "last_seen": now, "summary": item.summary[:SUMMARY],
+             "story_id": item.story_id} for item in items]
     # One executemany; SQLAlchemy batches it into multi-row INSERTs
     # ("insertmanyvalues") on SQLite and psycopg alike.
     insert_ = _INSERT_PG if conn.dialect.name == "postgresql" else _INSERT_SQLITE
@@ -63,3 +86,29 @@ async def touch(conn: AsyncConnection, feed: str, ids: Sequence[str], now: float
     """Items still present in the document: dedup still needs them (see retention)."""
     for chunk in chunks(list(ids)):
         await conn.execute(_TOUCH, {"b_feed": feed, "b_ids": chunk, "b_now": now})
+
+
+async def edited(conn: AsyncConnection, feed: str, items: Sequence[Item]) -> list[Item]:
+    """The items of `items` whose title or summary changed since recorded,
+    each with its stored story. An item recorded before summaries were kept
+    (NULL) is compared by title only."""
+    known = {item.id: item for item in items}
+    found: list[Item] = []
+    for chunk in chunks(list(known)):
+        rows = await conn.execute(sa.select(
+            items_t.c.item_id, items_t.c.title, items_t.c.summary, items_t.c.story_id).where(
+            items_t.c.feed == feed, items_t.c.item_id.in_(chunk)))
+        for row in rows:
+            item = known[row.item_id]
+            if (row.title != item.title[:1000]
+                    or row.summary not in (None, item.summary[:SUMMARY])):
+                found.append(replace(item, story_id=row.story_id))
+    return found
+
+
+async def revise(conn: AsyncConnection, feed: str, items: Sequence[Item]) -> None:
+    """Edited items: their new text, so that the edit is told once."""
+    for item in items:
+        await conn.execute(items_t.update().where(
+            items_t.c.feed == feed, items_t.c.item_id == item.id).values(
+            title=item.title[:1000], summary=item.summary[:SUMMARY]))

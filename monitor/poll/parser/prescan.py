@@ -51,12 +51,14 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 @dataclass(frozen=True, slots=True)
 class Scan:
     """The items of a document: `ids` (parser.identity short ids, in document
-    order) and the byte range of each in `prepared.text`."""
+    order), the byte range of each in `prepared.text`, and each one's title
+    and summary as written (their text: to tell a publisher's edit)."""
 
     prepared: Prepared
     ids: tuple[str, ...]
     spans: tuple[tuple[int, int], ...]
     offset: timedelta | None
+    texts: tuple[tuple[str, str], ...] = ()
 
     def partial(self, known: Container[str]) -> Partial:
         """The document without the items whose id is in `known`."""
@@ -92,7 +94,18 @@ def scan(body: bytes, headers: Mapping[str, str]) -> Scan | None:
         return None
     ids = tuple(short_id("guid:" + normalize_url(g)) for g in guids if g is not None)
     offset = feed_offset(d for pair in dates if pair is not None for d in pair)
-    return Scan(prepared, ids, tuple(spans), offset)
+    return Scan(prepared, ids, tuple(spans), offset, tuple(_texts(item) for item in items))
+
+
+def _texts(item: etree._Element) -> tuple[str, str]:
+    """The text of the item's own title and summary (RSS description, Atom
+    summary else content, as parser._summary picks); "" where absent."""
+    found: dict[str, str] = {}
+    for child in item:
+        if isinstance(child.tag, str) and not child.prefix:
+            found.setdefault(_local(child.tag), "".join(str(p) for p in child.itertext()))
+    summary = found.get("description") or found.get("summary") or found.get("content", "")
+    return found.get("title", ""), summary
 
 
 def _items(root: etree._Element) -> list[etree._Element] | None:

@@ -1,0 +1,89 @@
+"""The daemon's story index: built from the store at start, fed by each poll.
+
+The index (monitor.stories) lives in memory; the store keeps what rebuilds
+it (each item's text and first sighting) and what it decided (each item's
+story). Rebuilding attaches the items of the window again in the order they
+were seen, so the stories keep their ids across restarts; items recorded
+before stories existed get theirs here, and so do their alerts (an
+upgraded database: what was alerted counts as its story's alert, and does
+not alert again). Two instances on PostgreSQL each hold their own index;
+the outbox's (story, rule, channel) key is what allows one alert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from monitor.config import MonitorSettings
+from monitor.models import Item
+from monitor.store import Store, StoredItem
+from monitor.stories import StoryIndex, StorySettings
+
+log = logging.getLogger(__name__)
+
+
+def story_settings(monitor: MonitorSettings) -> StorySettings:
+    """The grouping's settings from [monitor] story_*."""
+    return StorySettings(window=monitor.story_window, threshold=monitor.story_threshold)
+
+
+class Stories:
+    """The daemon's story index, attached to off the event loop: the
+    thousands of items of a first poll or of a rebuild cost seconds of CPU
+    (bench/stories.py: about a millisecond each), which would hold up every
+    other poll, the deliveries and the watchdog. One attach at a time: the
+    index is not thread-safe."""
+
+    def __init__(self, settings: StorySettings) -> None:
+        self.index = StoryIndex(settings)
+        self._lock = asyncio.Lock()
+
+    async def attach(self, items: Sequence[Item], now: datetime) -> list[Item]:
+        """`items` (in the order they happened) each with its story."""
+        async with self._lock:
+            return await asyncio.to_thread(self._attach, items, now)
+
+    async def rebuild(self, store: Store, now: datetime) -> None:
+        """Attach the stored items of the window before `now` again."""
+        since = (now - self.index.settings.window).timestamp()
+
+        async def attach(found: list[StoredItem]) -> list[str]:
+            async with self._lock:
+                return await asyncio.to_thread(self._attach_stored, found)
+        count = await store.story.rebuild(since, attach)
+        log.info("stories rebuilt items=%d stories=%d", count, len(self.index))
+
+    def _attach(self, items: Sequence[Item], now: datetime) -> list[Item]:
+        settings = self.index.settings
+        return [replace(item, story_id=self.index.attach(_dated(item, now, settings), now))
+                for item in items]
+
+    def _attach_stored(self, found: Sequence[StoredItem]) -> list[str]:
+        ids = []
+        for stored in found:
+            seen = datetime.fromtimestamp(stored.first_seen, UTC)
+            ids.append(self.index.attach(_dated(stored.item, seen, self.index.settings), seen))
+        return ids
+
+
+async def open_index(store: Store, settings: StorySettings, now: datetime) -> Stories:
+    """The stories of the window before `now`, from the store."""
+    stories = Stories(settings)
+    await stories.rebuild(store, now)
+    return stories
+
+
+def _dated(item: Item, seen: datetime, settings: StorySettings) -> Item:
+    """`item` as the index should date it: an item published before the
+    window (a feed's backlog, a catch-up) is news when seen; dated by its
+    publication, its story would leave the window as soon as it opened."""
+    published = item.published
+    if published is not None and published.tzinfo is None:
+        published = published.replace(tzinfo=UTC)
+    if published is None or published >= seen - settings.window:
+        return item
+    return replace(item, published=None)
