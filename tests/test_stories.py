@@ -251,3 +251,23 @@ def test_test_stories_rejects_a_bad_line(tmp_path: Path,
     items.write_text('{"id": "a", "title": "x", "published": "yesterday"}\n', encoding="utf-8")
     assert main(["test-stories", "--items", str(items)]) == 1
     assert "items.jsonl:1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("first", "second", "same"), [
+    ("Renault to liquidate Ampere", "Renault cancels Ampere IPO", False),
+    ("Renault va liquider sa filiale Ampère",
+     "Ampere : Renault ouvre une usine de batteries à Douai", False),
+    ("Renault va liquider sa filiale Ampère", "Renault liquide Ampère, sa filiale électrique",
+     True),
+])
+def test_names_alone_do_not_make_one_story_in_a_cold_window(first: str, second: str,
+                                                            same: bool) -> None:
+    """A daemon's first hours hold few items, so every word is rare: two
+    events that share only their names (Renault, Ampere) were one story, and
+    the second never alerted. What happened must be shared too."""
+    at = datetime(2026, 3, 10, 9, tzinfo=UTC)
+    index = StoryIndex(StorySettings())
+    a = index.attach(Item(feed="a", id="1", title=first, published=at), at)
+    later = at + timedelta(minutes=30)
+    b = index.attach(Item(feed="b", id="2", title=second, published=later), later)
+    assert (a == b) is same

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from monitor.matcher.fold import fold, tokens
 from monitor.stories.kinds import Kind, kind
-from monitor.stories.subject import subject
+from monitor.stories.subject import names, subject
 from monitor.stories.words import stems
 
 TITLE_WEIGHT = 1.0
@@ -51,6 +51,7 @@ class Features:
     at: datetime
     kind: Kind
     subject: str | None  # stem of the headline's first name (stories.subject)
+    names: frozenset[str] = frozenset()  # stems of its names (stories.subject)
 
 
 def features(item: ItemLike, at: datetime) -> Features:
@@ -62,7 +63,8 @@ def features(item: ItemLike, at: datetime) -> Features:
                     title=" ".join(tokens(fold(item.title))), terms=terms,
                     link=canonical_link(item.link), at=at,
                     kind=kind(item.title, item.summary),
-                    subject=subject(item.title, item.summary))
+                    subject=subject(item.title, item.summary),
+                    names=names(item.title, item.summary))
 
 
 def canonical_link(link: str) -> str:

@@ -35,6 +35,7 @@ from monitor.stories.similarity import (
     cosine,
     headline_coverage,
     subject_factor,
+    tells_an_event,
     time_factor,
     title_boost,
 )
@@ -140,6 +141,9 @@ class StoryIndex:
     def score(self, feats: Features, vector: Vector, story: _Story) -> float:
         """Similarity of an item to a story as a whole (see module docstring)."""
         first = story.first
+        if not tells_an_event(feats, first, feats.terms.keys() & (
+                first.terms.keys() | story.core.weights.keys()), self.settings):
+            return 0.0
         base = cosine(vector, story.first_vector, self.rarity)
         if story.size > 1:  # else the core is the first item
             base = max(base, cosine(vector, story.core, self.rarity))

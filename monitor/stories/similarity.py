@@ -9,7 +9,7 @@ little, a word only two items carry (`Ampère`, `liquidation`) says a lot.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from rapidfuzz import fuzz
@@ -93,6 +93,20 @@ def title_boost(score: float, title: str, other: str, settings: StorySettings) -
     if ratio < settings.title_ratio:
         return score
     return max(score, (score + ratio / 100.0) / 2.0)
+
+
+def tells_an_event(a: Features, b: Features, shared: Iterable[str],
+                   settings: StorySettings) -> bool:
+    """Whether what two items share says what happened, not only who: at
+    least one shared word that is neither a name nor a figure, or titles
+    nearly alike. Names alone say little while the window holds few items
+    (every word is rare then): "Renault to liquidate Ampere" and "Renault
+    cancels Ampere IPO" share only their names, and are two events."""
+    named = a.names | b.names
+    if any(stem not in named and not stem.isdigit() for stem in shared):
+        return True
+    return bool(a.title and b.title
+                and fuzz.token_sort_ratio(a.title, b.title) >= settings.title_ratio)
 
 
 def time_factor(at: datetime, first: datetime, settings: StorySettings) -> float:

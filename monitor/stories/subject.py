@@ -39,6 +39,16 @@ def subject(title: str, summary: str) -> str | None:
     return None
 
 
+def names(title: str, summary: str) -> frozenset[str]:
+    """The stems of the item's names: capitalised words never written in
+    lower case in the item (a doubtful word counts as a name: grouping then
+    keeps items apart rather than together)."""
+    words = _WORD.findall(f"{title} {summary}")
+    lower = {_bare(w) for w in words if w[:1].islower()}
+    return frozenset(stem for w in words if w[:1].isupper() and _bare(w) not in lower
+                     for stem in stems(w))
+
+
 def _bare(word: str) -> str:
     """A word folded, without its elided article: `L'Oréal` is `oreal`."""
     return "".join(tokens(fold(word)))
