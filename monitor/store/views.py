@@ -167,6 +167,35 @@ async def search_items(conn: AsyncConnection, text: str, limit: int) -> list[Sto
     return [_item(r) for r in await conn.execute(query)]
 
 
+@dataclass(frozen=True, slots=True)
+class BigStory:
+    """A story of the window: its sources (feeds, first first) and items."""
+
+    id: str
+    sources: tuple[str, ...]
+    items: tuple[StoredItem, ...]
+
+
+async def biggest_stories(conn: AsyncConnection, since: float,
+                          limit: int) -> list[BigStory]:
+    """The stories with items first seen since `since`, most sources first
+    (then most items): one grouped query through the story index, then the
+    items of those few stories."""
+    sources = sa.func.count(sa.distinct(items_t.c.feed))
+    top = (sa.select(items_t.c.story_id).where(items_t.c.story_id.is_not(None),
+                                               items_t.c.first_seen >= since)
+           .group_by(items_t.c.story_id).having(sources > 1)
+           .order_by(sources.desc(), sa.func.count().desc()).limit(limit))
+    ids = [r.story_id for r in await conn.execute(top)]
+    rows = await conn.execute(sa.select(items_t).where(items_t.c.story_id.in_(ids))
+                              .order_by(items_t.c.first_seen))
+    members: dict[str, list[StoredItem]] = {sid: [] for sid in ids}
+    for row in rows:
+        members[row.story_id].append(_item(row))
+    return [BigStory(sid, tuple(dict.fromkeys(i.feed for i in items)), tuple(items))
+            for sid, items in members.items()]
+
+
 def _item(row: Any) -> StoredItem:
     return StoredItem(row.feed, row.item_id, row.title, row.link, row.published,
                       row.first_seen)

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 HEALTH_ORDER = ("failing", "backoff", "disabled", "ok")
 LATEST, ITEMS, POLLS, SEARCH = 25, 50, 30, 50
 WINDOW_DAYS = 30
+STORIES_SINCE = 48 * 3600.0  # seconds: the overview's biggest stories
+STORIES = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +116,9 @@ class Pages:
                 "per_day": charts.stacked("Alerts per day, by rule", counts, days),
                 "outbox": await self.store.view(views.outbox),
                 "alerts": [alert_row(a) for a in
-                           await self.store.view(views.latest_alerts, LATEST)]}
+                           await self.store.view(views.latest_alerts, LATEST)],
+                "stories": await self.store.view(views.biggest_stories,
+                                                 now - STORIES_SINCE, STORIES)}
 
     async def feed_context(self, name: str) -> dict[str, Any]:
         snap, now = self.snapshot(), self.clock()
