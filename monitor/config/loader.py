@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -132,8 +133,8 @@ def _feeds(validated: Validated[ConfigModel] | Validated[IncludedModel],
     out = []
     for i, model in enumerate(validated.model.feeds):
         feed = _feed(model, source, monitor)
-        out.append((f'{source}: feeds[{validated.index("feeds", i)}] (name="{feed.name}")',
-                    feed))
+        name = json.dumps(feed.name, ensure_ascii=False)  # one line, whatever it holds
+        out.append((f'{source}: feeds[{validated.index("feeds", i)}] (name={name})', feed))
     return out
 
 
