@@ -44,6 +44,7 @@ class LoopbackServer:
         self.statuses: list[int] = []      # for POST receivers: next answers, else 200
         self.post_headers: dict[str, str] = {}  # sent with every POST answer
         self.delay = 0.0    # seconds a POST waits for its answer (a slow receiver)
+        self.get_delay = 0.0  # seconds a GET waits for its answer (a slow feed)
         self.trickle = 0.0  # seconds between the bytes of a POST's answer (from the first)
         self.cut = 0        # trickled answers the client hung up on
         self.lock = threading.Lock()
@@ -64,6 +65,7 @@ class LoopbackServer:
 
             def do_GET(self) -> None:
                 hit = self._record()
+                time.sleep(server.get_delay)
                 route = server.routes.get(hit.path.split("?")[0])
                 if route is None:
                     return self._send(404, b"not found", {})

@@ -108,9 +108,9 @@ class Daemon:
         self.store = await Store.open(settings.monitor.database, exclusive=True)
         if "://" not in settings.monitor.database:
             # A SQLite file has one daemon (the store's lock says so): claims
-            # left by a crash are void. (On PostgreSQL other instances may
-            # hold live ones; they expire.)
-            await self.store.release_all_claims()
+            # left by a crash are void, its feeds polled at once. (On
+            # PostgreSQL other instances may hold live ones; they expire.)
+            await self.store.release_all_claims(self.clock().timestamp())
         self._session = make_session(limits_of(settings), settings.monitor.user_agent)
         self.context = _context(self, self.store, self._session)
         await self.sync_feeds(settings)

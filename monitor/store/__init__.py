@@ -176,9 +176,13 @@ class Store:
         """End the claim on alerts this tick did not send (held, or after a failure)."""
         await self._run(lambda c: outbox.release(c, ids))
 
-    async def release_all_claims(self) -> None:
-        """At the start of a single instance: claims left by a crash are void."""
-        await self._run(outbox.release_all)
+    async def release_all_claims(self, now: float) -> None:
+        """At the start of a single instance: claims left by a crash are void;
+        the alerts are due as they were, the feeds at `now`."""
+        async def go(conn: AsyncConnection) -> None:
+            await outbox.release_all(conn)
+            await feedstate.release_all(conn, now)
+        await self._run(go)
 
     async def pending_alerts(self, channel: str) -> list[StoredAlert]:
         return await self._run(lambda c: outbox.pending(c, channel))

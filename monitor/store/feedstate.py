@@ -24,7 +24,9 @@ from monitor.store.schema import chunks, feeds_t
 _SAVE_FEED = feeds_t.update().where(feeds_t.c.name == sa.bindparam("b_name"),
                                     feeds_t.c.url == sa.bindparam("b_url"))
 
-_FEED_COLUMNS = tuple(c.name for c in feeds_t.columns if c.name != "name")
+# What a FeedState holds: the claim is the store's own (see due_feeds).
+_STATE_COLUMNS = tuple(c for c in feeds_t.columns if c.name != "claimed_until")
+_FEED_COLUMNS = tuple(c.name for c in _STATE_COLUMNS if c.name != "name")
 
 
 async def sync_feeds(conn: AsyncConnection,
@@ -48,12 +50,12 @@ async def sync_feeds(conn: AsyncConnection,
             await conn.execute(feeds_t.update().where(feeds_t.c.name == name).values(
                 url=url, current_url=url, etag=None, last_modified=None,
                 body_hash=None, disabled=None, failures=0, next_poll=first,
-                polled_once=False))
+                polled_once=False, claimed_until=None))
 
 
 async def feeds(conn: AsyncConnection, names: Iterable[str] | None = None) -> list[FeedState]:
     """The feeds of `names` (every feed when None), by name."""
-    query = sa.select(feeds_t).order_by(feeds_t.c.name)
+    query = sa.select(*_STATE_COLUMNS).order_by(feeds_t.c.name)
     if names is not None:
         query = query.where(feeds_t.c.name.in_(list(names)))
     return [FeedState(**row._asdict()) for row in (await conn.execute(query)).all()]
@@ -62,8 +64,9 @@ async def feeds(conn: AsyncConnection, names: Iterable[str] | None = None) -> li
 async def due_feeds(conn: AsyncConnection, now: float, names: Iterable[str],
                     lease: float) -> list[FeedState]:
     """The feeds of `names` due at `now`, claimed: their next_poll moves to
-    now + lease so that a second dispatcher (or instance) skips them."""
-    query = (sa.select(feeds_t).where(feeds_t.c.name.in_(list(names)),
+    now + lease so that a second dispatcher (or instance) skips them, and
+    claimed_until says so until the poll's outcome is saved."""
+    query = (sa.select(*_STATE_COLUMNS).where(feeds_t.c.name.in_(list(names)),
                                       feeds_t.c.next_poll <= now,
                                       feeds_t.c.disabled.is_(None))
              .order_by(feeds_t.c.next_poll))
@@ -72,8 +75,17 @@ async def due_feeds(conn: AsyncConnection, now: float, names: Iterable[str],
     due = [FeedState(**r._asdict()) for r in (await conn.execute(query)).all()]
     if due:
         await conn.execute(feeds_t.update().where(
-            feeds_t.c.name.in_([f.name for f in due])).values(next_poll=now + lease))
+            feeds_t.c.name.in_([f.name for f in due])).values(next_poll=now + lease,
+                                                               claimed_until=now + lease))
     return due
+
+
+async def release_all(conn: AsyncConnection, now: float) -> None:
+    """At the start of a single instance, every claim is a dead daemon's: its
+    feeds are due at once, not when the claim would have run out (timeout +
+    60 s later: issue 14)."""
+    await conn.execute(feeds_t.update().where(feeds_t.c.claimed_until.is_not(None))
+                       .values(next_poll=now, claimed_until=None))
 
 
 async def poll_now(conn: AsyncConnection, names: Sequence[str], now: float, *,
@@ -100,7 +112,9 @@ async def save_feed(conn: AsyncConnection, state: FeedState) -> None:
 
 def _feed_params(state: FeedState) -> dict[str, Any]:
     """The parameters of _SAVE_FEED: every column of the feeds table but its
-    key, from `state`; the key as b_name and the polled URL as b_url."""
+    key, from `state` (and no claim); the key as b_name and the polled URL
+    as b_url."""
     params = {name: getattr(state, name) for name in _FEED_COLUMNS}
     params["b_name"], params["b_url"] = state.name, state.url
+    params["claimed_until"] = None  # the poll is over: its claim with it
     return params

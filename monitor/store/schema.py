@@ -43,6 +43,10 @@ feeds_t = sa.Table(
     sa.Column("polled_once", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("disabled", sa.String),                      # reason, e.g. "410 Gone"
     sa.Column("health_alerted", sa.Float),                 # last feed-health alert
+    # Set while a poll of this feed is in flight (its dispatcher moved next_poll
+    # to the same time); the poll's saved outcome clears it. Set at a start of a
+    # single instance: a dead daemon's poll, made due at once (release_all).
+    sa.Column("claimed_until", sa.Float),
 )
 
 items_t = sa.Table(
