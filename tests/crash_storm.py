@@ -27,7 +27,8 @@ from pathlib import Path
 
 from monitor.store import Store
 from tests.daemon_proc import DaemonProcess
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 
 WINDOW = 400        # items the feed lists, newest first (older ones fall off)
 NOT_MATCHING = 4    # every 4th item matches no rule
@@ -62,7 +63,7 @@ class GrowingFeed:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
-        self.server.routes["/feed"] = Route(rss([]))
+        self.server.route("/feed", body=rss([]))
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def start(self) -> None:
@@ -79,7 +80,7 @@ class GrowingFeed:
             self.published.append((n, matching))
             entries = [(f"g{i:06d}", f"{'Ampere' if m else 'Other'} item {i:06d}")
                        for i, m in reversed(self.published[-WINDOW:])]
-            self.server.routes["/feed"] = Route(rss(entries))
+            self.server.route("/feed", body=rss(entries))
 
 
 def write_config(folder: Path, database: str, feed: LoopbackServer,
@@ -91,7 +92,7 @@ def write_config(folder: Path, database: str, feed: LoopbackServer,
         f'[channels.hook]\nurl = "json://127.0.0.1:{receiver.port}/hook"\n'
         'rate_limit = "1000000/1s"\n'
         '[[rules]]\nname = "r"\nany = ["Ampere"]\n'
-        f'[[feeds]]\nname = "grows"\nurl = "{feed.url}/feed"\ninterval = "1s"\n'
+        f'[[feeds]]\nname = "grows"\nurl = "{feed.url("/feed")}"\ninterval = "1s"\n'
         "alert_existing = true\n", encoding="utf-8")
     return config
 

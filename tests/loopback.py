@@ -1,26 +1,43 @@
-"""A programmable HTTP server on 127.0.0.1:<free port>, for async tests.
+"""The one programmable HTTP server of the tests, on a loopback address and a
+free port (aiohttp.web). It plays a feed publisher and a webhook receiver.
 
-    async with LoopbackServer() as server:
+    async with LoopbackServer() as server:       # in the test's own event loop
         server.route("/feed", body=b"<rss/>", headers={"ETag": '"v1"'})
         server.route("/slow", handler=my_aiohttp_handler)   # full control
         await fetch(server.url("/feed"))
         assert server.count("/feed") == 1
         assert server.hits[0].headers["user-agent"].startswith("newsmonitor/")
 
-Routes are matched on the path (query ignored); an unknown path is a 404.
-`Route.etag` makes the server answer 304 to a matching If-None-Match, as a
-polite publisher does. Runs in the test's own event loop (aiohttp.web).
+    with loopback() as hook:                     # in a thread with its own loop,
+        hook.statuses = [500]                    # for the CLI, a daemon subprocess
+        run_cli(hook.webhook("/h"))              # or sync code
+        assert hook.attempts() == 1
+
+Routes are matched on the path (query ignored); `Route.etag` makes the server
+answer 304 to a matching If-None-Match, as a polite publisher does. A POST to
+a path without a route is a webhook delivery: answered with the next of
+`statuses` (else 200), after `delay` seconds, or one byte every `trickle`
+seconds (a trickling receiver: no read waits long enough for a read timeout).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import json
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Any
 
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Padding a trickled webhook answer to about the size of a whole HTTP answer
+# keeps it trickling long after any send timeout the tests set.
+TRICKLED_BODY = b"{}" + b" " * 78
 
 
 @dataclass
@@ -34,7 +51,7 @@ class Route:
     handler: Handler | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Hit:
     """One request the server received; header names lower-cased."""
 
@@ -42,10 +59,17 @@ class Hit:
     path: str
     query: str
     headers: dict[str, str]
+    body: bytes = b""
+    status: int = 0  # what a webhook delivery was answered
+
+    @property
+    def target(self) -> str:
+        """The path with its query, as the request line had it."""
+        return f"{self.path}?{self.query}" if self.query else self.path
 
 
 class LoopbackServer:
-    """See the module docstring. `base_url` is valid inside `async with`."""
+    """See the module docstring. `base_url` and `port` are valid once started."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         """`host`: another loopback address (127.0.0.2) stands in for a
@@ -54,9 +78,16 @@ class LoopbackServer:
         self.routes: dict[str, Route] = {}
         self.hits: list[Hit] = []
         self.base_url = ""
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._dispatch)
-        self._runner = web.AppRunner(app, access_log=None)
+        self.port = 0
+        self.statuses: list[int] = []           # next webhook answers, else 200
+        self.post_headers: dict[str, str] = {}  # sent with every webhook answer
+        self.delay = 0.0    # seconds a webhook delivery waits for its answer
+        self.get_delay = 0.0  # seconds a GET waits for its answer (a feed slow to answer)
+        self.trickle = 0.0  # seconds between the bytes of a webhook answer
+        self.cut = 0        # trickled answers the client hung up on
+        # The tests read what the server's thread writes (see loopback()).
+        self.lock = threading.Lock()
+        self._runner: web.AppRunner | None = None
 
     def route(
         self,
@@ -75,28 +106,60 @@ class LoopbackServer:
     def url(self, path: str) -> str:
         return self.base_url + path
 
+    def webhook(self, path: str) -> str:
+        """The apprise json:// URL whose deliveries this server receives at `path`."""
+        return f"json://{self.host}:{self.port}{path}"
+
     def count(self, path: str | None = None) -> int:
         """Requests received for `path` (all paths if None)."""
-        return sum(1 for hit in self.hits if path is None or hit.path == path)
+        return len(self._hits(None, path))
+
+    def gets(self, path: str) -> list[Hit]:
+        return self._hits("GET", path)
+
+    def attempts(self) -> int:
+        """Every webhook delivery received, accepted or not."""
+        return len(self._hits("POST", None))
+
+    def posts(self) -> list[Any]:
+        """The JSON bodies of the webhook deliveries accepted (answered 2xx)."""
+        return [json.loads(hit.body) for hit in self._hits("POST", None)
+                if 200 <= hit.status < 300]
+
+    def _hits(self, method: str | None, path: str | None) -> list[Hit]:
+        with self.lock:
+            return [hit for hit in self.hits if method in (None, hit.method)
+                    and path in (None, hit.path)]
 
     async def __aenter__(self) -> LoopbackServer:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        # A short grace at cleanup: a trickling answer would hold it 60 s.
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.base_url = f"http://{host}:{port}"
+        await web.TCPSite(self._runner, self.host, 0).start()
+        host, self.port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{self.port}"
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        await self._runner.cleanup()
+        if self._runner is not None:
+            await self._runner.cleanup()
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         headers = {name.lower(): value for name, value in request.headers.items()}
-        self.hits.append(Hit(request.method, request.path, request.query_string, headers))
+        hit = Hit(request.method, request.path, request.query_string, headers,
+                  await request.read())
+        with self.lock:
+            self.hits.append(hit)
+        if request.method == "GET":
+            await asyncio.sleep(self.get_delay)
         route = self.routes.get(request.path)
         if route is None:
+            if request.method == "POST":
+                return await self._receive(request, hit)
             return web.Response(status=404, text="no such route")
         if route.handler is not None:
             return await route.handler(request)
@@ -105,3 +168,41 @@ class LoopbackServer:
         extra = {"ETag": route.etag} if route.etag else {}
         return web.Response(status=route.status, body=route.body,
                             headers={**extra, **route.headers})
+
+    async def _receive(self, request: web.Request, hit: Hit) -> web.StreamResponse:
+        """A webhook delivery: see the module docstring."""
+        with self.lock:
+            hit.status = self.statuses.pop(0) if self.statuses else 200
+        await asyncio.sleep(self.delay)
+        headers = {"Content-Type": "application/json", **self.post_headers}
+        if not self.trickle:
+            return web.Response(status=hit.status, body=b"{}", headers=headers)
+        answer = web.StreamResponse(status=hit.status, headers=headers)
+        answer.content_length = len(TRICKLED_BODY)
+        try:
+            await answer.prepare(request)
+            for byte in TRICKLED_BODY:
+                await asyncio.sleep(self.trickle)
+                await answer.write(bytes([byte]))
+        except ConnectionError:
+            with self.lock:
+                self.cut += 1
+        return answer
+
+
+@contextmanager
+def loopback(host: str = "127.0.0.1") -> Iterator[LoopbackServer]:
+    """The server in a thread with its own event loop, for tests whose code
+    under test owns the loop or blocks it (the CLI, a daemon subprocess)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    server = LoopbackServer(host)
+    try:
+        asyncio.run_coroutine_threadsafe(server.__aenter__(), loop).result()
+        yield server
+    finally:
+        asyncio.run_coroutine_threadsafe(server.__aexit__(None, None, None), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()

@@ -11,7 +11,8 @@ from monitor.cli import main
 from monitor.config import load
 from monitor.errors import ParseError
 from monitor.poll.parser import parse_feed
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.loopback import LoopbackServer
+from tests.servers import rss
 
 HOME = b"""<!doctype html><html><head><title>Auto Actu</title>
 <link rel="stylesheet" href="/s.css">
@@ -31,12 +32,12 @@ any = ["Cléon"]
 
 
 @pytest.fixture
-def site() -> LoopbackServer:
-    with loopback() as server:
-        server.routes["/"] = Route(HOME, headers={"Content-Type": "text/html"})
-        server.routes["/rss/actu.xml"] = Route(rss([("b", "Cléon produira le moteur"),
-                                                    ("a", "Flins ferme")], title="Auto Actu"))
-        yield server
+def site(feed: LoopbackServer) -> LoopbackServer:
+    """A publisher's site: a homepage announcing its feed."""
+    feed.route("/", body=HOME, headers={"Content-Type": "text/html"})
+    feed.route("/rss/actu.xml", body=rss([("b", "Cléon produira le moteur"),
+                                          ("a", "Flins ferme")], title="Auto Actu"))
+    return feed
 
 
 def config(tmp: Path) -> Path:
@@ -48,48 +49,59 @@ def config(tmp: Path) -> Path:
 def test_a_homepage_is_followed_to_its_announced_feed(
         site: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = config(tmp_path)
-    assert main(["add", f"{site.url}/", "--tags", "auto, usines", "--config", str(path)]) == 0
+    assert main(["add", f"{site.base_url}/", "--tags", "auto, usines", "--config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert f"found: {site.url}/rss/actu.xml  Auto Actu" in out
+    assert f"found: {site.base_url}/rss/actu.xml  Auto Actu" in out
     assert "    - Cléon produira le moteur" in out
-    assert f"added: Auto Actu <{site.url}/rss/actu.xml>" in out
+    assert f"added: Auto Actu <{site.base_url}/rss/actu.xml>" in out
     text = path.read_text(encoding="utf-8")
     assert "# My watch: Renault's plants." in text and "# for now" in text
     feed = load(path).feeds[0]
-    assert (feed.name, feed.url, feed.tags) == ("Auto Actu", f"{site.url}/rss/actu.xml",
+    assert (feed.name, feed.url, feed.tags) == ("Auto Actu", f"{site.base_url}/rss/actu.xml",
                                                 ("auto", "usines"))
     # Added once: a second add finds it there.
-    assert main(["add", f"{site.url}/", "--config", str(path)]) == 0
-    assert f"skipped: Auto Actu: <{site.url}/rss/actu.xml> already in the config" in (
+    assert main(["add", f"{site.base_url}/", "--config", str(path)]) == 0
+    assert f"skipped: Auto Actu: <{site.base_url}/rss/actu.xml> already in the config" in (
         capsys.readouterr().out)
     assert len(load(path).feeds) == 1
 
 
 def test_a_page_without_links_is_tried_at_the_usual_paths(
         site: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    site.routes["/"] = Route(b"<html><body>Bienvenue</body></html>")
-    site.routes["/feed.xml"] = Route(rss([("x", "Sandouville")], title="Usines"))
+    site.route("/", body=b"<html><body>Bienvenue</body></html>")
+    site.route("/feed.xml", body=rss([("x", "Sandouville")], title="Usines"))
     path = config(tmp_path)
-    assert main(["add", f"{site.url}/", "--name", "Usines", "--config", str(path)]) == 0
-    assert load(path).feeds[0].url == f"{site.url}/feed.xml"
+    assert main(["add", f"{site.base_url}/", "--name", "Usines", "--config", str(path)]) == 0
+    assert load(path).feeds[0].url == f"{site.base_url}/feed.xml"
 
 
 def test_a_feed_url_is_added_as_it_is(site: LoopbackServer, tmp_path: Path) -> None:
     path = config(tmp_path)
-    assert main(["add", f"{site.url}/rss/actu.xml", "--config", str(path)]) == 0
-    assert load(path).feeds[0].url == f"{site.url}/rss/actu.xml"
+    assert main(["add", f"{site.base_url}/rss/actu.xml", "--config", str(path)]) == 0
+    assert load(path).feeds[0].url == f"{site.base_url}/rss/actu.xml"
 
 
 def test_no_feed_is_one_clear_error(site: LoopbackServer, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    site.routes["/"] = Route(b"<html><body>Rien</body></html>")
+    site.route("/", body=b"<html><body>Rien</body></html>")
     path = config(tmp_path)
-    assert main(["add", f"{site.url}/", "--config", str(path)]) == 1
+    assert main(["add", f"{site.base_url}/", "--config", str(path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"error: add: {site.url}/: no feed found")
+    assert len(err) == 1 and err[0].startswith(f"error: add: {site.base_url}/: no feed found")
     assert path.read_text(encoding="utf-8") == CONFIG
 
 
 def test_a_web_page_polled_as_a_feed_says_how_to_find_its_feed() -> None:
     with pytest.raises(ParseError, match=r"web page: `newsmonitor add URL` finds its feeds"):
         parse_feed(HOME, {"content-type": "text/html"}, "home")
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("ampere", "error: add: 'ampere' is not an http(s) URL (write it as https://www.example.org/)"),
+    ("http://127.0.0.1:9/", "error: add: connection failed: http://127.0.0.1:9/"),
+])
+def test_a_bad_or_unreachable_url_is_one_line_and_exit_1(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, message: str) -> None:
+    assert main(["add", url, "--config", str(config(tmp_path))]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(message)

@@ -9,23 +9,13 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from tests import configs
 
-GOOD = """
-[monitor]
-database = "state.sqlite3"
-default_channels = ["console"]
-
-[channels.console]
-url = "console://"
-
-[[feeds]]
-name = "a feed"
-url = "https://example.org/feed.xml"
-
-[[rules]]
-name = "ampere"
-query = "Ampere AND Renault"
-"""
+GOOD = configs.text(
+    monitor={"database": "state.sqlite3", "default_channels": ["console"]},
+    channels={"console": "console://"},
+    feeds=[{"name": "a feed", "url": "https://example.org/feed.xml"}],
+    rules=[{"name": "ampere", "query": "Ampere AND Renault"}])
 
 CASES = [
     # (what is wrong, replace this, with this, expected message fragment)
@@ -133,7 +123,7 @@ def test_included_rule_file_errors_name_that_file(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "rules.d").mkdir()
     bad = tmp_path / "rules.d" / "more.toml"
-    bad.write_text('[[rules]]\nname = "x"\nany = ["ok"]\nfeeds = ["missing"]\n')
+    configs.write(bad, rules=[{"name": "x", "any": ["ok"], "feeds": ["missing"]}])
     path = write(tmp_path, 'include = ["rules.d/*.toml"]\n' + GOOD)
     assert main(["check", "--config", str(path)]) == 1
     err = capsys.readouterr().err
@@ -308,8 +298,8 @@ def test_a_duplicate_feed_is_named_in_its_own_file(tmp_path: Path,
     """It was named as `feeds[1]` of the main file, which has one feed."""
     (tmp_path / "rules.d").mkdir()
     more = tmp_path / "rules.d" / "more.toml"
-    more.write_text('[[feeds]]\nname = "other"\nurl = "https://example.org/o.xml"\n'
-                    '[[feeds]]\nname = "a feed"\nurl = "https://example.org/again.xml"\n')
+    configs.write(more, feeds=[{"name": "other", "url": "https://example.org/o.xml"},
+                               {"name": "a feed", "url": "https://example.org/again.xml"}])
     path = write(tmp_path, 'include = ["rules.d/*.toml"]\n' + GOOD)
     assert main(["check", "--config", str(path)]) == 1
     assert capsys.readouterr().err.splitlines() == [

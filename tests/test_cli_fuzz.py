@@ -28,23 +28,13 @@ from hypothesis import strategies as st
 from monitor.cli import _parser, main
 from monitor.cli.items import KEYS, ItemRecord, parse_item, parse_items
 from monitor.errors import ConfigError
+from tests import configs
 
-CONFIG = """[monitor]
-database = "state.sqlite3"
-default_channels = ["console"]
-
-[channels.console]
-url = "console://"
-
-[[feeds]]
-name = "sample"
-url = "builtin:sample.xml"
-tags = ["auto"]
-
-[[rules]]
-name = "ampere"
-query = "Ampere AND (Renault OR liquid*)"
-"""
+CONFIG = configs.text(
+    monitor={"database": "state.sqlite3", "default_channels": ["console"]},
+    channels={"console": "console://"},
+    feeds=[{"name": "sample", "url": "builtin:sample.xml", "tags": ["auto"]}],
+    rules=[{"name": "ampere", "query": "Ampere AND (Renault OR liquid*)"}])
 FILES = {
     "monitor.toml": CONFIG,
     "items.jsonl": '{"id": "a", "title": "Renault liquide Ampère", "expect": ["ampere"]}\n',

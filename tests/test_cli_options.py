@@ -13,30 +13,18 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from tests import configs
 from tests.conftest import REPO
 
-CONFIG = """[monitor]
-database = "state.sqlite3"
-default_channels = ["console"]
-
-[channels.console]
-url = "console://"
-
-[[feeds]]
-name = "sample"
-url = "builtin:sample.xml"
-
-[[rules]]
-name = "ampere"
-query = "Ampere"
-"""
+SAMPLE = {"monitor": {"database": "state.sqlite3", "default_channels": ["console"]},
+          "channels": {"console": "console://"},
+          "rules": [{"name": "ampere", "query": "Ampere"}]}
+SAMPLE_FEED = {"name": "sample", "url": "builtin:sample.xml"}
 
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
-    path = tmp_path / "my.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return path
+    return configs.write(tmp_path / "my.toml", **SAMPLE, feeds=[SAMPLE_FEED])
 
 
 def around(command: list[str], option: list[str], before: bool) -> list[str]:
@@ -48,7 +36,7 @@ def test_config_before_or_after_the_command(tmp_path: Path, before: bool,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """`newsmonitor --config my.toml check` checked ./config/monitor.toml."""
     bad = tmp_path / "bad.toml"
-    bad.write_text("[monitor]\nno_such_key = 1\n", encoding="utf-8")
+    configs.write(bad, monitor={"no_such_key": 1})
     assert main(around(["check"], ["--config", str(bad)], before)) == 1
     captured = capsys.readouterr()
     assert f"config: {bad}" in captured.out and str(bad) in captured.err
@@ -114,10 +102,8 @@ def test_a_reader_gone_away_ends_the_command_quietly(config: Path, args: list[st
 
 def test_head_reads_one_line_of_a_long_output(tmp_path: Path) -> None:
     """A real `| head -1` over more than a pipe's buffer of output."""
-    feeds = "".join(f'[[feeds]]\nname = "feed {n}"\nurl = "https://example.org/{n}.xml"\n'
-                    for n in range(3000))
-    config = tmp_path / "big.toml"
-    config.write_text(CONFIG + feeds, encoding="utf-8")
+    feeds = [{"name": f"feed {n}", "url": f"https://example.org/{n}.xml"} for n in range(3000)]
+    config = configs.write(tmp_path / "big.toml", **SAMPLE, feeds=[SAMPLE_FEED, *feeds])
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
         f"{sys.executable} -m monitor export-opml --config {config} | head -1",

@@ -15,39 +15,22 @@ import pytest
 from monitor.cli import main
 from monitor.models import Alert, Item, Match, TermHit
 from monitor.store import Store
+from tests import configs
 
 CREATED = datetime(2026, 11, 26, 6, 35, tzinfo=UTC).timestamp()  # 07:35 in Paris
 LONG_TITLE = "Renault va liquider sa filiale Ampère, créée il y a moins de deux ans pour l'EV"
 
 
 def write_config(tmp_path: Path, database: str) -> Path:
-    config = tmp_path / "monitor.toml"
-    config.write_text(f"""[monitor]
-database = "{database}"
-timezone = "Europe/Paris"
-default_channels = ["mail"]
-
-[channels.mail]
-url = "json://127.0.0.1:9/hook"
-
-[[feeds]]
-name = "Les Echos"
-url = "https://example.org/echos.xml"
-interval = "1h30m"
-
-[[rules]]
-name = "ampere"
-query = "Ampere"
-
-[[rules]]
-name = "liquidation"
-query = "liquid*"
-
-[[rules]]
-name = "renault"
-query = "Renault"
-""", encoding="utf-8")
-    return config
+    return configs.write(
+        tmp_path,
+        monitor={"database": database, "timezone": "Europe/Paris", "default_channels": ["mail"]},
+        channels={"mail": "json://127.0.0.1:9/hook"},
+        feeds=[{"name": "Les Echos", "url": "https://example.org/echos.xml",
+                "interval": "1h30m"}],
+        rules=[{"name": "ampere", "query": "Ampere"},
+               {"name": "liquidation", "query": "liquid*"},
+               {"name": "renault", "query": "Renault"}])
 
 
 async def one_message_three_alerts(database: str) -> None:

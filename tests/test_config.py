@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pydantic
 import pytest
@@ -19,6 +20,7 @@ from monitor.config import (
     parse_rate,
 )
 from monitor.config.values import format_duration
+from tests import configs
 
 
 @pytest.mark.parametrize(("text", "seconds"), [
@@ -56,11 +58,10 @@ def test_config_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_a_feed_named_by_its_url_shows_no_credentials(tmp_path: Path) -> None:
-    config = tmp_path / "monitor.toml"
-    config.write_text('[monitor]\ndatabase = "db"\ndefault_channels = ["c"]\n'
-                      '[channels.c]\nurl = "console://"\n'
-                      '[[feeds]]\nurl = "https://me:s3cret@example.org/private.xml"\n',
-                      encoding="utf-8")
+    config = configs.write(
+        tmp_path, monitor={"database": "db", "default_channels": ["c"]},
+        channels={"c": "console://"},
+        feeds=[{"url": "https://me:s3cret@example.org/private.xml"}])
     (feed,) = load(config, {}).feeds
     assert feed.name == "https://example.org/private.xml"
     assert feed.url == "https://me:s3cret@example.org/private.xml"
@@ -71,41 +72,20 @@ def test_durations_round_trip_through_their_written_form() -> None:
         assert format_duration(parse_duration(text)) == text
 
 
-POLICIES = """
-[monitor]
-database = "db"
-default_channels = ["c"]
-interval = "10m"
-jitter = 0.2
-honor_cache_headers = false
-max_backoff = "6h"
-max_failures = 3
-concurrency = 7
-per_host_concurrency = 2
-connect_timeout = "5s"
-timeout = "2m"
-max_body = "1MiB"
-
-[channels.c]
-url = "console://"
-
-[[feeds]]
-name = "default pace"
-url = "https://example.org/a.xml"
-
-[[feeds]]
-name = "own pace"
-url = "https://example.org/b.xml"
-interval = "1h"
-"""
+POLICIES: dict[str, Any] = {
+    "monitor": {"database": "db", "default_channels": ["c"], "interval": "10m", "jitter": 0.2,
+                "honor_cache_headers": False, "max_backoff": "6h", "max_failures": 3,
+                "concurrency": 7, "per_host_concurrency": 2, "connect_timeout": "5s",
+                "timeout": "2m", "max_body": "1MiB"},
+    "channels": {"c": "console://"},
+    "feeds": [{"name": "default pace", "url": "https://example.org/a.xml"},
+              {"name": "own pace", "url": "https://example.org/b.xml", "interval": "1h"}]}
 
 
 def test_the_loader_builds_each_feeds_poll_policy_and_the_fetch_limits(tmp_path: Path) -> None:
     """Defaults filled in once, at load: nothing downstream combines a feed
     with [monitor] again."""
-    config = tmp_path / "monitor.toml"
-    config.write_text(POLICIES, encoding="utf-8")
-    settings = load(config, {})
+    settings = load(configs.write(tmp_path, **POLICIES), {})
     default, own = settings.feeds
     assert default.interval == timedelta(minutes=10) and own.interval == timedelta(hours=1)
     assert default.policy == PollPolicy(interval=600, jitter=0.2, use_cache_hints=False,
@@ -117,9 +97,7 @@ def test_the_loader_builds_each_feeds_poll_policy_and_the_fetch_limits(tmp_path:
 
 
 def test_settings_are_frozen(tmp_path: Path) -> None:
-    config = tmp_path / "monitor.toml"
-    config.write_text(POLICIES, encoding="utf-8")
-    settings = load(config, {})
+    settings = load(configs.write(tmp_path, **POLICIES), {})
     with pytest.raises(pydantic.ValidationError, match="frozen"):
         settings.monitor.interval = timedelta(0)  # type: ignore[misc]
     with pytest.raises(pydantic.ValidationError, match="frozen"):

@@ -167,13 +167,13 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("configfuzz")
 
 
-@settings(FUZZ, max_examples=2500)
+@settings(FUZZ, max_examples=1500)
 @given(TOMLISH | st.text(max_size=300))
 def test_the_loader_on_arbitrary_text(workspace: Path, text: str) -> None:
     loads_cleanly(workspace / "monitor.toml", text)
 
 
-@settings(FUZZ, max_examples=2500)
+@settings(FUZZ, max_examples=1500)
 @given(CONFIGS)
 @example('["monitor"]\n"" = []\n"\\n" = []\n')  # a key with a line break: two lines
 @example('[[rules]]\nname = "a\\nb"\nquery = "("\n')  # so was a rule's name
@@ -183,7 +183,7 @@ def test_the_loader_on_arbitrary_values_in_every_key(workspace: Path, text: str)
     loads_cleanly(workspace / "monitor.toml", text)
 
 
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=100)
 @given(CONFIGS)
 def test_check_on_arbitrary_values_in_every_key(workspace: Path, text: str) -> None:
     config = workspace / "check.toml"

@@ -12,20 +12,21 @@ import time
 from pathlib import Path
 
 from tests.daemon_proc import DaemonProcess
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import wait_for
 
 RESTARTED_WITHIN = 15.0  # seconds; the claims it used to wait for: 120 s and 300 s
 
 
 def write_config(tmp: Path, feed: LoopbackServer, receiver: LoopbackServer) -> Path:
-    feed.routes["/feed"] = Route(rss([("g1", "Ampere one")]))
+    feed.route("/feed", body=rss([("g1", "Ampere one")]))
     config = tmp / "monitor.toml"
     config.write_text(
         f'[monitor]\ndatabase = "{tmp / "state.sqlite3"}"\ndefault_channels = ["hook"]\n'
         f'[channels.hook]\nurl = "json://127.0.0.1:{receiver.port}/hook"\n'
         '[[rules]]\nname = "r"\nany = ["Ampere"]\n'
-        f'[[feeds]]\nname = "f"\nurl = "{feed.url}/feed"\ninterval = "1h"\n'
+        f'[[feeds]]\nname = "f"\nurl = "{feed.url("/feed")}"\ninterval = "1h"\n'
         "alert_existing = true\n", encoding="utf-8")
     return config
 

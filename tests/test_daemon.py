@@ -11,47 +11,22 @@ from pathlib import Path
 import pytest
 
 from monitor.cli import main
+from tests import configs
 from tests.daemon_proc import DaemonProcess
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.loopback import LoopbackServer
+from tests.servers import rss
 from tests.waiting import wait_for
 
 
 def write_config(tmp: Path, feed: LoopbackServer, hook: LoopbackServer) -> Path:
     """monitor.toml and an empty rules.d/ in `tmp`: feed /f, channel `hook`."""
     (tmp / "rules.d").mkdir()
-    config = tmp / "monitor.toml"
-    config.write_text(config_text(tmp, f"{feed.url}/f", f"json://127.0.0.1:{hook.port}/h"),
-                      encoding="utf-8")
-    return config
-
-
-def config_text(tmp: Path, feed_url: str, hook_url: str) -> str:
-    return f"""
-include = ["rules.d/*.toml"]
-
-[monitor]
-database = "{tmp / 'state.sqlite3'}"
-default_channels = ["hook"]
-jitter = 0.0
-
-[channels.hook]
-url = "{hook_url}"
-
-[[feeds]]
-name = "news"
-url = "{feed_url}"
-interval = "1s"
-
-[[rules]]
-name = "ampere"
-any = ["Ampere"]
-"""
-
-
-@pytest.fixture
-def servers() -> tuple[LoopbackServer, LoopbackServer]:
-    with loopback() as feed, loopback() as hook:
-        yield feed, hook
+    return configs.write(
+        tmp, include=["rules.d/*.toml"],
+        monitor={"database": tmp / "state.sqlite3", "default_channels": ["hook"], "jitter": 0.0},
+        channels={"hook": hook.webhook("/h")},
+        feeds=[{"name": "news", "url": feed.url("/f"), "interval": "1s"}],
+        rules=[configs.AMPERE])
 
 
 def titles(hook: LoopbackServer) -> list[str]:
@@ -60,10 +35,10 @@ def titles(hook: LoopbackServer) -> list[str]:
 
 
 def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
-                                         servers: tuple[LoopbackServer, LoopbackServer]) -> None:
-    feed, hook = servers
+                                         feed: LoopbackServer, receiver: LoopbackServer) -> None:
+    hook = receiver
     items = [("x0", "Rien à voir")]
-    feed.routes["/f"] = Route(rss(items))
+    feed.route("/f", body=rss(items))
     config = write_config(tmp_path, feed, hook)
     daemon = DaemonProcess(config, tmp_path)
     try:
@@ -72,14 +47,14 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
 
         def publish(guid: str, title: str) -> None:
             items.insert(0, (guid, title))
-            feed.routes["/f"] = Route(rss(items))
+            feed.route("/f", body=rss(items))
 
         publish("a1", "Ampere : premier article")
         wait_for(lambda: "[newsmonitor] ampere: Ampere : premier article" in titles(hook))
 
         # A new rule file plus SIGHUP: the new rule fires on the next poll.
-        (tmp_path / "rules.d" / "provost.toml").write_text(
-            '[[rules]]\nname = "provost"\npeople = ["François Provost"]\n', encoding="utf-8")
+        configs.write(tmp_path / "rules.d" / "provost.toml",
+                      rules=[{"name": "provost", "people": ["François Provost"]}])
         daemon.signal(signal.SIGHUP)
         daemon.wait_log("reloaded reason=")
         publish("p1", "François Provost présente son plan")
@@ -88,8 +63,8 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
 
         # An invalid config plus SIGHUP: rejected with the error logged, old rules fire.
         reloads = daemon.log.count("reloaded reason=")
-        (tmp_path / "rules.d" / "broken.toml").write_text(
-            '[[rules]]\nname = "broken"\nquery = "(Ampere AND"\n', encoding="utf-8")
+        configs.write(tmp_path / "rules.d" / "broken.toml",
+                      rules=[{"name": "broken", "query": "(Ampere AND"}])
         daemon.signal(signal.SIGHUP)
         daemon.wait_log("reload rejected")
         assert 'rules[0] (name="broken").query' in daemon.log
@@ -99,17 +74,17 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
         assert daemon.log.count("reloaded reason=") == reloads
 
         # Editing a file without a signal reloads too.
-        (tmp_path / "rules.d" / "broken.toml").write_text(
-            '[[rules]]\nname = "drones"\nany = ["drone*"]\n', encoding="utf-8")
+        configs.write(tmp_path / "rules.d" / "broken.toml",
+                      rules=[{"name": "drones", "any": ["drone*"]}])
         daemon.wait_log("reloaded reason=file changed")
         publish("d1", "Des drones à Cléon")
         wait_for(lambda: "[newsmonitor] drones: Des drones à Cléon" in titles(hook))
 
         # A feed added by a reload is polled, with the others' state kept.
-        feed.routes["/g"] = Route(rss([("g1", "Ampere, deuxième source")]))
-        (tmp_path / "rules.d" / "more-feeds.toml").write_text(
-            f'[[feeds]]\nname = "second"\nurl = "{feed.url}/g"\ninterval = "1s"\n'
-            "alert_existing = true\n", encoding="utf-8")
+        feed.route("/g", body=rss([("g1", "Ampere, deuxième source")]))
+        configs.write(tmp_path / "rules.d" / "more-feeds.toml",
+                      feeds=[{"name": "second", "url": feed.url("/g"), "interval": "1s",
+                              "alert_existing": True}])
         wait_for(lambda: "[newsmonitor] ampere: Ampere, deuxième source" in titles(hook))
 
         code, took = daemon.stop()
@@ -124,13 +99,13 @@ def test_lifecycle_ready_reload_and_stop(tmp_path: Path,
 
 
 def test_sigterm_during_an_outage_loses_nothing(
-        tmp_path: Path, servers: tuple[LoopbackServer, LoopbackServer],
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer,
         capsys: pytest.CaptureFixture[str]) -> None:
     """The webhook answers 500: alerts stay pending across a SIGTERM and are
     delivered once, in order, by the next run after recovery."""
-    feed, hook = servers
+    hook = receiver
     items = [("x0", "Rien")]
-    feed.routes["/f"] = Route(rss(items))
+    feed.route("/f", body=rss(items))
     config = write_config(tmp_path, feed, hook)
     hook.statuses = [500] * 1000
     daemon = DaemonProcess(config, tmp_path)
@@ -139,7 +114,7 @@ def test_sigterm_during_an_outage_loses_nothing(
         daemon.wait_log("new items feed=news new=1")
         for i in range(3):
             items.insert(0, (f"a{i}", f"Ampere numéro {i}"))
-        feed.routes["/f"] = Route(rss(items))
+        feed.route("/f", body=rss(items))
         daemon.wait_log("delivery failed channel=hook")
         code, _ = daemon.stop()
         assert code == 0

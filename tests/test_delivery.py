@@ -5,11 +5,12 @@ catch-up, retries with backoff, dead alerts, per-channel isolation."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,48 +19,39 @@ from monitor.deliver.outbox import deliver_due
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.service.runtime import build_runtime
 from monitor.store import Store
-from tests.servers import LoopbackServer, loopback
+from tests import configs
+from tests.loopback import LoopbackServer, loopback
 
 T0 = datetime(2026, 11, 26, 10, 5, tzinfo=UTC)
 
 
 @pytest.fixture
-def hook() -> Iterator[LoopbackServer]:
-    with loopback() as server:
-        yield server
+def hook(receiver: LoopbackServer) -> LoopbackServer:
+    """The receiver of channel `hook`."""
+    return receiver
 
 
-def setup(tmp: Path, hook: LoopbackServer, channel_options: str = "",
-          other: LoopbackServer | None = None) -> Path:
-    config = tmp / "monitor.toml"
-    config.write_text(f"""
-[monitor]
-database = "{tmp / 'db.sqlite3'}"
-default_channels = ["hook"]
-retry_for = "1h"
-
-[channels.hook]
-url = "json://127.0.0.1:{hook.port}/h"
-{channel_options}
-
-[channels.other]
-url = "json://127.0.0.1:{(other or hook).port}/other"
-
-[[rules]]
-name = "ampere"
-any = ["Ampere"]
-""", encoding="utf-8")
-    return config
+def setup(tmp: Path, hook: LoopbackServer, other: LoopbackServer | None = None, *,
+          file: str = "monitor.toml", more: Mapping[str, str] | None = None,
+          **hook_options: Any) -> Path:
+    """The `hook` channel (url /h on `hook`, unless `urls=` is among its
+    options) and `other` (on `other`, else `hook`), plus `more` channels."""
+    channel = {"url": hook.webhook("/h"), **hook_options}
+    if "urls" in channel:
+        del channel["url"]
+    return configs.write(
+        tmp / file,
+        monitor={"database": tmp / "db.sqlite3", "default_channels": ["hook"],
+                 "retry_for": "1h"},
+        channels={"hook": channel, "other": (other or hook).webhook("/other"), **(more or {})},
+        rules=[configs.AMPERE])
 
 
-def two_urls(tmp: Path, hook: LoopbackServer, second: LoopbackServer) -> Path:
+def two_urls(tmp: Path, hook: LoopbackServer, second: LoopbackServer,
+             **hook_options: Any) -> Path:
     """The `hook` channel with a second URL, on the `second` receiver."""
-    config = setup(tmp, hook).read_text(encoding="utf-8").replace(
-        f'url = "json://127.0.0.1:{hook.port}/h"',
-        f'urls = ["json://127.0.0.1:{hook.port}/h", "json://127.0.0.1:{second.port}/h"]')
-    path = tmp / "two.toml"
-    path.write_text(config, encoding="utf-8")
-    return path
+    return setup(tmp, hook, file="two.toml",
+                 urls=[hook.webhook("/h"), second.webhook("/h")], **hook_options)
 
 
 def alert(n: int, channel: str = "hook", priority: Priority = Priority.NORMAL,
@@ -110,7 +102,7 @@ async def test_rate_limit_folds_the_overflow_into_one_summary(tmp_path: Path,
 
 async def test_quiet_hours_hold_alerts_and_high_priority_breaks_through(
         tmp_path: Path, hook: LoopbackServer) -> None:
-    config = setup(tmp_path, hook, 'quiet_hours = "22:00-07:00"\ntimezone = "UTC"')
+    config = setup(tmp_path, hook, quiet_hours="22:00-07:00", timezone="UTC")
     async with Harness(config, hook) as h:
         night = T0.replace(hour=23)
         await h.queue([alert(1), alert(2), alert(3, priority=Priority.HIGH)], night)
@@ -123,7 +115,7 @@ async def test_quiet_hours_hold_alerts_and_high_priority_breaks_through(
 
 async def test_hourly_digest_groups_a_period_and_skips_empty_ones(
         tmp_path: Path, hook: LoopbackServer) -> None:
-    async with Harness(setup(tmp_path, hook, 'digest = "1h"'), hook) as h:
+    async with Harness(setup(tmp_path, hook, digest="1h"), hook) as h:
         await h.queue([alert(1)], T0)
         await h.queue([alert(2)], T0 + timedelta(minutes=20))
         assert await h.deliver(T0 + timedelta(minutes=40)) == []
@@ -194,9 +186,7 @@ async def digest_half_sent(tmp_path: Path, hook: LoopbackServer
     reached the first URL and failed on the second (yields the harness, the
     second receiver and the time of that first digest)."""
     with loopback() as second:
-        path = two_urls(tmp_path, hook, second)
-        path.write_text(path.read_text(encoding="utf-8").replace(
-            "[channels.other]", 'digest = "1h"\n\n[channels.other]'), encoding="utf-8")
+        path = two_urls(tmp_path, hook, second, digest="1h")
         async with Harness(path, hook) as h:
             await h.queue([alert(1)], T0)
             second.statuses = [500]
@@ -267,13 +257,11 @@ async def test_a_url_that_took_everything_is_not_sent_again(
     the second: the alert is recorded as sent without a message."""
     with loopback() as second:
         path = two_urls(tmp_path, hook, second)
-        both = path.read_text(encoding="utf-8")
         async with Harness(path, hook) as h:
             await h.queue([alert(1)], T0)
             second.statuses = [500]
             assert await h.deliver(T0) == ["[newsmonitor] ampere: Ampere 1"]
-        path.write_text(both.replace(f', "json://127.0.0.1:{second.port}/h"', ""),
-                        encoding="utf-8")
+        setup(tmp_path, hook, file=path.name, urls=[hook.webhook("/h")])
         async with Harness(path, hook) as h:
             assert await h.deliver(T0 + timedelta(seconds=31)) == []
             assert (await h.store.outbox_counts())[("hook", "sent")] == 1
@@ -289,8 +277,7 @@ async def test_alerts_of_a_removed_channel_leave_when_it_is_back_or_end_dead(
             "channel 'later' is no longer in the config",
             "channel 'gone' is no longer in the config"}
     # The user puts `later` back (a reload): its alert leaves at the next retry.
-    path.write_text(path.read_text(encoding="utf-8") + "\n[channels.later]\n"
-                    f'url = "json://127.0.0.1:{hook.port}/later"\n', encoding="utf-8")
+    setup(tmp_path, hook, more={"later": hook.webhook("/later")})
     async with Harness(path, hook) as h:
         at = T0 + timedelta(seconds=31)
         assert await h.deliver(at) == ["[newsmonitor] ampere: Ampere 1"]
@@ -320,13 +307,12 @@ async def test_user_template_is_used_and_a_failing_one_falls_back(
     (tmp_path / "alert.txt").write_text("{{ rule }} | {{ title }} | {{ score }}",
                                         encoding="utf-8")
     (tmp_path / "broken.txt").write_text("{{ no_such_variable }}", encoding="utf-8")
-    config = setup(tmp_path, hook, 'template = "alert.txt"\nformat = "text"')
+    config = setup(tmp_path, hook, template="alert.txt", format="text")
     async with Harness(config, hook) as h:
         await h.queue([alert(1)], T0)
         await h.deliver(T0)
         assert hook.posts()[-1]["message"] == "ampere | Ampere 1 | 100"
-    config.write_text(config.read_text(encoding="utf-8").replace("alert.txt", "broken.txt"),
-                      encoding="utf-8")
+    setup(tmp_path, hook, template="broken.txt", format="text")
     async with Harness(config, hook) as h:
         await h.queue([alert(2)], T0)
         assert await h.deliver(T0) == ["[newsmonitor] ampere: Ampere 2"]
@@ -366,13 +352,11 @@ async def test_partial_retry_survives_an_edited_channel(tmp_path: Path,
     retry must still reach URL 2 (done URLs are kept by URL, not position)."""
     with loopback() as second:
         path = two_urls(tmp_path, hook, second)
-        both = path.read_text(encoding="utf-8")
         async with Harness(path, hook) as h:
             await h.queue([alert(1)], T0)
             second.statuses = [500]
             await h.deliver(T0)
-        path.write_text(both.replace(f'"json://127.0.0.1:{hook.port}/h", ', ""),
-                        encoding="utf-8")
+        setup(tmp_path, hook, file=path.name, urls=[second.webhook("/h")])
         async with Harness(path, hook) as h:
             await h.deliver(T0 + timedelta(seconds=31))
             assert [p["title"] for p in second.posts()] == ["[newsmonitor] ampere: Ampere 1"]
@@ -398,7 +382,7 @@ async def test_an_unknown_outcome_is_not_repeated_at_the_retry_rate(
         tmp_path: Path, hook: LoopbackServer) -> None:
     """Issue 14.4: a send that timed out may have arrived; retried every 30 s
     a slow webhook got it three times. It is retried an hour later."""
-    async with Harness(setup(tmp_path, hook, 'read_timeout = "1s"'), hook) as h:
+    async with Harness(setup(tmp_path, hook, read_timeout="1s"), hook) as h:
         await h.queue([alert(1)], T0)
         hook.delay = 2
         await h.deliver(T0)
@@ -422,7 +406,7 @@ async def test_one_clean_log_line_per_delivery_outcome(
         await h.deliver(T0)
         await h.deliver(T0 + timedelta(seconds=31))
     lines = [r.getMessage() for r in caplog.records if r.name == "monitor.deliver.outbox"]
-    url = f"json://127.0.0.1:{hook.port}/h"
+    url = hook.webhook("/h")
     assert lines == [
         f"delivery failed channel=hook rule=ampere item=https://x/1 url={url} error=HTTP 500",
         f"delivered channel=hook rule=ampere item=https://x/1 url={url}"]

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from tests.daemon_proc import DaemonProcess
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import wait_for
 
 RESUMED_WITHIN = 10.0  # seconds from the space coming back to the next alert delivered
@@ -63,15 +64,15 @@ def write_config(tmp: Path, disk: Path, feed: LoopbackServer,
         f'[channels.hook]\nurl = "json://127.0.0.1:{receiver.port}/hook"\n'
         'rate_limit = "1000/1s"\n'
         '[[rules]]\nname = "r"\nany = ["Ampere"]\n'
-        f'[[feeds]]\nname = "f"\nurl = "{feed.url}/feed"\ninterval = "1s"\n'
+        f'[[feeds]]\nname = "f"\nurl = "{feed.url("/feed")}"\ninterval = "1s"\n'
         "alert_existing = true\n", encoding="utf-8")
     return config
 
 
 def publish(feed: LoopbackServer, count: int) -> None:
     """The feed lists items 0..count-1 (a long summary each: pages to write)."""
-    feed.routes["/feed"] = Route(rss([(f"g{n:04d}", f"Ampere item {n:04d} " + "x" * 1000)
-                                      for n in reversed(range(count))]))
+    feed.route("/feed", body=rss([(f"g{n:04d}", f"Ampere item {n:04d} " + "x" * 1000)
+                                  for n in reversed(range(count))]))
 
 
 def arrived(receiver: LoopbackServer) -> Counter[str]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor.cli import main
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests import configs
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.smtp import LoopbackSMTP
 
 AMPERE = ("a1", "Renault va liquider sa filiale Ampère")
@@ -17,16 +20,12 @@ OTHER = ("o1", "Météo : un week-end ensoleillé")
 
 
 def write_config(tmp: Path, feed_url: str, channels: dict[str, str],
-                 extra: str = "", database: str | None = None) -> Path:
-    lines = [f'[monitor]\ndatabase = "{database or tmp / "state.sqlite3"}"\n']
-    for name, url in channels.items():
-        lines.append(f"[channels.{name}]\nurl = {json.dumps(url)}\n")
-    lines.append(f'[[feeds]]\nname = "test feed"\nurl = "{feed_url}"\n{extra}\n')
-    lines.append('[[rules]]\nname = "ampere"\nquery = "Ampere AND (Renault OR liquid*)"\n'
-                 f"channels = {json.dumps(list(channels))}\n")
-    path = tmp / "monitor.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+                 database: str | None = None, **feed_options: Any) -> Path:
+    return configs.write(
+        tmp, monitor={"database": database or tmp / "state.sqlite3"}, channels=channels,
+        feeds=[{"name": "test feed", "url": feed_url, **feed_options}],
+        rules=[{"name": "ampere", "query": "Ampere AND (Renault OR liquid*)",
+                "channels": list(channels)}])
 
 
 def run_once(config: Path) -> int:
@@ -37,12 +36,11 @@ def test_one_alert_per_channel_new_items_only_and_nothing_twice(
         tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer,
         database_url: str) -> None:
     """On SQLite and on PostgreSQL."""
-    feed.routes["/feed.xml"] = Route(rss([AMPERE, OTHER]))
+    feed.route("/feed.xml", body=rss([AMPERE, OTHER]))
     with LoopbackSMTP() as smtp:
-        config = write_config(tmp_path, f"{feed.url}/feed.xml", {
-            "hook": f"json://127.0.0.1:{receiver.port}/hook",
-            "mail": smtp.mailto_url(to="reader@example.com")}, "alert_existing = true",
-            database_url)
+        config = write_config(tmp_path, f"{feed.base_url}/feed.xml", {
+            "hook": receiver.webhook("/hook"),
+            "mail": smtp.mailto_url(to="reader@example.com")}, database_url, alert_existing=True)
         assert run_once(config) == 0
         assert [p["title"] for p in receiver.posts()] == [
             "[newsmonitor] ampere: Renault va liquider sa filiale Ampère"]
@@ -51,7 +49,7 @@ def test_one_alert_per_channel_new_items_only_and_nothing_twice(
         assert len(smtp.received) == 1
 
         new = ("a2", "Ampere : Renault confirme la liquidation")
-        feed.routes["/feed.xml"] = Route(rss([new, AMPERE, OTHER]))
+        feed.route("/feed.xml", body=rss([new, AMPERE, OTHER]))
         assert run_once(config) == 0
         titles = [p["title"] for p in receiver.posts()]
         assert titles[1:] == ["[newsmonitor] ampere: Ampere : Renault confirme la liquidation"]
@@ -70,30 +68,15 @@ def test_a_story_in_two_section_feeds_is_alerted_once(
     real = shared / "corpus" / "feeds" / "real"
     for name in ("la-une-eco", "societes"):
         body = (real / f"fr_lefigaro_{name}_rss2.xml").read_bytes()
-        feed.routes[f"/{name}.xml"] = Route(body)
-    config = tmp_path / "monitor.toml"
-    config.write_text(f"""
-[monitor]
-database = "{database_url}"
-default_channels = ["hook"]
-
-[channels.hook]
-url = "json://127.0.0.1:{receiver.port}/hook"
-
-[[feeds]]
-name = "Le Figaro La Une Éco"
-url = "{feed.url}/la-une-eco.xml"
-alert_existing = true
-
-[[feeds]]
-name = "Le Figaro Sociétés"
-url = "{feed.url}/societes.xml"
-alert_existing = true
-
-[[rules]]
-name = "transport-sante"
-any = ["EasyJet", "Air France", "obésité"]
-""", encoding="utf-8")
+        feed.route(f"/{name}.xml", body=body)
+    config = configs.write(
+        tmp_path, monitor={"database": database_url, "default_channels": ["hook"]},
+        channels={"hook": receiver.webhook("/hook")},
+        feeds=[{"name": "Le Figaro La Une Éco", "url": feed.url("/la-une-eco.xml"),
+                "alert_existing": True},
+               {"name": "Le Figaro Sociétés", "url": feed.url("/societes.xml"),
+                "alert_existing": True}],
+        rules=[{"name": "transport-sante", "any": ["EasyJet", "Air France", "obésité"]}])
     assert run_once(config) == 0
     # The articles are from 2025: old news, one catch-up digest.
     [post] = receiver.posts()
@@ -110,9 +93,9 @@ any = ["EasyJet", "Air France", "obésité"]
 def test_first_run_records_existing_items_without_alerting(
         tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer) -> None:
     items = [(f"g{i}", f"Ampere et Renault, épisode {i}") for i in range(50)]
-    feed.routes["/feed.xml"] = Route(rss(items))
-    config = write_config(tmp_path, f"{feed.url}/feed.xml",
-                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"})
+    feed.route("/feed.xml", body=rss(items))
+    config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
+                          {"hook": receiver.webhook("/hook")})
     assert run_once(config) == 0
     assert receiver.posts() == []
     assert main(["status", "--json", "--config", str(config)]) == 0
@@ -121,9 +104,9 @@ def test_first_run_records_existing_items_without_alerting(
 def test_304_is_not_parsed_again(tmp_path: Path, feed: LoopbackServer,
                                  receiver: LoopbackServer,
                                  capsys: pytest.CaptureFixture[str]) -> None:
-    feed.routes["/feed.xml"] = Route(rss([AMPERE]), etag='"v1"')
-    config = write_config(tmp_path, f"{feed.url}/feed.xml",
-                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"})
+    feed.route("/feed.xml", body=rss([AMPERE]), etag='"v1"')
+    config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
+                          {"hook": receiver.webhook("/hook")})
     assert run_once(config) == 0
     capsys.readouterr()
     assert run_once(config) == 0
@@ -146,11 +129,11 @@ async def test_two_instances_on_postgresql_alert_once(tmp_path: Path, pg_schema_
     from monitor.service.runtime import build_runtime
 
     with loopback() as feed, loopback() as receiver:
-        feed.routes["/feed.xml"] = Route(rss([(f"a{i}", f"Ampere et Renault {i}")
+        feed.route("/feed.xml", body=rss([(f"a{i}", f"Ampere et Renault {i}")
                                                for i in range(5)]))
-        config = write_config(tmp_path, f"{feed.url}/feed.xml",
-                              {"hook": f"json://127.0.0.1:{receiver.port}/hook"},
-                              "alert_existing = true", pg_schema_url)
+        config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
+                              {"hook": receiver.webhook("/hook")},
+                              pg_schema_url, alert_existing=True)
         first, second = (Daemon(config, build_runtime(config)) for _ in range(2))
         await asyncio.gather(first.run_once(), second.run_once())
         titles = [p["title"] for p in receiver.posts()]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import build_runtime
-from tests.loopback import LoopbackServer
-from tests.servers import loopback, rss
+from tests import configs
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import until
 
 
@@ -17,27 +18,13 @@ async def test_ten_failures_one_alert_then_one_recovery(tmp_path: Path) -> None:
     with loopback() as admin:
         async with LoopbackServer() as feed:
             feed.route("/f", status=500, body=b"oops")
-            config = tmp_path / "monitor.toml"
-            config.write_text(f"""
-[monitor]
-database = "{tmp_path / 'db.sqlite3'}"
-admin_channels = ["admin"]
-default_channels = ["admin"]
-max_backoff = "1s"
-jitter = 0.0
-
-[channels.admin]
-url = "json://127.0.0.1:{admin.port}/admin"
-
-[[feeds]]
-name = "flaky"
-url = "{feed.url('/f')}"
-interval = "1s"
-
-[[rules]]
-name = "never"
-any = ["zzzyyyxxx"]
-""", encoding="utf-8")
+            config = configs.write(
+                tmp_path,
+                monitor={"database": tmp_path / "db.sqlite3", "admin_channels": ["admin"],
+                         "default_channels": ["admin"], "max_backoff": "1s", "jitter": 0.0},
+                channels={"admin": admin.webhook("/admin")},
+                feeds=[{"name": "flaky", "url": feed.url("/f"), "interval": "1s"}],
+                rules=[configs.NEVER])
             daemon = Daemon(config, build_runtime(config))
             task = asyncio.create_task(daemon.run())
             try:

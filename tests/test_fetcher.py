@@ -30,16 +30,11 @@ from monitor.errors import (
 from monitor.poll.addresses import is_public_address
 from monitor.poll.fetcher import USER_AGENT, Fetcher, FetchResult, make_session
 from monitor.service.runtime import limits_of
+from tests import configs
 from tests.loopback import LoopbackServer
 
 NOW = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LoopbackServer]:
-    async with LoopbackServer() as running:
-        yield running
 
 
 async def fetch(
@@ -542,10 +537,9 @@ def test_which_addresses_are_public(address: str, public: bool) -> None:
     assert is_public_address(ip_address(address)) is public
 
 
-@pytest.mark.parametrize(("line", "allowed"), [("", False),
-                                               ("allow_private_networks = true", True)])
-def test_allow_private_networks_reaches_the_fetcher(tmp_path: Path, line: str,
+@pytest.mark.parametrize(("option", "allowed"), [({}, False),
+                                                 ({"allow_private_networks": True}, True)])
+def test_allow_private_networks_reaches_the_fetcher(tmp_path: Path, option: dict[str, bool],
                                                     allowed: bool) -> None:
-    config = tmp_path / "monitor.toml"
-    config.write_text(f'[monitor]\ndatabase = "db.sqlite3"\n{line}\n', encoding="utf-8")
+    config = configs.write(tmp_path, monitor={"database": "db.sqlite3", **option})
     assert limits_of(load(config)).allow_private_networks is allowed

@@ -31,7 +31,7 @@ from monitor.deliver.notifier import (
 from monitor.errors import ConfigError, DeliveryError
 from monitor.models import Alert, Item, Match, Priority, TermHit
 from monitor.render import Format, render_alert, render_digest, render_test
-from tests.servers import LoopbackServer
+from tests.loopback import LoopbackServer
 from tests.smtp import LoopbackSMTP
 from tests.waiting import wait_for
 
@@ -390,7 +390,7 @@ async def test_a_closed_notifier_does_not_send() -> None:
 async def test_a_4xx_is_a_refusal_for_good(receiver: LoopbackServer, status: int,
                                            permanent: bool) -> None:
     receiver.statuses = [status]
-    notifier = opened(channel("hook", f"json://127.0.0.1:{receiver.port}/h"))
+    notifier = opened(channel("hook", receiver.webhook("/h")))
     result = await notifier.send("hook", render_test("hook"))
     assert not result.ok and result.permanent is permanent
     assert result.results[0].error == f"HTTP {status}"
@@ -400,7 +400,7 @@ async def test_a_slow_receiver_is_waited_for(receiver: LoopbackServer) -> None:
     """A webhook answering after 6 s: apprise's default read timeout (4 s)
     made that a failure, retried three times (issue 14.4)."""
     receiver.delay = 6
-    notifier = opened(channel("hook", f"json://127.0.0.1:{receiver.port}/h"))
+    notifier = opened(channel("hook", receiver.webhook("/h")))
     result = await notifier.send("hook", render_test("hook"))
     assert result.ok, result.error
     assert receiver.attempts() == 1
@@ -409,7 +409,7 @@ async def test_a_slow_receiver_is_waited_for(receiver: LoopbackServer) -> None:
 async def test_timeouts_are_channel_settings_and_a_timeout_is_an_unknown_outcome(
         receiver: LoopbackServer) -> None:
     receiver.delay = 1.5
-    url = f"json://127.0.0.1:{receiver.port}/h"
+    url = receiver.webhook("/h")
     notifier = opened(channel("short", url, read_timeout=timedelta(seconds=0.5)),
                       channel("url-says", f"{url}?rto=5", read_timeout=timedelta(seconds=0.5)))
     short = await notifier.send("short", render_test("short"))
@@ -423,7 +423,7 @@ async def test_a_trickling_receiver_is_cut_off_at_the_send_timeout(
     """One byte every 0.5 s never trips a read timeout; the send timeout
     still ends the send, and really: the receiver sees the connection cut."""
     receiver.trickle = 0.5
-    notifier = opened(channel("hook", f"json://127.0.0.1:{receiver.port}/h",
+    notifier = opened(channel("hook", receiver.webhook("/h"),
                               send_timeout=timedelta(seconds=2)))
     started = time.monotonic()
     result = await notifier.send("hook", render_test("hook"))

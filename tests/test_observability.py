@@ -21,9 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from monitor.service import logs
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import build_runtime
+from tests import configs
 from tests.conftest import REPO
-from tests.loopback import LoopbackServer
-from tests.servers import loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import until
 
 
@@ -46,27 +47,14 @@ async def test_metrics_count_what_happened_and_healthz_sees_a_blocked_loop(
         async with LoopbackServer() as feed:
             items = [("a1", "Ampere et Renault"), ("b1", "Rien"), ("c1", "Autre chose")]
             feed.route("/f", body=rss(items), etag='"v1"')
-            config = tmp_path / "monitor.toml"
-            config.write_text(f"""
-[monitor]
-database = "{tmp_path / 'db.sqlite3'}"
-http = "127.0.0.1:0"
-default_channels = ["hook"]
-jitter = 0.0
-
-[channels.hook]
-url = "json://127.0.0.1:{hook.port}/h"
-
-[[feeds]]
-name = "news"
-url = "{feed.url('/f')}"
-interval = "1s"
-alert_existing = true
-
-[[rules]]
-name = "ampere"
-any = ["Ampere"]
-""", encoding="utf-8")
+            config = configs.write(
+                tmp_path,
+                monitor={"database": tmp_path / "db.sqlite3", "http": "127.0.0.1:0",
+                         "default_channels": ["hook"], "jitter": 0.0},
+                channels={"hook": hook.webhook("/h")},
+                feeds=[{"name": "news", "url": feed.url("/f"), "interval": "1s",
+                        "alert_existing": True}],
+                rules=[configs.AMPERE])
             daemon = Daemon(config, build_runtime(config))
             daemon.health_stale_after = 1.0
             task = asyncio.create_task(daemon.run())

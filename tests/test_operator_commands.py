@@ -14,7 +14,8 @@ import pytest
 from monitor.cli import main
 from monitor.models import Alert, Item, Match, TermHit
 from monitor.store import Store
-from tests.servers import LoopbackServer, Route, rss
+from tests.loopback import LoopbackServer
+from tests.servers import rss
 from tests.test_e2e import AMPERE, OTHER, run_once, write_config
 
 
@@ -28,14 +29,14 @@ def status(config: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object
 def test_poll_now_brings_back_a_feed_disabled_by_410(
         tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer, database_url: str,
         capsys: pytest.CaptureFixture[str]) -> None:
-    feed.routes["/feed.xml"] = Route(status=410)
-    config = write_config(tmp_path, f"{feed.url}/feed.xml",
-                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"},
-                          "alert_existing = true", database_url)
+    feed.route("/feed.xml", status=410)
+    config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
+                          {"hook": receiver.webhook("/hook")},
+                          database_url, alert_existing=True)
     assert run_once(config) == 0
     assert status(config, capsys)["disabled"]
 
-    feed.routes["/feed.xml"] = Route(rss([AMPERE, OTHER]))  # the publisher restored it
+    feed.route("/feed.xml", body=rss([AMPERE, OTHER]))  # the publisher restored it
     assert run_once(config) == 0
     assert len(feed.gets("/feed.xml")) == 1 and receiver.posts() == []  # still disabled
 
@@ -60,9 +61,9 @@ async def _next_poll(database: str) -> float:
 def test_poll_now_makes_a_feed_in_backoff_due(
         tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer,
         capsys: pytest.CaptureFixture[str]) -> None:
-    feed.routes["/feed.xml"] = Route(status=500)
-    config = write_config(tmp_path, f"{feed.url}/feed.xml",
-                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"})
+    feed.route("/feed.xml", status=500)
+    config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
+                          {"hook": receiver.webhook("/hook")})
     assert run_once(config) == 0
     database = str(tmp_path / "state.sqlite3")
     assert asyncio.run(_next_poll(database)) > time.time() + 10  # backing off
@@ -75,8 +76,8 @@ def test_poll_now_makes_a_feed_in_backoff_due(
 
 def test_poll_now_without_names_leaves_a_gone_feed_disabled(
         tmp_path: Path, feed: LoopbackServer, capsys: pytest.CaptureFixture[str]) -> None:
-    feed.routes["/feed.xml"] = Route(status=410)
-    config = write_config(tmp_path, f"{feed.url}/feed.xml", {"hook": "json://127.0.0.1:9/h"})
+    feed.route("/feed.xml", status=410)
+    config = write_config(tmp_path, f"{feed.base_url}/feed.xml", {"hook": "json://127.0.0.1:9/h"})
     assert run_once(config) == 0
     capsys.readouterr()
     assert main(["poll-now", "--config", str(config)]) == 0
@@ -90,7 +91,7 @@ def test_poll_now_without_names_leaves_a_gone_feed_disabled(
 
 def test_poll_now_names_an_unknown_feed(tmp_path: Path, feed: LoopbackServer,
                                         capsys: pytest.CaptureFixture[str]) -> None:
-    config = write_config(tmp_path, f"{feed.url}/feed.xml", {"hook": "json://127.0.0.1:9/h"})
+    config = write_config(tmp_path, f"{feed.base_url}/feed.xml", {"hook": "json://127.0.0.1:9/h"})
     assert main(["poll-now", "Le Monde", "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert "poll-now: unknown feed 'Le Monde'" in err and "known feeds: test feed" in err
@@ -112,10 +113,9 @@ async def _dead_alert(database: str, channel: str) -> None:
 def test_requeue_sends_dead_alerts_once_more(
         tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer, database_url: str,
         capsys: pytest.CaptureFixture[str]) -> None:
-    feed.routes["/feed.xml"] = Route(rss([OTHER]))
-    config = write_config(tmp_path, f"{feed.url}/feed.xml",
-                          {"hook": f"json://127.0.0.1:{receiver.port}/hook"}, "",
-                          database_url)
+    feed.route("/feed.xml", body=rss([OTHER]))
+    config = write_config(tmp_path, f"{feed.base_url}/feed.xml",
+                          {"hook": receiver.webhook("/hook")}, database_url)
     assert run_once(config) == 0
     asyncio.run(_dead_alert(database_url, "hook"))
     assert run_once(config) == 0

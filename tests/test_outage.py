@@ -16,8 +16,9 @@ from monitor.poll.outage import OutageWatch, victims
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import build_runtime
 from monitor.store import Store
-from tests.loopback import LoopbackServer
-from tests.servers import loopback, rss
+from tests import configs
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import until
 
 T = 1_800_000_000.0
@@ -137,30 +138,16 @@ class Gate:
                              return_exceptions=True)
 
 
-def write_config(tmp_path: Path, gates: dict[str, Gate], hook_port: int) -> Path:
+def write_config(tmp_path: Path, gates: dict[str, Gate], hook: str) -> Path:
     """Feeds a, b, c polled hourly and d every second, each behind its gate."""
-    feeds = "\n".join(
-        f'[[feeds]]\nname = "{name}"\nurl = "http://127.0.0.1:{gate.port}/{name}"\n'
-        f'interval = "{"1s" if name == "d" else "1h"}"\n'
-        for name, gate in gates.items())
-    config = tmp_path / "monitor.toml"
-    config.write_text(f"""
-[monitor]
-database = "{tmp_path / 'db.sqlite3'}"
-default_channels = ["hook"]
-jitter = 0.0
-connect_timeout = "2s"
-
-[channels.hook]
-url = "json://127.0.0.1:{hook_port}/hook"
-
-{feeds}
-
-[[rules]]
-name = "never"
-any = ["zzzyyyxxx"]
-""", encoding="utf-8")
-    return config
+    return configs.write(
+        tmp_path,
+        monitor={"database": tmp_path / "db.sqlite3", "default_channels": ["hook"],
+                 "jitter": 0.0, "connect_timeout": "2s"},
+        channels={"hook": hook},
+        feeds=[{"name": name, "url": f"http://127.0.0.1:{gate.port}/{name}",
+                "interval": "1s" if name == "d" else "1h"} for name, gate in gates.items()],
+        rules=[configs.NEVER])
 
 
 @asynccontextmanager
@@ -169,12 +156,12 @@ async def network(tmp_path: Path) -> AsyncIterator[tuple[LoopbackServer, dict[st
     at first), and their config."""
     with loopback() as hook:
         async with LoopbackServer() as origin:
-            port = int(origin.base_url.rsplit(":", 1)[1])
+            port = origin.port
             gates = {name: Gate(port) for name in "abcd"}
             for name in gates:
                 origin.route(f"/{name}", body=rss([(f"{name}1", f"Item {name}")]))
             try:
-                yield origin, gates, write_config(tmp_path, gates, hook.port)
+                yield origin, gates, write_config(tmp_path, gates, hook.webhook("/hook"))
             finally:
                 for gate in gates.values():
                     await gate.down()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -40,12 +40,6 @@ MALFORMED = [r for r in ROWS if not r.real]
 def executor() -> Iterator[concurrent.futures.Executor]:
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         yield pool
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LoopbackServer]:
-    async with LoopbackServer() as running:
-        yield running
 
 
 async def poll(server: LoopbackServer, row: Row, executor: concurrent.futures.Executor,

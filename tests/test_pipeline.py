@@ -33,6 +33,7 @@ from monitor.poll.schedule import HostBackoff
 from monitor.service.daemon import Daemon
 from monitor.service.runtime import build_runtime
 from monitor.store import Store
+from tests import configs
 from tests.loopback import LoopbackServer
 
 T0 = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
@@ -99,16 +100,12 @@ class World:
 
 
 def write_config(tmp: Path, base: str, feeds: Mapping[str, str]) -> Path:
-    lines = [f'[monitor]\ndatabase = "{tmp / "state.sqlite3"}"\ninterval = "15m"\n'
-             'jitter = 0\nmax_backoff = "1d"\nmax_failures = 10\n'
-             'default_channels = ["console"]\n[channels.console]\nurl = "console://"\n']
-    lines += [f'[[feeds]]\nname = "{name}"\nurl = "{base}{path}"\n'
-              for name, path in feeds.items()]
-    lines.append('[[rules]]\nname = "ampere"\nquery = "Ampere"\n')
-    path = tmp / "monitor.toml"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
+    return configs.write(
+        tmp, monitor={"database": tmp / "state.sqlite3", "interval": "15m", "jitter": 0,
+                      "max_backoff": "1d", "max_failures": 10, "default_channels": ["console"]},
+        channels={"console": "console://"},
+        feeds=[{"name": name, "url": base + path} for name, path in feeds.items()],
+        rules=[{"name": "ampere", "query": "Ampere"}])
 
 async def open_world(server: LoopbackServer, tmp: Path, feeds: Mapping[str, str]) -> World:
     config = write_config(tmp, server.base_url, feeds)
@@ -127,12 +124,6 @@ async def open_world(server: LoopbackServer, tmp: Path, feeds: Mapping[str, str]
         parses.shutdown()
         await store.close()
     return World(server, config, ctx, clock, parses, [close])
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[LoopbackServer]:
-    async with LoopbackServer() as running:
-        yield running
 
 
 WorldFactory = Callable[..., Awaitable[World]]

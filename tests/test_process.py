@@ -13,8 +13,10 @@ import sys
 import time
 from pathlib import Path
 
+from tests import configs
 from tests.daemon_proc import DaemonProcess
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[1]
@@ -22,16 +24,15 @@ FEEDS = 25  # more than service.ticks.FIRST_CYCLE_REPORTED
 
 
 def write_config(tmp: Path, feed: LoopbackServer, http: str = "") -> Path:
-    lines = [f'[monitor]\ndatabase = "{tmp / "state.sqlite3"}"\ndefault_channels = ["out"]\n'
-             f'http = "{http}"\n[channels.out]\nurl = "json://127.0.0.1:9/none"\n'
-             '[[rules]]\nname = "r"\nany = ["Ampere"]\n']
     for n in range(FEEDS):
-        feed.routes[f"/f{n}"] = Route(rss([(f"g{n}", f"Item {n}")]))
-        lines.append(f'[[feeds]]\nname = "f{n}"\nurl = "{feed.url}/f{n}"\ninterval = "15m"\n')
-    config = tmp / "monitor.toml"
-    config.write_text("\n".join(lines), encoding="utf-8")
-    return config
-
+        feed.route(f"/f{n}", body=rss([(f"g{n}", f"Item {n}")]))
+    return configs.write(
+        tmp, monitor={"database": tmp / "state.sqlite3", "default_channels": ["out"],
+                      "http": http},
+        channels={"out": "json://127.0.0.1:9/none"},
+        feeds=[{"name": f"f{n}", "url": feed.url(f"/f{n}"), "interval": "15m"}
+               for n in range(FEEDS)],
+        rules=[{"name": "r", "any": ["Ampere"]}])
 
 def statuses(daemon: DaemonProcess) -> list[str]:
     """The notifications received so far (READY=1 first)."""

@@ -13,6 +13,7 @@ from monitor.config import load_rules_file
 from monitor.matcher import compile_rules
 from monitor.matcher.engine import Matcher
 from monitor.models import Item
+from tests import configs
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text(encoding="utf-8")
@@ -52,10 +53,10 @@ def test_the_watch_rules_example_does_what_it_says(watch_rules: Matcher, title: 
 
 
 def test_the_scores_example_gives_its_numbers(tmp_path: Path) -> None:
-    path = tmp_path / "rules.toml"
-    path.write_text('[[rules]]\nname = "x"\nquery = "Ampere AND liquid*"\n'
-                    'people = [{name = "François Provost"}]\nfuzzy = 85\n'
-                    '[[rules]]\nname = "one"\nany = ["Ampere"]\n', encoding="utf-8")
+    path = configs.write(tmp_path / "rules.toml", rules=[
+        {"name": "x", "query": "Ampere AND liquid*", "people": [{"name": "François Provost"}],
+         "fuzzy": 85},
+        {"name": "one", "any": ["Ampere"]}])
     matcher = compile_rules(load_rules_file(path))
     assert fired(matcher, "François Provots liquide d'Ampère")["x"] == 95
     assert fired(matcher, "François Provots", "Ampère liquidée")["x"] == 85

@@ -10,7 +10,9 @@ import pytest
 
 from monitor.cli import main
 from monitor.config.values import without_userinfo
-from tests.servers import Route, loopback, rss
+from tests import configs
+from tests.loopback import loopback
+from tests.servers import rss
 from tests.smtp import LoopbackSMTP
 
 SECRETS = {
@@ -25,35 +27,20 @@ def test_no_secret_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     for name, value in SECRETS.items():
         monkeypatch.setenv(name, value)
     with loopback() as feed, loopback() as hook, LoopbackSMTP(password="the-real-one") as smtp:
-        feed.routes["/f"] = Route(rss([("a1", "Ampere et Renault")]))
+        feed.route("/f", body=rss([("a1", "Ampere et Renault")]))
         hook.statuses = [500] * 100
         channels_file = tmp_path / "channels.txt"
         channels_file.write_text(
             f"filed = json://bot:{SECRETS['TOKEN_IN_FILE']}@127.0.0.1:{hook.port}/f\n")
         os.chmod(channels_file, 0o600)
-        config = tmp_path / "monitor.toml"
-        mail = smtp.mailto_url(password="${SMTP_PASSWORD}")
-        config.write_text(f"""
-[monitor]
-database = "{tmp_path / 'db.sqlite3'}"
-default_channels = ["hook", "mail", "filed"]
-channels_file = "channels.txt"
-
-[channels.hook]
-url = "json://user:${{HOOK_PASSWORD}}@127.0.0.1:{hook.port}/h"
-[channels.mail]
-url = "{mail}"
-[channels.filed]
-
-[[feeds]]
-name = "news"
-url = "{feed.url}/f"
-alert_existing = true
-
-[[rules]]
-name = "ampere"
-any = ["Ampere"]
-""", encoding="utf-8")
+        config = configs.write(
+            tmp_path,
+            monitor={"database": tmp_path / "db.sqlite3", "channels_file": "channels.txt",
+                     "default_channels": ["hook", "mail", "filed"]},
+            channels={"hook": f"json://user:${{HOOK_PASSWORD}}@127.0.0.1:{hook.port}/h",
+                      "mail": smtp.mailto_url(password="${SMTP_PASSWORD}"), "filed": {}},
+            feeds=[{"name": "news", "url": feed.url("/f"), "alert_existing": True}],
+            rules=[configs.AMPERE])
         args = ["--config", str(config)]
         assert main(["check", *args]) == 0
         assert main(["run", "--once", *args]) == 0
@@ -77,33 +64,21 @@ def test_feed_credentials_stay_out_of_logs_and_status(
     # a feed URL's password among them.
     token, password = "feedtoken-5c2e8a71", "feedpw-3b9d04f6"
     with loopback() as feed, loopback() as hook:
-        feed.routes["/gone"] = Route(b"down", status=500)
-        feed.routes["/f"] = Route(rss([("a1", "Ampere")]))
-        config = tmp_path / "monitor.toml"
-        config.write_text(f"""
-[monitor]
-database = "{tmp_path / 'db.sqlite3'}"
-default_channels = ["hook"]
-
-[channels.hook]
-url = "json://127.0.0.1:{hook.port}/h"
-
-[[feeds]]
-url = "{feed.url}/gone?page=1&access_token={token}"
-
-[[feeds]]
-name = "private"
-url = "http://reader:{password}@127.0.0.1:{feed.port}/f?key={token}"
-
-[[rules]]
-name = "ampere"
-any = ["Ampere"]
-""", encoding="utf-8")
+        feed.route("/gone", body=b"down", status=500)
+        feed.route("/f", body=rss([("a1", "Ampere")]))
+        config = configs.write(
+            tmp_path,
+            monitor={"database": tmp_path / "db.sqlite3", "default_channels": ["hook"]},
+            channels={"hook": hook.webhook("/h")},
+            feeds=[{"url": feed.url(f"/gone?page=1&access_token={token}")},
+                   {"name": "private",
+                    "url": f"http://reader:{password}@127.0.0.1:{feed.port}/f?key={token}"}],
+            rules=[configs.AMPERE])
         args = ["--config", str(config)]
         assert main(["run", "--once", "-v", *args]) == 0
         for command in (["status"], ["status", "--json"]):
             main([*command, "-v", *args])
-        assert any(hit.path.endswith(token) for hit in feed.hits)  # the token was sent
+        assert any(hit.target.endswith(token) for hit in feed.hits)  # the token was sent
     text = capsys.readouterr()
     assert "page=1&access_token=****" in text.out + text.err
     for value in (token, password):

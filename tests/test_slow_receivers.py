@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from tests import configs
 from tests.daemon_proc import DaemonProcess
-from tests.servers import LoopbackServer, Route, loopback, rss
+from tests.loopback import LoopbackServer, loopback
+from tests.servers import rss
 from tests.waiting import wait_for
 
 SEND_TIMEOUT = 30  # seconds: the trickling send is still in flight at SIGTERM
@@ -26,28 +28,13 @@ def receivers() -> Iterator[dict[str, LoopbackServer]]:
 
 
 def config(tmp: Path, feed: LoopbackServer, receivers: dict[str, LoopbackServer]) -> Path:
-    channels = "".join(f'[channels.{name}]\nurl = "json://127.0.0.1:{r.port}/{name}"\n'
-                       f'send_timeout = "{SEND_TIMEOUT}s"\n\n'
-                       for name, r in receivers.items())
-    path = tmp / "monitor.toml"
-    path.write_text(f"""
-[monitor]
-database = "{tmp / 'state.sqlite3'}"
-default_channels = ["fast", "slow", "trickle"]
-jitter = 0.0
-
-{channels}
-[[feeds]]
-name = "news"
-url = "{feed.url}/f"
-interval = "1s"
-
-[[rules]]
-name = "ampere"
-any = ["Ampere"]
-""", encoding="utf-8")
-    return path
-
+    return configs.write(
+        tmp, monitor={"database": tmp / "state.sqlite3",
+                      "default_channels": ["fast", "slow", "trickle"], "jitter": 0.0},
+        channels={name: {"url": r.webhook(f"/{name}"), "send_timeout": f"{SEND_TIMEOUT}s"}
+                  for name, r in receivers.items()},
+        feeds=[{"name": "news", "url": feed.url("/f"), "interval": "1s"}],
+        rules=[configs.AMPERE])
 
 def titles(receiver: LoopbackServer) -> list[str]:
     return [p["title"] for p in receiver.posts()]
@@ -58,18 +45,18 @@ def test_slow_and_trickling_receivers_hold_no_other_channel_nor_shutdown(
     fast, slow, trickle = receivers["fast"], receivers["slow"], receivers["trickle"]
     with loopback() as feed:
         items = [("x0", "Rien")]
-        feed.routes["/f"] = Route(rss(items))
+        feed.route("/f", body=rss(items))
         daemon = DaemonProcess(config(tmp_path, feed, receivers), tmp_path)
         try:
             daemon.wait_notify("READY=1")
             daemon.wait_log("new items feed=news new=1")
             items.insert(0, ("a1", "Ampere 1"))
-            feed.routes["/f"] = Route(rss(items))
+            feed.route("/f", body=rss(items))
             wait_for(lambda: trickle.attempts() == 1 and len(titles(fast)) == 1)
             # Both slow sends are in flight; a new alert reaches the fast
             # channel at once, not after them (the poll and tick take ~3 s).
             items.insert(0, ("a2", "Ampere 2"))
-            feed.routes["/f"] = Route(rss(items))
+            feed.route("/f", body=rss(items))
             published = time.monotonic()
             wait_for(lambda: len(titles(fast)) == 2, timeout=SEND_TIMEOUT)
             assert time.monotonic() - published < 6

@@ -3,6 +3,7 @@ delivery state, retention. Real SQLite file and real PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,116 +31,100 @@ async def opened(url: str) -> Store:
     return store
 
 
-async def test_items_and_alerts_are_recorded_once(database_url: str) -> None:
-    store = await opened(database_url)
-    try:
-        state = (await store.due_feeds(NOW, ["f"], 60))[0]
-        ids, _ = await store.record_items(state, [item("a"), item("b")],
-                                       [alert("a"), alert("a", "chat")], NOW)
-        assert len(ids) == 2
-        assert await store.unseen("f", ["a", "b", "c"]) == {"c"}
-        # The same items again (a restart, a second instance): nothing new.
-        assert (await store.record_items(state, [item("a")], [alert("a")], NOW + 1))[0] == []
-        due = await store.claim_due_alerts(NOW, 60)
-        assert [(d.alert.item.title, d.alert.channel, d.alert.priority) for d in due] == [
-            ("Ampère a", "mail", Priority.HIGH), ("Ampère a", "chat", Priority.HIGH)]
-        assert due[0].alert.match.hits[0].matched == "Ampère"
-    finally:
-        await store.close()
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[Store]:
+    """A store on both backends with feed "f" synced, closed after the test."""
+    running = await opened(database_url)
+    yield running
+    await running.close()
 
 
-async def test_a_story_seen_in_another_feed_is_alerted_once(database_url: str) -> None:
+async def test_items_and_alerts_are_recorded_once(store: Store) -> None:
+    state = (await store.due_feeds(NOW, ["f"], 60))[0]
+    ids, _ = await store.record_items(state, [item("a"), item("b")],
+                                   [alert("a"), alert("a", "chat")], NOW)
+    assert len(ids) == 2
+    assert await store.unseen("f", ["a", "b", "c"]) == {"c"}
+    # The same items again (a restart, a second instance): nothing new.
+    assert (await store.record_items(state, [item("a")], [alert("a")], NOW + 1))[0] == []
+    due = await store.claim_due_alerts(NOW, 60)
+    assert [(d.alert.item.title, d.alert.channel, d.alert.priority) for d in due] == [
+        ("Ampère a", "mail", Priority.HIGH), ("Ampère a", "chat", Priority.HIGH)]
+    assert due[0].alert.match.hits[0].matched == "Ampère"
+
+
+async def test_a_story_seen_in_another_feed_is_alerted_once(store: Store) -> None:
     """The same article in two section feeds (same clean link and title) is
     one alert per rule and channel; another rule, another channel, another
     title on the same link (a feed linking every item to its home page) or
     no link at all are alerted as before."""
-    store = await opened(database_url)
     await store.sync_feeds([("f", "https://x/feed", 900.0, NOW),
                             ("g", "https://x/other", 900.0, NOW)])
-    try:
-        f, g = await store.due_feeds(NOW, ["f", "g"], 60)
-        await store.record_items(f, [item("a")], [alert("a")], NOW)
+    f, g = await store.due_feeds(NOW, ["f", "g"], 60)
+    await store.record_items(f, [item("a")], [alert("a")], NOW)
 
-        def in_g(i: str, title: str, link: str, rule: str = "r",
-                 channel: str = "mail") -> tuple[Item, Alert]:
-            copy = replace(item(i), feed="g", title=title, link=link)
-            return copy, replace(alert(i, channel, rule), item=copy)
+    def in_g(i: str, title: str, link: str, rule: str = "r",
+             channel: str = "mail") -> tuple[Item, Alert]:
+        copy = replace(item(i), feed="g", title=title, link=link)
+        return copy, replace(alert(i, channel, rule), item=copy)
 
-        cases = [in_g("a", "AMPÈRE  a", "https://x/a"),        # the same story
-                 in_g("b", "Ampère a", "https://x/a", rule="other"),
-                 in_g("c", "Ampère a", "https://x/a", channel="chat"),
-                 in_g("d", "Ampère d", "https://x/a"),          # same link, other title
-                 in_g("e", "Ampère a", "")]                     # no link
-        ids, _ = await store.record_items(g, [c[0] for c in cases], [c[1] for c in cases],
-                                          NOW + 1)
-        due = await store.claim_due_alerts(NOW + 1, 60)
-        assert sorted((d.alert.item.feed, d.alert.item.id) for d in due) == [
-            ("f", "a"), ("g", "b"), ("g", "c"), ("g", "d"), ("g", "e")]
-        assert len(ids) == 4
-        assert await store.unseen("g", ["a"]) == set()  # the item itself is recorded
-    finally:
-        await store.close()
+    cases = [in_g("a", "AMPÈRE  a", "https://x/a"),        # the same story
+             in_g("b", "Ampère a", "https://x/a", rule="other"),
+             in_g("c", "Ampère a", "https://x/a", channel="chat"),
+             in_g("d", "Ampère d", "https://x/a"),          # same link, other title
+             in_g("e", "Ampère a", "")]                     # no link
+    ids, _ = await store.record_items(g, [c[0] for c in cases], [c[1] for c in cases],
+                                      NOW + 1)
+    due = await store.claim_due_alerts(NOW + 1, 60)
+    assert sorted((d.alert.item.feed, d.alert.item.id) for d in due) == [
+        ("f", "a"), ("g", "b"), ("g", "c"), ("g", "d"), ("g", "e")]
+    assert len(ids) == 4
+    assert await store.unseen("g", ["a"]) == set()  # the item itself is recorded
 
 
-async def test_claimed_feeds_are_not_due_twice(database_url: str) -> None:
-    store = await opened(database_url)
-    try:
-        assert [f.name for f in await store.due_feeds(NOW, ["f"], 60)] == ["f"]
-        assert await store.due_feeds(NOW + 30, ["f"], 60) == []
-        assert [f.name for f in await store.due_feeds(NOW + 61, ["f"], 60)] == ["f"]
-    finally:
-        await store.close()
+async def test_claimed_feeds_are_not_due_twice(store: Store) -> None:
+    assert [f.name for f in await store.due_feeds(NOW, ["f"], 60)] == ["f"]
+    assert await store.due_feeds(NOW + 30, ["f"], 60) == []
+    assert [f.name for f in await store.due_feeds(NOW + 61, ["f"], 60)] == ["f"]
 
 
-async def test_delivery_state_and_retries(database_url: str) -> None:
-    store = await opened(database_url)
-    try:
-        state = (await store.due_feeds(NOW, ["f"], 60))[0]
-        (first, second), _ = await store.record_items(state, [item("a"), item("b")],
-                                                 [alert("a"), alert("b")], NOW)
-        await store.mark_failed([first], "HTTP 500", NOW, NOW + 30)
-        assert [d.alert.id for d in await store.claim_due_alerts(NOW + 1, 60)] == [second]
-        await store.release([second])
-        retried = await store.claim_due_alerts(NOW + 30, 60)
-        assert [d.alert.id for d in retried] == [first, second]
-        await store.mark_sent([first, second], "mail", "digest", NOW + 31)
-        await store.mark_failed([], "nothing", NOW, None)
-        history = await store.history(channel="mail")
-        assert {(h.state, h.attempts) for h in history} == {("sent", 2), ("sent", 1)}
-        assert await store.sends_since("mail", NOW) == [NOW + 31]
-        assert await store.outbox_counts() == {("mail", "sent"): 2}
-    finally:
-        await store.close()
+async def test_delivery_state_and_retries(store: Store) -> None:
+    state = (await store.due_feeds(NOW, ["f"], 60))[0]
+    (first, second), _ = await store.record_items(state, [item("a"), item("b")],
+                                             [alert("a"), alert("b")], NOW)
+    await store.mark_failed([first], "HTTP 500", NOW, NOW + 30)
+    assert [d.alert.id for d in await store.claim_due_alerts(NOW + 1, 60)] == [second]
+    await store.release([second])
+    retried = await store.claim_due_alerts(NOW + 30, 60)
+    assert [d.alert.id for d in retried] == [first, second]
+    await store.mark_sent([first, second], "mail", "digest", NOW + 31)
+    await store.mark_failed([], "nothing", NOW, None)
+    history = await store.history(channel="mail")
+    assert {(h.state, h.attempts) for h in history} == {("sent", 2), ("sent", 1)}
+    assert await store.sends_since("mail", NOW) == [NOW + 31]
+    assert await store.outbox_counts() == {("mail", "sent"): 2}
 
 
-async def test_prune_keeps_what_dedup_needs(database_url: str) -> None:
-    store = await opened(database_url)
-    try:
-        state = (await store.due_feeds(NOW, ["f"], 60))[0]
-        from dataclasses import replace
-        state = replace(state, last_success=NOW + 1000)
-        await store.record_items(state, [item("old"), item("kept")], [alert("old")], NOW)
-        # "kept" is still in the feed's document later; "old" is not.
-        await store.record_items(state, [item("kept")], [], NOW + 1000)
-        sent = await store.claim_due_alerts(NOW, 60)
-        await store.mark_sent([sent[0].alert.id], "mail", "single", NOW)
-        assert await store.prune(NOW + 500) == (1, 1)
-        assert await store.unseen("f", ["old", "kept"]) == {"old"}
-    finally:
-        await store.close()
+async def test_prune_keeps_what_dedup_needs(store: Store) -> None:
+    state = (await store.due_feeds(NOW, ["f"], 60))[0]
+    from dataclasses import replace
+    state = replace(state, last_success=NOW + 1000)
+    await store.record_items(state, [item("old"), item("kept")], [alert("old")], NOW)
+    # "kept" is still in the feed's document later; "old" is not.
+    await store.record_items(state, [item("kept")], [], NOW + 1000)
+    sent = await store.claim_due_alerts(NOW, 60)
+    await store.mark_sent([sent[0].alert.id], "mail", "single", NOW)
+    assert await store.prune(NOW + 500) == (1, 1)
+    assert await store.unseen("f", ["old", "kept"]) == {"old"}
 
 
 async def test_prune_keeps_items_of_a_feed_that_stopped_answering(
-        database_url: str) -> None:
-    store = await opened(database_url)
-    try:
-        state = (await store.due_feeds(NOW, ["f"], 60))[0]
-        from dataclasses import replace
-        await store.record_items(replace(state, last_success=NOW), [item("a")], [], NOW)
-        assert await store.prune(NOW + 10_000) == (0, 0)
-        assert await store.unseen("f", ["a"]) == set()
-    finally:
-        await store.close()
+        store: Store) -> None:
+    state = (await store.due_feeds(NOW, ["f"], 60))[0]
+    from dataclasses import replace
+    await store.record_items(replace(state, last_success=NOW), [item("a")], [], NOW)
+    assert await store.prune(NOW + 10_000) == (0, 0)
+    assert await store.unseen("f", ["a"]) == set()
 
 
 @pytest.mark.parametrize("url", ["postgresql://nobody@127.0.0.1:1/none"])
@@ -242,32 +227,24 @@ async def test_claimed_alerts_are_not_handed_out_twice(database_url: str) -> Non
         await other.close()
 
 
-async def test_a_feed_answering_304_for_months_keeps_its_items(database_url: str) -> None:
+async def test_a_feed_answering_304_for_months_keeps_its_items(store: Store) -> None:
     """Prune must not forget items whose feed has not been parsed since."""
-    store = await opened(database_url)
-    try:
-        state = (await store.due_feeds(NOW, ["f"], 60))[0]
-        await store.record_items(state, [item("a"), item("b")], [], NOW)
-        assert await store.prune(NOW + 100 * 86400) == (0, 0)
-        assert await store.unseen("f", ["a", "b"]) == set()
-    finally:
-        await store.close()
+    state = (await store.due_feeds(NOW, ["f"], 60))[0]
+    await store.record_items(state, [item("a"), item("b")], [], NOW)
+    assert await store.prune(NOW + 100 * 86400) == (0, 0)
+    assert await store.unseen("f", ["a", "b"]) == set()
 
 
-async def test_a_changed_url_starts_like_a_new_feed(database_url: str) -> None:
-    store = await opened(database_url)
-    try:
-        state = (await store.due_feeds(NOW, ["f"], 60))[0]
-        await store.record_items(replace(state, polled_once=True, etag='"x"'), [item("a")],
-                                 [], NOW)
-        await store.sync_feeds([("f", "https://elsewhere/feed", 900.0, NOW)])
-        moved = await store.feed("f")
-        assert moved is not None
-        assert (moved.url, moved.polled_once, moved.etag) == ("https://elsewhere/feed",
-                                                              False, None)
-        # A poll that started before the change cannot write the old URL back.
-        await store.save_feed(replace(state, failures=3))
-        after = await store.feed("f")
-        assert after is not None and (after.url, after.failures) == ("https://elsewhere/feed", 0)
-    finally:
-        await store.close()
+async def test_a_changed_url_starts_like_a_new_feed(store: Store) -> None:
+    state = (await store.due_feeds(NOW, ["f"], 60))[0]
+    await store.record_items(replace(state, polled_once=True, etag='"x"'), [item("a")],
+                             [], NOW)
+    await store.sync_feeds([("f", "https://elsewhere/feed", 900.0, NOW)])
+    moved = await store.feed("f")
+    assert moved is not None
+    assert (moved.url, moved.polled_once, moved.etag) == ("https://elsewhere/feed",
+                                                          False, None)
+    # A poll that started before the change cannot write the old URL back.
+    await store.save_feed(replace(state, failures=3))
+    after = await store.feed("f")
+    assert after is not None and (after.url, after.failures) == ("https://elsewhere/feed", 0)

@@ -34,7 +34,7 @@ from monitor.web import Snapshot, WebServer
 from monitor.web.pages import Pages
 from monitor.web.server import environment
 from tests.conftest import REPO
-from tests.servers import Route, loopback
+from tests.loopback import loopback
 from tests.waiting import until
 from tests.web_site import XSS_TITLE, Site, fill, news, run, serving, write_config
 
@@ -239,8 +239,8 @@ def test_an_unset_token_variable_is_an_error(tmp_path: Path) -> None:
 
 async def test_the_daemon_serves_the_page_healthz_and_metrics(tmp_path: Path) -> None:
     with loopback() as feed, loopback() as hook:
-        feed.routes["/news"] = Route(body=news(0))
-        feed.routes["/broken"] = Route(body=b"", status=500)
+        feed.route("/news", body=news(0))
+        feed.route("/broken", body=b"", status=500)
         config = write_config(tmp_path, feed, hook, hook.port, token=TOKEN)
         daemon = Daemon(config, build_runtime(config))
         task = asyncio.create_task(daemon.run())

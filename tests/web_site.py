@@ -21,7 +21,8 @@ from monitor.service.daemon import Daemon
 from monitor.service.runtime import Runtime, build_runtime, snapshot
 from monitor.store import Store
 from monitor.web import Snapshot, WebServer
-from tests.servers import LoopbackServer, Route, loopback
+from tests import configs
+from tests.loopback import LoopbackServer, loopback
 
 T = TypeVar("T")
 DAY0 = datetime(2026, 11, 10, 9, 30, tzinfo=UTC)
@@ -57,44 +58,16 @@ def news(day: int) -> bytes:
 
 def write_config(path: Path, feed: LoopbackServer, hook: LoopbackServer, down_port: int,
                  http: str = "127.0.0.1:0", token: str = "", database: str = "") -> Path:
-    config = path / "monitor.toml"
-    config.write_text(f"""
-[monitor]
-database = "{database or path / 'db.sqlite3'}"
-http = "{http}"
-http_token = "{token}"
-jitter = 0.0
-interval = "1s"
-max_failures = 2
-retry_for = "1d"
-
-[channels.hook]
-url = "json://127.0.0.1:{hook.port}/h"
-
-[channels.down]
-url = "json://127.0.0.1:{down_port}/secret-path-token"
-
-[[feeds]]
-name = "news"
-url = "{feed.url}/news"
-alert_existing = true
-
-[[feeds]]
-name = "broken"
-url = "{feed.url}/broken?key=hush"
-
-[[rules]]
-name = "ampere"
-any = ["Ampère"]
-channels = ["hook", "down"]
-
-[[rules]]
-name = "xss"
-any = ["x1", "x2"]
-channels = ["hook"]
-""", encoding="utf-8")
-    return config
-
+    return configs.write(
+        path,
+        monitor={"database": database or path / "db.sqlite3", "http": http, "http_token": token,
+                 "jitter": 0.0, "interval": "1s", "max_failures": 2, "retry_for": "1d"},
+        channels={"hook": hook.webhook("/h"),
+                  "down": f"json://127.0.0.1:{down_port}/secret-path-token"},
+        feeds=[{"name": "news", "url": feed.url("/news"), "alert_existing": True},
+               {"name": "broken", "url": feed.url("/broken?key=hush")}],
+        rules=[{"name": "ampere", "any": ["Ampère"], "channels": ["hook", "down"]},
+               {"name": "xss", "any": ["x1", "x2"], "channels": ["hook"]}])
 
 @dataclass
 class Site:
@@ -119,11 +92,11 @@ def fill(path: Path, database: str = "") -> Site:
     with loopback() as feed, loopback() as hook, loopback() as down:
         down_port = down.port
         down.statuses.extend([500] * 100)  # the "down" webhook refuses everything
-        feed.routes["/broken"] = Route(body=b"oops", status=500)
+        feed.route("/broken", body=b"oops", status=500)
         config = write_config(path, feed, hook, down_port, database=database)
         runtime = build_runtime(config)
         for day in range(3):
-            feed.routes["/news"] = Route(body=news(day))
+            feed.route("/news", body=news(day))
             moment = DAY0 + timedelta(days=day)
             daemon = Daemon(config, runtime, clock=lambda m=moment: m)  # type: ignore[misc]
             run(daemon.run_once())

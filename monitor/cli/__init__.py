@@ -28,6 +28,7 @@ from monitor.cli.opml import cmd_export_opml, cmd_import_opml
 from monitor.cli.rules import cmd_rules, cmd_test_rules
 from monitor.cli.run import cmd_check, cmd_run
 from monitor.cli.state import cmd_history, cmd_poll_now, cmd_requeue, cmd_status
+from monitor.cli.stories import cmd_test_stories
 from monitor.errors import ConfigError, NewsmonitorError
 from monitor.service import logs
 
@@ -197,6 +198,11 @@ def _rule_commands(command: Command) -> None:
     p.add_argument("--rules", type=_path,
                    help="a TOML file with [[rules]] (default: the rules of the config)")
     p.add_argument("--items", type=_path, required=True, help="a JSONL file of items (below)")
+    p.add_argument("--json", action="store_true", help="one JSON line per item")
+    p = command("test-stories", cmd_test_stories, "group items into stories as the daemon "
+                "would (no state, no delivery)",
+                "newsmonitor test-stories --items items.jsonl --json")
+    p.add_argument("--items", required=True, help="a JSONL file of items")
     p.add_argument("--json", action="store_true", help="one JSON line per item")
     p = command("rules", cmd_rules, "inspect rules",
                 'newsmonitor rules explain ampere --text "Renault liquide Ampère"',

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from urllib.parse import urlsplit
 
 from monitor.cli.common import EXIT_OK, config_path
 from monitor.cli.configfile import NewFeed, add_feeds
 from monitor.config import Settings, load
 from monitor.config.values import without_userinfo
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, FetchError
 from monitor.poll.discover import Found, discover
 from monitor.poll.fetcher import Fetcher, make_session
 
@@ -24,7 +25,14 @@ from monitor.poll.fetcher import Fetcher, make_session
 def cmd_add(args: argparse.Namespace) -> int:
     path = config_path(args)
     settings = load(path)
-    found = asyncio.run(_discover(settings, args.url))
+    parts = urlsplit(args.url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"add: {without_userinfo(args.url)!r} is not an http(s) URL "
+                          "(write it as https://www.example.org/)")
+    try:
+        found = asyncio.run(_discover(settings, args.url))
+    except FetchError as exc:  # the URL the user gave: input to fix, not a fault of ours
+        raise ConfigError(f"add: {exc}") from None
     if not found:
         raise ConfigError(f"add: {without_userinfo(args.url)}: no feed found (the page is not "
                           "a feed, announces none with <link rel=\"alternate\">, and none "

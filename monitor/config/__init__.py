@@ -10,7 +10,8 @@ messages never echo a channel URL or the database URL.
 
 The result is `Settings`: frozen models (settings.py, the schema's models
 resolved: paths absolute, defaults filled in) with the runtime policies built
-from them (policies.py: each feed's `PollPolicy`, the `FetchLimits`), passed
+from them (policies.py: each feed's `PollPolicy`, the `FetchLimits`, the
+deliveries' `RetryPolicy`), passed
 down to every other module; nothing reads the TOML again at the point of use.
 Files are read by source.py (regular, capped, strict UTF-8), validated by
 validate.py and turned into settings by loader.py.
@@ -25,7 +26,7 @@ from monitor.config.loader import (
     resolve_database,
     substitute_env,
 )
-from monitor.config.policies import FetchLimits, PollPolicy
+from monitor.config.policies import FetchLimits, PollPolicy, RetryPolicy
 from monitor.config.schema import (
     DEFAULT_USER_AGENT,
     ChannelModel,
@@ -40,7 +41,7 @@ from monitor.config.values import parse_duration, parse_listen, parse_quiet_hour
 __all__ = [
     "CONFIG_SEARCH_ENV", "DEFAULT_USER_AGENT", "ChannelModel", "ChannelSettings",
     "ConfigModel", "FeedModel", "FeedSettings", "FetchLimits", "MonitorModel",
-    "MonitorSettings", "PollPolicy", "RuleModel", "Settings", "find_config", "load",
+    "MonitorSettings", "PollPolicy", "RetryPolicy", "RuleModel", "Settings", "find_config", "load",
     "load_rules_file", "parse_duration", "parse_listen", "parse_quiet_hours", "parse_rate",
     "read_config", "resolve_database", "substitute_env",
 ]

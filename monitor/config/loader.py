@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from monitor.config.policies import fetch_limits, poll_policy
+from monitor.config.policies import RetryPolicy, fetch_limits, poll_policy
 from monitor.config.schema import ConfigModel, FeedModel, IncludedModel, MonitorModel, RuleModel
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
 from monitor.config.source import read_toml, resolved
@@ -214,6 +214,7 @@ def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],
                           m.max_body, m.allow_private_networks)
     return MonitorSettings.model_construct(**dict(m) | {
         "database": database, "channels_file": channels_file, "fetch_limits": limits,
+        "retry": RetryPolicy(retry_for=m.retry_for.total_seconds()),
         "http": http, "http_token": token})
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from monitor.retry import backoff
+
 # A read that stalls this long is a dead connection, whatever the total timeout.
 _READ_TIMEOUT = 30.0
 
@@ -59,3 +61,22 @@ def fetch_limits(concurrency: int, per_host_concurrency: int, connect_timeout: t
                        connect_timeout=connect_timeout.total_seconds(),
                        read_timeout=min(total, _READ_TIMEOUT), total_timeout=total,
                        max_body=max_body, allow_private_networks=allow_private_networks)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How an alert a channel did not take is retried: after `first` seconds,
+    doubling to `cap` (monitor.retry.backoff, the formula polls use too), or
+    the service's Retry-After if longer; after `unknown` seconds when the
+    send got no answer (it may have arrived: a slow webhook got one alert
+    three times at the retry rate); dead `retry_for` seconds after its first
+    failure ([monitor] retry_for)."""
+
+    first: float = 30.0
+    cap: float = 3600.0
+    unknown: float = 3600.0
+    retry_for: float = 86400.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        """Seconds before attempt `attempt + 1`, after `attempt` failures."""
+        return max(backoff(self.first, attempt, self.cap), retry_after or 0.0)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.config.policies import FetchLimits, PollPolicy
+from monitor.config.policies import FetchLimits, PollPolicy, RetryPolicy
 from monitor.config.schema import ChannelModel, FeedModel, MonitorModel
 from monitor.models import Rule
 
@@ -25,6 +25,7 @@ class MonitorSettings(MonitorModel):
     # Derived by the loader; the defaults serve settings built by hand in tests
     # (and `model_copy(update=...)` does not derive them again).
     fetch_limits: FetchLimits = FetchLimits()
+    retry: RetryPolicy = RetryPolicy()
 
 
 class ChannelSettings(ChannelModel):

@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 
-from monitor.config import ChannelSettings, Settings
+from monitor.config import ChannelSettings, RetryPolicy, Settings
 from monitor.deliver import flood
 from monitor.deliver.notifier import (
     Notifier,
@@ -45,10 +44,10 @@ class Channel:
 
 @dataclass(frozen=True, slots=True)
 class Channels:
-    """Every configured channel by name, and how long failures are retried."""
+    """Every configured channel by name, and how failures are retried."""
 
     by_name: Mapping[str, Channel]
-    retry_for: timedelta
+    retry: RetryPolicy
 
 
 def build(settings: Settings, environ: Mapping[str, str] | None = None
@@ -80,7 +79,7 @@ def build(settings: Settings, environ: Mapping[str, str] | None = None
     notifier = _notifier(channels, settings, problems)
     if problems or notifier is None:
         raise ConfigError(problems)
-    return Channels(channels, settings.monitor.retry_for), notifier
+    return Channels(channels, settings.monitor.retry), notifier
 
 
 def _template(ch: ChannelSettings, where: str, problems: list[str]) -> Template | None:

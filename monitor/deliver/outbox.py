@@ -10,9 +10,10 @@ good (an HTTP 4xx other than 408/429) is dead at once, and the rest flows;
 one that got no answer may have arrived, and is retried an hour later.
 Each outcome is one log line per URL (channel, rule, item, masked URL).
 
-Retries back off exponentially (30 s, 1 min, 2 min, ... capped at 1 h, or the
-service's Retry-After) until `[monitor] retry_for` after the first failure;
-then the alert is marked dead and `status` shows it.
+Retries follow the loader's `RetryPolicy` (config/policies.py): back off
+exponentially (30 s, 1 min, 2 min, ... capped at 1 h, or the service's
+Retry-After) until `[monitor] retry_for` after the first failure; then the
+alert is marked dead and `status` shows it.
 """
 
 from __future__ import annotations
@@ -32,17 +33,10 @@ from monitor.deliver.notifier import DeliveryResult, Notifier
 from monitor.errors import ConfigError, StoreError
 from monitor.models import Priority, StoredAlert
 from monitor.render import Message, render_alert, render_digest, render_test
-from monitor.retry import backoff
 from monitor.store import Store
 
 log = logging.getLogger(__name__)
 CLAIM_LEASE = 300.0  # seconds one tick may hold alerts it is sending (see Store)
-RETRY_FIRST = 30.0
-RETRY_CAP = 3600.0
-# A send that got no answer (timed out, cut off) may have arrived: retried at
-# the retry rate, a webhook answering after 6 s got one alert three times
-# (issue 14). It is retried, since delivery is at least once, but an hour later.
-UNKNOWN_RETRY = 3600.0
 RECORD_RETRY_CAP = 5.0  # seconds between two tries to record a send the store refused
 Outcome = Literal["sent", "dead", "retry"]
 
@@ -162,7 +156,7 @@ async def _send_unit(store: Store, notifier: Notifier, channels: Channels, chann
         await _record_failure(store, now, accepted, error, None)
         return "dead"
     waits = [f.retry_after for f in failures if f.retry_after is not None]
-    waits += [UNKNOWN_RETRY] if any(f.unknown for f in failures) else []
+    waits += [channels.retry.unknown] if any(f.unknown for f in failures) else []
     await _failed(store, channels, group, now, accepted, error, max(waits, default=None))
     return "retry"
 
@@ -297,13 +291,13 @@ async def _failed(store: Store, channels: Channels, group: Sequence[StoredAlert]
     """Back the group off (or mark it dead), each alert remembering the URLs
     that took it (`accepted`, by url_key) so that its retry skips them."""
     attempts = max(s.attempts for s in group) + 1
-    delay = max(backoff(RETRY_FIRST, attempts, RETRY_CAP), retry_after or 0)
+    delay = channels.retry.delay(attempts, retry_after)
     # retry_for counts from the first failure, not from creation: an alert
     # that waited on purpose (a weekly digest, quiet hours) gets its full time.
     first = min((s.first_failure for s in group if s.first_failure is not None),
                 default=now.timestamp())
     retry_at: float | None = now.timestamp() + delay
-    if now.timestamp() + delay > first + channels.retry_for.total_seconds():
+    if now.timestamp() + delay > first + channels.retry.retry_for:
         retry_at = None
         log.error("alert dead after retries channel=%s alerts=%d attempts=%d error=%s",
                   group[0].alert.channel, len(group), attempts, error)
