@@ -179,6 +179,7 @@ def test_the_loader_on_arbitrary_text(workspace: Path, text: str) -> None:
 @example('[[rules]]\nname = "a\\nb"\nquery = "("\n')  # so was a rule's name
 @example('[[feeds]]\nname = "a\\nb"\nurl = "builtin:sample.xml"\n'
          '[[feeds]]\nname = "a\\nb"\nurl = "builtin:sample.xml"\n')  # and a feed's
+@example('["channels"]\n"\\n" = {}\n')  # and a channel's, in the loader's checks
 @example(f'[channels.a]\ntimezone = "{"a" * 5000}"\n')  # OSError: file name too long
 def test_the_loader_on_arbitrary_values_in_every_key(workspace: Path, text: str) -> None:
     loads_cleanly(workspace / "monitor.toml", text)

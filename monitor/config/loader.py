@@ -16,7 +16,7 @@ from monitor.config.policies import RetryPolicy, fetch_limits, poll_policy
 from monitor.config.schema import ConfigModel, FeedModel, IncludedModel, MonitorModel, RuleModel
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
 from monitor.config.source import read_toml, resolved
-from monitor.config.validate import M, Validated, validate
+from monitor.config.validate import M, Validated, toml_key, validate
 from monitor.config.values import parse_listen, without_userinfo
 from monitor.errors import ConfigError
 from monitor.models import Person, Rule
@@ -185,11 +185,11 @@ def _channels(main: ConfigModel, path: Path, env: Mapping[str, str],
                 urls.append(substitute_env(raw, env))
             except KeyError as missing:
                 key = "url" if ch.url and i == 0 else "urls"
-                problems.append(f"{path}: channels.{name}.{key}: environment variable "
+                problems.append(f"{path}: channels.{toml_key(name)}.{key}: environment variable "
                                 f"{missing.args[0]} is not set")
                 broken.add(name)
         if not (ch.url or ch.urls or main.monitor.channels_file):
-            problems.append(f"{path}: channels.{name}: a channel needs `url` or `urls` "
+            problems.append(f"{path}: channels.{toml_key(name)}: a channel needs `url` or `urls` "
                             "(or a line in [monitor] channels_file)")
             broken.add(name)
         template = resolved(path.parent / ch.template) if ch.template else None

@@ -132,10 +132,14 @@ def _key_path(loc: list[Any], data: Mapping[str, Any], origin: Mapping[str, list
             if isinstance(node, dict) and isinstance(node.get("name"), str):
                 out += f" (name={_quoted(node['name'])})"
         else:
-            key = str(part) if _BARE_KEY.fullmatch(str(part)) else _quoted(str(part))
-            out += f".{key}" if out else key
+            out += f".{toml_key(str(part))}" if out else toml_key(str(part))
             node = node.get(part, {}) if isinstance(node, dict) else {}
     return out
+
+
+def toml_key(key: str) -> str:
+    """`key` as written in a key path: bare when TOML allows, else quoted."""
+    return key if _BARE_KEY.fullmatch(key) else _quoted(key)
 
 
 def _quoted(text: str) -> str:
