@@ -7,6 +7,7 @@ pure stages (parser, matcher, render) can be tested as tables.
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -99,7 +100,8 @@ class Rule:
     def where(self) -> str:
         """`file: rules[i] (name="x")`, the prefix of every error about this rule."""
         prefix = f"{self.source}: " if self.source else ""
-        return f'{prefix}rules[{self.index}] (name="{self.name}")'
+        # Quoted as JSON: a name holding a line break stays on the one line.
+        return f"{prefix}rules[{self.index}] (name={json.dumps(self.name, ensure_ascii=False)})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,7 @@ class LoopbackServer:
         self.statuses: list[int] = []           # next webhook answers, else 200
         self.post_headers: dict[str, str] = {}  # sent with every webhook answer
         self.delay = 0.0    # seconds a webhook delivery waits for its answer
+        self.get_delay = 0.0  # seconds a GET waits for its answer (a feed slow to answer)
         self.trickle = 0.0  # seconds between the bytes of a webhook answer
         self.cut = 0        # trickled answers the client hung up on
         # The tests read what the server's thread writes (see loopback()).
@@ -153,6 +154,8 @@ class LoopbackServer:
                   await request.read())
         with self.lock:
             self.hits.append(hit)
+        if request.method == "GET":
+            await asyncio.sleep(self.get_delay)
         route = self.routes.get(request.path)
         if route is None:
             if request.method == "POST":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -24,7 +25,7 @@ from monitor.config.schema import (
 )
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
 from monitor.config.source import read_toml, resolved
-from monitor.config.validate import M, Validated, validate
+from monitor.config.validate import M, Validated, toml_key, validate
 from monitor.config.values import parse_listen, without_userinfo
 from monitor.errors import ConfigError
 from monitor.models import Person, Rule
@@ -143,7 +144,8 @@ def _feeds(validated: Validated[ConfigModel] | Validated[IncludedModel], source:
     out = []
     for i, model in enumerate(validated.model.feeds):
         feed = _feed(model, source, monitor)
-        where = f'{source}: feeds[{validated.index("feeds", i)}] (name="{feed.name}")'
+        name = json.dumps(feed.name, ensure_ascii=False)  # one line, whatever it holds
+        where = f'{source}: feeds[{validated.index("feeds", i)}] (name={name})'
         request = _request(model, where, env, problems)
         out.append((where, feed.model_copy(update={
             "request": request, "headers": request.headers, "username": request.username,
@@ -216,11 +218,11 @@ def _channels(main: ConfigModel, path: Path, env: Mapping[str, str],
                 urls.append(substitute_env(raw, env))
             except KeyError as missing:
                 key = "url" if ch.url and i == 0 else "urls"
-                problems.append(f"{path}: channels.{name}.{key}: environment variable "
+                problems.append(f"{path}: channels.{toml_key(name)}.{key}: environment variable "
                                 f"{missing.args[0]} is not set")
                 broken.add(name)
         if not (ch.url or ch.urls or main.monitor.channels_file):
-            problems.append(f"{path}: channels.{name}: a channel needs `url` or `urls` "
+            problems.append(f"{path}: channels.{toml_key(name)}: a channel needs `url` or `urls` "
                             "(or a line in [monitor] channels_file)")
             broken.add(name)
         out[name] = _channel(name, ch, main, path, tuple(urls))

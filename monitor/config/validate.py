@@ -11,6 +11,8 @@ a channel with a bad key is not also told the channel does not exist.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +22,7 @@ import pydantic
 
 _SECRET_KEYS = {"url", "urls", "database", "http_token"}
 _LISTS = ("feeds", "rules")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")  # TOML's bare keys; any other is written quoted
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
@@ -127,8 +130,19 @@ def _key_path(loc: list[Any], data: Mapping[str, Any], origin: Mapping[str, list
             out += f"[{shown}]"
             node = node[part] if isinstance(node, list) and part < len(node) else {}
             if isinstance(node, dict) and isinstance(node.get("name"), str):
-                out += f' (name="{node["name"]}")'
+                out += f" (name={_quoted(node['name'])})"
         else:
-            out += f".{part}" if out else str(part)
+            out += f".{toml_key(str(part))}" if out else toml_key(str(part))
             node = node.get(part, {}) if isinstance(node, dict) else {}
     return out
+
+
+def toml_key(key: str) -> str:
+    """`key` as written in a key path: bare when TOML allows, else quoted."""
+    return key if _BARE_KEY.fullmatch(key) else _quoted(key)
+
+
+def _quoted(text: str) -> str:
+    """`text` as a TOML quoted key: one line whatever it holds (a key or a
+    name with a line break made a problem of two lines)."""
+    return json.dumps(text, ensure_ascii=False)

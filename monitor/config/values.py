@@ -151,8 +151,9 @@ def _check_listen(value: str) -> str:
 def _check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r}") from None
+    # OSError: a name too long for a file name (zoneinfo looks it up as a file).
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"unknown time zone {value[:100]!r}") from None
     return value
 
 

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from monitor.deliver import flood, health
 from monitor.deliver.channels import Channel, Channels
 from monitor.deliver.notifier import DeliveryResult, Notifier
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, StoreError
 from monitor.models import ChannelHealth, Priority, StoredAlert
 from monitor.render import Message, render_alert, render_digest, render_test
 from monitor.store import Store
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 # Seconds one tick may hold alerts it is sending (see Store), when nothing
 # renews the claim (the daemon passes [monitor] lease and renews it).
 CLAIM_LEASE = 300.0
+RECORD_RETRY_CAP = 5.0  # seconds between two tries to record a send the store refused
 Outcome = Literal["sent", "dead", "retry"]
 
 
@@ -176,7 +177,7 @@ async def _send_unit(store: Store, notifier: Notifier, channels: Channels, chann
     if not failures:
         one_item = len({(s.alert.item.feed, s.alert.item.id) for s in group}) == 1
         kind = "single" if one_item and planned.kind != "summary" else planned.kind
-        await store.mark_sent(planned.alert_ids, channel.name, kind, now.timestamp())
+        await _record_sent(store, planned.alert_ids, channel.name, kind, now)
         return "sent", ""
     error = "; ".join(f.error for f in failures if f.error) or "failed"
     if all(f.permanent for f in failures):
@@ -190,6 +191,23 @@ async def _send_unit(store: Store, notifier: Notifier, channels: Channels, chann
     waits += [channels.retry.unknown] if any(f.unknown for f in failures) else []
     await _failed(store, channels, group, now, accepted, error, max(waits, default=None))
     return "retry", error
+
+
+async def _record_sent(store: Store, ids: Sequence[int], channel: str, kind: str,
+                       now: datetime) -> None:
+    """Record that the channel accepted these alerts, however long the store
+    refuses it (a full disk): given up, they stayed pending and were sent
+    again once it took writes (issue 14). The channel waits meanwhile: its
+    later alerts could not be recorded either."""
+    wait = 1.0
+    while True:
+        try:
+            return await store.mark_sent(ids, channel, kind, now.timestamp())
+        except StoreError as exc:
+            log.error("sent but not recorded yet, retrying channel=%s alerts=%d error=%s",
+                      channel, len(ids), exc)
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, RECORD_RETRY_CAP)
 
 
 def _log_outcome(channel: str, part: Sequence[StoredAlert], result: DeliveryResult) -> None:

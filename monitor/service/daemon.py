@@ -296,7 +296,7 @@ async def _void_claims(store: Store, settings: Settings, instance: str, now: flo
     under the same `[monitor] instance` name (other instances hold live
     ones; the heartbeat releases those of dead instances)."""
     if "://" not in settings.monitor.database:
-        await store.cluster.release_all_claims()
+        await store.cluster.release_all_claims(now)
     await store.cluster.release_instance(instance, now, leave=False)
 
 

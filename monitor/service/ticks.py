@@ -41,6 +41,9 @@ class Ticks:
         # Feeds being polled now: a poll still waiting for a fetch slot past its
         # lease must not be dispatched a second time.
         self._in_flight: set[str] = set()
+        # Feeds whose poll the store refused to record (a full disk): due
+        # again as soon as it takes writes, not when their claim runs out.
+        self._unrecorded: set[str] = set()
         # Feeds not polled yet since the start, while there are many: the
         # first cycle's progress is logged every PROGRESS_EVERY seconds.
         self._unpolled: set[str] = set()
@@ -74,6 +77,7 @@ class Ticks:
         if room <= 0:
             return
         try:
+            await self._release_unrecorded(d.clock().timestamp())
             due = await store.due_feeds(d.clock().timestamp(), enabled, lease, room)
         except NewsmonitorError as exc:
             log.error("dispatch failed error=%s", exc)
@@ -84,13 +88,21 @@ class Ticks:
                 d.spawn(self._poll(ctx, enabled[state.name], state))
         d.notify_status()
 
+    async def _release_unrecorded(self, now: float) -> None:
+        store = self._daemon.store
+        if self._unrecorded and store is not None:
+            names = set(self._unrecorded)
+            await store.poll_now(sorted(names), now)
+            self._unrecorded -= names
+
     async def _poll(self, ctx: Context, feed: FeedSettings, state: FeedState) -> None:
         try:
             outcome = await poll_feed(ctx, feed, state)
         except NewsmonitorError as exc:
             # The store itself failed (poll_feed handles the feed's own trouble):
-            # the feed's claim expires and it is polled again.
+            # the feed is polled again once the store takes writes.
             log.error("poll not recorded feed=%s error=%s", feed.name, exc)
+            self._unrecorded.add(feed.name)
             return
         finally:
             self._in_flight.discard(feed.name)

@@ -332,9 +332,13 @@ class Cluster:
         await self._store._run(lambda c: instances.leave(c, instance, now) if leave
                       else instances.release(c, [instance], now))
 
-    async def release_all_claims(self) -> None:
-        """At the start of a single instance: claims left by a crash are void."""
-        await self._store._run(outbox.release_all)
+    async def release_all_claims(self, now: float) -> None:
+        """At the start of a single daemon: claims a crash left are void; the
+        alerts are due as they were, the feeds at `now`."""
+        async def go(conn: AsyncConnection) -> None:
+            await outbox.release_all(conn)
+            await feedstate.release_all(conn, now)
+        await self._store._run(go)
 
     async def instances(self) -> list[Instance]:
         """The instances with a heartbeat row, and what each holds now."""

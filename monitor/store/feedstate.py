@@ -129,8 +129,17 @@ async def save_feeds(conn: AsyncConnection, states: Sequence[FeedState]) -> None
 
 def _feed_params(state: FeedState) -> dict[str, Any]:
     """The parameters of _SAVE_FEED: every column of the feeds table but its
-    key, from `state`; the key as b_name and the polled URL as b_url."""
+    key, from `state` (and no claim); the key as b_name and the polled URL
+    as b_url."""
     params = {name: getattr(state, name) for name in _FEED_COLUMNS}
     params["b_name"], params["b_url"] = state.name, state.url
     params["claimed_by"] = None  # the poll is over: the claim with it
     return params
+
+
+async def release_all(conn: AsyncConnection, now: float) -> None:
+    """At the start of a single daemon (SQLite: the store's lock), every
+    feed claim is a dead daemon's: its feeds are due at once, not when the
+    claim would have run out (issue 14)."""
+    await conn.execute(feeds_t.update().where(feeds_t.c.claimed_by.is_not(None))
+                       .values(next_poll=now, claimed_by=None))

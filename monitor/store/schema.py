@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 metadata = sa.MetaData()
+WAL_LIMIT = 1024 * 1024  # bytes the SQLite write-ahead log keeps after a checkpoint
 T = TypeVar("T")
 
 feeds_t = sa.Table(
@@ -179,6 +180,13 @@ def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     # each whole: a poll's items go with its alerts (polled and alerted again)
     # and a sent mark with its send (sent again, as after any crash mid-send).
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # The write-ahead log grows until a checkpoint (SQLite's default: at 1,000
+    # pages, 4 MiB), and keeps its size after. On a disk nearly full, a few MB
+    # freed were all taken by the log again, and the checkpoint then had no
+    # room to grow the database into (issue 14): checkpoint at 1 MiB, and cut
+    # the log back to 1 MiB after.
+    cursor.execute("PRAGMA wal_autocheckpoint=256")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_LIMIT}")
     cursor.close()
 
 
