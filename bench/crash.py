@@ -20,7 +20,6 @@ import argparse
 import os
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +28,7 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root
 
 from tests.crash_storm import Storm
-from tests.stores import PG_URL, pg_available
+from tests.stores import pg_available, pg_schema
 
 DRAIN = {"sqlite": 120.0, "postgresql": 420.0}  # past the 300 s claim of an alert
 
@@ -42,16 +41,8 @@ def database(backend: str, folder: Path) -> Iterator[str]:
     reason = pg_available()
     if reason:
         sys.exit(f"error: {reason}")
-    import psycopg
-
-    schema = f"crash_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with pg_schema("crash") as url:
+        yield url
 
 
 def main() -> None:

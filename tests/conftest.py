@@ -9,7 +9,7 @@ import pytest
 
 # Database fixtures (a SQLite file, PostgreSQL in a schema of its own), and
 # loopback feed and webhook servers.
-pytest_plugins = ["tests.stores", "tests.servers"]
+pytest_plugins = ["tests.stores", "tests.servers", "tests.browser"]
 
 REPO = Path(__file__).resolve().parents[1]
 

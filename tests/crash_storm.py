@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from monitor.store import Store
+from tests import configs
 from tests.daemon_proc import DaemonProcess
 from tests.loopback import LoopbackServer, loopback
 from tests.servers import rss
@@ -92,16 +93,13 @@ class GrowingFeed:
 
 def write_config(folder: Path, database: str, feed: LoopbackServer,
                  receiver: LoopbackServer) -> Path:
-    config = folder / "monitor.toml"
-    config.write_text(
-        f'[monitor]\ndatabase = "{database}"\ndefault_channels = ["hook"]\njitter = 0.0\n'
-        'timeout = "10s"\nhonor_cache_headers = false\n'
-        f'[channels.hook]\nurl = "json://127.0.0.1:{receiver.port}/hook"\n'
-        'rate_limit = "1000000/1s"\n'
-        '[[rules]]\nname = "r"\nany = ["Ampere"]\n'
-        f'[[feeds]]\nname = "grows"\nurl = "{feed.url("/feed")}"\ninterval = "1s"\n'
-        "alert_existing = true\n", encoding="utf-8")
-    return config
+    return configs.write(
+        folder, monitor={"database": database, "default_channels": ["hook"], "jitter": 0.0,
+                         "timeout": "10s", "honor_cache_headers": False},
+        channels={"hook": {"url": receiver.webhook("/hook"), "rate_limit": "1000000/1s"}},
+        rules=[{"name": "r", "any": ["Ampere"]}],
+        feeds=[{"name": "grows", "url": feed.url("/feed"), "interval": "1s",
+                "alert_existing": True}])
 
 
 def receipts(receiver: LoopbackServer) -> Counter[int]:

@@ -16,10 +16,7 @@ import argparse
 import contextlib
 import io
 import json
-import signal
-from collections.abc import Iterator
 from pathlib import Path
-from types import FrameType
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +26,7 @@ from monitor.cli import _parser, main
 from monitor.cli.items import KEYS, ItemRecord, parse_item, parse_items
 from monitor.errors import ConfigError
 from tests import configs
+from tests.waiting import at_most
 
 CONFIG = configs.text(
     monitor={"database": "state.sqlite3", "default_channels": ["console"]},
@@ -94,19 +92,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("fuzz")
 
 
-@contextlib.contextmanager
-def at_most(seconds: int) -> Iterator[None]:
-    """A hang fails the test (with the stack where it hung) instead of CI."""
-    def hung(_signum: int, _frame: FrameType | None) -> None:
-        raise TimeoutError(f"no answer after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def run_cli(argv: list[str]) -> tuple[int | str | None, str]:

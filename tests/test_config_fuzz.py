@@ -19,11 +19,8 @@ import contextlib
 import io
 import json
 import math
-import signal
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import pytest
@@ -35,6 +32,7 @@ from monitor.cli import main
 from monitor.config import ChannelModel, FeedModel, MonitorModel, RuleModel, load
 from monitor.config.schema import PersonModel
 from monitor.errors import ConfigError
+from tests.waiting import at_most
 
 FUZZ = settings(deadline=None, print_blob=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -136,19 +134,6 @@ TOMLISH = st.lists(PIECES | TEXT, max_size=40).map("".join)
 
 # ---------------------------------------------------------------- the runs
 
-@contextlib.contextmanager
-def at_most(seconds: int) -> Iterator[None]:
-    """A hang fails the case (with the stack where it hung) instead of CI."""
-    def hung(_signum: int, _frame: FrameType | None) -> None:
-        raise TimeoutError(f"no answer after {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, hung)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def loads_cleanly(path: Path, text: str) -> None:

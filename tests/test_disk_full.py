@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import configs
 from tests.daemon_proc import DaemonProcess
 from tests.loopback import LoopbackServer, loopback
 from tests.servers import rss
@@ -58,16 +59,12 @@ def fill(path: Path) -> None:
 
 def write_config(tmp: Path, disk: Path, feed: LoopbackServer,
                  receiver: LoopbackServer) -> Path:
-    config = tmp / "monitor.toml"
-    config.write_text(
-        f'[monitor]\ndatabase = "{disk / "state.sqlite3"}"\ndefault_channels = ["hook"]\n'
-        'jitter = 0.0\ntimeout = "10s"\nhonor_cache_headers = false\n'
-        f'[channels.hook]\nurl = "json://127.0.0.1:{receiver.port}/hook"\n'
-        'rate_limit = "1000/1s"\n'
-        '[[rules]]\nname = "r"\nany = ["Ampere"]\n'
-        f'[[feeds]]\nname = "f"\nurl = "{feed.url("/feed")}"\ninterval = "1s"\n',
-        encoding="utf-8")
-    return config
+    return configs.write(
+        tmp, monitor={"database": disk / "state.sqlite3", "default_channels": ["hook"],
+                      "jitter": 0.0, "timeout": "10s", "honor_cache_headers": False},
+        channels={"hook": {"url": receiver.webhook("/hook"), "rate_limit": "1000/1s"}},
+        rules=[{"name": "r", "any": ["Ampere"]}],
+        feeds=[{"name": "f", "url": feed.url("/feed"), "interval": "1s"}])
 
 
 def publish(feed: LoopbackServer, count: int) -> None:

@@ -5,9 +5,7 @@ never scrolls sideways, no text is smaller than 12px, and all text keeps a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +13,7 @@ import pytest
 from monitor.models import Match, TermHit
 from monitor.render import Format, render_alert, render_digest
 from tests.test_render import make_alert, rules_alerts
-from tests.test_web import CHROMIUM, CHROMIUM_ARGS, SHOTS
+from tests.test_web import SHOTS
 
 # A mail client's reading pane: it lets the message follow the reader's
 # colour scheme (as Apple Mail and Gmail's apps do in dark mode).
@@ -71,17 +69,6 @@ MESSAGES = {
                                          match=PEOPLE)],
         Format.HTML),
 }
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])

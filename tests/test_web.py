@@ -40,10 +40,6 @@ from tests.web_site import XSS_TITLE, Site, fill, news, run, serving, write_conf
 
 GOLDEN = REPO / "tests" / "golden" / "web_charts.json"
 SHOTS = Path(os.environ.get("NEWSMONITOR_SCREENSHOTS", REPO / "build" / "screenshots"))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 TOKEN = "s3cret-web-token"
 
 
@@ -259,17 +255,6 @@ async def test_the_daemon_serves_the_page_healthz_and_metrics(tmp_path: Path) ->
 
 
 # ------------------------------------------------------------------ in Chromium
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 class Watched:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 20) -> None:
@@ -25,3 +28,18 @@ async def until(predicate: Callable[[], bool], timeout: float = 40) -> None:
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"condition not met in {timeout} s")
+
+
+@contextlib.contextmanager
+def at_most(seconds: int) -> Iterator[None]:
+    """A hang fails the test (with the stack where it hung) instead of CI."""
+    def hung(_signum: int, _frame: FrameType | None) -> None:
+        raise TimeoutError(f"no answer after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
