@@ -12,6 +12,7 @@ daemon fetched; what they did alert is what the receivers got.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -78,7 +79,11 @@ class Farm:
         published = format_datetime(datetime.now(UTC))
         for c in range(max(0, now - self.keep + 1), now + 1):
             rule, guid = self.rule_of(n, c), f"f{n}c{c}"
-            title = f"kw{rule} Ampere {guid}" if rule is not None else f"Météo {guid}"
+            # Words of its own: near-identical titles would be one story (issue 12).
+            own = " ".join(hashlib.sha256(f"{guid}/{k}".encode()).hexdigest()[:10]
+                           for k in range(6))
+            title = (f"kw{rule} Ampere {guid} {own}" if rule is not None
+                     else f"Météo {guid} {own}")
             served += [guid] if rule is not None else []
             entries.append(f"<item><title>{title}</title><link>https://example.org/{guid}</link>"
                            f'<guid isPermaLink="false">{guid}</guid><pubDate>'

@@ -359,28 +359,3 @@ def test_screenshots_and_readable_sizes(browser: Any, base: str, site: Site,
     finally:
         watched.close()
 
-
-async def test_the_biggest_stories_are_those_most_feeds_reported(database_url: str) -> None:
-    """The overview's panel (issue 16, now that stories exist): stories of
-    the last 48 h reported by two feeds or more, most sources first; a story
-    of one feed, or an older one, is not listed."""
-    from monitor.models import Item
-    from monitor.store import views
-
-    now = time.time()
-    store = await Store.open(database_url)
-    try:
-        await store.sync_feeds([(f, f"https://{f}.example/rss", 900.0, now) for f in "abcd"])
-        states = {s.name: s for s in await store.feeds()}
-        placed = [("a", "s1", now - 60), ("b", "s1", now - 50), ("c", "s1", now - 40),
-                  ("a", "s2", now - 30), ("d", "s2", now - 20), ("b", "s3", now - 10),
-                  ("c", "s4", now - 3 * 86400), ("d", "s4", now - 3 * 86400)]
-        for n, (feed, story, at) in enumerate(placed):
-            item = Item(feed=feed, id=f"i{n}", title=f"<b>{story}</b> {n}",
-                        link="javascript:alert(1)" if n == 0 else f"https://x/{n}",
-                        story_id=story)
-            await store.record_items(states[feed], [item], [], at)
-        found = await store.view(views.biggest_stories, now - 48 * 3600, 10)
-    finally:
-        await store.close()
-    assert [(s.id, s.sources) for s in found] == [("s1", ("a", "b", "c")), ("s2", ("a", "d"))]
