@@ -80,8 +80,8 @@ class Farm:
         for c in range(max(0, now - self.keep + 1), now + 1):
             rule, guid = self.rule_of(n, c), f"f{n}c{c}"
             # Words of its own: near-identical titles would be one story (issue 12).
-            own = " ".join(hashlib.sha256(f"{guid}/{k}".encode()).hexdigest()[:10]
-                           for k in range(6))
+            own = " ".join("w" + hashlib.sha256(f"{guid}/{k}".encode()).hexdigest()[:9]
+                           for k in range(20))
             title = (f"kw{rule} Ampere {guid} {own}" if rule is not None
                      else f"Météo {guid} {own}")
             served += [guid] if rule is not None else []
