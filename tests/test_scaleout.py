@@ -151,29 +151,3 @@ def test_an_instance_killed_again_and_again_loses_nothing(
     assert set(got) == owed  # nothing lost
     assert duplicates <= in_flight
     assert takeovers and max(takeovers) <= BOUND, sorted(takeovers)[-5:]
-
-
-def test_a_digest_channel_shared_by_three_instances_sends_one_digest_per_period(
-        tmp_path: Path, pg_schema_url: str, receivers: Receivers) -> None:
-    farm = Farm(30, 1.0, match_every=1, rules=1)
-    try:
-        config = write_config(tmp_path, pg_schema_url, farm, receivers, interval=1.0,
-                              channel_extra='digest = "5s"')
-        daemons = [Daemon(config, tmp_path / f"d{i}.log").start() for i in range(3)]
-        try:
-            time.sleep(18)
-            farm.freeze()
-            time.sleep(7)
-            assert all(d.stop() == 0 for d in daemons)
-        finally:
-            for d in daemons:
-                d.kill()
-    finally:
-        farm.close()
-    got = receivers.counts()
-    assert set(got) <= farm.served and max(got.values()) == 1
-    # 25 s of 5 s periods: one message each (a period with no alert sends none),
-    # each sent just after its period ended: never two in one period.
-    assert 3 <= receivers.messages <= 6, receivers.messages
-    periods = [int(t // 5) for t in receivers.times]
-    assert len(set(periods)) == len(periods), receivers.times
