@@ -66,6 +66,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "selectolax": ("text.py", "poll/discover.py"),
     "tomlkit": ("cli/",),
     "prometheus_client": ("service/", "web/"),
+    "trafilatura": ("poll/parser/article.py",),
 }
 MAX_FILE, MAX_CLASS, MAX_FUNCTION = 400, 200, 50
 
