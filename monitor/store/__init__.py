@@ -15,6 +15,7 @@ transaction's connection:
 - stories.py: each item's story, a story's sources, follow-ups;
 - retention.py: what is pruned, and what never is;
 - channelhealth.py: each channel's failing run and notices (deliver/health.py).
+- articles.py: the articles fetched for `fulltext` feeds (Store.articles);
 - instances.py: several daemons on one database (heartbeats, claims of the
   dead released, jobs done once per period).
 
@@ -45,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from monitor.errors import StoreError
 from monitor.models import Alert, ChannelHealth, FeedState, Item, StoredAlert
 from monitor.store import (
+    articles,
     channelhealth,
     feedstate,
     history,
@@ -80,6 +82,7 @@ class Store:
         self._engine, self._lock, self.instance = engine, lock, instance
         self.cluster = Cluster(self, instance or "")
         self.story = StoryFacade(self)
+        self.articles = articles.Articles(self._run)  # fulltext feeds' articles
         self.statements = 0  # sent to the database (bench/scale.py: queries per poll)
         self.counted = lambda *_: setattr(self, "statements", self.statements + 1)
         # SQLite has one writer: polls queue here rather than in its busy
