@@ -1,0 +1,104 @@
+"""robots.txt of the hosts whose articles we fetch (issue 13), per RFC 9309.
+
+`Robots.allows(url, trusted)` fetches `scheme://host/robots.txt` once per
+host through the fetcher (so with its limits and its refusal of private
+addresses), caches the parsed rules for `TTL` seconds, and answers with the
+standard library's parser (urllib.robotparser) for our product token. What
+RFC 9309 section 2.3.1 says of each answer:
+- 2xx: the rules apply;
+- 4xx ("unavailable"): we may fetch anything;
+- 5xx or no answer ("unreachable"): we must fetch nothing; cached for
+  `TTL_UNREACHABLE` only, then asked again.
+Requests for one host made together share one fetch of its robots.txt.
+`crawl_delay` gives the host's Crawl-delay (not in the RFC, but widely
+written), which the article fetcher honours on top of its own delay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+from urllib.robotparser import RobotFileParser
+
+from monitor.config.values import without_userinfo as mask_url
+from monitor.errors import FetchError, HTTPStatusError
+from monitor.poll.fetcher import Fetcher
+
+log = logging.getLogger(__name__)
+AGENT = "newsmonitor"  # our product token (RFC 9309 section 2.2.1)
+TTL = 24 * 3600.0  # RFC 9309 section 2.4: "SHOULD NOT use a cached version for more than 24 hours"
+TTL_UNREACHABLE = 600.0
+MAX_HOSTS = 10_000  # the cache's bound: expired entries go first when it is full
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """One host's robots.txt as understood: parsed rules, or all/none allowed."""
+
+    parser: RobotFileParser | None
+    allow_all: bool
+    expires: float
+
+    def allows(self, url: str) -> bool:
+        if self.parser is None:
+            return self.allow_all
+        return self.parser.can_fetch(AGENT, url)
+
+    def crawl_delay(self) -> float:
+        delay = self.parser.crawl_delay(AGENT) if self.parser is not None else None
+        return float(delay or 0)
+
+
+class Robots:
+    """The robots.txt rules of article hosts, fetched once and cached."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
+        self._hosts: dict[str, asyncio.Task[Rules]] = {}
+
+    async def rules(self, url: str, trusted: str) -> Rules:
+        """The rules of `url`'s host (`trusted`: whose host may be private)."""
+        parts = urlsplit(url)
+        root = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        loop = asyncio.get_running_loop()
+        task = self._hosts.get(root)
+        if task is None or (task.done() and task.result().expires <= loop.time()):
+            self._forget_expired(loop.time())
+            task = self._hosts[root] = loop.create_task(self._fetch(root, trusted))
+        # Shielded: a caller giving up at its deadline must not cancel the
+        # fetch the other callers of this host wait on.
+        return await asyncio.shield(task)
+
+    async def allows(self, url: str, trusted: str) -> bool:
+        return (await self.rules(url, trusted)).allows(url)
+
+    async def _fetch(self, root: str, trusted: str) -> Rules:
+        now = asyncio.get_running_loop().time()
+        try:
+            result = await self._fetcher.fetch(f"{root}/robots.txt", etag=None,
+                                               last_modified=None, trusted=trusted)
+        except HTTPStatusError as exc:
+            if 400 <= exc.status < 500:
+                return Rules(None, True, now + TTL)
+            return self._unreachable(root, now, str(exc))
+        except FetchError as exc:
+            return self._unreachable(root, now, str(exc))
+        parser = RobotFileParser()
+        parser.parse(result.body.decode("utf-8", "replace").splitlines())
+        return Rules(parser, True, now + TTL)
+
+    def _unreachable(self, root: str, now: float, error: str) -> Rules:
+        log.info("robots.txt unreachable, no article fetched url=%s error=%s",
+                 mask_url(root), error)
+        return Rules(None, False, now + TTL_UNREACHABLE)
+
+    def _forget_expired(self, now: float) -> None:
+        if len(self._hosts) < MAX_HOSTS:
+            return
+        for root, task in list(self._hosts.items()):
+            if task.done() and task.result().expires <= now:
+                del self._hosts[root]
+        while len(self._hosts) >= MAX_HOSTS:  # all fresh: the oldest go
+            del self._hosts[next(iter(self._hosts))]
