@@ -94,6 +94,9 @@ class Articles:
         try:
             rules = await self._robots.rules(url, feed.url)
             if not rules.allows(url):
+                if rules.failure is not None:  # robots.txt unreachable: nothing may be
+                    return Article(url, rules.failure.category,
+                                   error=f"robots.txt: {rules.failure}")
                 return Article(url, "robots", error="disallowed by robots.txt")
             await self._pace(url, rules.crawl_delay())
             result = await self._fetcher.fetch(url, etag=None, last_modified=None,

@@ -35,11 +35,13 @@ MAX_HOSTS = 10_000  # the cache's bound: expired entries go first when it is ful
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """One host's robots.txt as understood: parsed rules, or all/none allowed."""
+    """One host's robots.txt as understood: parsed rules, or all/none
+    allowed; `failure`: why none is (robots.txt unreachable)."""
 
     parser: RobotFileParser | None
     allow_all: bool
     expires: float
+    failure: FetchError | None = None
 
     def allows(self, url: str) -> bool:
         if self.parser is None:
@@ -82,17 +84,17 @@ class Robots:
         except HTTPStatusError as exc:
             if 400 <= exc.status < 500:
                 return Rules(None, True, now + TTL)
-            return self._unreachable(root, now, str(exc))
+            return self._unreachable(root, now, exc)
         except FetchError as exc:
-            return self._unreachable(root, now, str(exc))
+            return self._unreachable(root, now, exc)
         parser = RobotFileParser()
         parser.parse(result.body.decode("utf-8", "replace").splitlines())
         return Rules(parser, True, now + TTL)
 
-    def _unreachable(self, root: str, now: float, error: str) -> Rules:
+    def _unreachable(self, root: str, now: float, exc: FetchError) -> Rules:
         log.info("robots.txt unreachable, no article fetched url=%s error=%s",
-                 mask_url(root), error)
-        return Rules(None, False, now + TTL_UNREACHABLE)
+                 mask_url(root), exc)
+        return Rules(None, False, now + TTL_UNREACHABLE, exc)
 
     def _forget_expired(self, now: float) -> None:
         if len(self._hosts) < MAX_HOSTS:
