@@ -80,10 +80,7 @@ def plain_fields(item: Item) -> dict[str, Chunked]:
     """Each field as plain text and its whitespace-separated chunks: all the
     index needs to rule out an item (index.py)."""
     return {"title": _chunked(item.title, MAX_CHARS["title"]),
-            # TEMPORARY (fulltext branch): the content read with the summary
-            # until the `fields` branch gives rules their own `content` field.
-            "summary": _chunked(f"{item.summary}\n{item.content}".strip(),
-                                MAX_CHARS["summary"])}
+            "summary": _chunked(item.summary, MAX_CHARS["summary"])}
 
 
 def _chunked(raw: str, limit: int) -> Chunked:
