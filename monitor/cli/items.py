@@ -23,7 +23,9 @@ from monitor.text import html_to_text
 ITEM_FORMAT = """\
 items: one JSON object per line (JSONL); `rules explain --item` takes one object.
   title, summary   text of the item; HTML is turned into text as for a feed
-                   (one of the two is required)
+                   (one of the two, or content, is required)
+  content          the item's full text (HTML too), for rules on `content`
+  categories       list of the item's categories, for rules on `categories`
   id               shown in the output (default: the line number)
   feed             the feed's name, for rules limited with `feeds`
   tags             list of the feed's tags, for rules limited with `tags`
@@ -35,8 +37,8 @@ items: one JSON object per line (JSONL); `rules explain --item` takes one object
   {"id": "a1", "feed": "Les Echos", "title": "Ampère liquidée", "expect": ["ampere"]}
 """
 
-_TEXT_KEYS = ("title", "summary", "feed", "link", "author", "lang", "why")
-_LIST_KEYS = ("tags", "expect")
+_TEXT_KEYS = ("title", "summary", "content", "feed", "link", "author", "lang", "why")
+_LIST_KEYS = ("tags", "expect", "categories")
 KEYS = frozenset((*_TEXT_KEYS, *_LIST_KEYS, "id", "published"))
 
 
@@ -104,12 +106,14 @@ def _record(value: Any, where: str, default_id: str) -> ItemRecord:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; the keys of an item are "
                           f"{', '.join(sorted(KEYS))}")
     text = {key: _text(value, key, where) for key in _TEXT_KEYS}
-    if not (text["title"] or text["summary"]):
+    if not (text["title"] or text["summary"] or text["content"]):
         raise ConfigError(f"{where}: an item needs a title or a summary")
     item = Item(feed=text["feed"], id=_id(value.get("id", default_id), where),
                 title=html_to_text(text["title"]), summary=html_to_text(text["summary"]),
                 link=text["link"], author=text["author"],
-                published=_published(value.get("published"), where))
+                published=_published(value.get("published"), where),
+                content=html_to_text(text["content"]),
+                categories=_strings(value, "categories", where))
     expect = _strings(value, "expect", where) if "expect" in value else None
     return ItemRecord(item, _strings(value, "tags", where),
                       None if expect is None else frozenset(expect))
