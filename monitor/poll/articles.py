@@ -53,9 +53,13 @@ class Articles:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._fetcher, self._pool, self._store, self._clock = fetcher, pool, store, clock
         self._robots = Robots(fetcher)
+        self._next: dict[str, float] = {}  # host → loop time its next request may start
+        self.use(monitor)
+
+    def use(self, monitor: MonitorSettings) -> None:
+        """Take [monitor]'s deadline and host delay (at start, and at a reload)."""
         self._deadline = monitor.fulltext_timeout.total_seconds()
         self._delay = monitor.fulltext_host_delay.total_seconds()
-        self._next: dict[str, float] = {}  # host → loop time its next request may start
 
     async def enrich(self, feed: FeedSettings, items: Sequence[Item]) -> list[Item]:
         """`items` with their article's text as `content` where it was read
