@@ -305,15 +305,39 @@ async def test_an_article_is_fetched_once_then_read_from_the_store(
     assert "Cléon" in second.content and second.content == first.content
 
 
-async def test_requests_to_one_host_are_spaced_by_the_host_delay(
-        world: Any, publisher: LoopbackServer) -> None:
+@pytest.mark.parametrize(("delay", "robots", "gap"), [
+    (0.4, b"", 0.4),                                       # fulltext_host_delay
+    # urllib.robotparser reads whole seconds only (a "0.5" is ignored).
+    (0.001, b"User-agent: newsmonitor\nCrawl-delay: 1\nDisallow: /admin/\n", 1.0),
+])
+async def test_requests_to_one_host_are_spaced_by_the_host_delay_or_its_crawl_delay(
+        world: Any, publisher: LoopbackServer, delay: float, robots: bytes,
+        gap: float) -> None:
+    if robots:
+        publisher.route("/robots.txt", body=robots)
     chosen = [BY_ID[i] for i in ("en-grant-scheme", "en-noise-rules", "en-energy-bills")]
     items = [item_of(c, serve(publisher, c)) for c in chosen]
-    w: World = await world(delay=0.4)
+    w: World = await world(delay=delay)
     started = time.monotonic()
     read = await w.articles.enrich(w.feed(), items)
-    assert time.monotonic() - started >= 0.8  # three requests, two gaps
+    assert time.monotonic() - started >= 2 * gap  # three requests, two gaps
     assert all("heat pump" in i.content for i in read)
+
+
+async def test_a_retry_after_holds_the_hosts_next_article(
+        world: Any, publisher: LoopbackServer) -> None:
+    """A 429 with Retry-After: 1 (RFC 9110 section 10.2.3): the next
+    article of that host waits that long."""
+    publisher.route("/busy.html", status=429, headers={"Retry-After": "1"})
+    labelled = BY_ID["en-school-retrofit"]
+    w: World = await world()
+    [busy] = await w.articles.enrich(w.feed(), [Item("news", "b", "Busy", "",
+                                                     publisher.url("/busy.html"))])
+    started = time.monotonic()
+    [read] = await w.articles.enrich(w.feed(), [item_of(labelled, serve(publisher,
+                                                                        labelled))])
+    assert time.monotonic() - started >= 0.9 and "heat pumps" in read.content
+    assert (await w.store.articles.known([busy.link]))[busy.link].outcome == "http"
 
 
 async def test_the_articles_table_keeps_each_url_once(database_url: str) -> None:

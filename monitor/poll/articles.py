@@ -50,8 +50,14 @@ class Articles:
 
     def __init__(self, fetcher: Fetcher, pool: ParsePool, store: Store,
                  monitor: MonitorSettings,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 bodies: asyncio.Semaphore | None = None) -> None:
+        """`bodies`: the slots of bodies held in memory, shared with the
+        polls (pipeline.Context.bodies): an article holds one from its
+        fetch until it is extracted, so feeds and articles together hold
+        at most [monitor] concurrency bodies of up to max_body each."""
         self._fetcher, self._pool, self._store, self._clock = fetcher, pool, store, clock
+        self._bodies = bodies or asyncio.Semaphore(monitor.concurrency)
         self._robots = Robots(fetcher)
         self._next: dict[str, float] = {}  # host → loop time its next request may start
         self.use(monitor)
@@ -103,9 +109,10 @@ class Articles:
                                    error=f"robots.txt: {rules.failure}")
                 return Article(url, "robots", error="disallowed by robots.txt")
             await self._pace(url, rules.crawl_delay())
-            result = await self._fetcher.fetch(url, etag=None, last_modified=None,
-                                               trusted=feed.url)
-            text = await self._pool.article(result.body, result.final_url)
+            async with self._bodies:
+                result = await self._fetcher.fetch(url, etag=None, last_modified=None,
+                                                   trusted=feed.url)
+                text = await self._pool.article(result.body, result.final_url)
             return Article(url, "ok", text) if text else Article(url, "empty",
                                                                  error="no main text")
         except FetchError as exc:

@@ -315,11 +315,13 @@ def _context(daemon: Daemon, store: Store, session: Any) -> Context:
     settings = daemon.runtime.settings
     fetcher = Fetcher(session, limits_of(settings), now=daemon.clock)
     pool = ParsePool(daemon.executor_factory)
+    bodies = asyncio.Semaphore(settings.monitor.concurrency)  # feeds' and articles'
     return Context(settings=settings, store=store, fetcher=fetcher,
                    matcher=daemon.runtime.matcher, pool=pool,
                    hosts=HostBackoff(), clock=daemon.clock, rng=random.Random(),
-                   outage=daemon.outage,
-                   articles=Articles(fetcher, pool, store, settings.monitor, daemon.clock))
+                   bodies=bodies, outage=daemon.outage,
+                   articles=Articles(fetcher, pool, store, settings.monitor, daemon.clock,
+                                     bodies))
 
 
 def _handle_signals(daemon: Daemon, stopping: asyncio.Event) -> None:
