@@ -11,6 +11,8 @@ test_fetcher.py); 127.0.0.1 is "the user's network".
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +24,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from monitor.cli import status
+from monitor.cli import main
 from monitor.config import FeedSettings, FetchLimits, Settings, load
 from monitor.matcher import compile_rules
 from monitor.models import Item
@@ -358,7 +360,7 @@ async def test_the_articles_table_keeps_each_url_once(database_url: str) -> None
 
 
 async def test_other_alerts_are_not_held_beyond_the_deadline(
-        world: Any, publisher: LoopbackServer) -> None:
+        world: Any, publisher: LoopbackServer, capsys: pytest.CaptureFixture[str]) -> None:
     """Two feeds polled together: `wire` (no fulltext) records its alert at
     once while `news` waits for its articles; `news` is done at the
     deadline, its item whose article never came matched on its title, and
@@ -389,11 +391,19 @@ async def test_other_alerts_are_not_held_beyond_the_deadline(
     news_out, wire_out = await asyncio.gather(poll("news"), poll("wire"))
     assert done["wire"] < 1.0 and 1.9 < done["news"] < 3.5
     assert wire_out.alerts == 1 and news_out.alerts == 2
-    row = next(f for f in (await status.collect(w.settings, w.store))["feeds"]
-               if f["name"] == "news")
-    assert row["articles"] == {"fetched": 1, "failed": 1}
-    assert "ARTICLES OF FEED" in status.render_table(await status.collect(w.settings,
-                                                                         w.store))
+    await _status_counts_the_failure(w.settings.path, capsys)
+
+
+async def _status_counts_the_failure(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`newsmonitor status` (and --json): news read one article, failed one."""
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["status", "--json", "--config", str(config)]) == 0
+    feeds = {f["name"]: f for f in json.loads(capsys.readouterr().out)["feeds"]}
+    assert feeds["news"]["articles"] == {"fetched": 1, "failed": 1}
+    assert feeds["wire"]["articles"] == {"fetched": 0, "failed": 0}
+    assert await asyncio.to_thread(main, ["status", "--config", str(config)]) == 0
+    table = capsys.readouterr().out
+    assert re.search(r"^ARTICLES OF FEED +READ +FAILED\nnews +1 +1$", table, re.M), table
 
 
 async def _context(w: World) -> Context:
