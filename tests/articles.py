@@ -33,6 +33,8 @@ class Labelled:
     related: tuple[str, ...]
     comments: tuple[str, ...]
     nav_extra: str
+    frame: str  # frame-FRAME.html: the page's CMS (default: its language's)
+    inline: str  # HTML the CMS puts after the first paragraph ("lire aussi")
 
 
 @cache
@@ -47,26 +49,31 @@ def rules() -> list[dict[str, Any]]:
 
 
 def load() -> list[Labelled]:
-    chrome = _document()["chrome"]
-    return [Labelled(i["id"], i["lang"], i["title"], i["teaser"], i["body"].strip(),
-                     frozenset(i["expect"]),
-                     tuple(i.get("related", chrome[i["lang"]]["related"])),
-                     tuple(i.get("comments", chrome[i["lang"]]["comments"])),
-                     i.get("nav_extra", ""))
-            for i in _document()["items"]]
+    return [_labelled(i, i.get("frame", i["lang"])) for i in _document()["items"]]
+
+
+def _labelled(i: dict[str, Any], frame: str) -> Labelled:
+    chrome = _document()["chrome"][frame]
+    return Labelled(i["id"], i["lang"], i["title"], i["teaser"], i["body"].strip(),
+                    frozenset(i["expect"]), tuple(i.get("related", chrome["related"])),
+                    tuple(i.get("comments", chrome["comments"])), i.get("nav_extra", ""),
+                    frame, i.get("inline", ""))
 
 
 def page(item: Labelled) -> bytes:
     """The article page of `item`, as its publisher's CMS would render it."""
-    frame = (DATA / f"frame-{item.lang}.html").read_text(encoding="utf-8")
-    body = "\n".join(f"        <p>{escape(p.strip())}</p>"
-                     for p in item.body.split("\n\n") if p.strip())
+    frame = (DATA / f"frame-{item.frame}.html").read_text(encoding="utf-8")
+    paragraphs = [f"        <p>{escape(p.strip())}</p>"
+                  for p in item.body.split("\n\n") if p.strip()]
+    if item.inline:
+        paragraphs.insert(1, f"        {item.inline}")
+    body = "\n".join(paragraphs)
     related = "\n".join(f'      <li><a href="/related/{n}">{escape(r)}</a></li>'
                         for n, r in enumerate(item.related))
     comments = "\n".join(f'    <div class="comment"><span class="comment-author">Lecteur{n}'
                          f'</span><p>{escape(c)}</p></div>'
                          for n, c in enumerate(item.comments))
-    author = _document()["chrome"][item.lang]["author"]
+    author = _document()["chrome"][item.frame]["author"]
     return frame.format(title=escape(item.title), teaser=escape(item.teaser), body=body,
                         related=related, comments=comments, author=author,
                         nav_extra=item.nav_extra).encode("utf-8")
