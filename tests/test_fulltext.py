@@ -233,7 +233,7 @@ async def test_a_page_that_never_answers_fails_at_the_deadline_and_the_others_ar
     started = time.monotonic()
     hung, read = await w.articles.enrich(w.feed(), items)
     elapsed = time.monotonic() - started
-    assert 1.4 < elapsed < 2.5
+    assert 1.4 < elapsed < 3.0
     assert hung == items[0] and "electrolyser" in read.content
     known = await w.store.articles.known([hung.link])
     assert known[hung.link].outcome == "timeout"
@@ -399,7 +399,7 @@ async def test_other_alerts_are_not_held_beyond_the_deadline(
     news = articles.feed([
         ("n2", "Margrethe Vestager opens a new probe", "Teaser.", publisher.url("/never.html")),
         (body_only.id, body_only.title, body_only.teaser, serve(publisher, body_only))])
-    w: World = await world(timeout=2)
+    w: World = await world(timeout=3)
     ctx = await _context(w)
     await _first_polls(ctx, w, publisher)
     publisher.route("/news.xml", body=news)
@@ -415,7 +415,7 @@ async def test_other_alerts_are_not_held_beyond_the_deadline(
         done[name] = time.monotonic() - started
         return outcome
     news_out, wire_out = await asyncio.gather(poll("news"), poll("wire"))
-    assert done["wire"] < 1.0 and 1.9 < done["news"] < 3.5
+    assert done["wire"] < 1.5 and 2.9 < done["news"] < 5.0
     assert wire_out.alerts == 1 and news_out.alerts == 2
     await _status_counts_the_failure(w.settings.path, capsys)
 
