@@ -378,6 +378,10 @@ async def test_the_articles_table_keeps_each_url_once(database_url: str) -> None
         assert known == {"http://x/1": Article("http://x/1", "ok", "Texte é"),
                          "http://x/2": Article("http://x/2", "timeout", error="late")}
         assert await store.articles.counts() == {"a": {"fetched": 1, "failed": 1}}
+        await store.articles.record("a", [Article("http://x/4", "ok", "Later")], 10.0)
+        await store.prune(5.0)  # retention: the articles read before 5.0 go
+        assert list(await store.articles.known(["http://x/1", "http://x/4"])) == [
+            "http://x/4"]
     finally:
         await store.close()
 
