@@ -66,7 +66,7 @@ class Robots:
         root = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
         loop = asyncio.get_running_loop()
         task = self._hosts.get(root)
-        if task is None or (task.done() and task.result().expires <= loop.time()):
+        if task is None or _stale(task, loop.time()):
             self._forget_expired(loop.time())
             task = self._hosts[root] = loop.create_task(self._fetch(root, trusted))
         # Shielded: a caller giving up at its deadline must not cancel the
@@ -100,7 +100,17 @@ class Robots:
         if len(self._hosts) < MAX_HOSTS:
             return
         for root, task in list(self._hosts.items()):
-            if task.done() and task.result().expires <= now:
+            if _stale(task, now):
                 del self._hosts[root]
         while len(self._hosts) >= MAX_HOSTS:  # all fresh: the oldest go
             del self._hosts[next(iter(self._hosts))]
+
+
+def _stale(task: asyncio.Task[Rules], now: float) -> bool:
+    """Whether a host's cached answer must be asked again: expired, or
+    ended without one (a bug; its caller logged it)."""
+    if not task.done():
+        return False
+    if task.cancelled() or task.exception() is not None:
+        return True
+    return task.result().expires <= now
