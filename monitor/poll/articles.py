@@ -86,9 +86,11 @@ class Articles:
         if not urls:
             return []
         tasks = {asyncio.create_task(self._one(feed, url)): url for url in urls}
-        done, pending = await asyncio.wait(tasks, timeout=self._deadline)
-        for task in pending:
-            task.cancel()
+        try:
+            done, pending = await asyncio.wait(tasks, timeout=self._deadline)
+        finally:  # also when the poll itself is cancelled (the daemon stops)
+            for task in tasks:
+                task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
         late = [Article(tasks[t], "timeout", error=f"not read within {self._deadline:g} s")
                 for t in pending]
