@@ -138,6 +138,8 @@ def _chunked(raw: str, limit: int) -> Chunked:
     # Feeds parsed by monitor.poll.parser are plain text already ("Procter &
     # Gamble" included); JSONL items (the eval set) still carry HTML, so only
     # those pay for the parser.
+    if not raw:
+        return "", []  # most items have no content or author: nothing to pay
     text = _cut(html_to_text(_cut(raw, 4 * limit)) if has_markup(raw) else raw, limit)
     return text, text.split()
 

@@ -113,7 +113,7 @@ def parse_prepared(prepared: Prepared, feed_name: str,
     return ParsedFeed(
         title=title,
         link=link,
-        items=tuple(_items(doc.entries, feed_name, link, offset, rss)),
+        items=tuple(_items(doc.entries, feed_name, link, rss, offset)),
         bozo=problem,
         ttl=_minutes(feed.get("ttl")),
         update_period=_update_period(feed),
@@ -192,8 +192,8 @@ def _offset(entries: list[Any]) -> timedelta | None:
     )
 
 
-def _items(entries: list[Any], feed_name: str, base: str,
-           offset: timedelta | None, rss: bool) -> Iterator[Item]:
+def _items(entries: list[Any], feed_name: str, base: str, rss: bool,
+           offset: timedelta | None) -> Iterator[Item]:
     seen: dict[str, tuple[str, str]] = {}
     for parsed in entries:
         # A plain copy of the entry (no key is aliased or computed by
