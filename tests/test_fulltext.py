@@ -167,6 +167,8 @@ async def test_the_article_body_is_extracted_without_the_page_boilerplate(
     assert name not in item.title + item.summary and not matcher.match(item)
     [read] = await w.articles.enrich(w.feed(), [item])
     assert name in read.content
+    first, *more = [p.strip() for p in labelled.body.split("\n\n")]
+    assert first in read.content and all(f" {p}" in read.content for p in more)  # not glued
     assert [p for p in BOILERPLATE[labelled.frame] if p in read.content] == []
     assert [m.rule for m in matcher.match(read)] == [rule]
 

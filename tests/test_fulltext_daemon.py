@@ -44,6 +44,9 @@ def test_a_fulltext_feed_alerts_on_a_name_only_in_the_article(
         f"[newsmonitor] julia: {BY_ID['fr-senat-audition'].title}"]
     assert feed.count("/a/fr-senat-audition.html") == feed.count("/a/fr-crue-seine.html") == 1
     assert feed.count("/robots.txt") == 1
+    message = receiver.posts()[0]["message"]
+    assert "Luc Julia in content" in message, message
+    assert "services en ligne. «Luc Julia» a estimé devant les sénateurs" in message, message
     capsys.readouterr()
     assert main(["status", "--json", "--config", str(config)]) == 0
     [row] = json.loads(capsys.readouterr().out)["feeds"]

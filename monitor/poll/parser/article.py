@@ -14,7 +14,7 @@ from __future__ import annotations
 import trafilatura
 
 from monitor.errors import ParseError
-from monitor.text import normalize_space, strip_controls
+from monitor.text import normalize_space
 
 # The most of an article's text kept, in characters: what the matcher reads
 # of a field at most (matcher.document.MAX_CHARS), so storing more is waste.
@@ -30,4 +30,6 @@ def article_text(body: bytes, url: str) -> str:
                                    include_links=False, deduplicate=True)
     except (ValueError, TypeError, RecursionError) as exc:  # what lxml lets through
         raise ParseError(f"article not readable: {type(exc).__name__}") from exc
-    return normalize_space(strip_controls(text or ""))[:MAX_TEXT]
+    # Paragraphs come one a line: the line breaks become spaces (control
+    # characters too), never nothing, or "ligne.\nLuc" would be one word.
+    return normalize_space(text or "")[:MAX_TEXT]
