@@ -82,7 +82,6 @@ class Store:
         self._engine, self._lock, self.instance = engine, lock, instance
         self.cluster = Cluster(self, instance or "")
         self.story = StoryFacade(self)
-        self.articles = articles.Articles(self._run)  # fulltext feeds' articles
         self.statements = 0  # sent to the database (bench/scale.py: queries per poll)
         self.counted = lambda *_: setattr(self, "statements", self.statements + 1)
         # SQLite has one writer: polls queue here rather than in its busy
@@ -92,6 +91,7 @@ class Store:
         self._polls: GroupCommit[Write, Recorded] = GroupCommit(self._run, in_turn)
         self._quiet: GroupCommit[tuple[FeedState, polls.Poll | None], Recorded] = \
             GroupCommit(self._run, _quiet_polls)  # a 304, the same body: in bulk
+        self.articles = articles.Articles(self._run)  # fulltext feeds' articles
 
     @classmethod
     async def open(cls, url: str, *, exclusive: bool = False,
