@@ -354,6 +354,25 @@ async def test_requests_to_one_host_are_spaced_by_the_host_delay_or_its_crawl_de
     assert all("heat pump" in i.content for i in read)
 
 
+async def test_articles_whose_turn_comes_after_the_deadline_take_no_turn(
+        world: Any, publisher: LoopbackServer) -> None:
+    """Five articles of one host 0.5 s apart, a 1.2 s deadline: three are
+    read, two fail at once, and the next poll's article does not wait
+    behind the turns of those that were never requested."""
+    ids = ["en-boiler-ban", "en-installer-shortage", "en-district-heating",
+           "en-school-retrofit", "en-grant-scheme", "en-noise-rules"]
+    items = [item_of(BY_ID[i], serve(publisher, BY_ID[i])) for i in ids]
+    w: World = await world(timeout=1.2, delay=0.5)
+    read = await w.articles.enrich(w.feed(), items[:5])
+    assert [bool(i.content) for i in read] == [True, True, True, False, False]
+    known = await w.store.articles.known([i.link for i in items[3:5]])
+    assert {a.outcome for a in known.values()} == {"timeout"}
+    await asyncio.sleep(0.5)  # the host's next turn is due: the third read + delay
+    started = time.monotonic()
+    [later] = await w.articles.enrich(w.feed(), items[5:])
+    assert time.monotonic() - started < 0.5 and "heat pump" in later.content
+
+
 async def test_a_retry_after_holds_the_hosts_next_article(
         world: Any, publisher: LoopbackServer) -> None:
     """A 429 with Retry-After: 1 (RFC 9110 section 10.2.3): the next

@@ -85,7 +85,8 @@ class Articles:
         are cancelled, as timed out."""
         if not urls:
             return []
-        tasks = {asyncio.create_task(self._one(feed, url)): url for url in urls}
+        until = asyncio.get_running_loop().time() + self._deadline
+        tasks = {asyncio.create_task(self._one(feed, url, until)): url for url in urls}
         try:
             done, pending = await asyncio.wait(tasks, timeout=self._deadline)
         finally:  # also when the poll itself is cancelled (the daemon stops)
@@ -101,8 +102,9 @@ class Articles:
                          mask_url(a.url), a.outcome, a.error)
         return articles
 
-    async def _one(self, feed: FeedSettings, url: str) -> Article:
-        """One article, read or failed; the compartment of one link."""
+    async def _one(self, feed: FeedSettings, url: str, until: float) -> Article:
+        """One article, read or failed; the compartment of one link.
+        `until`: the loop time of the deadline."""
         try:
             rules = await self._robots.rules(url, feed.url)
             if not rules.allows(url):
@@ -110,7 +112,9 @@ class Articles:
                     return Article(url, rules.failure.category,
                                    error=f"robots.txt: {rules.failure}")
                 return Article(url, "robots", error="disallowed by robots.txt")
-            await self._pace(url, rules.crawl_delay())
+            if not await self._pace(url, rules.crawl_delay(), until):
+                return Article(url, "timeout", error="the host's turn comes after the "
+                               "deadline")
             async with self._bodies:
                 result = await self._fetcher.fetch(url, etag=None, last_modified=None,
                                                    trusted=feed.url)
@@ -126,18 +130,23 @@ class Articles:
             log.exception("article fetch crashed feed=%s url=%s", feed.name, mask_url(url))
             return Article(url, "bug", error=repr(exc))
 
-    async def _pace(self, url: str, crawl_delay: float) -> None:
+    async def _pace(self, url: str, crawl_delay: float, until: float) -> bool:
         """Wait for this host's turn: requests to one host start at least
         the delay apart. The turn is taken before the wait, so requests
-        made together line up without a lock."""
+        made together line up without a lock. False, with no turn taken,
+        when it would come after `until`: a turn never used would hold
+        back the host's next articles."""
         loop, host = asyncio.get_running_loop(), host_key(url)
         now = loop.time()
         start = max(now, self._next.get(host, now))
+        if start >= until:
+            return False
         if len(self._next) >= MAX_HOSTS:
             self._next = {h: t for h, t in self._next.items() if t > now}
         self._next[host] = start + max(self._delay, min(crawl_delay, MAX_CRAWL_DELAY))
         if start > now:
             await asyncio.sleep(start - now)
+        return True
 
     def _retry_after(self, url: str, exc: FetchError) -> None:
         """A 429/503 with Retry-After holds the host's next article request."""
