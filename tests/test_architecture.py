@@ -67,6 +67,7 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "tomlkit": ("cli/",),
     "prometheus_client": ("service/", "web/"),
     "trafilatura": ("poll/parser/article.py",),
+    "protego": ("poll/robots.py",),
 }
 MAX_FILE, MAX_CLASS, MAX_FUNCTION = 400, 200, 50
 

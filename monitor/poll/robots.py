@@ -2,9 +2,13 @@
 
 `Robots.allows(url, trusted)` fetches `scheme://host/robots.txt` once per
 host through the fetcher (so with its limits and its refusal of private
-addresses), caches the parsed rules for `TTL` seconds, and answers with the
-standard library's parser (urllib.robotparser) for our product token. What
-RFC 9309 section 2.3.1 says of each answer:
+addresses), caches the parsed rules for `TTL` seconds, and answers with
+protego (Scrapy's parser) for our product token. Not urllib.robotparser:
+it applies the first rule that matches in file order, so the common
+`Allow: /` above `Disallow: /private/` lets it fetch /private/ (RFC 9309
+section 2.2.2: the most specific, longest, match wins), and it reads
+whole-second Crawl-delays only. What RFC 9309 section 2.3.1 says of each
+answer:
 - 2xx: the rules apply;
 - 4xx ("unavailable"): we may fetch anything;
 - 5xx or no answer ("unreachable"): we must fetch nothing; cached for
@@ -20,7 +24,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-from urllib.robotparser import RobotFileParser
+
+from protego import Protego
 
 from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import FetchError, HTTPStatusError
@@ -38,7 +43,7 @@ class Rules:
     """One host's robots.txt as understood: parsed rules, or all/none
     allowed; `failure`: why none is (robots.txt unreachable)."""
 
-    parser: RobotFileParser | None
+    parser: Protego | None
     allow_all: bool
     expires: float
     failure: FetchError | None = None
@@ -46,11 +51,11 @@ class Rules:
     def allows(self, url: str) -> bool:
         if self.parser is None:
             return self.allow_all
-        return self.parser.can_fetch(AGENT, url)
+        return self.parser.can_fetch(url, AGENT)
 
     def crawl_delay(self) -> float:
         delay = self.parser.crawl_delay(AGENT) if self.parser is not None else None
-        return float(delay or 0)
+        return delay or 0.0
 
 
 class Robots:
@@ -87,8 +92,7 @@ class Robots:
             return self._unreachable(root, now, exc)
         except FetchError as exc:
             return self._unreachable(root, now, exc)
-        parser = RobotFileParser()
-        parser.parse(result.body.decode("utf-8", "replace").splitlines())
+        parser = Protego.parse(result.body.decode("utf-8", "replace"))
         return Rules(parser, True, now + TTL)
 
     def _unreachable(self, root: str, now: float, exc: FetchError) -> Rules:
