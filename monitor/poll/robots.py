@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 AGENT = "newsmonitor"  # our product token (RFC 9309 section 2.2.1)
 TTL = 24 * 3600.0  # RFC 9309 section 2.4: "SHOULD NOT use a cached version for more than 24 hours"
 TTL_UNREACHABLE = 600.0
+MAX_ROBOTS = 500 * 1024  # bytes of a robots.txt read
 MAX_HOSTS = 10_000  # the cache's bound: expired entries go first when it is full
 
 
@@ -92,7 +93,9 @@ class Robots:
             return self._unreachable(root, now, exc)
         except FetchError as exc:
             return self._unreachable(root, now, exc)
-        parser = Protego.parse(result.body.decode("utf-8", "replace"))
+        # RFC 9309 section 2.5: at least 500 KiB parsed; no more, since
+        # the parse runs in the event loop.
+        parser = Protego.parse(result.body[:MAX_ROBOTS].decode("utf-8", "replace"))
         return Rules(parser, True, now + TTL)
 
     def _unreachable(self, root: str, now: float, exc: FetchError) -> Rules:
