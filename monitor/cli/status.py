@@ -52,6 +52,10 @@ async def collect(settings: Settings, store: Store) -> dict[str, Any]:
     names = {f.name for f in settings.feeds}
     feeds = [feed_row(s, s.name in names, settings.monitor.max_failures)
              for s in await store.feeds()]
+    # fulltext (issue 13): each feed's articles read, and those that failed.
+    articles = await store.articles.counts()
+    for f in feeds:
+        f["articles"] = articles.get(f["name"], {"fetched": 0, "failed": 0})
     dead = [history_row(a) for a in await store.history(limit=20, state="dead")]
     return {"config": str(settings.path), "timezone": settings.monitor.timezone,
             "instances": await _instances(settings, store),
@@ -121,6 +125,7 @@ def render_table(report: dict[str, Any]) -> str:
              f"{'FEED':32} {'HEALTH':9} {'EVERY':>6} {'LAST SUCCESS':16} {'ERRS':>4} "
              f"{'ITEMS':>6} {'NEXT POLL':16} LAST ERROR"]
     lines += [_feed_line(f, zone) for f in report["feeds"]]
+    lines += _article_lines(report["feeds"])
     lines += _instance_lines(report["instances"])
     lines += ["", "alerts (one per item and rule) by state, and the MESSAGES that carried them:",
               f"{'CHANNEL':20} {'PENDING':>8} {'SENT':>8} {'DEAD':>8} {'MESSAGES':>8}"]
@@ -137,6 +142,16 @@ def render_table(report: dict[str, Any]) -> str:
         lines.append(f"dead: {alert['channel']} {alert['rule']} {cut(alert['title'], 50)} "
                      f"({alert['error']})")
     return "\n".join(lines)
+
+
+def _article_lines(feeds: Sequence[dict[str, Any]]) -> list[str]:
+    """The fulltext feeds' articles: read, and failed (matched on the feed's text)."""
+    rows = [f for f in feeds if f["articles"]["fetched"] or f["articles"]["failed"]]
+    if not rows:
+        return []
+    return ["", f"{'ARTICLES OF FEED':32} {'READ':>6} {'FAILED':>6}"] + [
+        f"{cut(f['name'], 32):32} {f['articles']['fetched']:6} {f['articles']['failed']:6}"
+        for f in rows]
 
 
 def _instance_lines(instances: Sequence[dict[str, Any]]) -> list[str]:

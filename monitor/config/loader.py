@@ -181,7 +181,8 @@ def _feed(model: FeedModel, source: Path, m: MonitorModel) -> FeedSettings:
                          m.max_failures)
     return FeedSettings.model_construct(**dict(model) | {
         "url": url, "name": model.name or without_userinfo(model.url), "interval": interval,
-        "source": str(source), "policy": policy})
+        "source": str(source), "policy": policy,
+        "fulltext": m.fulltext if model.fulltext is None else model.fulltext})
 
 
 def _rules(validated: Validated[ConfigModel] | Validated[IncludedModel],

@@ -104,6 +104,16 @@ class MonitorModel(_Model):
                                        "heartbeat (written every second) is older than this "
                                        "is dead: the others release its feeds and alerts at "
                                        "once (at least 3s).")
+    fulltext: bool = Field(False, description="Fetch the linked article of each new item "
+                           "and match on its main text too (as `content`); a feed's "
+                           "`fulltext` overrides it.")
+    fulltext_timeout: Duration = Field(timedelta(seconds=30), gt=timedelta(0),
+                                       description="How long matching a new item waits for "
+                                       "its article; then it is matched on what the feed "
+                                       "gave, and the failure is counted in `status`.")
+    fulltext_host_delay: Duration = Field(timedelta(seconds=1), description="Least time "
+                                          "between two article requests to one host "
+                                          "(robots.txt is honoured too).")
     lease: Duration = Field(timedelta(seconds=60), description="How long a claim on a feed "
                             "being polled or an alert being sent holds unless its instance "
                             "renews it (it does, every heartbeat, while the work runs); at "
@@ -158,6 +168,8 @@ class FeedModel(_Model):
     enabled: bool = Field(True, description="Poll this feed.")
     expect_every: Duration | None = Field(None, description="Raise a health alert when the "
                                           "feed has no new item for this long.")
+    fulltext: bool | None = Field(None, description="Fetch each new item's article and "
+                                  "match on its text; default [monitor] fulltext.")
     # Request settings may hold secrets: left out of reprs, never shown.
     headers: Headers = Field((), repr=False, description="Request headers for this feed "
                              "(a User-Agent, a cookie), sent to its own host only; "

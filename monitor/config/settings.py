@@ -48,6 +48,7 @@ class FeedSettings(FeedModel):
     source: str = ""
     policy: PollPolicy = PollPolicy()  # derived by the loader, as fetch_limits
     request: FeedRequest = FeedRequest()  # headers, auth and proxy, substituted
+    fulltext: bool = False  # filled in from [monitor]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,10 @@
-"""One feed's poll as one compartment: fetch → parse → dedup → story →
-match → health → outbox, every effect in ONE transaction of the store.
+"""One feed's poll as one compartment: fetch → parse → dedup → [articles]
+→ story → match → health → outbox, every effect in ONE transaction of the
+store.
+
+A `fulltext` feed's new items wait for their linked articles (poll/articles.py)
+at most `[monitor] fulltext_timeout`, and are matched on their text as
+`content`; an item whose article failed is matched on what the feed gave.
 
 Each new item joins a story of the daemon's index (poll/stories.py) before
 it is matched; the outbox's (story, rule, channel) key then alerts a story
@@ -36,6 +41,7 @@ from monitor.matcher import Matcher
 from monitor.models import Alert, FeedState, Item
 from monitor.poll import health, schedule
 from monitor.poll.alerts import make_alerts
+from monitor.poll.articles import Articles
 from monitor.poll.fetcher import Fetcher, FetchResult
 from monitor.poll.local import read_local
 from monitor.poll.outage import OutageWatch, victims
@@ -93,6 +99,8 @@ class Context:
     # The daemon's story index (poll/stories.py); None: items join no story,
     # and the outbox folds only one article seen in several feeds.
     stories: Stories | None = None
+    # The article fetcher of `fulltext` feeds; None: no article is fetched.
+    articles: Articles | None = None
 
     def __post_init__(self) -> None:
         if self.bodies is None:
@@ -232,16 +240,18 @@ async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: F
     unseen = set(ids) if fresh else await ctx.store.unseen(feed.name, ids)
     # Feeds list the newest item first; alert in the order things happened.
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
-    # Every new item joins a story (the backlog of a first poll too: later
-    # reports of its stories are not news either).
-    if ctx.stories is not None:
-        new_items = await ctx.stories.attach(new_items, ctx.clock())
-    joined = {item.id: item for item in new_items}
     # First poll of a feed: its backlog is history, not news (no flood on the
     # first start), unless the user asked for it with alert_existing; then it
     # leaves as one digest (flood control's catch-up), not an alert per item.
     first = not old.polled_once
     silent = first and not feed.alert_existing
+    if feed.fulltext and not silent and ctx.articles is not None and new_items:
+        new_items = await ctx.articles.enrich(feed, new_items)  # within its deadline
+    # Every new item joins a story (the backlog of a first poll too: later
+    # reports of its stories are not news either).
+    if ctx.stories is not None:
+        new_items = await ctx.stories.attach(new_items, ctx.clock())
+    joined = {item.id: item for item in new_items}
     alerts = [] if silent else [
         replace(alert, backlog=first)
         for alert in make_alerts(ctx.settings, ctx.matcher, feed, new_items)]

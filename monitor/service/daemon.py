@@ -46,6 +46,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor.config import Settings
 from monitor.errors import NewsmonitorError
 from monitor.models import FeedState
+from monitor.poll.articles import Articles
 from monitor.poll.fetcher import Fetcher, make_session
 from monitor.poll.outage import OutageWatch
 from monitor.poll.parser import make_pool
@@ -312,11 +313,15 @@ async def _leave(store: Store, instance: str, now: float) -> None:
 def _context(daemon: Daemon, store: Store, session: Any) -> Context:
     """The poll context of `daemon`'s running config."""
     settings = daemon.runtime.settings
-    return Context(settings=settings, store=store,
-                   fetcher=Fetcher(session, limits_of(settings), now=daemon.clock),
-                   matcher=daemon.runtime.matcher, pool=ParsePool(daemon.executor_factory),
+    fetcher = Fetcher(session, limits_of(settings), now=daemon.clock)
+    pool = ParsePool(daemon.executor_factory)
+    bodies = asyncio.Semaphore(settings.monitor.concurrency)  # feeds' and articles'
+    return Context(settings=settings, store=store, fetcher=fetcher,
+                   matcher=daemon.runtime.matcher, pool=pool,
                    hosts=HostBackoff(), clock=daemon.clock, rng=random.Random(),
-                   outage=daemon.outage)
+                   bodies=bodies, outage=daemon.outage,
+                   articles=Articles(fetcher, pool, store, settings.monitor, daemon.clock,
+                                     bodies))
 
 
 def _handle_signals(daemon: Daemon, stopping: asyncio.Event) -> None:

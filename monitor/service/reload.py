@@ -72,6 +72,8 @@ class Reloader:
         d.runtime = runtime
         if d.context is not None:
             d.context.settings, d.context.matcher = runtime.settings, runtime.matcher
+            if d.context.articles is not None:  # fulltext_timeout and _host_delay
+                d.context.articles.use(runtime.settings.monitor)
         d.fingerprint = config_fingerprint(runtime.settings)
         log.info("reloaded reason=%s feeds=%d rules=%d", reason, len(runtime.settings.feeds),
                  len(runtime.settings.rules))

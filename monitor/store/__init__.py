@@ -15,6 +15,7 @@ transaction's connection:
 - stories.py: each item's story, a story's sources, follow-ups;
 - retention.py: what is pruned, and what never is;
 - channelhealth.py: each channel's failing run and notices (deliver/health.py).
+- articles.py: the articles fetched for `fulltext` feeds (Store.articles);
 - instances.py: several daemons on one database (heartbeats, claims of the
   dead released, jobs done once per period).
 
@@ -45,6 +46,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from monitor.errors import StoreError
 from monitor.models import Alert, ChannelHealth, FeedState, Item, StoredAlert
 from monitor.store import (
+    articles,
     channelhealth,
     feedstate,
     history,
@@ -89,6 +91,7 @@ class Store:
         self._polls: GroupCommit[Write, Recorded] = GroupCommit(self._run, in_turn)
         self._quiet: GroupCommit[tuple[FeedState, polls.Poll | None], Recorded] = \
             GroupCommit(self._run, _quiet_polls)  # a 304, the same body: in bulk
+        self.articles = articles.Articles(self._run)  # fulltext feeds' articles
 
     @classmethod
     async def open(cls, url: str, *, exclusive: bool = False,
