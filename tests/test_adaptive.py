@@ -87,7 +87,7 @@ def test_the_interval_follows_the_rate_within_the_bounds_and_says_why() -> None:
     assert paced(4)[0] == pytest.approx(900)        # one item per interval: the interval
     assert paced(16)[0] == pytest.approx(450)
     assert paced(1) == (pytest.approx(1800), "adaptive: ~1 items/h at this hour")
-    assert paced(3600, "lately") == (60, "adaptive: ~3.6e+03 items/h lately, "
+    assert paced(3600, "lately") == (60, "adaptive: ~3600 items/h lately, "
                                          "bounded by min_interval")
     assert paced(0.01) == (3600, "adaptive: ~0.01 items/h at this hour, "
                                  "bounded by max_interval")

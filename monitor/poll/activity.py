@@ -49,7 +49,8 @@ class Estimate:
     def __str__(self) -> str:
         if self.basis == "no history yet":
             return self.basis
-        return f"~{self.rate:.2g} items/h {self.basis}"
+        rate = f"{self.rate:.0f}" if self.rate >= 10 else f"{self.rate:.2g}"
+        return f"~{rate} items/h {self.basis}"
 
 
 @dataclass(slots=True)
