@@ -14,8 +14,9 @@ finds its backlog: not news, not counted (the daemon alerts none of it).
 
 The feeds (PARAMETERS below; the README's "Adaptive polling" says why
 these): each feed's mean rate, items a day, is drawn from a log-normal
-(median 0.5 a day, sigma 2.2: most feeds publish a few items a week, about
-1 % publish 100 or more a day; capped at 500); 90 % of its items follow a
+(median 0.5 a day, sigma 2.4: half the feeds publish fewer than 3.5 items
+a week, about 1.4 % publish 100 or more a day and 0.6 % 200 or more; capped
+at 500); 90 % of its items follow a
 day/night rhythm (a cosine of amplitude 0.8 peaking at 14:00 in the feed's
 zone, zones spread from UTC-8 to UTC+9; weekends at half rate), 10 % come
 in bursts (a burst: 1 + a geometric number of items, mean 5, within 30
@@ -61,7 +62,7 @@ class Parameters:
     """The publishers simulated (see the module docstring and the README)."""
 
     rate_median_per_day: float = 0.5
-    rate_sigma: float = 2.2
+    rate_sigma: float = 2.4
     rate_cap_per_day: float = 500.0
     rhythm_amplitude: float = 0.8
     rhythm_peak_hour: float = 14.0
