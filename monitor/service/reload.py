@@ -72,6 +72,8 @@ class Reloader:
         d.runtime = runtime
         if d.context is not None:
             d.context.settings, d.context.matcher = runtime.settings, runtime.matcher
+            # The budget and the feeds may have changed: shared again at the next pace tick.
+            d.context.activity.shared = 0.0
         d.fingerprint = config_fingerprint(runtime.settings)
         log.info("reloaded reason=%s feeds=%d rules=%d", reason, len(runtime.settings.feeds),
                  len(runtime.settings.rules))
