@@ -44,7 +44,7 @@ def feed_row(state: FeedState, configured: bool, max_failures: int) -> dict[str,
         "failures": state.failures, "error_category": state.error_category,
         "error": state.error, "warning": state.warning, "items_seen": state.items_seen,
         "interval_s": round(state.interval), "next_poll": _iso(state.next_poll),
-        "disabled": state.disabled,
+        "why": state.pace, "disabled": state.disabled,
     }
 
 
@@ -123,7 +123,7 @@ def render_table(report: dict[str, Any]) -> str:
     zone = ZoneInfo(report["timezone"])
     lines = [f"config: {report['config']}  (times in {report['timezone']})", "",
              f"{'FEED':32} {'HEALTH':9} {'EVERY':>6} {'LAST SUCCESS':16} {'ERRS':>4} "
-             f"{'ITEMS':>6} {'NEXT POLL':16} LAST ERROR"]
+             f"{'ITEMS':>6} {'NEXT POLL':16} {'WHY':44} LAST ERROR"]
     lines += [_feed_line(f, zone) for f in report["feeds"]]
     lines += _article_lines(report["feeds"])
     lines += _instance_lines(report["instances"])
@@ -174,7 +174,8 @@ def _feed_line(f: dict[str, Any], zone: ZoneInfo) -> str:
         error = f"disabled: {f['disabled']} " + error
     return (f"{cut(f['name'], 32):32} {f['health']:9} {duration(f['interval_s']):>6} "
             f"{_local(f['last_success'], zone):16} {f['failures']:4} {f['items_seen']:6} "
-            f"{_local(f['next_poll'], zone):16} {cut(error, 90)}")
+            f"{_local(f['next_poll'], zone):16} {cut(f['why'] or '-', 44):44} "
+            f"{cut(error, 90)}")
 
 
 def render_history(rows: Sequence[dict[str, Any]], timezone: str) -> str:

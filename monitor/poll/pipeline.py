@@ -40,6 +40,7 @@ from monitor.errors import FetchError, NewsmonitorError, ParseError, StoreError
 from monitor.matcher import Matcher
 from monitor.models import Alert, FeedState, Item
 from monitor.poll import health, schedule
+from monitor.poll.activity import Activity, History
 from monitor.poll.alerts import make_alerts
 from monitor.poll.articles import Articles
 from monitor.poll.fetcher import Fetcher, FetchResult
@@ -101,6 +102,8 @@ class Context:
     stories: Stories | None = None
     # The article fetcher of `fulltext` feeds; None: no article is fetched.
     articles: Articles | None = None
+    # Every feed's publishing history and the budget's share (adaptive feeds).
+    activity: Activity = field(default_factory=Activity)
 
     def __post_init__(self) -> None:
         if self.bodies is None:
@@ -165,7 +168,7 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
     if blocked is not None:
         # Another feed of this host got a 429/503: wait with it, no request.
         return Polled(Outcome(feed.name, "skipped"),
-                      replace(state, next_poll=blocked.timestamp()))
+                      replace(state, next_poll=blocked.timestamp(), pace="host's Retry-After"))
     assert ctx.bodies is not None
     async with ctx.bodies:
         result = await fetch(ctx, state, feed)
@@ -181,15 +184,32 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
     # come back less than an interval after this request reached the server.
     now = max(now, ctx.clock())
     base = after_fetch(state, result, now)
-    policy = feed.policy
     if parsed is None:
         result_name = "not_modified" if result.not_modified else "unchanged"
         return Polled(Outcome(feed.name, result_name),
-                      scheduled(policy, ctx.rng, base, result, now, None))
+                      _scheduled(ctx, feed, state, base, result, now, None, 0))
     base = replace(base, body_hash=digest, title=parsed.title or state.title,
                    warning=parsed.bozo, polled_once=True)
-    return await _with_items(ctx, feed, state, scheduled(policy, ctx.rng, base, result,
-                                                         now, parsed), parsed)
+    polled = await _with_items(ctx, feed, state, base, parsed)
+    return replace(polled, state=_scheduled(ctx, feed, state, polled.state, result, now,
+                                            parsed, polled.outcome.new_items))
+
+
+def _scheduled(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedState,
+               result: FetchResult, now: datetime, parsed: ParsedFeed | None,
+               new_items: int) -> FeedState:
+    """`state` with its next poll, after what this poll found is learned.
+
+    The history learns it before the poll is recorded: should the store
+    refuse the poll, its items are found and counted again at the next
+    one, and the history is rebuilt from the store's polls within the hour
+    (activity.REBUILD_EVERY). A first poll's items are the backlog."""
+    if not old.polled_once:  # a new feed, or a new URL: history starts here
+        ctx.activity.histories[feed.name] = History()
+    ctx.activity.history(feed.name).observe(now.timestamp(), new_items)
+    estimate = ctx.activity.estimate(feed.name, now.timestamp())
+    return scheduled(feed.policy, ctx.rng, state, result, now, parsed, estimate,
+                     ctx.activity.scale)
 
 
 async def _parse(ctx: Context, feed: FeedSettings, state: FeedState,

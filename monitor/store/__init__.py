@@ -155,6 +155,11 @@ class Store:
     async def save_feed(self, state: FeedState) -> None:
         await self._run(lambda c: feedstate.save_feed(c, state))
 
+    async def activity(self, since: float) -> tuple[
+            list[tuple[str, float, float]], list[tuple[str, float, float, int]]]:
+        """What adaptive pacing learns from, since `since` (polls.activity)."""
+        return await self._run(lambda c: polls.activity(c, since))
+
     # ----------------------------------------------------------- items (seen.py)
 
     async def unseen(self, feed: str, item_ids: Sequence[str],
