@@ -47,7 +47,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 }
 # Third-party library → where it may be imported (paths under monitor/).
 OWNERS: dict[str, tuple[str, ...]] = {
-    "aiohttp": ("poll/fetcher.py", "web/"),
+    "aiohttp": ("poll/fetcher.py", "poll/hubclient.py", "web/"),
     "feedparser": ("poll/parser/",),
     "defusedxml": ("poll/parser/", "cli/opml.py"),
     "sqlalchemy": ("store/",),

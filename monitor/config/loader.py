@@ -316,6 +316,10 @@ def _cross_check(path: Path, monitor: MonitorSettings, known: _Known,
         # The page shows rules, feeds and alerts: not to a network without a token.
         problems.append(f"{path}: monitor.http: {monitor.http!r} is not a loopback address; "
                       "set monitor.http_token")
+    if monitor.public_url and not monitor.http:
+        # The hub's verification and pushes come to the web endpoint.
+        problems.append(f"{path}: monitor.public_url: WebSub needs the http endpoint; "
+                        "set monitor.http")
     _check_unique_feeds(feeds, problems)
     _check_unique_rules(rules, problems)
     for rule in rules:

@@ -19,6 +19,8 @@ Ticks:
   daemons on one PostgreSQL database; see store/instances.py);
 - retention, daily: prunes old items and alerts (`Store.prune`), once a day
   across all instances;
+- websub, every 5 s (with `[monitor] public_url`): subscriptions renewed,
+  retried or ended (service/websub.py);
 - watchdog (under systemd with WatchdogSec=): pings while dispatch ticks.
 A poll, a delivery or a reload that fails is logged and retried at the next
 tick; none of them stops the daemon.
@@ -64,6 +66,7 @@ from monitor.service.runtime import (
     snapshot,
 )
 from monitor.service.ticks import Ticks
+from monitor.service.websub import WebSub
 from monitor.store import Instance, Store
 from monitor.web import Snapshot, WebServer
 
@@ -80,6 +83,7 @@ TICKS: tuple[tuple[str, dict[str, float], float | None], ...] = (
     ("watch", {"seconds": 2}, None),
     ("gauges", {"seconds": 5}, 0.0),
     ("retention", {"days": 1}, 60.0),
+    ("websub", {"seconds": 5}, 1.0),
 )
 
 
@@ -106,9 +110,10 @@ class Daemon:
     ticks: Ticks = field(init=False)
     _reloader: Reloader = field(init=False)
     instance: Instance = field(init=False)  # this daemon among those sharing the store
+    websub: WebSub = field(init=False)      # the WebSub subscriptions (service/websub.py)
 
     def __post_init__(self) -> None:
-        self.ticks, self._reloader = Ticks(self), Reloader(self)
+        self.ticks, self._reloader, self.websub = Ticks(self), Reloader(self), WebSub(self)
         self.instance = _instance(self.runtime.settings, self.clock().timestamp())
 
     # ---------------------------------------------------------- lifecycle
@@ -120,6 +125,7 @@ class Daemon:
                                       instance=self.instance.id)
         await _void_claims(self.store, settings, self.instance.id, self.clock().timestamp())
         self._session = make_session(limits_of(settings), settings.monitor.user_agent)
+        self.websub.session = self._session
         self.context = _context(self, self.store, self._session)
         self.context.stories = await open_index(
             self.store, story_settings(settings.monitor), self.clock())
@@ -204,7 +210,8 @@ class Daemon:
         if listen := self.runtime.settings.monitor.http:
             server = WebServer(listen, self.runtime.settings.monitor.database, self._snapshot,
                                lambda: self.last_tick, self.metrics.render,
-                               stale_after=self.health_stale_after)
+                               stale_after=self.health_stale_after,
+                               callbacks=self.websub.callbacks())
             self.http_port = server.start()
             self._health = server
             log.info("http endpoint listening address=%s port=%d", listen, self.http_port)

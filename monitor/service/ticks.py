@@ -8,8 +8,11 @@ call, so a reload takes effect at the next tick.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -85,7 +88,7 @@ class Ticks:
         for state in due:
             if state.name not in self._in_flight:
                 self._in_flight.add(state.name)
-                d.spawn(self._poll(ctx, enabled[state.name], state))
+                d.spawn(self._poll(ctx, d.websub.paced(enabled[state.name]), state))
         d.notify_status()
 
     async def _release_unrecorded(self, now: float) -> None:
@@ -111,6 +114,21 @@ class Ticks:
                                   outcome.rules)
         if outcome.alerts or outcome.notices:
             self._daemon.spawn(self.deliver())
+        if outcome.hub is not None and self._daemon.websub.enabled:
+            await _logged("websub subscription", self._daemon.websub.discovered(
+                feed, outcome.hub))
+
+    @asynccontextmanager
+    async def holding(self, name: str) -> AsyncIterator[None]:
+        """Feed `name` as if being polled, once no poll of it runs (a WebSub
+        push): its poll and its push never write its state at once."""
+        while name in self._in_flight:
+            await asyncio.sleep(0.05)
+        self._in_flight.add(name)
+        try:
+            yield
+        finally:
+            self._in_flight.discard(name)
 
     def _first_polled(self, name: str) -> None:
         if not self._unpolled:
@@ -187,6 +205,11 @@ class Ticks:
             log.info("pruned alerts=%d items=%d", alerts, items)
         except NewsmonitorError as exc:
             log.error("retention failed error=%s", exc)
+
+    async def websub(self) -> None:
+        """Subscriptions renewed, retried or ended (service/websub.py)."""
+        if self._daemon.websub.enabled and self._daemon.store is not None:
+            await _logged("websub tick", self._daemon.websub.tick())
 
     async def watchdog(self) -> None:
         # Only while the dispatch tick ran recently: a wedged loop stops the

@@ -1,0 +1,237 @@
+"""The daemon's WebSub subscriber: subscriptions kept, pushes recorded.
+
+With `[monitor] public_url` (and `http`), a feed whose poll found a hub
+(poll/websub.discover) is subscribed at that hub with a callback of its own,
+`<public_url>/websub/<random id>`, and a random secret, both stored
+(store/websub.py) before the request goes out: the hub may verify before it
+answers. The `websub` tick (every few seconds, and after each reload) does
+what `poll.websub.next_step` says for each subscription: renew before the
+lease ends, ask again after a failure, unsubscribe a feed that left the
+config, forget what the hub no longer holds.
+
+The web thread's callback (web/websub.py) hands each verification and
+push to this object's loop (`Bridge`: asyncio.run_coroutine_threadsafe):
+the store, the secret and the pipeline are used only here. A push is
+answered 2xx only once `pipeline.push_feed` recorded it (items, story,
+alerts in one transaction): a hub that got no answer pushes again, and the
+store's keys make that harmless. A feed being pushed is still polled, at its
+safety-net interval (`paced`), in case the hub goes quiet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from monitor.config import FeedSettings
+from monitor.config.values import without_userinfo as mask_url
+from monitor.errors import FetchError
+from monitor.models import Subscription
+from monitor.poll import websub as spec
+from monitor.poll.hubclient import ask_hub
+from monitor.poll.pipeline import push_feed
+
+if TYPE_CHECKING:
+    from monitor.service.daemon import Daemon
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def safety_interval(feed: FeedSettings) -> float:
+    """How often a pushed feed is still polled, in seconds: its
+    `max_interval` when the adaptive scheduler's settings exist, else its
+    `interval` (the slowest pace it is configured for)."""
+    slowest = getattr(feed, "max_interval", None) or feed.interval
+    return max(slowest.total_seconds(), feed.policy.interval)
+
+
+class WebSub:
+    """One daemon's subscriptions; every method runs on the daemon's loop."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+        monitor = daemon.runtime.settings.monitor
+        # Read once: the callbacks the hubs hold are made from it (restart-only).
+        self.public_url = monitor.public_url.rstrip("/") if monitor.http else ""
+        self._subs: dict[str, Subscription] = {}  # by feed, as last read or written
+        self.session: Any = None  # the daemon's HTTP client session, once open
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.public_url)
+
+    def callbacks(self) -> Bridge | None:
+        """What the web thread calls (None: WebSub off); on the running loop."""
+        if not self.enabled:
+            return None
+        return Bridge(self, asyncio.get_running_loop(),
+                      lambda: self._daemon.runtime.settings.monitor.max_body)
+
+    def callback_url(self, sub: Subscription) -> str:
+        return f"{self.public_url}/websub/{sub.callback}"
+
+    def paced(self, feed: FeedSettings) -> FeedSettings:
+        """`feed` as it is polled now: at its safety-net interval while pushed."""
+        sub = self._subs.get(feed.name)
+        if sub is None or not spec.pushed(sub, self._now()):
+            return feed
+        policy = replace(feed.policy, interval=safety_interval(feed))
+        return feed.model_copy(update={"policy": policy})
+
+    # ------------------------------------------------------------ subscribing
+
+    async def discovered(self, feed: FeedSettings, link: spec.HubLink | None) -> None:
+        """A poll of `feed` found `link`: subscribe if we are not already."""
+        if not self.enabled or link is None:
+            return
+        sub = self._subs.get(feed.name)
+        if sub is not None and (sub.hub, sub.topic) == (link.hub, link.topic):
+            return  # the tick takes care of it
+        new = Subscription(feed.name, link.hub, link.topic, spec.new_callback(),
+                           spec.new_secret(), "requested", self._now())
+        await self._request(new, "subscribe")
+
+    async def tick(self) -> None:
+        """Each subscription's `next_step` (see the module's docstring)."""
+        store = self._daemon.store
+        assert store is not None
+        settings = self._daemon.runtime.settings
+        wanted = {f.name for f in settings.feeds if f.enabled} if self.enabled else set()
+        subs = await store.websub.all()
+        self._subs = {s.feed: s for s in subs}
+        for sub in subs:
+            await self._step(sub, spec.next_step(sub, self._now(), sub.feed in wanted))
+
+    async def _step(self, sub: Subscription, step: spec.Step) -> None:
+        now = self._now()
+        if step == "subscribe":
+            await self._request(replace(sub, state="requested", requested=now), "subscribe")
+        elif step == "renew":  # pushes go on meanwhile: still active
+            await self._request(replace(sub, requested=now), "subscribe")
+        elif step == "unsubscribe":
+            await self._request(replace(sub, state="unsubscribing", requested=now),
+                                "unsubscribe")
+        elif step == "forget":
+            assert self._daemon.store is not None
+            await self._daemon.store.websub.forget(sub.callback, states=(sub.state,))
+            self._subs.pop(sub.feed, None)
+            log.info("websub subscription dropped feed=%s hub=%s", sub.feed, mask_url(sub.hub))
+
+    async def _request(self, sub: Subscription, mode: str) -> None:
+        """Store `sub`, then ask its hub; a failure is logged and kept in the
+        row (asked again after spec.RETRY)."""
+        store = self._daemon.store
+        assert store is not None
+        await store.websub.save(sub)
+        self._subs[sub.feed] = sub
+        form = {"hub.mode": mode, "hub.topic": sub.topic, "hub.callback": self.callback_url(sub)}
+        if mode == "subscribe":
+            form |= {"hub.secret": sub.secret,
+                     "hub.lease_seconds": str(int(spec.LEASE_ASKED))}
+        feed = self._daemon.runtime.settings.feed(sub.feed)
+        limits = self._daemon.runtime.settings.monitor.fetch_limits
+        try:
+            await ask_hub(self.session, sub.hub, form,
+                          feed_url=feed.url if feed else sub.topic, limits=limits)
+        except FetchError as exc:
+            log.warning("websub request failed feed=%s hub=%s mode=%s error=%s", sub.feed,
+                        mask_url(sub.hub), mode, exc)
+            await store.websub.save(replace(sub, error=str(exc)[:500]))
+            return
+        log.info("websub requested feed=%s hub=%s mode=%s", sub.feed, mask_url(sub.hub), mode)
+
+    # ------------------------------------------------------------ the callback
+
+    async def verify(self, callback: str, mode: str, topic: str, lease: int | None,
+                     reason: str) -> bool:
+        """The hub's verification of intent: True only for what we asked."""
+        store = self._daemon.store
+        assert store is not None
+        sub = await store.websub.by_callback(callback)
+        if sub is None or sub.topic != topic:
+            log.warning("websub verification refused, not asked mode=%s topic=%s", mode,
+                        mask_url(topic))
+            return False
+        now = self._now()
+        if mode == "subscribe":
+            ok = await store.websub.verified(callback, topic, now + (lease or spec.LEASE_ASKED))
+        elif mode == "unsubscribe":
+            ok = await store.websub.forget(callback, topic)
+        else:
+            ok = await store.websub.denied(callback, topic, reason or "denied")
+        if ok:
+            log.info("websub %s feed=%s hub=%s%s", _DONE[mode], sub.feed, mask_url(sub.hub),
+                     f" lease={lease}" if mode == "subscribe" else "")
+            await self._reread(sub.feed)
+        else:
+            log.warning("websub verification refused, not asked mode=%s feed=%s state=%s",
+                        mode, sub.feed, sub.state)
+        return ok
+
+    async def push(self, callback: str, body: bytes, headers: dict[str, str]) -> int:
+        """A hub's push: 404 for no such subscription or topic, 403 unsigned
+        or wrongly signed, else recorded through the pipeline and 200."""
+        store, ctx = self._daemon.store, self._daemon.context
+        assert store is not None and ctx is not None
+        sub = await store.websub.by_callback(callback)
+        feed = self._daemon.runtime.settings.feed(sub.feed) if sub else None
+        if sub is None or feed is None or not feed.enabled or not spec.pushed(sub, self._now()):
+            log.warning("websub push refused reason=unknown subscription size=%d", len(body))
+            return 404
+        topic = spec.link_header(headers.get("link", "")).get("self", sub.topic)
+        if topic != sub.topic:  # section 7: the hub names the topic it distributes
+            log.warning("websub push refused reason=unknown topic feed=%s topic=%s", sub.feed,
+                        mask_url(topic))
+            return 404
+        verdict = spec.check_signature(sub.secret, headers.get("x-hub-signature"), body)
+        if verdict != "ok":
+            log.warning("websub push refused reason=%s feed=%s size=%d",
+                        "unsigned" if verdict == "unsigned" else f"{verdict} signature",
+                        sub.feed, len(body))
+            return 403
+        async with self._daemon.ticks.holding(feed.name):
+            state = await store.feed(feed.name)
+            if state is None:
+                return 404
+            outcome = await push_feed(ctx, self.paced(feed), state, body, headers)
+        log.info("websub push recorded feed=%s result=%s new=%d", feed.name, outcome.result,
+                 outcome.new_items)
+        if outcome.alerts or outcome.notices:
+            self._daemon.spawn(self._daemon.ticks.deliver())
+        return 200
+
+    async def _reread(self, feed: str) -> None:
+        assert self._daemon.store is not None
+        subs = await self._daemon.store.websub.all()
+        self._subs = {s.feed: s for s in subs}
+
+    def _now(self) -> float:
+        return self._daemon.clock().timestamp()
+
+
+_DONE = {"subscribe": "subscribed", "unsubscribe": "unsubscribed", "denied": "denied"}
+
+
+class Bridge:
+    """`WebSub` as the web thread's `Callbacks` (web/websub.py): each call
+    runs on the daemon's loop, awaited from the web thread's own. A store
+    failure there comes back as the StoreError it is: the web app answers
+    503, and the hub tries again later."""
+
+    def __init__(self, websub: WebSub, loop: asyncio.AbstractEventLoop,
+                 max_body: Callable[[], int]) -> None:
+        self._websub, self._loop, self.max_body = websub, loop, max_body
+
+    async def verify(self, callback: str, mode: str, topic: str, lease: int | None,
+                     reason: str) -> bool:
+        return await self._on_daemon(self._websub.verify(callback, mode, topic, lease, reason))
+
+    async def push(self, callback: str, body: bytes, headers: dict[str, str]) -> int:
+        return await self._on_daemon(self._websub.push(callback, body, headers))
+
+    async def _on_daemon(self, work: Coroutine[Any, Any, T]) -> T:
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._loop))
