@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import socket
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from tests import configs
@@ -43,12 +45,20 @@ def hub_rss(items: list[tuple[str, str]], hub: str, topic: str) -> bytes:
         .encode())
 
 
+def status_of(url: str, method: str = "GET") -> int:
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, method=method, data=None)):
+            return 200
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
 def write_config(tmp: Path, port: int, feed: LoopbackServer, hook: LoopbackServer,
                  *, with_feed: bool = True) -> Path:
     return configs.write(
         tmp, monitor={"database": tmp / "state.sqlite3", "default_channels": ["hook"],
                       "http": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}",
-                      "max_body": "64KiB", "jitter": 0.0},
+                      "http_token": "page-token", "max_body": "64KiB", "jitter": 0.0},
         channels={"hook": hook.webhook("/h")},
         # An hour between polls: any request to the feed in the test is a push's fault.
         feeds=[{"name": "news", "url": feed.url("/f"), "interval": "1h"}] if with_feed else [],
@@ -92,6 +102,12 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             daemon.wait_log("websub push refused reason=unknown subscription")
             assert hub.publish(topic, forged + b" " * 65536) == 413
             daemon.wait_log("websub push refused reason=too large")
+
+            # The callback needs no token (a hub has none); the page still does,
+            # and stays read-only.
+            assert status_of(f"http://127.0.0.1:{port}/") == 401
+            assert status_of(f"http://127.0.0.1:{port}/", "POST") == 405
+            assert status_of(f"http://127.0.0.1:{port}/websub/x", "PUT") == 405
 
             # A verification we did not ask for: no challenge echoed.
             assert hub.verify(subscriber.callback, "subscribe", feed.url("/other"))[0] == 404

@@ -96,7 +96,7 @@ class MonitorModel(_Model):
                                   " a reverse proxy's); with it, a feed that advertises a hub is "
                                   "subscribed, its new items pushed to `<public_url>/websub/…` "
                                   "within seconds, and it is polled only as a safety net. "
-                                  "Empty: no WebSub. Needs `http`.")
+                                  "`${ENV_VAR}` is substituted. Empty: no WebSub. Needs `http`.")
     story_window: Duration = Field(timedelta(hours=48), gt=timedelta(0), description="How long "
                                    "a story takes new items and is kept after its latest one "
                                    "(items reporting one event, from any feed, alert once).")

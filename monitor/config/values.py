@@ -168,10 +168,10 @@ def _check_feed_url(value: str) -> str:
     raise ValueError(f"{value!r} is not an http(s), file: or builtin: URL")
 
 
-def _check_public_url(value: str) -> str:
+def check_public_url(value: str) -> str:
     """`[monitor] public_url`: where hubs reach the callback; an absolute
     http(s) URL with a host, and no query or fragment (paths are appended)."""
-    if not value:
+    if not value or "${" in value:  # else checked once substituted (loader)
         return value
     parts = urlsplit(value)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
@@ -214,7 +214,7 @@ FeedURL = Annotated[str, pydantic.AfterValidator(_check_feed_url)]
 FilePath = Annotated[str, pydantic.AfterValidator(_check_path)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Listen = Annotated[str, pydantic.AfterValidator(_check_listen)]
-PublicURL = Annotated[str, pydantic.AfterValidator(_check_public_url)]
+PublicURL = Annotated[str, pydantic.AfterValidator(check_public_url)]
 
 
 # Query keys whose values are credentials (issue 14: a feed's `?token=...`
