@@ -156,11 +156,17 @@ def test_a_lease_is_renewed_before_it_runs_out_for_months(lease: float, gap: flo
     assert min(b - a for a, b in itertools.pairwise(renewed)) >= gap - tick
 
 
-def test_the_safety_net_is_the_feed_interval_at_least(tmp_path: Path) -> None:
-    settings = load(configs.write(tmp_path, monitor={"interval": "5m"}, feeds=[
-        {"name": "a", "url": "https://x/a"}, {"name": "b", "url": "https://x/b",
-                                               "interval": "2h"}]))
-    assert [safety_interval(f) for f in settings.feeds] == [300.0, 7200.0]
+def test_a_pushed_feed_is_polled_at_its_max_interval(tmp_path: Path) -> None:
+    """[monitor]'s max_interval, or the feed's; a feed configured slower
+    than that keeps its interval (WebSub never polls more)."""
+    settings = load(configs.write(tmp_path, monitor={"interval": "5m", "max_interval": "3h"},
+                                  feeds=[{"name": "a", "url": "https://x/a"},
+                                         {"name": "b", "url": "https://x/b",
+                                          "max_interval": "6h"},
+                                         {"name": "c", "url": "https://x/c",
+                                          "interval": "12h"}]))
+    assert [safety_interval(f) for f in settings.feeds] == [3 * 3600.0, 6 * 3600.0,
+                                                             12 * 3600.0]
 
 
 async def test_subscriptions_are_stored(database_url: str) -> None:

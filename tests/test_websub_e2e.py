@@ -58,10 +58,12 @@ def write_config(tmp: Path, port: int, feed: LoopbackServer, hook: LoopbackServe
     return configs.write(
         tmp, monitor={"database": tmp / "state.sqlite3", "default_channels": ["hook"],
                       "http": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}",
-                      "http_token": "page-token", "max_body": "64KiB", "jitter": 0.0},
+                      "http_token": "page-token", "max_body": "64KiB", "jitter": 0.0,
+                      "max_interval": "1h"},
         channels={"hook": hook.webhook("/h")},
-        # An hour between polls: any request to the feed in the test is a push's fault.
-        feeds=[{"name": "news", "url": feed.url("/f"), "interval": "1h"}] if with_feed else [],
+        # Polled every second until pushed; then at max_interval (1h): the
+        # safety net, and no request to the feed for the rest of the test.
+        feeds=[{"name": "news", "url": feed.url("/f"), "interval": "1s"}] if with_feed else [],
         rules=[configs.AMPERE])
 
 
@@ -79,8 +81,11 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             daemon.wait_log("websub subscribed feed=news")
             assert subscriber.callback.startswith(f"http://127.0.0.1:{port}/websub/")
 
-            # A new item pushed: alerted in under 2 s, the feed not requested.
+            # The poll after the verification is the last for an hour.
+            time.sleep(2.5)
             polls = feed.count("/f")
+
+            # A new item pushed: alerted in under 2 s, the feed not requested.
             started = time.monotonic()
             assert hub.publish(topic, hub_rss([PUSHED, FIRST], hub.url, topic)) == 200
             wait_for(lambda: bool(receiver.posts()), timeout=2)
@@ -119,6 +124,9 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             wait_for(lambda: hub.modes(topic).count("subscribe") >= 2, timeout=LEASE + 5)
             assert hub.asked[1] < hub.granted[0] + LEASE
             daemon.wait_log("websub subscribed feed=news", count=2)
+
+            # Polled every second before; not once since it is pushed (~15 s).
+            assert feed.count("/f") == polls
 
             # The feed leaves the config: the hub is asked to unsubscribe, and
             # confirms; a push after that is refused.

@@ -69,6 +69,20 @@ class MonitorModel(_Model):
                               "polled at the slowest backoff and reported.")
     honor_cache_headers: bool = Field(True, description="Treat Cache-Control/Expires/<ttl> as a "
                                       "lower bound on a feed's interval.")
+    adaptive: bool = Field(False, description="Pace each feed by its publishing history "
+                           "(new items an hour, by hour of day and day of week, learned from "
+                           "the store) between min_interval and max_interval, instead of the "
+                           "fixed `interval` (then only its first pace); cache hints and "
+                           "Retry-After stay lower bounds.")
+    min_interval: Duration = Field(timedelta(minutes=2), description="Shortest interval of an "
+                                   "adaptive feed, however much it publishes.")
+    max_interval: Duration = Field(timedelta(hours=1), description="Longest interval of an "
+                                   "adaptive feed, however quiet it is (a feed that publishes "
+                                   "nothing is still polled this often).")
+    max_requests_per_hour: int = Field(0, ge=0, description="Polls an hour, all feeds "
+                                       "together, shared out among the adaptive feeds where "
+                                       "new items are most likely (each still polled at least "
+                                       "once per max_interval); 0: no budget.")
     default_channels: tuple[Name, ...] = Field((), description="Channels of rules "
                                          "that name none.")
     admin_channels: tuple[Name, ...] = Field((), description="Channels that receive "
@@ -159,6 +173,12 @@ class FeedModel(_Model):
     url: FeedURL = Field(description="http(s):// URL, file:PATH or builtin:NAME.")
     name: Name | None = Field(None, description="Name shown in alerts; default: the URL.")
     interval: Duration | None = Field(None, description="Poll interval; default [monitor].")
+    adaptive: bool | None = Field(None, description="Pace this feed by its publishing "
+                                  "history; default [monitor].")
+    min_interval: Duration | None = Field(None, description="Shortest adaptive interval; "
+                                          "default [monitor].")
+    max_interval: Duration | None = Field(None, description="Longest adaptive interval; "
+                                          "default [monitor].")
     tags: tuple[Name, ...] = Field((), description="Tags that rules can select.")
     alert_existing: bool = Field(False, description="Alert on the items present at the first "
                                  "poll, in one digest (default: record them silently).")

@@ -42,11 +42,10 @@ T = TypeVar("T")
 
 
 def safety_interval(feed: FeedSettings) -> float:
-    """How often a pushed feed is still polled, in seconds: its
-    `max_interval` when the adaptive scheduler's settings exist, else its
-    `interval` (the slowest pace it is configured for)."""
-    slowest = getattr(feed, "max_interval", None) or feed.interval
-    return max(slowest.total_seconds(), feed.policy.interval)
+    """How often a pushed feed is still polled, in seconds: at its
+    `max_interval` (issue 18), never more often than it would be polled
+    without WebSub (a feed configured slower keeps its `interval`)."""
+    return max(feed.max_interval.total_seconds(), feed.policy.interval)
 
 
 class WebSub:
@@ -79,7 +78,9 @@ class WebSub:
         sub = self._subs.get(feed.name)
         if sub is None or not spec.pushed(sub, self._now()):
             return feed
-        policy = replace(feed.policy, interval=safety_interval(feed))
+        # Not adaptive while pushed: the hub's pushes are its news, the
+        # polls only a net (an adaptive pace would follow the pushed items).
+        policy = replace(feed.policy, interval=safety_interval(feed), adaptive=False)
         return feed.model_copy(update={"policy": policy})
 
     # ------------------------------------------------------------ subscribing
