@@ -83,7 +83,7 @@ TICKS: tuple[tuple[str, dict[str, float], float | None], ...] = (
     ("watch", {"seconds": 2}, None),
     ("gauges", {"seconds": 5}, 0.0),
     ("retention", {"days": 1}, 60.0),
-    ("websub", {"seconds": 5}, 1.0),
+    ("websub", {"seconds": 5}, 0.0),
 )
 
 

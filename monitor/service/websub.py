@@ -56,7 +56,7 @@ class WebSub:
         monitor = daemon.runtime.settings.monitor
         # Read once: the callbacks the hubs hold are made from it (restart-only).
         self.public_url = monitor.public_url.rstrip("/") if monitor.http else ""
-        self._subs: dict[str, Subscription] = {}  # by feed, as last read or written
+        self.subs: dict[str, Subscription] = {}  # by feed, as last read or written
         self.session: Any = None  # the daemon's HTTP client session, once open
 
     @property
@@ -75,7 +75,7 @@ class WebSub:
 
     def paced(self, feed: FeedSettings) -> FeedSettings:
         """`feed` as it is polled now: at its safety-net interval while pushed."""
-        sub = self._subs.get(feed.name)
+        sub = self.subs.get(feed.name)
         if sub is None or not spec.pushed(sub, self._now()):
             return feed
         # Not adaptive while pushed: the hub's pushes are its news, the
@@ -89,7 +89,7 @@ class WebSub:
         """A poll of `feed` found `link`: subscribe if we are not already."""
         if not self.enabled or link is None:
             return
-        sub = self._subs.get(feed.name)
+        sub = self.subs.get(feed.name)
         if sub is not None and (sub.hub, sub.topic) == (link.hub, link.topic):
             return  # the tick takes care of it
         new = Subscription(feed.name, link.hub, link.topic, spec.new_callback(),
@@ -103,7 +103,7 @@ class WebSub:
         settings = self._daemon.runtime.settings
         wanted = {f.name for f in settings.feeds if f.enabled} if self.enabled else set()
         subs = await store.websub.all()
-        self._subs = {s.feed: s for s in subs}
+        self.subs = {s.feed: s for s in subs}
         for sub in subs:
             await self._step(sub, spec.next_step(sub, self._now(), sub.feed in wanted))
 
@@ -119,7 +119,7 @@ class WebSub:
         elif step == "forget":
             assert self._daemon.store is not None
             await self._daemon.store.websub.forget(sub.callback, states=(sub.state,))
-            self._subs.pop(sub.feed, None)
+            self.subs.pop(sub.feed, None)
             log.info("websub subscription dropped feed=%s hub=%s", sub.feed, mask_url(sub.hub))
 
     async def _request(self, sub: Subscription, mode: str) -> None:
@@ -128,7 +128,7 @@ class WebSub:
         store = self._daemon.store
         assert store is not None
         await store.websub.save(sub)
-        self._subs[sub.feed] = sub
+        self.subs[sub.feed] = sub
         form = {"hub.mode": mode, "hub.topic": sub.topic, "hub.callback": self.callback_url(sub)}
         if mode == "subscribe":
             form |= {"hub.secret": sub.secret,
@@ -208,7 +208,7 @@ class WebSub:
     async def _reread(self, feed: str) -> None:
         assert self._daemon.store is not None
         subs = await self._daemon.store.websub.all()
-        self._subs = {s.feed: s for s in subs}
+        self.subs = {s.feed: s for s in subs}
 
     def _now(self) -> float:
         return self._daemon.clock().timestamp()
@@ -226,6 +226,11 @@ class Bridge:
     def __init__(self, websub: WebSub, loop: asyncio.AbstractEventLoop,
                  max_body: Callable[[], int]) -> None:
         self._websub, self._loop, self.max_body = websub, loop, max_body
+
+    def holds(self, callback: str) -> bool:
+        # From the web thread: a read of the dict the daemon's loop replaces
+        # whole or updates one key at a time (atomic under the GIL).
+        return any(s.callback == callback for s in list(self._websub.subs.values()))
 
     async def verify(self, callback: str, mode: str, topic: str, lease: int | None,
                      reason: str) -> bool:

@@ -5,8 +5,9 @@ What keeps it safe without a token:
 - GET, a hub's verification of intent: the challenge is echoed only for a
   subscription we asked for (its random callback id, its topic, the mode we
   requested); anything else is 404 and the hub gives up;
-- POST, a push: the body is read up to `max_body` (413 past it, before any
-  other work); whoever holds the subscription (unknown callback or topic:
+- POST, a push: to a callback id the daemon does not hold, 404 before the
+  body is read (a stranger cannot make us read megabytes); the body is read
+  up to `max_body` (413 past it); whoever holds the subscription (unknown callback or topic:
   404, a wrong or missing `X-Hub-Signature`: 403) and what is recorded are
   decided by `Callbacks`, on the daemon's event loop, where the secret, the
   store and the poll pipeline are. Each refusal is logged there (here for
@@ -31,6 +32,10 @@ class Callbacks(Protocol):
     """The daemon's side of the callback (service/websub.py)."""
 
     def max_body(self) -> int: ...
+
+    def holds(self, callback: str) -> bool:
+        """Whether `callback` may be a subscription of ours (no I/O: a quick
+        first check before a body is read; `push` decides)."""
 
     async def verify(self, callback: str, mode: str, topic: str, lease: int | None,
                      reason: str) -> bool:
@@ -66,13 +71,17 @@ class _Handlers:
                             content_type="text/plain")
 
     async def push(self, request: web.Request) -> web.Response:
+        callback = request.match_info["callback"]
+        if not self._callbacks.holds(callback):
+            log.warning("websub push refused reason=unknown subscription")
+            raise web.HTTPNotFound(text="no such subscription\n")
         cap = self._callbacks.max_body()
         body = await _read(request, cap)
         if body is None:
             log.warning("websub push refused reason=too large max_body=%d", cap)
             raise web.HTTPRequestEntityTooLarge(cap, request.content_length or cap + 1)
         headers = {name.lower(): value for name, value in request.headers.items()}
-        status = await self._callbacks.push(request.match_info["callback"], body, headers)
+        status = await self._callbacks.push(callback, body, headers)
         return web.Response(status=status, text=f"{status}\n")
 
 
