@@ -142,3 +142,34 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             assert "Traceback" not in daemon.log
         finally:
             daemon.close()
+
+
+def test_a_subscription_outlives_a_restart(tmp_path: Path, feed: LoopbackServer,
+                                           receiver: LoopbackServer, database_url: str) -> None:
+    """The subscription, its callback and secret are in the store (SQLite or
+    PostgreSQL): after a restart the hub's next push is taken at once, with
+    no new subscription request while the lease runs."""
+    port = free_port()
+    with websub_hub() as hub:
+        topic = feed.url("/f")
+        feed.route("/f", body=hub_rss([FIRST], hub.url, topic))
+        config = write_config(tmp_path, port, feed, receiver)
+        text = config.read_text(encoding="utf-8")
+        config.write_text(text.replace(str(tmp_path / "state.sqlite3"), database_url),
+                          encoding="utf-8")
+        for run in range(2):
+            (tmp_path / f"run{run}").mkdir()  # a notify socket per run
+            daemon = DaemonProcess(config, tmp_path / f"run{run}")
+            try:
+                daemon.wait_notify("READY=1")
+                hub.wait_verified(topic)
+                if run == 1:
+                    assert hub.publish(topic, hub_rss([PUSHED, FIRST], hub.url, topic)) == 200
+                    wait_for(lambda: bool(receiver.posts()), timeout=2)
+                else:
+                    daemon.wait_log("websub subscribed feed=news")
+                assert daemon.stop()[0] == 0, daemon.log
+            finally:
+                daemon.close()
+    assert hub.modes(topic) == ["subscribe"]
+    assert [p["title"] for p in receiver.posts()] == [f"[newsmonitor] ampere: {PUSHED[1]}"]

@@ -130,6 +130,7 @@ class Daemon:
         self.context.stories = await open_index(
             self.store, story_settings(settings.monitor), self.clock())
         await self.sync_feeds(settings)
+        await self.websub.load()  # the callbacks held, before the endpoint opens
         self.fingerprint = config_fingerprint(settings)
         return self.context
 

@@ -167,7 +167,7 @@ class WebSub:
         if ok:
             log.info("websub %s feed=%s hub=%s%s", _DONE[mode], sub.feed, mask_url(sub.hub),
                      f" lease={lease}" if mode == "subscribe" else "")
-            await self._reread(sub.feed)
+            await self.load()
         else:
             log.warning("websub verification refused, not asked mode=%s feed=%s state=%s",
                         mode, sub.feed, sub.state)
@@ -205,10 +205,10 @@ class WebSub:
             self._daemon.spawn(self._daemon.ticks.deliver())
         return 200
 
-    async def _reread(self, feed: str) -> None:
+    async def load(self) -> None:
+        """The subscriptions as stored (at start; after each change)."""
         assert self._daemon.store is not None
-        subs = await self._daemon.store.websub.all()
-        self.subs = {s.feed: s for s in subs}
+        self.subs = {s.feed: s for s in await self._daemon.store.websub.all()}
 
     def _now(self) -> float:
         return self._daemon.clock().timestamp()
