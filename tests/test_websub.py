@@ -138,6 +138,27 @@ def test_next_step(subscription: Subscription, after: float, wanted: bool, step:
     assert websub.next_step(subscription, T0 + after, wanted) == step
 
 
+VERIFICATIONS = [
+    # (subscription, mode, topic, seconds after its request, expected)
+    (sub("requested", lease=None), "subscribe", "https://news/feed", 5, True),
+    (sub("requested", lease=None), "subscribe", "https://other/feed", 5, False),
+    (sub(), "subscribe", "https://news/feed", 60, True),              # a renewal we asked
+    (sub(), "subscribe", "https://news/feed", 2 * 3600, False),       # nobody asked since
+    (sub(), "unsubscribe", "https://news/feed", 5, False),
+    (sub("unsubscribing"), "unsubscribe", "https://news/feed", 5, True),
+    (sub("unsubscribing"), "subscribe", "https://news/feed", 5, False),
+    (sub(), "denied", "https://news/feed", 5, True),
+    (sub("denied", lease=None), "denied", "https://news/feed", 5, False),
+    (sub(), "bogus", "https://news/feed", 5, False),
+]
+
+
+@pytest.mark.parametrize(("subscription", "mode", "topic", "after", "ok"), VERIFICATIONS)
+def test_a_challenge_is_answered_only_for_what_we_asked(
+        subscription: Subscription, mode: str, topic: str, after: float, ok: bool) -> None:
+    assert websub.expected(subscription, mode, topic, T0 + after) is ok
+
+
 @pytest.mark.parametrize(("lease", "gap"), [
     (12.0, 5.0), (300.0, 240.0), (DAY, 0.8 * DAY), (10 * DAY, 9 * DAY), (30 * DAY, 29 * DAY)])
 def test_a_lease_is_renewed_before_it_runs_out_for_months(lease: float, gap: float) -> None:

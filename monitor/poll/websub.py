@@ -7,6 +7,8 @@
 - `check_signature`: a push's `X-Hub-Signature: <method>=<hex HMAC of the
   body>` (section 7, sha1, sha256, sha384 or sha512) against the
   subscription's secret, compared in constant time (hmac.compare_digest);
+- `expected`: whether a verification of intent (section 5.3) is for a
+  request we made: the challenge is answered only then;
 - `next_step`: what a subscription needs now (subscribe, renew before its
   lease runs out, unsubscribe a feed that left the config, forget), from
   the subscription, whether its feed is still wanted and `now`: no clock
@@ -35,6 +37,7 @@ _REL = re.compile(r"""rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))""", re.IGNORECASE)
 LEASE_ASKED = 10 * 86400.0    # hub.lease_seconds we ask for; the hub decides
 RETRY = 300.0                 # a request the hub did not verify is made again after
 DENIED_RETRY = 86400.0        # a hub that said no is asked again after
+VERIFY_WINDOW = 3600.0        # a hub verifies a request within this, or not at all
 RENEW_SHARE = 0.2             # renew when this share of the lease is left,
 RENEW_MIN = 10.0              # but at least two websub ticks before it runs out
 RENEW_MARGIN = 86400.0        # and at most a day before
@@ -97,6 +100,22 @@ def check_signature(secret: str, header: str | None, body: bytes) -> Verdict:
         return "unknown method"
     expected = hmac.new(secret.encode(), body, digest).hexdigest()
     return "ok" if hmac.compare_digest(expected, given.strip().lower()) else "wrong"
+
+
+def expected(sub: Subscription, mode: str, topic: str, now: float) -> bool:
+    """Whether the hub's verification (`mode`, `topic`) answers a request of
+    ours: a subscription requested, or renewed within VERIFY_WINDOW (else
+    whoever learnt the callback could stretch a lease the hub let lapse,
+    and it would never be renewed), an unsubscription we asked for, or a
+    denial of a subscription we hold."""
+    if topic != sub.topic:
+        return False
+    if mode == "subscribe":
+        return sub.state == "requested" or (
+            sub.state == "active" and now - sub.requested <= VERIFY_WINDOW)
+    if mode == "unsubscribe":
+        return sub.state == "unsubscribing"
+    return mode == "denied" and sub.state in ("requested", "active")
 
 
 def renew_at(sub: Subscription) -> float | None:

@@ -152,25 +152,21 @@ class WebSub:
         """The hub's verification of intent: True only for what we asked."""
         store = self._daemon.store
         assert store is not None
-        sub = await store.websub.by_callback(callback)
-        if sub is None or sub.topic != topic:
-            log.warning("websub verification refused, not asked mode=%s topic=%s", mode,
-                        mask_url(topic))
+        sub, now = await store.websub.by_callback(callback), self._now()
+        if sub is None or not spec.expected(sub, mode, topic, now):
+            log.warning("websub verification refused, not asked mode=%s topic=%s feed=%s",
+                        mode, mask_url(topic), sub.feed if sub else "")
             return False
-        now = self._now()
         if mode == "subscribe":
             ok = await store.websub.verified(callback, topic, now + (lease or spec.LEASE_ASKED))
         elif mode == "unsubscribe":
             ok = await store.websub.forget(callback, topic)
         else:
             ok = await store.websub.denied(callback, topic, reason or "denied")
-        if ok:
+        if ok:  # else changed meanwhile (a reload): refused, as not asked any more
             log.info("websub %s feed=%s hub=%s%s", _DONE[mode], sub.feed, mask_url(sub.hub),
                      f" lease={lease}" if mode == "subscribe" else "")
             await self.load()
-        else:
-            log.warning("websub verification refused, not asked mode=%s feed=%s state=%s",
-                        mode, sub.feed, sub.state)
         return ok
 
     async def push(self, callback: str, body: bytes, headers: dict[str, str]) -> int:
