@@ -125,12 +125,11 @@ class Daemon:
                                       instance=self.instance.id)
         await _void_claims(self.store, settings, self.instance.id, self.clock().timestamp())
         self._session = make_session(limits_of(settings), settings.monitor.user_agent)
-        self.websub.session = self._session
         self.context = _context(self, self.store, self._session)
         self.context.stories = await open_index(
             self.store, story_settings(settings.monitor), self.clock())
         await self.sync_feeds(settings)
-        await self.websub.load()  # the callbacks held, before the endpoint opens
+        await self.websub.open(self._session)  # before the endpoint: the callbacks held
         self.fingerprint = config_fingerprint(settings)
         return self.context
 

@@ -201,6 +201,12 @@ class WebSub:
             self._daemon.spawn(self._daemon.ticks.deliver())
         return 200
 
+    async def open(self, session: Any) -> None:
+        """At start, before the endpoint opens: the daemon's HTTP session
+        (poll/fetcher.make_session) for the hubs, the subscriptions held."""
+        self.session = session
+        await self.load()
+
     async def load(self) -> None:
         """The subscriptions as stored (at start; after each change)."""
         assert self._daemon.store is not None
