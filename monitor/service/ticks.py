@@ -8,11 +8,8 @@ call, so a reload takes effect at the next tick.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -118,17 +115,10 @@ class Ticks:
             await _logged("websub subscription", self._daemon.websub.discovered(
                 feed, outcome.hub))
 
-    @asynccontextmanager
-    async def holding(self, name: str) -> AsyncIterator[None]:
-        """Feed `name` as if being polled, once no poll of it runs (a WebSub
-        push): its poll and its push never write its state at once."""
-        while name in self._in_flight:
-            await asyncio.sleep(0.05)
-        self._in_flight.add(name)
-        try:
-            yield
-        finally:
-            self._in_flight.discard(name)
+    @property
+    def in_flight(self) -> set[str]:
+        """The feeds being polled now; a WebSub push adds its feed while it runs."""
+        return self._in_flight
 
     def _first_polled(self, name: str) -> None:
         if not self._unpolled:

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -190,7 +191,7 @@ class WebSub:
                         "unsigned" if verdict == "unsigned" else f"{verdict} signature",
                         sub.feed, len(body))
             return 403
-        async with self._daemon.ticks.holding(feed.name):
+        async with _holding(self._daemon.ticks.in_flight, feed.name):
             state = await store.feed(feed.name)
             if state is None:
                 return 404
@@ -217,6 +218,20 @@ class WebSub:
 
 
 _DONE = {"subscribe": "subscribed", "unsubscribe": "unsubscribed", "denied": "denied"}
+
+
+@asynccontextmanager
+async def _holding(in_flight: set[str], name: str) -> AsyncIterator[None]:
+    """Feed `name` as if being polled (in the dispatcher's `in_flight`),
+    once no poll of it runs: its poll and a push never write its state at
+    once, and no poll of it starts meanwhile."""
+    while name in in_flight:
+        await asyncio.sleep(0.05)
+    in_flight.add(name)
+    try:
+        yield
+    finally:
+        in_flight.discard(name)
 
 
 class Bridge:
