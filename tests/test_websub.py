@@ -1,7 +1,8 @@
 """WebSub's pure side (poll/websub.py) as tables: discovery from the
 corpus's real feeds and from `Link` headers, signatures of every method,
 and each subscription's next step on a fake clock (renewal before expiry);
-the subscriptions table on SQLite and PostgreSQL; `check` of public_url."""
+the subscriptions table on SQLite and PostgreSQL; `check` of public_url;
+requests to hubs on loopback servers (none into a private network)."""
 
 from __future__ import annotations
 
@@ -11,18 +12,22 @@ import itertools
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
 from monitor.cli import main
-from monitor.config import load
-from monitor.errors import ConfigError
+from monitor.config import FetchLimits, load
+from monitor.errors import ConfigError, ConnectionFailedError, HTTPStatusError
 from monitor.models import Subscription
 from monitor.poll import websub
+from monitor.poll.fetcher import make_session
+from monitor.poll.hubclient import ask_hub
 from monitor.poll.parser import parse_feed
 from monitor.service.websub import safety_interval
 from monitor.store import Store
 from tests import configs
+from tests.loopback import LoopbackServer
 from tests.test_readme import toml_block
 
 DAY = 86400.0
@@ -268,3 +273,35 @@ def test_public_url_from_the_environment(tmp_path: Path, value: str, public_url:
     assert load(path, {"NEWSMONITOR_PUBLIC_URL": value}).monitor.public_url == public_url
     with pytest.raises(ConfigError, match=r"monitor\.public_url: 'ftp://x' is not an absolute"):
         load(path, {"NEWSMONITOR_PUBLIC_URL": "ftp://x"})
+
+
+FORM = {"hub.mode": "subscribe", "hub.topic": "https://news/feed",
+        "hub.callback": "https://me.example/websub/cb", "hub.secret": "s3cret"}
+
+
+async def test_a_hub_on_another_private_host_is_not_asked(server: LoopbackServer) -> None:
+    """A feed names its hub: a stranger's feed must not make us POST into the
+    user's network (issue 14's rule for redirects, kept for hubs). The feed's
+    own host, or allow_private_networks, may be private."""
+    async with LoopbackServer("127.0.0.4") as hub:
+        hub.route("/hub", status=202)
+        async with make_session() as session:
+            with pytest.raises(ConnectionFailedError, match="hub on a non-public address"):
+                await ask_hub(session, hub.url("/hub"), FORM, feed_url=server.url("/f"),
+                              limits=FetchLimits())
+            assert hub.count() == 0
+            assert await ask_hub(session, hub.url("/hub"), FORM,
+                                 feed_url=hub.url("/feed.xml"), limits=FetchLimits()) == 202
+            assert await ask_hub(session, hub.url("/hub"), FORM, feed_url=server.url("/f"),
+                                 limits=FetchLimits(allow_private_networks=True)) == 202
+        assert [dict(parse_qsl(h.body.decode())) for h in hub.hits] == [FORM, FORM]
+
+
+@pytest.mark.parametrize("status", [302, 400, 500])
+async def test_a_hub_that_refuses_is_an_error(server: LoopbackServer, status: int) -> None:
+    server.route("/hub", status=status, headers={"Location": "/elsewhere"})
+    async with make_session() as session:
+        with pytest.raises(HTTPStatusError, match=f"HTTP {status}"):
+            await ask_hub(session, server.url("/hub"), FORM, feed_url=server.url("/f"),
+                          limits=FetchLimits())
+    assert server.count("/elsewhere") == 0

@@ -6,7 +6,8 @@ POST each; with aiohttp, like the fetcher (tests/test_architecture.py).
 verifies our intent by a GET to the callback. Like the fetcher, it never
 lets a stranger point it at the user's network: the hub named by a feed is
 reached on a private address only when it is on the feed's own host (or
-`allow_private_networks`). Errors are FetchError subclasses; messages carry
+`allow_private_networks`), and never follows a redirect (a 3xx is the
+hub's error). Errors are FetchError subclasses; messages carry
 the hub's URL masked, never the secret.
 """
 
@@ -20,7 +21,7 @@ import aiohttp
 from monitor.config import FetchLimits
 from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import ConnectionFailedError, FetchTimeoutError, HTTPStatusError
-from monitor.poll.addresses import GUARD, is_public_address
+from monitor.poll.addresses import GUARD, NotPublicError, is_public_address
 
 
 async def ask_hub(session: aiohttp.ClientSession, hub: str, form: Mapping[str, str], *,
@@ -44,6 +45,12 @@ async def ask_hub(session: aiohttp.ClientSession, hub: str, form: Mapping[str, s
             return resp.status
     except TimeoutError as exc:
         raise FetchTimeoutError(f"hub timed out: {masked}", url=masked) from exc
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, NotPublicError):
+            raise ConnectionFailedError(f"hub on a non-public address refused: {masked}",
+                                        url=masked) from exc
+        raise ConnectionFailedError(f"hub request failed: {masked}: {type(exc).__name__}",
+                                    url=masked) from exc
     except (aiohttp.ClientError, ValueError) as exc:
         raise ConnectionFailedError(f"hub request failed: {masked}: {type(exc).__name__}",
                                     url=masked) from exc
