@@ -107,6 +107,8 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             daemon.wait_log("websub push refused reason=unknown subscription")
             assert hub.publish(topic, forged + b" " * 65536) == 413
             daemon.wait_log("websub push refused reason=too large")
+            assert hub.publish(topic, forged + b" " * 65536, chunked=True) == 413
+            daemon.wait_log("websub push refused reason=too large", count=2)
 
             # The callback needs no token (a hub has none); the page still does,
             # and stays read-only.

@@ -24,7 +24,7 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
@@ -70,12 +70,13 @@ class Hub:
 
     def publish(self, topic: str, body: bytes, *,
                 sign: Literal["right", "wrong", "none"] = "right",
-                callback: str | None = None, self_link: str | None = None) -> int:
-        """Push `body` to the topic's verified subscriber (or to `callback`);
-        the status it answered."""
+                callback: str | None = None, self_link: str | None = None,
+                chunked: bool = False) -> int:
+        """Push `body` to the topic's verified subscriber (or to `callback`),
+        `chunked` without a Content-Length; the status it answered."""
         sub = self.wait_verified(topic)
         return self._run(self._push(callback or sub.callback, sub.secret, body, sign,
-                                    self_link or topic))
+                                    self_link or topic, chunked))
 
     def verify(self, callback: str, mode: str, topic: str) -> tuple[int, str]:
         """A verification of intent the hub sends on its own (not asked by
@@ -133,15 +134,19 @@ class Hub:
         return resp.status, body, body == challenge
 
     async def _push(self, callback: str, secret: str, body: bytes, sign: str,
-                    topic: str) -> int:
+                    topic: str, chunked: bool) -> int:
         headers = {"Content-Type": "application/rss+xml",
                    "Link": f'<{self.url}>; rel="hub", <{topic}>; rel="self"'}
         if sign != "none":
             key = secret if sign == "right" else secret + "x"
             digest = hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
             headers["X-Hub-Signature"] = f"sha256={digest}"
+        async def pieces() -> AsyncIterator[bytes]:
+            for start in range(0, len(body), 4096):
+                yield body[start:start + 4096]
+
         async with aiohttp.ClientSession() as session, session.post(
-                callback, data=body, headers=headers) as resp:
+                callback, data=pieces() if chunked else body, headers=headers) as resp:
             await resp.read()
             return resp.status
 
