@@ -10,12 +10,16 @@ from the config unsubscribed (the hub gets hub.mode=unsubscribe)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
+from monitor.cli import main
 from tests import configs
 from tests.daemon_proc import DaemonProcess
 from tests.loopback import LoopbackServer
@@ -147,10 +151,12 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
 
 
 def test_a_subscription_outlives_a_restart(tmp_path: Path, feed: LoopbackServer,
-                                           receiver: LoopbackServer, database_url: str) -> None:
+                                           receiver: LoopbackServer, database_url: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     """The subscription, its callback and secret are in the store (SQLite or
-    PostgreSQL): after a restart the hub's next push is taken at once, with
-    no new subscription request while the lease runs."""
+    PostgreSQL), and `status` shows it (not its secret): after a restart the
+    hub's next push is taken at once, with no new subscription request while
+    the lease runs."""
     port = free_port()
     with websub_hub() as hub:
         topic = feed.url("/f")
@@ -173,5 +179,14 @@ def test_a_subscription_outlives_a_restart(tmp_path: Path, feed: LoopbackServer,
                 assert daemon.stop()[0] == 0, daemon.log
             finally:
                 daemon.close()
+            capsys.readouterr()
+            assert main(["status", "--json", "--config", str(config)]) == 0
+            out = capsys.readouterr().out
+            [sub] = json.loads(out)["websub"]
+            assert (sub["feed"], sub["hub"], sub["topic"], sub["state"]) == (
+                "news", hub.url, topic, "active")
+            assert hub.wait_verified(topic).secret not in out
+            assert main(["status", "--config", str(config)]) == 0
+            assert "PUSHED FEED (WEBSUB)" in capsys.readouterr().out
     assert hub.modes(topic) == ["subscribe"]
     assert [p["title"] for p in receiver.posts()] == [f"[newsmonitor] ampere: {PUSHED[1]}"]
