@@ -180,17 +180,19 @@ class WebSub:
         if sub is None or feed is None or not feed.enabled or not spec.pushed(sub, self._now()):
             log.warning("websub push refused reason=unknown subscription size=%d", len(body))
             return 404
-        topic = spec.link_header(headers.get("link", "")).get("self", sub.topic)
-        if topic != sub.topic:  # section 7: the hub names the topic it distributes
-            log.warning("websub push refused reason=unknown topic feed=%s topic=%s", sub.feed,
-                        mask_url(topic))
-            return 404
+        # The signature first: nothing about the subscription is told to
+        # whoever cannot sign for it.
         verdict = spec.check_signature(sub.secret, headers.get("x-hub-signature"), body)
         if verdict != "ok":
             log.warning("websub push refused reason=%s feed=%s size=%d",
                         "unsigned" if verdict == "unsigned" else f"{verdict} signature",
                         sub.feed, len(body))
             return 403
+        topic = spec.link_header(headers.get("link", "")).get("self", sub.topic)
+        if topic != sub.topic:  # section 7: the hub names the topic it distributes
+            log.warning("websub push refused reason=unknown topic feed=%s topic=%s", sub.feed,
+                        mask_url(topic))
+            return 404
         async with _holding(self._daemon.ticks.in_flight, feed.name):
             state = await store.feed(feed.name)
             if state is None:
