@@ -114,6 +114,15 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             assert hub.publish(topic, forged + b" " * 65536, chunked=True) == 413
             daemon.wait_log("websub push refused reason=too large", count=2)
 
+            # Counted: /metrics (behind the token).
+            metrics = urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={"Authorization": "Bearer page-token"})).read().decode()
+            for result, count in (("recorded", 1), ("wrong", 1), ("unsigned", 1),
+                                  ("unknown topic", 1)):
+                assert f'newsmonitor_websub_pushes_total{{result="{result}"}} {count}.0' \
+                    in metrics, metrics
+
             # The callback needs no token (a hub has none); the page still does,
             # and stays read-only.
             assert status_of(f"http://127.0.0.1:{port}/") == 401

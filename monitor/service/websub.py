@@ -179,6 +179,7 @@ class WebSub:
         feed = self._daemon.runtime.settings.feed(sub.feed) if sub else None
         if sub is None or feed is None or not feed.enabled or not spec.pushed(sub, self._now()):
             log.warning("websub push refused reason=unknown subscription size=%d", len(body))
+            self._daemon.metrics.push("unknown subscription")
             return 404
         # The signature first: nothing about the subscription is told to
         # whoever cannot sign for it.
@@ -187,11 +188,13 @@ class WebSub:
             log.warning("websub push refused reason=%s feed=%s size=%d",
                         "unsigned" if verdict == "unsigned" else f"{verdict} signature",
                         sub.feed, len(body))
+            self._daemon.metrics.push(verdict)
             return 403
         topic = spec.link_header(headers.get("link", "")).get("self", sub.topic)
         if topic != sub.topic:  # section 7: the hub names the topic it distributes
             log.warning("websub push refused reason=unknown topic feed=%s topic=%s", sub.feed,
                         mask_url(topic))
+            self._daemon.metrics.push("unknown topic")
             return 404
         async with _holding(self._daemon.ticks.in_flight, feed.name):
             state = await store.feed(feed.name)
@@ -200,6 +203,7 @@ class WebSub:
             outcome = await push_feed(ctx, self.paced(feed), state, body, headers)
         log.info("websub push recorded feed=%s result=%s new=%d", feed.name, outcome.result,
                  outcome.new_items)
+        self._daemon.metrics.push("recorded", outcome.new_items, outcome.rules)
         if outcome.alerts or outcome.notices:
             self._daemon.spawn(self._daemon.ticks.deliver())
         return 200
