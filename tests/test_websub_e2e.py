@@ -49,6 +49,18 @@ def hub_rss(items: list[tuple[str, str]], hub: str, topic: str) -> bytes:
         .encode())
 
 
+def settled(server: LoopbackServer, path: str, quiet: float = 2.5) -> int:
+    """The requests to `path` once none came for `quiet` seconds (a feed
+    polled every second is then no longer polled so)."""
+    deadline, last = time.monotonic() + 30, server.count(path)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        if server.count(path) == last:
+            return last
+        last = server.count(path)
+    raise AssertionError(f"{path} still requested every few seconds")
+
+
 def status_of(url: str, method: str = "GET") -> int:
     try:
         with urllib.request.urlopen(urllib.request.Request(url, method=method, data=None)):
@@ -86,8 +98,7 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             assert subscriber.callback.startswith(f"http://127.0.0.1:{port}/websub/")
 
             # The poll after the verification is the last for an hour.
-            time.sleep(2.5)
-            polls = feed.count("/f")
+            polls = settled(feed, "/f")
 
             # A new item pushed: alerted in under 2 s, the feed not requested.
             started = time.monotonic()

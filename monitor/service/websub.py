@@ -165,9 +165,9 @@ class WebSub:
         else:
             ok = await store.websub.denied(callback, topic, reason or "denied")
         if ok:  # else changed meanwhile (a reload): refused, as not asked any more
+            await self.load()  # the dispatcher paces the feed from now on
             log.info("websub %s feed=%s hub=%s%s", _DONE[mode], sub.feed, mask_url(sub.hub),
                      f" lease={lease}" if mode == "subscribe" else "")
-            await self.load()
         return ok
 
     async def push(self, callback: str, body: bytes, headers: dict[str, str]) -> int:
