@@ -43,6 +43,8 @@ class Item:
     link: str = ""
     published: datetime | None = None
     author: str = ""
+    content: str = ""
+    categories: tuple[str, ...] = ()
     story_id: str | None = field(default=None, compare=False)
 
     @property
@@ -86,7 +88,7 @@ class Rule:
     not_: tuple[str, ...] = ()
     people: tuple[Person, ...] = ()
     fuzzy: int | None = None
-    fields: tuple[str, ...] = ("title", "summary")
+    fields: tuple[str, ...] = ("title", "summary", "content")
     feeds: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     min_score: int = 0
