@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from monitor.config import FeedSettings
 from monitor.config.values import without_userinfo as mask_url
-from monitor.errors import FetchError
+from monitor.errors import FetchError, NewsmonitorError
 from monitor.models import Subscription
 from monitor.poll import websub as spec
 from monitor.poll.hubclient import ask_hub
@@ -104,9 +104,17 @@ class WebSub:
         settings = self._daemon.runtime.settings
         wanted = {f.name for f in settings.feeds if f.enabled} if self.enabled else set()
         subs = await store.websub.all()
-        self.subs = {s.feed: s for s in subs}
-        for sub in subs:
-            await self._step(sub, spec.next_step(sub, self._now(), sub.feed in wanted))
+        self.subs, now = {s.feed: s for s in subs}, self._now()
+        due = [(sub, step) for sub in subs
+               if (step := spec.next_step(sub, now, sub.feed in wanted)) != "none"]
+        # Together: leases taken on one day end on one day, and a slow hub
+        # must not hold the others' renewals (the session bounds each host).
+        for failure in await asyncio.gather(*(self._step(sub, step) for sub, step in due),
+                                            return_exceptions=True):
+            if isinstance(failure, NewsmonitorError):  # the store: next tick
+                log.error("websub step failed error=%s", failure)
+            elif isinstance(failure, BaseException):
+                raise failure
 
     async def _step(self, sub: Subscription, step: spec.Step) -> None:
         now = self._now()
