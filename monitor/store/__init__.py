@@ -17,7 +17,8 @@ transaction's connection:
 - channelhealth.py: each channel's failing run and notices (deliver/health.py).
 - articles.py: the articles fetched for `fulltext` feeds (Store.articles);
 - instances.py: several daemons on one database (heartbeats, claims of the
-  dead released, jobs done once per period).
+  dead released, jobs done once per period);
+- websub.py: the WebSub subscriptions (`Store.websub`).
 
 Durability rules, written down here because they are the point of the store:
 - `record_items` inserts the new items and their alerts in ONE transaction:
@@ -65,11 +66,12 @@ from monitor.store.instances import Instance
 from monitor.store.lock import FileLock
 from monitor.store.stories import StoredItem as StoredItem
 from monitor.store.stories import Story as Story
+from monitor.store.websub import Subscriptions
 
 T = TypeVar("T")
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 Recorded = tuple[list[int], FeedState]  # what record_items returns
-__all__ = ["Cluster", "Instance", "Store", "StoryFacade", "views"]
+__all__ = ["Cluster", "Instance", "Store", "StoryFacade", "Subscriptions", "views"]
 
 
 class Store:
@@ -82,6 +84,7 @@ class Store:
         self._engine, self._lock, self.instance = engine, lock, instance
         self.cluster = Cluster(self, instance or "")
         self.story = StoryFacade(self)
+        self.websub, self.articles = Subscriptions(self), articles.Articles(self._run)
         self.statements = 0  # sent to the database (bench/scale.py: queries per poll)
         self.counted = lambda *_: setattr(self, "statements", self.statements + 1)
         # SQLite has one writer: polls queue here rather than in its busy
@@ -91,7 +94,6 @@ class Store:
         self._polls: GroupCommit[Write, Recorded] = GroupCommit(self._run, in_turn)
         self._quiet: GroupCommit[tuple[FeedState, polls.Poll | None], Recorded] = \
             GroupCommit(self._run, _quiet_polls)  # a 304, the same body: in bulk
-        self.articles = articles.Articles(self._run)  # fulltext feeds' articles
 
     @classmethod
     async def open(cls, url: str, *, exclusive: bool = False,

@@ -145,6 +145,24 @@ jobs_t = sa.Table(
 )
 
 
+# One row per WebSub subscription (monitor.models.Subscription): a feed that
+# advertises a hub is subscribed with a callback path and a secret of its
+# own; the web endpoint answers the hub's verification and takes the pushes
+# of the active ones only (service/websub.py).
+websub_t = sa.Table(
+    "websub", metadata,
+    sa.Column("feed", sa.String, primary_key=True),
+    sa.Column("hub", sa.String, nullable=False),
+    sa.Column("topic", sa.String, nullable=False),
+    sa.Column("callback", sa.String, nullable=False, unique=True),
+    sa.Column("secret", sa.String, nullable=False),
+    sa.Column("state", sa.String, nullable=False),         # requested | active | ...
+    sa.Column("requested", sa.Float, nullable=False),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("error", sa.String),
+)
+
+
 def ts(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 

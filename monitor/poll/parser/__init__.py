@@ -66,6 +66,10 @@ class ParsedFeed:
     # Ids of the items the document listed but that were not parsed because
     # the store had them all (parser.prescan): the poll touches them.
     known: tuple[str, ...] = ()
+    # The feed's WebSub hub and its own URL (`<link rel="hub">` and
+    # `rel="self"`, Atom or atom:link in RSS), or "" (poll/websub.py).
+    hub: str = ""
+    self_url: str = ""
 
     @property
     def cache_hint(self) -> float | None:
@@ -117,6 +121,8 @@ def parse_prepared(prepared: Prepared, feed_name: str,
         bozo=problem,
         ttl=_minutes(feed.get("ttl")),
         update_period=_update_period(feed),
+        hub=_link(feed, "hub"),
+        self_url=_link(feed, "self"),
     )
 
 
@@ -231,6 +237,14 @@ def _summary(entry: Mapping[str, Any]) -> str:
         return str(summary)
     contents = entry.get("content") or []
     return str(contents[0].get("value", "")) if contents else ""
+
+
+def _link(feed: Mapping[str, Any], rel: str) -> str:
+    """The href of the feed's first link of relation `rel`, or ""."""
+    for link in feed.get("links") or []:
+        if isinstance(link, Mapping) and str(link.get("rel", "")).lower() == rel:
+            return strip_controls(str(link.get("href", "")).strip())
+    return ""
 
 
 # The most of an entry's content kept, in characters of text (a long article
