@@ -1,0 +1,132 @@
+"""Text as publishers write it (issue 13; ../shared/eval/README.md, "The rule
+semantics"): invisible format characters inside a word are removed, every
+kind of space separates words, in every field, written as characters or as
+HTML entities, for terms, phrases, wildcards, people and NEAR; and a hit
+quotes the word as a reader sees it.
+
+Each row puts the character into the item's text at the places marked `|`
+(inside words for invisible characters, between words for spaces).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from monitor.matcher import compile_rules
+from monitor.matcher.document import FIELDS, FieldView, Tokenizer
+from monitor.models import Item, Person, Rule
+from monitor.text import html_to_text
+
+# (name, character, the HTML entities that write it)
+INVISIBLE = [
+    ("soft hyphen", "\u00ad", ("&shy;", "&#173;", "&#xAD;")),
+    ("zero-width space", "\u200b", ("&#8203;", "&#x200B;", "&ZeroWidthSpace;")),
+    ("zero-width non-joiner", "\u200c", ("&zwnj;", "&#8204;")),
+    ("zero-width joiner", "\u200d", ("&zwj;", "&#x200d;")),
+    ("word joiner", "\u2060", ("&NoBreak;", "&#8288;")),
+    ("byte order mark", "\ufeff", ("&#xFEFF;", "&#65279;")),
+]
+SPACES = [
+    ("no-break space", "\u00a0", ("&nbsp;", "&#160;", "&#xA0;")),
+    ("narrow no-break space", "\u202f", ("&#x202F;", "&#8239;")),
+    ("thin space", "\u2009", ("&thinsp;", "&#8201;")),
+    ("en space", "\u2002", ("&ensp;",)),
+    ("em space", "\u2003", ("&emsp;",)),
+    ("figure space", "\u2007", ("&#8199;",)),
+    ("hair space", "\u200a", ("&hairsp;",)),
+    ("medium mathematical space", "\u205f", ("&MediumSpace;",)),
+    ("ideographic space", "\u3000", ("&#x3000;",)),
+]
+PROVOST = (Person("Fran\u00e7ois Provost"),)
+
+# (kind, rule, text with `|` inside words, the words a hit quotes)
+IN_WORDS = [
+    ("term", Rule("r", query="Ampere"), "la fin d'Am|p\u00e8re|", ["Amp\u00e8re"]),
+    ("phrase", Rule("r", query='"Ampere liquidee"'), "|Am|p\u00e8re liqui|d\u00e9e",
+     ["Amp\u00e8re liquid\u00e9e"]),
+    ("wildcard", Rule("r", query="liquid*"), "Amp\u00e8re li|quid\u00e9e", ["liquid\u00e9e"]),
+    ("person", Rule("r", people=PROVOST), "Fran|\u00e7ois Pro|vost|",
+     ["Fran\u00e7ois Provost"]),
+    ("person family first", Rule("r", people=PROVOST), "PRO|VOST, Fran|\u00e7ois",
+     ["PROVOST, Fran\u00e7ois"]),
+    ("NEAR", Rule("r", query="Ampere NEAR/2 liquidation"), "la liqui|dation d'Am|p\u00e8re",
+     ["Amp\u00e8re", "liquidation"]),
+    ("not a separator", Rule("r", query="Am OR pere"), "Am|p\u00e8re", []),
+]
+# (kind, rule, text with `|` between words, the words a hit quotes)
+BETWEEN_WORDS = [
+    ("term", Rule("r", query="Ampere"), "la fin d'Amp\u00e8re|!", ["Amp\u00e8re"]),
+    ("phrase", Rule("r", query='"Ampere liquidee"'), "Amp\u00e8re|liquid\u00e9e",
+     ["Amp\u00e8re liquid\u00e9e"]),
+    ("wildcard", Rule("r", query="liquid*"), "Amp\u00e8re|liquid\u00e9e", ["liquid\u00e9e"]),
+    ("person", Rule("r", people=PROVOST), "Fran\u00e7ois|Provost", ["Fran\u00e7ois Provost"]),
+    ("person initial", Rule("r", people=PROVOST), "F.|Provost", ["F. Provost"]),
+    ("NEAR", Rule("r", query="Ampere NEAR/2 liquidation"), "liquidation|d'Amp\u00e8re",
+     ["Amp\u00e8re", "liquidation"]),
+    ("separates", Rule("r", query="Ampereliquidee OR liquid*"), "Amp\u00e8re|liquid\u00e9e",
+     ["liquid\u00e9e"]),
+]
+# Where the text goes: plain in a field, or in HTML (block-level and inline).
+FIELD_NAMES = ["title", "summary", "content"]
+
+
+def _rows(chars: list[tuple[str, str, tuple[str, ...]]],
+          cases: list[tuple[str, Rule, str, list[str]]]) -> list[object]:
+    rows = []
+    for name, char, entities in chars:
+        for kind, rule, text, quoted in cases:
+            for field in FIELD_NAMES:
+                rows.append(pytest.param(rule, field, text.replace("|", char), quoted,
+                                         id=f"{name}-{kind}-{field}", marks=_mark(field)))
+            for entity in entities:
+                html = "<p>" + text.replace("|", entity).replace(" ", "<b> </b>") + "</p>"
+                rows.append(pytest.param(rule, "summary", html, quoted,
+                                         id=f"{name}-{kind}-html-{entity}"))
+    return rows
+
+
+def _mark(field: str) -> list[pytest.MarkDecorator]:
+    # The content field enters the matcher with the `fields` branch (issue 13);
+    # these rows run from that merge on. Its text path is tested below already.
+    return ([] if field in FIELDS else
+            [pytest.mark.skip(reason="the matcher reads `content` once `fields` is merged")])
+
+
+def _hits(rule: Rule, field: str, text: str) -> list[str]:
+    rule = Rule(rule.name, query=rule.query, people=rule.people, fields=(field,))
+    fields = {"title": "", field: text}
+    item = Item(feed="f", id="1", **fields)  # type: ignore[arg-type]
+    return [hit.matched for match in compile_rules([rule]).match(item) for hit in match.hits]
+
+
+@pytest.mark.parametrize(("rule", "field", "text", "quoted"),
+                         _rows(INVISIBLE, IN_WORDS) + _rows(SPACES, BETWEEN_WORDS))
+def test_rule_reads_text_as_written(rule: Rule, field: str, text: str,
+                                    quoted: list[str]) -> None:
+    assert sorted(set(_hits(rule, field, text))) == sorted(quoted)
+
+
+@pytest.mark.parametrize(("name", "char"), [(n, c) for n, c, _ in INVISIBLE + SPACES])
+def test_explain_quotes_the_word_without_the_character(name: str, char: str) -> None:
+    rule = Rule("r", query='Ampere AND "Francois Provost"')
+    title = f"Fran{char}\u00e7ois Provost et Am{char}p\u00e8re"
+    if char.isspace():
+        title = f"Fran\u00e7ois{char}Provost et{char}Amp\u00e8re"
+    text = compile_rules([rule]).explain("r", Item(feed="f", id="1", title=title))
+    assert "Ampere: title 'Amp\u00e8re' (exact)" in text
+    assert "\"Francois Provost\": title 'Fran\u00e7ois Provost' (exact)" in text
+    assert "verdict: fires" in text
+
+
+@pytest.mark.parametrize(("name", "char"), [(n, c) for n, c, _ in INVISIBLE])
+def test_content_text_path_removes_invisible_characters(name: str, char: str) -> None:
+    """The path every field takes (HTML to text, chunks, words, quotes),
+    run here on a long content-like text until `content` is a matcher field."""
+    html = ("<article><p>" + "Le constructeur a annonc\u00e9 ses r\u00e9sultats. " * 50
+            + f"</p><p>La liqui{char}dation d\u2019Am{char}p\u00e8re est prononc\u00e9e.</p>"
+            "</article>")
+    text = html_to_text(html)
+    view = FieldView("content", (text, text.split()), Tokenizer())
+    start = view.tokens.index("ampere")
+    assert view.tokens[start - 1:start + 1] == ["liquidation", "ampere"]
+    assert view.original_words(start - 1, start + 1) == "liquidation d\u2019Amp\u00e8re"
