@@ -27,7 +27,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -37,7 +37,9 @@ from monitor.errors import ParseError
 from monitor.models import Item
 from monitor.poll.parser.dates import feed_offset, published
 from monitor.poll.parser.decode import Partial, Prepared, prepare
-from monitor.poll.parser.identity import clean_link, entry_link, identity, short_id
+from monitor.poll.parser.identity import Repeats, clean_link, entry_link, identity, short_id
+from monitor.poll.parser.jsonfeed import is_json_feed, parse_json_feed
+from monitor.poll.parser.parsed import ParsedFeed
 from monitor.text import html_to_text, strip_controls
 
 __all__ = ["ParsedFeed", "make_pool", "parse_feed", "parse_in_pool", "parse_partial",
@@ -48,31 +50,11 @@ _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000
             "yearly": 31536000}
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedFeed:
-    """One parsed document. `bozo` is feedparser's complaint when it still
-    found something usable; `ttl` (RSS <ttl>) and `update_period`
-    (sy:updatePeriod / sy:updateFrequency) are seconds, or None if absent."""
-
-    title: str
-    link: str
-    items: tuple[Item, ...]
-    bozo: str | None = None
-    ttl: float | None = None
-    update_period: float | None = None
-    # Ids of the items the document listed but that were not parsed because
-    # the store had them all (parser.prescan): the poll touches them.
-    known: tuple[str, ...] = ()
-
-    @property
-    def cache_hint(self) -> float | None:
-        """The longer of the two feed-level hints, for schedule.cache_hint."""
-        hints = [h for h in (self.ttl, self.update_period) if h]
-        return max(hints) if hints else None
-
-
 def parse_feed(body: bytes, headers: Mapping[str, str], feed_name: str) -> ParsedFeed:
-    """Parse one document; raises ParseError if it is not a usable feed."""
+    """Parse one document; raises ParseError if it is not a usable feed.
+    A JSON Feed (parser.jsonfeed) is read whole by its own reader."""
+    if is_json_feed(body, headers):
+        return parse_json_feed(body, headers, feed_name)
     return parse_prepared(prepare(body, headers), feed_name)
 
 
@@ -190,7 +172,7 @@ def _offset(entries: list[Any]) -> timedelta | None:
 
 def _items(entries: list[Any], feed_name: str, base: str,
            offset: timedelta | None) -> Iterator[Item]:
-    seen: dict[str, tuple[str, str]] = {}
+    repeats = Repeats()
     for parsed in entries:
         # A plain copy of the entry (no key is aliased or computed by
         # FeedParserDict for the keys read here): its .get resolves aliases in
@@ -201,13 +183,9 @@ def _items(entries: list[Any], feed_name: str, base: str,
         summary = html_to_text(_summary(entry))
         if not (title or link or summary):
             continue  # an empty <item> (Le Cercle Psy has one): nothing to match or show
-        key = identity(entry, link, title)
-        if key in seen:
-            if seen[key] == (title, link):
-                continue  # the same entry twice in one document
-            # A guid reused for another story (identity rule 5).
-            key = f"{key}\n{link}\n{title}"
-        seen[key] = (title, link)
+        key = repeats.key(identity(entry, link, title), title, link)
+        if key is None:
+            continue  # the same entry twice in one document
         yield Item(
             feed=feed_name,
             id=short_id(key),
