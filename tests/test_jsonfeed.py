@@ -182,6 +182,8 @@ PARSES = [
     ("attachments of any shape ignored", doc(MICRO_BLOG, item(attachments="x")), 1, None),
     ("huge integer", b'{"version": "%s", "title": "T", "items": [], "x": %s}'
      % (V11.encode(), b"9" * 100_000), 0, None),
+    ("entities in a title (WordPress)", doc(MICRO_BLOG, item(title="It&#8217;s Amp&egrave;re")),
+     1, None),
     ("control characters in strings", doc(MICRO_BLOG, item(title="A\x00\tB\nC")), 1, None),
     ("utf-8 bom", b"\xef\xbb\xbf" + doc(MICRO_BLOG), 2, None),
     ("latin-1 charset named", doc(MICRO_BLOG, item(title="Cléon")).decode().encode("latin-1"),
@@ -198,7 +200,8 @@ def test_documents_that_parse(case: str, body: bytes, count: int, warning: str |
     assert len(parsed.items) == count
     assert parsed.bozo == warning if warning is None else warning in (parsed.bozo or "")
     assert len({i.id for i in parsed.items}) == count  # every item its own id
-    assert all("\x00" not in i.title and "\ufffd" not in i.title for i in parsed.items)
+    assert all("\x00" not in i.title and "\ufffd" not in i.title and "&#" not in i.title
+               for i in parsed.items)
 
 
 # (case, body, the located error)

@@ -10,10 +10,14 @@ it must then carry a `version` starting with https://jsonfeed.org/version/
 Per item: `id` (a number is coerced to a string, as the spec asks) is the
 guid of parser.identity, so the dedup is the RSS one; `url`, else
 `external_url`, is the link, made absolute against `home_page_url`;
-`title`, `summary` and `content_text` are plain text, `content_html` is
-HTML; `content` is content_html, else content_text, and `summary` falls back
-to it as it does for Atom entries with only <content>; `date_published`,
-else `date_modified` (RFC 3339), is `published`; the names of the item's
+`content_text` is plain text, `content_html` HTML, and `title` and
+`summary`, plain text by the spec, are read as RSS ones are (entities
+decoded): WordPress's JSON Feed plugin writes `&#8216;` in titles
+(manton/jsonfeed-wp#75; NetNewsWire#346 saw it in Kottke's and Pixel
+Envy's feeds); `content` is content_html, else content_text, and
+`summary` falls back to it as it does for Atom entries with only
+<content>; `date_published`, else `date_modified` (RFC 3339), is
+`published`; the names of the item's
 `authors` (1.1), else its `author` (1.0), else the feed's, are `author`;
 `tags` are `categories`. Attachments (podcast enclosures) are not read:
 nothing in them is matched or shown.
@@ -73,7 +77,7 @@ def parse_json_feed(body: bytes, headers: Mapping[str, str], feed_name: str) -> 
     items = doc.get("items", [])
     if not isinstance(items, list):
         raise ParseError(f"{feed_name}: not a JSON Feed: items: not a list")
-    title = normalize_space(problems.text(doc, "title", ""))
+    title = html_to_text(problems.text(doc, "title", ""))
     home = clean_link(problems.text(doc, "home_page_url", ""))
     authors = _authors(doc, "", problems)
     parsed = tuple(_items(items, feed_name, home, authors, problems))
@@ -137,12 +141,12 @@ def _item(entry: dict[str, Any], where: str, feed_name: str, home: str, authors:
           problems: _Problems) -> Item | None:
     """The item without its id; None if it has nothing to match or show."""
     text = problems.text
-    title = normalize_space(text(entry, "title", where))
+    title = html_to_text(text(entry, "title", where))
     link = text(entry, "url", where) or text(entry, "external_url", where)
     link = strip_controls(clean_link(link, home))
     html, plain = text(entry, "content_html", where), text(entry, "content_text", where)
     content = html_to_text(html) if html else normalize_space(plain)
-    summary = normalize_space(text(entry, "summary", where)) or content
+    summary = html_to_text(text(entry, "summary", where)) or content
     if not (title or link or summary):
         return None
     return Item(feed=feed_name, id="", title=title, summary=summary, link=link,
