@@ -4,11 +4,14 @@ with the feed's name and the located error, and the good feed alerts."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import signal
 from pathlib import Path
 from typing import Any
 
+from monitor.cli import main
 from tests import configs
 from tests.daemon_proc import DaemonProcess
 from tests.loopback import LoopbackServer
@@ -57,10 +60,22 @@ def test_malformed_json_feeds_never_stop_the_good_one(
         feed.route("/good.json", body=feed_body(items), headers=JSON)
         wait_for(lambda: [p["title"] for p in receiver.posts()] == [
             "[newsmonitor] ampere: Ampère : la filiale de Renault liquidée"])
-        # The bad feeds were polled again meanwhile, and failed again, alone.
+        # A changed body whose only new item matches nothing: the items seen
+        # before alert no more (the dedup), and the bad feeds failed again, alone.
+        items.insert(0, {"id": "x2", "title": "Météo calme sur la côte"})
+        feed.route("/good.json", body=feed_body(items), headers=JSON)
+        daemon.wait_log("new items feed=good new=1", count=3)
         for name in BAD:
-            daemon.wait_log(f"poll failed feed={name} ", count=2)
+            daemon.wait_log(f"poll failed feed={name} ", count=3)
+        assert len(receiver.posts()) == 1
         daemon.signal(signal.SIGTERM)
         assert daemon.proc.wait(timeout=15) == 0
     finally:
         daemon.close()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["status", "--config", str(config), "--json"]) in (0, 1)
+    rows = {row["name"]: row for row in json.loads(out.getvalue())["feeds"]}
+    assert rows["good"]["warning"] == "items[2].date_published: not a date"
+    for name, error in ERRORS.items():
+        assert error in rows[name]["error"]

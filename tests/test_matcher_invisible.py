@@ -15,6 +15,7 @@ import pytest
 from monitor.matcher import compile_rules
 from monitor.matcher.document import FIELDS, FieldView, Tokenizer
 from monitor.models import Item, Person, Rule
+from monitor.stories.words import stems
 from monitor.text import html_to_text
 
 # (name, character, the HTML entities that write it)
@@ -130,3 +131,14 @@ def test_content_text_path_removes_invisible_characters(name: str, char: str) ->
     start = view.tokens.index("ampere")
     assert view.tokens[start - 1:start + 1] == ["liquidation", "ampere"]
     assert view.original_words(start - 1, start + 1) == "liquidation d\u2019Amp\u00e8re"
+
+
+def test_a_wbr_element_is_a_break_opportunity_not_a_separator() -> None:
+    rule = Rule("r", query="Ampere")
+    assert _hits(rule, "summary", "<p>la fin d'Am<wbr>p\u00e8re</p>") == ["Amp\u00e8re"]
+
+
+@pytest.mark.parametrize(("name", "char"), [(n, c) for n, c, _ in INVISIBLE])
+def test_story_grouping_reads_the_same_words(name: str, char: str) -> None:
+    assert stems(f"Am{char}p\u00e8re liqui{char}d\u00e9e par Renault") == \
+        stems("Amp\u00e8re liquid\u00e9e par Renault")
