@@ -15,6 +15,7 @@ import pytest
 from monitor.matcher import compile_rules
 from monitor.matcher.document import FIELDS, FieldView, Tokenizer
 from monitor.models import Item, Person, Rule
+from monitor.poll.parser import parse_feed
 from monitor.stories.words import stems
 from monitor.text import html_to_text
 
@@ -142,3 +143,27 @@ def test_a_wbr_element_is_a_break_opportunity_not_a_separator() -> None:
 def test_story_grouping_reads_the_same_words(name: str, char: str) -> None:
     assert stems(f"Am{char}p\u00e8re liqui{char}d\u00e9e par Renault") == \
         stems("Amp\u00e8re liquid\u00e9e par Renault")
+
+
+FEEDS = [
+    ("rss", b'<rss version="2.0"><channel><title>T</title><item><guid>1</guid>'
+     b"<title>Am&#173;p\xc3\xa8re liqui&#x200B;d\xc3\xa9e</title>"
+     b"<description>&lt;p&gt;Fran&amp;shy;\xc3\xa7ois&amp;#x202F;Provost&lt;/p&gt;"
+     b"</description></item></channel></rss>"),
+    ("atom", b'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><entry><id>1</id>'
+     b"<title>Am\xc2\xadp\xc3\xa8re liqui\xe2\x80\x8bd\xc3\xa9e</title>"
+     b'<content type="html">&lt;p&gt;Fran&amp;shy;\xc3\xa7ois&amp;nbsp;Provost&lt;/p&gt;'
+     b"</content></entry></feed>"),
+    ("json feed", b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": ['
+     b'{"id": "1", "title": "Am\\u00adp\\u00e8re liqui\\u2060d\\u00e9e",'
+     b' "content_html": "<p>Fran&shy;\\u00e7ois&#x202F;Provost</p>"}]}'),
+]
+
+
+@pytest.mark.parametrize(("kind", "body"), FEEDS, ids=[kind for kind, _ in FEEDS])
+def test_parsed_feeds_match_through_invisible_characters(kind: str, body: bytes) -> None:
+    (item,) = parse_feed(body, {}, "f").items
+    rule = Rule("r", query='"Ampere liquidee"', people=PROVOST)
+    (match,) = compile_rules([rule]).match(item)
+    assert [(hit.matched, hit.field) for hit in match.hits] == [
+        ("Amp\u00e8re liquid\u00e9e", "title"), ("Fran\u00e7ois Provost", "summary")]
