@@ -88,7 +88,7 @@ class Rule:
     not_: tuple[str, ...] = ()
     people: tuple[Person, ...] = ()
     fuzzy: int | None = None
-    fields: tuple[str, ...] = ("title", "summary")
+    fields: tuple[str, ...] = ("title", "summary", "content")
     feeds: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     min_score: int = 0

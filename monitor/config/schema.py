@@ -187,8 +187,11 @@ class RuleModel(_Model):
                                             "matching is enough.")
     fuzzy: int | None = Field(None, ge=0, le=100, description="Typo tolerance (rapidfuzz ratio) "
                               "for words of 6+ letters.")
-    fields: tuple[Literal["title", "summary"], ...] = Field(
-        ("title", "summary"), min_length=1, description="Where the rule looks.")
+    fields: tuple[Literal["title", "summary", "content", "author", "categories", "url"],
+                  ...] = Field(
+        ("title", "summary", "content"), min_length=1,
+        description="Where the rule looks: title, summary, content (the feed's full text), "
+                    "author, categories, url (the item's link).")
     feeds: tuple[Name, ...] = Field((), description="Only items of these feeds.")
     tags: tuple[Name, ...] = Field((), description="Only feeds with one of these "
                              "tags.")
