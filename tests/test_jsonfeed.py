@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 
 from monitor.errors import ParseError
 from monitor.models import Item
-from monitor.poll.parser import ParsedFeed, parse_feed
+from monitor.poll.parser import CONTENT_CHARS, ParsedFeed, parse_feed
+from monitor.poll.parser.parsed import MAX_CATEGORIES
 from monitor.poll.parser.prescan import scan
+from monitor.text import html_to_text
 from tests.waiting import at_most
 
 FEED_JSON = {"Content-Type": "application/feed+json"}
@@ -290,3 +292,16 @@ def test_the_reader_on_arbitrary_feed_shaped_documents(document: dict[str, Any])
 @given(st.binary(max_size=200).map(lambda tail: b"{" + tail))
 def test_the_reader_on_arbitrary_bytes(body: bytes) -> None:
     parsed_or_error(body)
+
+
+def test_content_and_categories_keep_to_the_rss_readers_caps() -> None:
+    long_html = "<p>" + "Le tribunal de commerce a tranch\u00e9. " * 20_000 + "</p>"
+    tags = [f"mot-cl\u00e9 {n}" for n in range(MAX_CATEGORIES + 50)]
+    (html_item, text_item) = parse(doc(MICRO_BLOG, item(content_html=long_html, tags=tags),
+                                       item(id="2", content_text=long_html[3:-4]))).items
+    whole = html_to_text(long_html)
+    for each in (html_item, text_item):
+        assert 0.99 * CONTENT_CHARS < len(each.content) <= CONTENT_CHARS
+        # Cut at whitespace: no stump of a word.
+        assert whole.startswith(each.content) and whole[len(each.content)] == " "
+    assert html_item.categories == tuple(tags[:MAX_CATEGORIES])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from monitor.matcher import compile_rules
-from monitor.matcher.document import FIELDS, FieldView, Tokenizer
+from monitor.matcher.document import FieldView, Tokenizer
 from monitor.models import Item, Person, Rule
 from monitor.poll.parser import parse_feed
 from monitor.stories.words import stems
@@ -68,8 +68,9 @@ BETWEEN_WORDS = [
     ("separates", Rule("r", query="Ampereliquidee OR liquid*"), "Amp\u00e8re|liquid\u00e9e",
      ["liquid\u00e9e"]),
 ]
-# Where the text goes: plain in a field, or in HTML (block-level and inline).
-FIELD_NAMES = ["title", "summary", "content"]
+# Every text field a rule reads (url aside: it is percent-decoded); HTML rows
+# go in the summary, with block and inline elements around the text.
+FIELD_NAMES = ["title", "summary", "content", "author", "categories"]
 
 
 def _rows(chars: list[tuple[str, str, tuple[str, ...]]],
@@ -79,7 +80,7 @@ def _rows(chars: list[tuple[str, str, tuple[str, ...]]],
         for kind, rule, text, quoted in cases:
             for field in FIELD_NAMES:
                 rows.append(pytest.param(rule, field, text.replace("|", char), quoted,
-                                         id=f"{name}-{kind}-{field}", marks=_mark(field)))
+                                         id=f"{name}-{kind}-{field}"))
             for entity in entities:
                 html = "<p>" + text.replace("|", entity).replace(" ", "<b> </b>") + "</p>"
                 rows.append(pytest.param(rule, "summary", html, quoted,
@@ -87,16 +88,9 @@ def _rows(chars: list[tuple[str, str, tuple[str, ...]]],
     return rows
 
 
-def _mark(field: str) -> list[pytest.MarkDecorator]:
-    # The content field enters the matcher with the `fields` branch (issue 13);
-    # these rows run from that merge on. Its text path is tested below already.
-    return ([] if field in FIELDS else
-            [pytest.mark.skip(reason="the matcher reads `content` once `fields` is merged")])
-
-
 def _hits(rule: Rule, field: str, text: str) -> list[str]:
     rule = Rule(rule.name, query=rule.query, people=rule.people, fields=(field,))
-    fields = {"title": "", field: text}
+    fields = {"title": "", field: (text,) if field == "categories" else text}
     item = Item(feed="f", id="1", **fields)  # type: ignore[arg-type]
     return [hit.matched for match in compile_rules([rule]).match(item) for hit in match.hits]
 
@@ -122,8 +116,8 @@ def test_explain_quotes_the_word_without_the_character(name: str, char: str) -> 
 
 @pytest.mark.parametrize(("name", "char"), [(n, c) for n, c, _ in INVISIBLE])
 def test_content_text_path_removes_invisible_characters(name: str, char: str) -> None:
-    """The path every field takes (HTML to text, chunks, words, quotes),
-    run here on a long content-like text until `content` is a matcher field."""
+    """The path every field takes (HTML to text, chunks, words, quotes), on
+    its own, on a long article."""
     html = ("<article><p>" + "Le constructeur a annonc\u00e9 ses r\u00e9sultats. " * 50
             + f"</p><p>La liqui{char}dation d\u2019Am{char}p\u00e8re est prononc\u00e9e.</p>"
             "</article>")
@@ -145,25 +139,31 @@ def test_story_grouping_reads_the_same_words(name: str, char: str) -> None:
         stems("Amp\u00e8re liquid\u00e9e par Renault")
 
 
+# (kind, document, where the person's name is: RSS has it in the description
+# only, Atom and JSON Feed in the content, which is the summary too)
 FEEDS = [
     ("rss", b'<rss version="2.0"><channel><title>T</title><item><guid>1</guid>'
      b"<title>Am&#173;p\xc3\xa8re liqui&#x200B;d\xc3\xa9e</title>"
      b"<description>&lt;p&gt;Fran&amp;shy;\xc3\xa7ois&amp;#x202F;Provost&lt;/p&gt;"
-     b"</description></item></channel></rss>"),
+     b"</description></item></channel></rss>", ["summary"]),
     ("atom", b'<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title><entry><id>1</id>'
      b"<title>Am\xc2\xadp\xc3\xa8re liqui\xe2\x80\x8bd\xc3\xa9e</title>"
      b'<content type="html">&lt;p&gt;Fran&amp;shy;\xc3\xa7ois&amp;nbsp;Provost&lt;/p&gt;'
-     b"</content></entry></feed>"),
+     b"</content></entry></feed>", ["summary", "content"]),
     ("json feed", b'{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": ['
      b'{"id": "1", "title": "Am\\u00adp\\u00e8re liqui\\u2060d\\u00e9e",'
-     b' "content_html": "<p>Fran&shy;\\u00e7ois&#x202F;Provost</p>"}]}'),
+     b' "content_html": "<p>Fran&shy;\\u00e7ois&#x202F;Provost</p>"}]}',
+     ["summary", "content"]),
 ]
 
 
-@pytest.mark.parametrize(("kind", "body"), FEEDS, ids=[kind for kind, _ in FEEDS])
-def test_parsed_feeds_match_through_invisible_characters(kind: str, body: bytes) -> None:
+@pytest.mark.parametrize(("kind", "body", "fields"), FEEDS, ids=[row[0] for row in FEEDS])
+def test_parsed_feeds_match_through_invisible_characters(kind: str, body: bytes,
+                                                         fields: list[str]) -> None:
     (item,) = parse_feed(body, {}, "f").items
-    rule = Rule("r", query='"Ampere liquidee"', people=PROVOST)
+    rule = Rule("r", query='"Ampere liquidee"', people=PROVOST,
+                fields=("title", "summary", "content"))
     (match,) = compile_rules([rule]).match(item)
     assert [(hit.matched, hit.field) for hit in match.hits] == [
-        ("Amp\u00e8re liquid\u00e9e", "title"), ("Fran\u00e7ois Provost", "summary")]
+        ("Amp\u00e8re liquid\u00e9e", "title"),
+        *[("Fran\u00e7ois Provost", field) for field in fields]]

@@ -42,11 +42,11 @@ from monitor.poll.parser.dates import feed_offset, published
 from monitor.poll.parser.decode import Partial, Prepared, prepare
 from monitor.poll.parser.identity import Repeats, clean_link, entry_link, identity, short_id
 from monitor.poll.parser.jsonfeed import is_json_feed, parse_json_feed
-from monitor.poll.parser.parsed import ParsedFeed
+from monitor.poll.parser.parsed import CONTENT_CHARS, MAX_CATEGORIES, ParsedFeed, cut_text
 from monitor.text import html_to_text, strip_controls
 
-__all__ = ["ParsedFeed", "make_pool", "parse_feed", "parse_in_pool", "parse_partial",
-           "pool_workers"]
+__all__ = ["CONTENT_CHARS", "ParsedFeed", "make_pool", "parse_feed", "parse_in_pool",
+           "parse_partial", "pool_workers"]
 
 # sy:updatePeriod units (RSS 1.0 Syndication module), in seconds.
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,
@@ -211,12 +211,6 @@ def _summary(entry: Mapping[str, Any]) -> str:
     return str(contents[0].get("value", "")) if contents else ""
 
 
-# The most of an entry's content kept, in characters of text (a long article
-# is ~100,000: the matcher reads no more, monitor.matcher.document.MAX_CHARS);
-# markup is cut at four times that before conversion, so that a 10 MB
-# <content:encoded> costs no more than a long article.
-CONTENT_CHARS = 100_000
-MAX_CATEGORIES = 100  # a podcast feed repeats its 30 iTunes keywords on each entry
 _TEXT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
@@ -231,17 +225,8 @@ def _content(entry: Mapping[str, Any], rss: bool) -> str:
     for part in entry.get("content") or []:
         value = str(part.get("value") or "")
         if value and (not rss or part.get("type") in _TEXT_TYPES):
-            return _cut(html_to_text(value[:4 * CONTENT_CHARS]), CONTENT_CHARS)
+            return cut_text(html_to_text(value[:4 * CONTENT_CHARS]), CONTENT_CHARS)
     return ""
-
-
-def _cut(text: str, limit: int) -> str:
-    """At most `limit` characters of `text`, ended at whitespace (no stump of
-    a word for a wildcard to take)."""
-    if len(text) <= limit:
-        return text
-    kept = text[:limit + 1].rsplit(None, 1)
-    return kept[0] if len(kept) == 2 else text[:limit]
 
 
 def _authors(entry: Mapping[str, Any]) -> str:

@@ -25,8 +25,9 @@ nothing in them is matched or shown.
 The input is hostile: stdlib json, whose C scanner stops deep nesting with a
 RecursionError and rejects integers of more than sys.int_max_str_digits
 digits (we read long ones as floats: no quadratic conversion either); the
-body is already within `max_body` (the fetcher's cap), and the matcher reads
-a bounded part of each field (matcher.document.MAX_CHARS). A document that
+body is already within `max_body` (the fetcher's cap); `content` and
+`categories` keep to the RSS reader's caps (parser.parsed), and the matcher
+reads a bounded part of each field (matcher.document.MAX_CHARS). A document that
 is not JSON, not an object, of another version or whose `items` is not a
 list raises ParseError; a field of the wrong type is dropped and named in
 the feed's warning ("items[3].date_published: not a date"), as feedparser's
@@ -45,7 +46,7 @@ from typing import Any
 from monitor.errors import ParseError
 from monitor.models import Item
 from monitor.poll.parser.identity import Repeats, clean_link, identity, short_id
-from monitor.poll.parser.parsed import ParsedFeed
+from monitor.poll.parser.parsed import CONTENT_CHARS, MAX_CATEGORIES, ParsedFeed, cut_text
 from monitor.text import html_to_text, normalize_space, strip_controls
 
 __all__ = ["is_json_feed", "parse_json_feed"]
@@ -145,7 +146,8 @@ def _item(entry: dict[str, Any], where: str, feed_name: str, home: str, authors:
     link = text(entry, "url", where) or text(entry, "external_url", where)
     link = strip_controls(clean_link(link, home))
     html, plain = text(entry, "content_html", where), text(entry, "content_text", where)
-    content = html_to_text(html) if html else normalize_space(plain)
+    content = cut_text(html_to_text(html[:4 * CONTENT_CHARS]) if html
+                       else normalize_space(plain[:CONTENT_CHARS + 1]), CONTENT_CHARS)
     summary = html_to_text(text(entry, "summary", where)) or content
     if not (title or link or summary):
         return None
@@ -213,7 +215,7 @@ def _authors(obj: dict[str, Any], where: str, problems: _Problems) -> str:
             continue
         if name := normalize_space(problems.text(author, "name", place)):
             names.append(name)
-    return ", ".join(names)
+    return ", ".join(dict.fromkeys(names))
 
 
 def _tags(entry: dict[str, Any], where: str, problems: _Problems) -> tuple[str, ...]:
@@ -230,7 +232,7 @@ def _tags(entry: dict[str, Any], where: str, problems: _Problems) -> tuple[str, 
                 kept.append(tag)
         else:
             problems.add(f"{where}.tags[{number}]: not a string")
-    return tuple(dict.fromkeys(kept))
+    return tuple(dict.fromkeys(kept))[:MAX_CATEGORIES]
 
 
 class _Problems:
