@@ -10,12 +10,15 @@ Each row puts the character into the item's text at the places marked `|`
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from monitor.matcher import compile_rules
 from monitor.matcher.document import FieldView, Tokenizer
-from monitor.models import Item, Person, Rule
+from monitor.models import Alert, Item, Person, Rule
 from monitor.poll.parser import parse_feed
+from monitor.render import Format, content_window, render_alert
 from monitor.stories.words import stems
 from monitor.text import html_to_text
 
@@ -167,3 +170,21 @@ def test_parsed_feeds_match_through_invisible_characters(kind: str, body: bytes,
     assert [(hit.matched, hit.field) for hit in match.hits] == [
         ("Amp\u00e8re liquid\u00e9e", "title"),
         *[("Fran\u00e7ois Provost", field) for field in fields]]
+
+
+@pytest.mark.parametrize(("name", "char"), [(n, c) for n, c, _ in INVISIBLE])
+def test_the_alert_highlights_the_word_written_with_invisible_characters(
+        name: str, char: str) -> None:
+    content = ("Le tribunal de commerce a examin\u00e9 le dossier. " * 30
+               + f"La liquidation d\u2019Am{char}p\u00e8re est prononc\u00e9e. "
+               + "Les salari\u00e9s attendent. " * 30)
+    item = Item(feed="f", id="1", title="Un jugement", summary="Le teaser.", content=content)
+    (match,) = compile_rules([Rule("r", query="Ampere")]).match(item)
+    alert = Alert(item=item, match=match, channel="c")
+    window = content_window(content, match.hits)
+    assert f"d\u2019Am{char}p\u00e8re" in window and len(window) < len(content) // 2
+    kept = replace(alert, item=replace(item, content=window))
+    for fmt, marked in [(Format.TEXT, f"\u00abAm{char}p\u00e8re\u00bb"),
+                        (Format.HTML, f"<b>Am{char}p\u00e8re</b>")]:
+        body = render_alert(kept, fmt).body
+        assert "Ampere in content" in body and marked in body

@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from monitor.text import INVISIBLE
+
 # Characters NFKD does not decompose but a reader takes for a base letter.
 _SPECIAL = str.maketrans({
     "\u0153": "oe", "\u00e6": "ae", "\u00f8": "o", "\u0111": "d", "\u00f0": "d",  # œ æ ø đ ð
@@ -37,8 +39,7 @@ _SPECIAL = str.maketrans({
     "\u2212": "-",
 })
 
-# Removed by folding (../shared/eval/README.md, "Invisible format characters").
-INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+# Removed by folding (../shared/eval/README.md: "Invisible format characters").
 _INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 
 ELISIONS = ("jusqu", "lorsqu", "puisqu", "qu", "l", "d", "j", "m", "n", "s", "t", "c")
