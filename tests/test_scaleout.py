@@ -151,3 +151,42 @@ def test_an_instance_killed_again_and_again_loses_nothing(
     assert set(got) == owed  # nothing lost
     assert duplicates <= in_flight
     assert takeovers and max(takeovers) <= BOUND, sorted(takeovers)[-5:]
+
+
+def test_a_digest_channel_shared_by_three_instances_sends_one_digest_per_period(
+        tmp_path: Path, pg_schema_url: str, receivers: Receivers) -> None:
+    # Two slow feeds (answering 2.5 s after their document is made): their
+    # polls begun before a boundary commit their alerts long after that
+    # period's digest went, outside the channel's 1 s rate-limit window.
+    farm = Farm(30, 1.0, match_every=1, rules=1, slow={0: 2.5, 1: 2.5})
+    try:
+        config = write_config(tmp_path, pg_schema_url, farm, receivers, interval=1.0,
+                              channel_extra='digest = "5s"')
+        daemons = [Daemon(config, tmp_path / f"d{i}.log").start() for i in range(3)]
+        try:
+            time.sleep(14)
+            farm.freeze()
+            # The last period's digest, then its stragglers' in the next.
+            time.sleep(12)
+            assert all(d.stop() == 0 for d in daemons)
+        finally:
+            for d in daemons:
+                d.kill()
+    finally:
+        farm.close()
+    got = receivers.counts()  # a long digest lists its first items only
+    assert set(got) <= farm.served and max(got.values()) == 1
+    with psycopg.connect(pg_schema_url) as conn:
+        sends = [at for (at,) in conn.execute("SELECT at FROM sends ORDER BY at")]
+        (pending,) = conn.execute("SELECT count(*) FROM alerts WHERE state <> 'sent'"
+                                  ).fetchone() or (0,)
+    assert recorded(pg_schema_url) == farm.served
+    # 26 s of 5 s periods: one message each (a period with no alert sends none).
+    assert 3 <= receivers.messages == len(sends) <= 6, (receivers.messages, sends)
+    # Each sent by the pass that found its period ended: a second digest of
+    # one period would be sent in the same period as the first (the
+    # receivers' clock is not used: under load a pass may run late).
+    periods = [int(at // 5) for at in sends]
+    assert len(set(periods)) == len(periods), sends
+    # Every alert went, the slow feeds' stragglers in the next period's digest.
+    assert pending == 0

@@ -129,8 +129,17 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
                         channel: Channel, alerts: Sequence[StoredAlert], now: datetime,
                         metrics: Metrics | None) -> tuple[int, health.Sent | None]:
     policy = channel.settings
+    since = now - policy.rate_limit[1]
+    if policy.digest:
+        # The digest's straggler check (flood._digest_due) needs every send
+        # since the oldest alert was created, not only the rate-limit
+        # window's: a poll begun before the boundary may commit its alert
+        # long after the period's digest went (a slow fetch), and, seeing no
+        # send, a second digest of that period went out (three instances,
+        # 5 s periods, a 1 s window: two digests in two of four periods).
+        since = min([since, *(s.alert.created for s in alerts if s.alert.created)])
     sent = [datetime.fromtimestamp(t, UTC) for t in
-            await store.sends_since(channel.name, (now - policy.rate_limit[1]).timestamp())]
+            await store.sends_since(channel.name, since.timestamp())]
     by_id = {s.alert.id: s for s in alerts}
     siblings = _by_item(alerts)
     pending = [flood.Pending(first, by_id[first].alert.created or now,
