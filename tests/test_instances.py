@@ -111,6 +111,20 @@ async def test_a_job_runs_once_per_period_across_instances(database_url: str) ->
         await b.close()
 
 
+async def test_a_sweep_runs_once_per_interval_across_instances(database_url: str) -> None:
+    a, b = await two(database_url)
+    try:
+        claims = await asyncio.gather(*(s.cluster.claim_every("outage sweep", NOW, 3600)
+                                        for s in (a, b, a, b)))
+        assert sorted(claims) == [False, False, False, True]
+        assert await a.cluster.claim_every("outage sweep", NOW + 3599, 3600) is False
+        assert await b.cluster.claim_every("outage sweep", NOW + 3600, 3600) is True
+        assert await a.cluster.claim_every("outage sweep", NOW + 3601, 3600) is False
+    finally:
+        await a.close()
+        await b.close()
+
+
 def test_status_lists_the_instances_and_what_each_holds(
         tmp_path: Path, pg_schema_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """`status --json` and the table: each instance, live or dead (its

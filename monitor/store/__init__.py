@@ -349,6 +349,12 @@ class Cluster:
         return await self._store._run(lambda c: instances.claim_job(
             c, name, period, self._instance, now))
 
+    async def claim_every(self, name: str, now: float, every: float) -> bool:
+        """True for the one instance to run job `name` now, at most once per
+        `every` seconds across all."""
+        return await self._store._run(lambda c: instances.claim_every(
+            c, name, self._instance, now, every))
+
 
 class StoryFacade:
     """The stories of the store (stories.py, seen.edited): `Store.story`."""

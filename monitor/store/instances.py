@@ -12,6 +12,8 @@ work done once per period across all of them.
   it a dead instance's claims would last until each lease ran out.
 - `claim_job` makes a periodic job (retention, ...) run once per period:
   the instance that moves the job's row to the current period does it.
+  `claim_every` does the same for a job with no calendar period (the
+  outage sweep): once per `every` seconds, whichever instance asks first.
 
 On SQLite (one daemon per file, store/lock.py) all of this is trivially
 true and costs one small write per heartbeat. Each function runs in the
@@ -120,4 +122,22 @@ async def claim_job(conn: AsyncConnection, name: str, period: str, instance: str
     moved = await conn.execute(jobs_t.update().where(
         jobs_t.c.name == name, jobs_t.c.period != period).values(
         period=period, done_by=instance, at=now))
+    return bool(moved.rowcount)
+
+
+async def claim_every(conn: AsyncConnection, name: str, instance: str, now: float,
+                      every: float) -> bool:
+    """True when `instance` is the one to run job `name` now: no instance
+    ran it in the `every` seconds before `now` (an outage sweep: every
+    instance sees the network come back, one sweeps)."""
+    insert = (postgresql.insert(jobs_t) if conn.dialect.name == "postgresql"
+              else sqlite.insert(jobs_t))
+    added = await conn.execute(insert.values(name=name, period="", done_by=instance, at=now)
+                               .on_conflict_do_nothing().returning(jobs_t.c.name))
+    if added.first() is not None:
+        return True
+    # As in claim_job: a concurrent second UPDATE waits on the row lock,
+    # then reads the first one's `at` and changes nothing.
+    moved = await conn.execute(jobs_t.update().where(
+        jobs_t.c.name == name, jobs_t.c.at <= now - every).values(done_by=instance, at=now))
     return bool(moved.rowcount)
