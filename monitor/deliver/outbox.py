@@ -90,11 +90,15 @@ async def _watch(store: Store, channels: Channels, passes: Mapping[str, health.S
         if new == state:
             continue
         notices = health.alerts(notice, name, channels.admin, now) if notice else []
+        # Every instance watches every channel: the one whose write finds the
+        # row as it was read raises the notice; the others' would repeat it.
+        if not await store.save_channel_health(new, notices, now.timestamp(),
+                                               known.get(name)):
+            continue
         if notice:
             log.warning("channel health channel=%s state=%s notified=%s detail=%s", name,
                         notice.kind, ",".join(a.channel for a in notices) or "nobody",
                         notice.text)
-        await store.save_channel_health(new, notices, now.timestamp())
 
 
 async def _channel(store: Store, notifier: Notifier, channels: Channels, name: str,

@@ -226,9 +226,11 @@ class Store:
         return await self._run(channelhealth.load)
 
     async def save_channel_health(self, state: ChannelHealth, notices: Sequence[Alert],
-                                  now: float) -> None:
-        """A channel's health and its notices in one transaction (none lost or repeated)."""
-        await self._run(lambda c: channelhealth.save(c, state, notices, now))
+                                  now: float, read: ChannelHealth | None = None) -> bool:
+        """A channel's health and its notices in one transaction (none lost or
+        repeated), unless its row is no longer `read` (None: none), the one
+        the caller decided from: then another instance did it (False)."""
+        return await self._run(lambda c: channelhealth.save(c, state, notices, now, read))
 
     async def requeue_dead(self, now: float, channel: str | None = None,
                            rule: str | None = None) -> int:
