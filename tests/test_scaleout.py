@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from tests.cluster import GUID, Daemon, Farm, Receivers, write_config
+from tests.waiting import wait_for
 
 FEEDS, INTERVAL, CYCLES = 300, 2, 10
 TIMEOUT = 5.0  # instance_timeout in write_config
@@ -75,6 +76,15 @@ def recorded(url: str) -> set[str]:
                 for g in GUID.findall(json.loads(payload)["item"]["title"])}
 
 
+def live(url: str) -> set[str]:
+    """The instances with a heartbeat row (none before the schema exists)."""
+    with psycopg.connect(url) as conn:
+        try:
+            return {i for (i,) in conn.execute("SELECT id FROM instances")}
+        except psycopg.errors.UndefinedTable:
+            return set()
+
+
 def claims_of(url: str, instance: str) -> tuple[list[int], int]:
     """The feeds (numbers) and the pending alerts `instance` holds."""
     with psycopg.connect(url) as conn:
@@ -90,6 +100,7 @@ def test_three_instances_alert_every_item_once(tmp_path: Path, pg_schema_url: st
     config = write_config(tmp_path, pg_schema_url, farm, receivers, interval=INTERVAL)
     daemons = [Daemon(config, tmp_path / f"d{i}.log").start() for i in range(3)]
     try:
+        wait_for(lambda: live(pg_schema_url) >= {d.instance for d in daemons}, timeout=60)
         time.sleep(CYCLES * INTERVAL + 3)
         owed = settle(farm, receivers, pg_schema_url)
         assert all(d.stop() == 0 for d in daemons)
@@ -114,10 +125,17 @@ def test_an_instance_killed_again_and_again_loses_nothing(
     rng, kills, in_flight, takeovers = random.Random(15), 0, 0, list[float]()
     measured: list[tuple[float, list[int]]] = []
     try:
+        # Each up (its heartbeat written) before the first kill: a slow start
+        # under load found no tables yet.
+        wait_for(lambda: live(pg_schema_url) >= {d.instance for d in daemons}, timeout=60)
         time.sleep(3)
         while kills < 20:
             victim = kills % 3  # in turn: each has been up a few seconds
             instance = daemons[victim].instance
+            if kills % 5 == 4:
+                # A measured kill: the victim is up and holds feeds (a start
+                # slowed by load held none, and there was nothing to measure).
+                wait_for(lambda i=instance: bool(claims_of(pg_schema_url, i)[0]), timeout=30)
             daemons[victim].kill()
             killed_at = time.monotonic()
             feeds, alerts = claims_of(pg_schema_url, instance)
