@@ -57,17 +57,27 @@ class Gate:
 
     def __init__(self, target: int) -> None:
         self.target = target
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port: int = sock.getsockname()[1]
+        # Bound but not listening until the first up(): connections are
+        # refused, and no other process on a busy machine takes the port.
+        self._sock: socket.socket | None = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self.port: int = self._sock.getsockname()[1]
         self._server: asyncio.Server | None = None
         self._open: set[asyncio.StreamWriter] = set()
 
     async def up(self) -> None:
-        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
+        if self._sock is not None:
+            self._server = await asyncio.start_server(self._pipe, sock=self._sock)
+            self._sock = None
+        else:
+            self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
 
     async def down(self) -> None:
         """Refuse new connections and cut the open ones (kept-alive too)."""
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
         if self._server is not None:
             self._server.close()
             self._server = None
