@@ -178,10 +178,11 @@ class Receivers:
 
 
 def write_config(tmp: Path, database: str, farm: Farm, receivers: Receivers, *,
-                 interval: float, concurrency: int = 10, channel_extra: str = "") -> Path:
+                 interval: float, concurrency: int = 10, channel_extra: str = "",
+                 monitor_extra: str = "") -> Path:
     lines = ["[monitor]", f'database = "{database}"', f'interval = "{interval:g}s"',
              "jitter = 0", 'instance_timeout = "5s"', 'lease = "5s"',
-             f"concurrency = {concurrency}", 'timeout = "20s"', ""]
+             f"concurrency = {concurrency}", 'timeout = "20s"', monitor_extra, ""]
     for k in range(farm.rules):
         lines += [f"[channels.h{k}]", f'url = "json://127.0.0.1:{receivers.port}/h{k}"',
                   'rate_limit = "100000/1s"', channel_extra, "",
