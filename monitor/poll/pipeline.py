@@ -358,6 +358,13 @@ async def _after_outage(ctx: Context, state: FeedState, polled: Polled) -> tuple
                                stored.last_poll or ctx.clock().timestamp())
     if since is None:
         return ()
+    # Every instance sharing the database sees the network come back (each
+    # watches its own polls): one sweeps, the others' sweeps would poll the
+    # feeds still down again and again (OutageWatch.quiet: once per quiet).
+    now = ctx.clock().timestamp()
+    if not await ctx.store.cluster.claim_every("outage sweep", now, ctx.outage.quiet):
+        log.info("network back, another instance sweeps")
+        return ()
     # Not this feed: it reached its server (its stored state is still the failed one).
     names = tuple(n for n in victims(await ctx.store.feeds(), since) if n != state.name)
     if names:

@@ -236,9 +236,11 @@ class Store:
         return await self._run(channelhealth.load)
 
     async def save_channel_health(self, state: ChannelHealth, notices: Sequence[Alert],
-                                  now: float) -> None:
-        """A channel's health and its notices in one transaction (none lost or repeated)."""
-        await self._run(lambda c: channelhealth.save(c, state, notices, now))
+                                  now: float, read: ChannelHealth | None = None) -> bool:
+        """A channel's health and its notices in one transaction (none lost or
+        repeated), unless its row is no longer `read` (None: none), the one
+        the caller decided from: then another instance did it (False)."""
+        return await self._run(lambda c: channelhealth.save(c, state, notices, now, read))
 
     async def requeue_dead(self, now: float, channel: str | None = None,
                            rule: str | None = None) -> int:
@@ -358,6 +360,12 @@ class Cluster:
         """True for the one instance to run job `name` for `period`."""
         return await self._store._run(lambda c: instances.claim_job(
             c, name, period, self._instance, now))
+
+    async def claim_every(self, name: str, now: float, every: float) -> bool:
+        """True for the one instance to run job `name` now, at most once per
+        `every` seconds across all."""
+        return await self._store._run(lambda c: instances.claim_every(
+            c, name, self._instance, now, every))
 
 
 class StoryFacade:
