@@ -74,6 +74,14 @@ def test_a_missing_items_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
                               "No such file or directory\n")
 
 
+@pytest.mark.parametrize("command", ["test-rules", "test-stories"])
+def test_an_items_path_no_system_can_open(command: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    # A lone surrogate cannot be encoded for the system call (the fuzzer's find).
+    code, _, err = run(capsys, command, "--items", "\ud800")
+    assert (code, err) == (1, "error: '\\ud800': not a file name this system can open\n")
+
+
 def test_items_with_feed_tags_expect_and_notes(tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     """Every key of the format is taken; `expect` brings the scores."""

@@ -58,6 +58,8 @@ def read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except (UnicodeEncodeError, ValueError):  # a lone surrogate, a NUL: no such file
+        raise ConfigError(f"{str(path)!a}: not a file name this system can open") from None
 
 
 def parse_items(data: bytes, source: str) -> list[ItemRecord]:
