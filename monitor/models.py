@@ -43,6 +43,8 @@ class Item:
     link: str = ""
     published: datetime | None = None
     author: str = ""
+    content: str = ""
+    categories: tuple[str, ...] = ()
     story_id: str | None = field(default=None, compare=False)
 
     @property
