@@ -13,6 +13,7 @@ transaction's connection:
 - outbox.py: the alerts and their delivery state;
 - history.py: the send log, and the outbox as a record (status, history);
 - stories.py: each item's story, a story's sources, follow-ups;
+- archive.py: the items as kept for `rules backtest` (Store.archive);
 - retention.py: what is pruned, and what never is;
 - channelhealth.py: each channel's failing run and notices (deliver/health.py).
 - instances.py: several daemons on one database (heartbeats, claims of the
@@ -58,6 +59,7 @@ from monitor.store import (
     stories,
 )
 from monitor.store import views as views  # the web page's queries, through Store.view
+from monitor.store.archive import Archive, Kept
 from monitor.store.batch import GroupCommit, in_turn
 from monitor.store.instances import Instance
 from monitor.store.lock import FileLock
@@ -67,7 +69,8 @@ from monitor.store.stories import Story as Story
 T = TypeVar("T")
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 Recorded = tuple[list[int], FeedState]  # what record_items returns
-__all__ = ["Cluster", "Instance", "Store", "StoryFacade", "views"]
+__all__ = ["Archive", "Cluster", "Instance", "Kept", "Store", "StoryFacade", "open_readonly",
+           "views"]
 
 
 class Store:
@@ -76,10 +79,12 @@ class Store:
     `instance`: the id this daemon's claims carry (see instances.py)."""
 
     def __init__(self, engine: AsyncEngine, lock: FileLock | None = None,
-                 instance: str | None = None) -> None:
+                 instance: str | None = None, *, readonly: bool = False) -> None:
         self._engine, self._lock, self.instance = engine, lock, instance
+        self._readonly = readonly
         self.cluster = Cluster(self, instance or "")
         self.story = StoryFacade(self)
+        self.archive = Archive(self._run)
         self.statements = 0  # sent to the database (bench/scale.py: queries per poll)
         self.counted = lambda *_: setattr(self, "statements", self.statements + 1)
         # SQLite has one writer: polls queue here rather than in its busy
@@ -119,6 +124,8 @@ class Store:
         try:
             async with (self._turn or contextlib.nullcontext(),
                         (engine or self._engine).begin() as conn):
+                if self._readonly and conn.dialect.name == "postgresql":
+                    await conn.execute(sa.text("SET TRANSACTION READ ONLY"))
                 return await fn(conn)
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
@@ -264,6 +271,21 @@ class Store:
     async def view(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         """One read-only query of store/views.py, e.g. `view(views.outbox)`."""
         return await self._run(lambda c: query(c, *args))
+
+
+async def open_readonly(url: str) -> Store:
+    """A Store on an existing database, to read it (`rules backtest`):
+    nothing is created, upgraded or written; a SQLite file is opened
+    read-only (mode=ro), each PostgreSQL transaction is READ ONLY."""
+    if "://" not in url and not Path(url).is_file():
+        raise StoreError(f"no database at {url} (the daemon creates it at its start)")
+    try:
+        engine = create_async_engine(schema.engine_url(schema.readonly_url(url)))
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"cannot use this database URL: {type(exc).__name__}") from exc
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine.sync_engine, "connect", schema.sqlite_readonly)
+    return Store(engine, readonly=True)
 
 
 def _quiet_polls(writes: Sequence[tuple[FeedState, polls.Poll | None]]

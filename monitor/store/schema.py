@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -64,6 +66,12 @@ items_t = sa.Table(
     # before stories; the rebuild fills it in, see stories.py).
     sa.Column("summary", sa.String),
     sa.Column("story_id", sa.String, index=True),
+    # What `rules backtest` reads (store/archive.py): the author, the
+    # categories as a JSON list, and `texts`, zlib-compressed JSON of the
+    # content and of what the columns above cut. NULL: recorded before.
+    sa.Column("author", sa.String),
+    sa.Column("categories", sa.String),
+    sa.Column("texts", sa.LargeBinary),
 )
 
 alerts_t = sa.Table(
@@ -166,6 +174,22 @@ def engine_url(url: str) -> str:
     if "://" in url:
         return url
     return f"sqlite+aiosqlite:///{url}"
+
+
+def readonly_url(url: str) -> str:
+    """A SQLite path as a read-only URI (other URLs as they are): SQLite
+    then refuses every write, WAL set-up included."""
+    if "://" in url:
+        return url
+    return f"sqlite+aiosqlite:///file:{quote(str(Path(url).resolve()))}?mode=ro&uri=true"
+
+
+def sqlite_readonly(dbapi_conn: Any, _record: Any) -> None:
+    """Set up a read-only SQLite connection (`Store.open_readonly`)."""
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA query_only=1")
+    cursor.close()
 
 
 def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
