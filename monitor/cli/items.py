@@ -27,6 +27,9 @@ items: one JSON object per line (JSONL); `rules explain --item` takes one object
   id               shown in the output (default: the line number)
   feed             the feed's name, for rules limited with `feeds`
   tags             list of the feed's tags, for rules limited with `tags`
+  content          the full text (HTML turned into text), as a feed's
+                   content:encoded or an article
+  categories       list of the item's categories or tags
   link, author     strings; published: an ISO 8601 date
   expect           list of the rules that should fire: test-rules then
                    prints precision and recall per rule
@@ -35,8 +38,8 @@ items: one JSON object per line (JSONL); `rules explain --item` takes one object
   {"id": "a1", "feed": "Les Echos", "title": "Ampère liquidée", "expect": ["ampere"]}
 """
 
-_TEXT_KEYS = ("title", "summary", "feed", "link", "author", "lang", "why")
-_LIST_KEYS = ("tags", "expect")
+_TEXT_KEYS = ("title", "summary", "content", "feed", "link", "author", "lang", "why")
+_LIST_KEYS = ("tags", "expect", "categories")
 KEYS = frozenset((*_TEXT_KEYS, *_LIST_KEYS, "id", "published"))
 
 
@@ -109,6 +112,8 @@ def _record(value: Any, where: str, default_id: str) -> ItemRecord:
     item = Item(feed=text["feed"], id=_id(value.get("id", default_id), where),
                 title=html_to_text(text["title"]), summary=html_to_text(text["summary"]),
                 link=text["link"], author=text["author"],
+                content=html_to_text(text["content"]),
+                categories=_strings(value, "categories", where),
                 published=_published(value.get("published"), where))
     expect = _strings(value, "expect", where) if "expect" in value else None
     return ItemRecord(item, _strings(value, "tags", where),
