@@ -25,6 +25,8 @@ import pytest
 import sqlalchemy as sa
 
 from monitor.cli import main
+from monitor.cli.backtest import backtest as backtest_of
+from monitor.config import load, load_rules_file
 from tests import configs
 from tests.loopback import LoopbackServer
 
@@ -185,3 +187,66 @@ def test_explain_a_stored_item_by_id(filled: tuple[Path, Path, str],
     explained = json.loads(out)
     assert (explained["item"], explained["fires"]) == (fire["id"], True)
     assert explained["match"]["score"] == fire["score"]
+
+
+def test_worker_processes_find_what_one_process_finds(filled: tuple[Path, Path, str],
+                                                      shared: Path) -> None:
+    config, items, _ = filled
+    settings = load(config)
+    rules = load_rules_file(shared / "eval" / "rules.toml") + settings.rules
+
+    def found(**options: int) -> tuple[int, dict[str, list[tuple[str, str, int, bool]]]]:
+        result = backtest_of(settings, rules, 0.0, **options)
+        return result.scanned, {rule: [(f.kept.item.feed, f.kept.item.id, f.match.score,
+                                        f.alerted) for f in fires]
+                                for rule, fires in result.fires.items()}
+    one = found(workers=1)
+    assert one[0] == len(items.read_text("utf-8").splitlines())
+    assert found(workers=2, per_worker=50) == one
+
+
+def test_the_text_report_counts_and_marks(filled: tuple[Path, Path, str],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    config, _, _ = filled
+    report = backtest(capsys, config, [])
+    text = cli(capsys, "rules", "backtest", "--config", str(config))
+    for rule in report["rules"]:
+        alerted = sum(i["alerted"] for i in rule["items"])
+        assert (f"{rule['rule']}: {len(rule['items'])} items would fire, {alerted} of them "
+                f"alerted") in text
+    assert text.count("ALERTED") == sum(i["alerted"] for r in report["rules"]
+                                        for i in r["items"])
+    one_feed = json.loads(cli(capsys, "rules", "backtest", "--config", str(config), "--json",
+                              "--feed", "Reuters Autos", "--feed", "Caradisiac"))
+    assert {i["feed"] for r in one_feed["rules"] for i in r["items"]} == {
+        "Reuters Autos", "Caradisiac"}
+    assert one_feed["scanned"] < report["scanned"]
+
+
+REFUSED = [
+    (["rules", "backtest", "nope"], "rules backtest: unknown rule 'nope'; known: ampere"),
+    (["rules", "backtest", "--text", "x"], "rules backtest: takes no --text 'x'"),
+    (["rules", "list", "--since", "1d"], "rules list: takes no --since"),
+    (["rules", "explain", "ampere", "--item", "0123abcd"],
+     "--item '0123abcd': no such file, and no stored item has this id"),
+    (["rules", "explain", "ampere", "--item", "0123abcd", "--feed", "Le Monde"],
+     "no stored item in feed 'Le Monde' has this id"),
+]
+
+
+def test_backtest_arguments_are_used_or_refused(
+        filled: tuple[Path, Path, str], capsys: pytest.CaptureFixture[str]) -> None:
+    config, _, _ = filled
+    for argv, error in REFUSED:
+        assert main([*argv, "--config", str(config)]) == 1, argv
+        assert error in capsys.readouterr().err, argv
+
+
+def test_no_database_yet_is_a_runtime_error(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    config = configs.write(tmp_path, monitor={"database": tmp_path / "none.sqlite3",
+                                              "default_channels": ["hook"]},
+                           channels={"hook": "json://127.0.0.1:9/hook"}, rules=[configs.AMPERE])
+    assert main(["rules", "backtest", "--config", str(config)]) == 3
+    assert "no database at" in capsys.readouterr().err
+    assert not (tmp_path / "none.sqlite3").exists()

@@ -177,7 +177,8 @@ def _backtest(args: argparse.Namespace, rules: tuple[Rule, ...]) -> int:
     chosen = [r for r in rules if not args.rule or r.name in args.rule]
     settings = load(config_path(args))
     since = time.time() - (args.since or DEFAULT_SINCE).total_seconds()
-    result = backtest.run(settings, compile_rules(chosen), since, args.feed or ())
+    compile_rules(chosen)  # a bad rule is an error here, not in each worker
+    result = backtest.backtest(settings, chosen, since, args.feed or ())
     print(backtest.to_json(result) if args.json
           else backtest.render(result, settings.monitor.timezone, args.feed or ()))
     return EXIT_OK

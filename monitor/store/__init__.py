@@ -59,7 +59,7 @@ from monitor.store import (
     stories,
 )
 from monitor.store import views as views  # the web page's queries, through Store.view
-from monitor.store.archive import Archive, Kept
+from monitor.store.archive import Archive, Kept, Span
 from monitor.store.batch import GroupCommit, in_turn
 from monitor.store.instances import Instance
 from monitor.store.lock import FileLock
@@ -69,8 +69,8 @@ from monitor.store.stories import Story as Story
 T = TypeVar("T")
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 Recorded = tuple[list[int], FeedState]  # what record_items returns
-__all__ = ["Archive", "Cluster", "Instance", "Kept", "Store", "StoryFacade", "open_readonly",
-           "views"]
+__all__ = ["Archive", "Cluster", "Instance", "Kept", "Span", "Store", "StoryFacade",
+           "open_readonly", "views"]
 
 
 class Store:

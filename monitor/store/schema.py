@@ -67,11 +67,13 @@ items_t = sa.Table(
     sa.Column("summary", sa.String),
     sa.Column("story_id", sa.String, index=True),
     # What `rules backtest` reads (store/archive.py): the author, the
-    # categories as a JSON list, and `texts`, zlib-compressed JSON of the
-    # content and of what the columns above cut. NULL: recorded before.
+    # categories as a JSON list, the content (zlib), and `overflow`, zlib
+    # JSON of the title, summary and link in full where the columns above
+    # cut them. NULL: none, or recorded before these columns.
     sa.Column("author", sa.String),
     sa.Column("categories", sa.String),
-    sa.Column("texts", sa.LargeBinary),
+    sa.Column("content", sa.LargeBinary),
+    sa.Column("overflow", sa.LargeBinary),
 )
 
 alerts_t = sa.Table(
