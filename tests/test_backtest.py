@@ -242,11 +242,13 @@ def test_backtest_arguments_are_used_or_refused(
         assert error in capsys.readouterr().err, argv
 
 
-def test_no_database_yet_is_a_runtime_error(tmp_path: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_database_yet_holds_nothing_and_is_not_created(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = configs.write(tmp_path, monitor={"database": tmp_path / "none.sqlite3",
                                               "default_channels": ["hook"]},
                            channels={"hook": "json://127.0.0.1:9/hook"}, rules=[configs.AMPERE])
-    assert main(["rules", "backtest", "--config", str(config)]) == 3
-    assert "no database at" in capsys.readouterr().err
+    report = json.loads(cli(capsys, "rules", "backtest", "--config", str(config), "--json"))
+    assert report["scanned"] == 0 and "no database yet" in report["note"]
+    assert main(["rules", "explain", "ampere", "--item", "abc", "--config", str(config)]) == 1
+    assert "no stored item has this id" in capsys.readouterr().err
     assert not (tmp_path / "none.sqlite3").exists()
