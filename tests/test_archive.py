@@ -190,3 +190,16 @@ async def test_an_older_database_keeps_what_its_items_had(database_url: str) -> 
     assert set(NEW_COLUMNS) <= await _columns(database_url)
     after = {k.item.id: k.item for k in await kept(database_url)}
     assert after == {"old": before[0], WHOLE[0].id: WHOLE[0]}
+
+
+async def test_an_edited_item_is_kept_as_edited(store: Store, database_url: str) -> None:
+    """A publisher's edit (seen.revise, in the poll's transaction) replaces
+    what is kept: a backtest reads the item as the daemon last matched it."""
+    first = item(5, content="Première version de l'article.", categories=("Social",))
+    await record(store, [first], NOW)
+    edited = replace(first, title="Cléon : l'usine reprend le travail",
+                     content=ARTICLE, categories=("Social", "Industrie"), author="AFP")
+    state = await store.feed("f")
+    assert state is not None
+    await store.record_items(state, [edited], [], NOW + 60, edited=[edited])
+    assert [k.item for k in await kept(database_url)] == [edited]
