@@ -88,7 +88,7 @@ class Rule:
     not_: tuple[str, ...] = ()
     people: tuple[Person, ...] = ()
     fuzzy: int | None = None
-    fields: tuple[str, ...] = ("title", "summary")
+    fields: tuple[str, ...] = ("title", "summary", "content")
     feeds: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     min_score: int = 0
@@ -177,6 +177,9 @@ class FeedState:
     polled_once: bool = False
     disabled: str | None = None
     health_alerted: float | None = None
+    # Why the next poll is when it is (schedule.Paced.why): "fixed interval",
+    # "adaptive: ~3.2 items/h at this hour", "Cache-Control max-age", ...
+    pace: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,6 +66,8 @@ OWNERS: dict[str, tuple[str, ...]] = {
     "selectolax": ("text.py", "poll/discover.py"),
     "tomlkit": ("cli/",),
     "prometheus_client": ("service/", "web/"),
+    "trafilatura": ("poll/parser/article.py",),
+    "protego": ("poll/robots.py",),
 }
 MAX_FILE, MAX_CLASS, MAX_FUNCTION = 400, 200, 50
 

@@ -111,6 +111,19 @@ def test_explain_an_item_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert code == 0 and "verdict: fires" in out
 
 
+def test_explain_an_item_with_content_and_categories(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 13: an item file gives `content` and `categories`; the default
+    fields read the content, and the explanation names it."""
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps({"title": "Salon de l'auto", "categories": ["Automobile"],
+                                "content": "<p>Plus loin, Renault liquide sa filiale Ampère.</p>"}),
+                    encoding="utf-8")
+    code, out, _ = run(capsys, "rules", "explain", "ampere", "--item", str(item))
+    assert code == 0 and "verdict: fires" in out
+    assert "Ampere: content 'Ampère' (exact)" in out
+
+
 def test_explain_text_and_item_together_is_refused(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "rules", "explain", "ampere", "--text", "x",

@@ -6,6 +6,7 @@ created is exit 3 with one line (issue 14)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,8 @@ from monitor.cli import main
 from monitor.models import Alert, Item, Match, TermHit
 from monitor.store import Store
 from tests import configs
+
+WHY = "adaptive: ~3.2 items/h at this hour"  # a feed's pace (issue 18)
 
 CREATED = datetime(2026, 11, 26, 6, 35, tzinfo=UTC).timestamp()  # 07:35 in Paris
 LONG_TITLE = "Renault va liquider sa filiale Ampère, créée il y a moins de deux ans pour l'EV"
@@ -44,6 +47,9 @@ async def one_message_three_alerts(database: str) -> None:
         await store.mark_sent(ids, "mail", "single", CREATED + 60)
         await store.sync_feeds([("Les Echos", "https://example.org/echos.xml", 5400.0,
                                  CREATED)])
+        state = await store.feed("Les Echos")
+        assert state is not None
+        await store.save_feed(dataclasses.replace(state, pace=WHY))
     finally:
         await store.close()
 
@@ -67,6 +73,7 @@ def test_status_counts_messages_beside_alerts_and_shows_intervals(
     report = json.loads(output(capsys, "status", "--json", "--config", str(config)))
     assert report["outbox"]["mail"] == {"pending": 0, "sent": 3, "dead": 0, "messages": 1}
     assert report["feeds"][0]["interval_s"] == 5400
+    assert report["feeds"][0]["why"] == WHY
     table = output(capsys, "status", "--config", str(config)).splitlines()
     header = next(line for line in table if line.startswith("CHANNEL"))
     assert header.split() == ["CHANNEL", "PENDING", "SENT", "DEAD", "MESSAGES"]
@@ -74,6 +81,7 @@ def test_status_counts_messages_beside_alerts_and_shows_intervals(
         "mail", "0", "3", "0", "1"]
     feed = next(line for line in table if line.startswith("Les Echos"))
     assert "EVERY" in table[2] and " 1h30m " in feed
+    assert "WHY" in table[2] and WHY in feed
 
 
 def test_history_in_the_configured_zone_with_header_score_and_ellipsis(

@@ -96,6 +96,29 @@ def test_the_loader_builds_each_feeds_poll_policy_and_the_fetch_limits(tmp_path:
         max_body=1024 * 1024)
 
 
+def test_each_feed_gets_its_pace_or_the_monitor_one(tmp_path: Path) -> None:
+    """adaptive, min_interval and max_interval: the feed's own, else
+    [monitor]'s, resolved once into its settings and its PollPolicy."""
+    path = configs.write(tmp_path, monitor={
+        "adaptive": True, "min_interval": "1m", "max_interval": "2h",
+        "max_requests_per_hour": 500, "default_channels": ["c"]},
+        channels={"c": "console://"},
+        feeds=[{"name": "monitor's", "url": "https://example.org/a.xml"},
+               {"name": "own", "url": "https://example.org/b.xml", "adaptive": False,
+                "min_interval": "30s", "max_interval": "6h"}])
+    settings = load(path, {})
+    default, own = settings.feeds
+    assert settings.monitor.max_requests_per_hour == 500
+    assert (default.adaptive, default.min_interval, default.max_interval) == (
+        True, timedelta(minutes=1), timedelta(hours=2))
+    assert (default.policy.adaptive, default.policy.min_interval,
+            default.policy.max_interval) == (True, 60, 7200)
+    assert (own.adaptive, own.min_interval, own.max_interval) == (
+        False, timedelta(seconds=30), timedelta(hours=6))
+    assert (own.policy.adaptive, own.policy.min_interval, own.policy.max_interval) == (
+        False, 30, 6 * 3600)
+
+
 def test_settings_are_frozen(tmp_path: Path) -> None:
     settings = load(configs.write(tmp_path, **POLICIES), {})
     with pytest.raises(pydantic.ValidationError, match="frozen"):

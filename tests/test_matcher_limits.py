@@ -106,3 +106,27 @@ def test_near_agrees_with_every_pair(lefts: list[Occurrence], rights: list[Occur
                                      distance: int) -> None:
     pairs = any(max(b[0] - a[1], a[0] - b[1]) <= distance for a in lefts for b in rights)
     assert _any_close(lefts, rights, distance) is pairs
+
+
+FIELD_TEXT = {"content": "content", "author": "author", "url": "link"}
+
+
+@pytest.mark.parametrize("field", ["content", "author", "categories", "url"])
+def test_every_field_of_an_item_is_read_up_to_its_cap(field: str) -> None:
+    """Issue 13's fields are bounded as the summary is (issue 14): a term
+    past MAX_CHARS of its field is not read, and a field ten times over its
+    cap is matched in well under a second."""
+    rule = Rule("r", query="Renault OR liquid*", fields=(field,))
+    size = 10 * MAX_CHARS[field]
+    words = " ".join(f"w{i}" for i in range(size // 7))[:size]  # distinct: no memo helps
+    matcher = compile_rules([rule])
+
+    def item(text: str) -> Item:
+        if field == "categories":
+            return Item(feed="f", id="1", title="", categories=tuple(text.split()))
+        return Item(feed="f", id="1", title="", **{FIELD_TEXT[field]: text})
+
+    assert matcher.match(item("Renault " + words))
+    start = time.perf_counter()
+    assert not matcher.match(item(words + " Renault"))
+    assert time.perf_counter() - start < 1.0

@@ -118,7 +118,8 @@ async def test_email_is_multipart_html_and_text(smtp: LoopbackSMTP) -> None:
     assert '<a href="https://news.example/a?id=1">&lt;b&gt;x&lt;/b&gt; [click]' in html
     assert "<b>Ampère</b>" in html
     for fact in ["Science Daily · 2024-05-01 14:03 UTC", "https://news.example/a?id=1",
-                 "Matched by physics (score 93): Ampère → Ampere, Provots ≈ Provost (86)",
+                 "Matched by physics (score 93): Ampère → Ampere in title, Provots ≈ Provost (86) "
+                 "in title",
                  'Sent to the channel “c” by the rule physics. To mute a rule here: in its '
                  '[[rules]] entry, set channels to a list without “c”']:
         assert fact in " ".join(text.split()), fact

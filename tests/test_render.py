@@ -111,8 +111,10 @@ def test_several_rules_golden(fmt: Format) -> None:
 def test_several_rules_each_say_what_they_matched_once() -> None:
     body = render_alert(rules_alerts(), Format.TEXT).body
     assert body.count("Rule: ") == 2
-    assert "Rule: physics (score 93): Ampère → Ampere, Provots ≈ Provost (86)\n" in body
-    assert "Rule: companies (score 80): Renault, Ampère → Ampere, liquidation → liquid*\n" in body
+    assert ("Rule: physics (score 93): Ampère → Ampere in title, Provots ≈ Provost (86) in title"
+            "\n") in body
+    assert ("Rule: companies (score 80): Renault in title, Ampère → Ampere in title, "
+            "liquidation → liquid* in summary\n") in body
     assert "Matched:" not in body and "Score:" not in body
 
 
@@ -132,8 +134,9 @@ def test_user_template_sees_each_rule(tmp_path: Path) -> None:
     path.write_text("{% for r in rules %}{{ r.name }}={{ r.terms | join('+') }};{% endfor %}"
                     "|{{ rule }}")
     body = render_alert(rules_alerts(), Format.TEXT, load_template(path)).body
-    assert body == ("physics=Ampère → Ampere+Provots ≈ Provost (86);"
-                    "companies=Renault+Ampère → Ampere+liquidation → liquid*;|companies, physics")
+    assert body == ("physics=Ampère → Ampere in title+Provots ≈ Provost (86) in title;"
+                    "companies=Renault in title+Ampère → Ampere in title+liquidation → liquid* "
+                    "in summary;|companies, physics")
 
 
 def test_alert_shows_every_fact() -> None:
@@ -256,7 +259,7 @@ def test_user_template_markdown(tmp_path: Path) -> None:
     path = tmp_path / "alert.md.j2"
     path.write_text("{{ rule }} | {{ title | md }} | {{ terms | join(', ') }}")
     body = render_alert(make_alert("*x*"), Format.MARKDOWN, load_template(path)).body
-    assert body == "physics | \\*x\\* | Ampère → Ampere, Provots ≈ Provost (86)"
+    assert body == "physics | \\*x\\* | Ampère → Ampere in title, Provots ≈ Provost (86) in title"
 
 
 def test_user_template_html_is_autoescaped(tmp_path: Path) -> None:

@@ -77,6 +77,21 @@ def test_hostile_alert_fits(case: str, fmt: Format) -> None:
 
 
 @pytest.mark.parametrize("fmt", list(RENDERERS))
+def test_hostile_content_excerpt_fits(fmt: Format) -> None:
+    """Issue 13: the excerpt of a 5 MB content matched in its middle (the
+    whole content, as `rules explain` or a user template may see it)."""
+    half = MARKUP * (HUGE // 2 // len(MARKUP))
+    base = alert()
+    item = replace(base.item, content=f"{half} Ampère{MARKUP} {half}")
+    hits = (TermHit("Ampere", "Ampère", "content", 100),) * 100
+    message = render_alert(replace(base, item=item, match=Match("physics", 93, hits)), fmt)
+    assert len(message.body) <= RENDERERS[fmt].limits.body
+    assert "Ampère → Ampere in content" in message.body
+    assert re.search(r"«Ampère»|\*\*Ampère\*\*|<b>Ampère</b>", message.body)
+    assert_well_formed(message)
+
+
+@pytest.mark.parametrize("fmt", list(RENDERERS))
 def test_many_rules_on_one_item_fit(fmt: Format) -> None:
     base = alert(hits=0)
     alerts = [replace(base, match=Match(MARKUP * 50 + str(i), 50, tuple(

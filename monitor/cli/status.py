@@ -44,7 +44,7 @@ def feed_row(state: FeedState, configured: bool, max_failures: int) -> dict[str,
         "failures": state.failures, "error_category": state.error_category,
         "error": state.error, "warning": state.warning, "items_seen": state.items_seen,
         "interval_s": round(state.interval), "next_poll": _iso(state.next_poll),
-        "disabled": state.disabled,
+        "why": state.pace, "disabled": state.disabled,
     }
 
 
@@ -52,6 +52,10 @@ async def collect(settings: Settings, store: Store) -> dict[str, Any]:
     names = {f.name for f in settings.feeds}
     feeds = [feed_row(s, s.name in names, settings.monitor.max_failures)
              for s in await store.feeds()]
+    # fulltext (issue 13): each feed's articles read, and those that failed.
+    articles = await store.articles.counts()
+    for f in feeds:
+        f["articles"] = articles.get(f["name"], {"fetched": 0, "failed": 0})
     dead = [history_row(a) for a in await store.history(limit=20, state="dead")]
     return {"config": str(settings.path), "timezone": settings.monitor.timezone,
             "instances": await _instances(settings, store),
@@ -119,8 +123,9 @@ def render_table(report: dict[str, Any]) -> str:
     zone = ZoneInfo(report["timezone"])
     lines = [f"config: {report['config']}  (times in {report['timezone']})", "",
              f"{'FEED':32} {'HEALTH':9} {'EVERY':>6} {'LAST SUCCESS':16} {'ERRS':>4} "
-             f"{'ITEMS':>6} {'NEXT POLL':16} LAST ERROR"]
+             f"{'ITEMS':>6} {'NEXT POLL':16} {'WHY':44} LAST ERROR"]
     lines += [_feed_line(f, zone) for f in report["feeds"]]
+    lines += _article_lines(report["feeds"])
     lines += _instance_lines(report["instances"])
     lines += ["", "alerts (one per item and rule) by state, and the MESSAGES that carried them:",
               f"{'CHANNEL':20} {'PENDING':>8} {'SENT':>8} {'DEAD':>8} {'MESSAGES':>8}"]
@@ -137,6 +142,16 @@ def render_table(report: dict[str, Any]) -> str:
         lines.append(f"dead: {alert['channel']} {alert['rule']} {cut(alert['title'], 50)} "
                      f"({alert['error']})")
     return "\n".join(lines)
+
+
+def _article_lines(feeds: Sequence[dict[str, Any]]) -> list[str]:
+    """The fulltext feeds' articles: read, and failed (matched on the feed's text)."""
+    rows = [f for f in feeds if f["articles"]["fetched"] or f["articles"]["failed"]]
+    if not rows:
+        return []
+    return ["", f"{'ARTICLES OF FEED':32} {'READ':>6} {'FAILED':>6}"] + [
+        f"{cut(f['name'], 32):32} {f['articles']['fetched']:6} {f['articles']['failed']:6}"
+        for f in rows]
 
 
 def _instance_lines(instances: Sequence[dict[str, Any]]) -> list[str]:
@@ -159,7 +174,8 @@ def _feed_line(f: dict[str, Any], zone: ZoneInfo) -> str:
         error = f"disabled: {f['disabled']} " + error
     return (f"{cut(f['name'], 32):32} {f['health']:9} {duration(f['interval_s']):>6} "
             f"{_local(f['last_success'], zone):16} {f['failures']:4} {f['items_seen']:6} "
-            f"{_local(f['next_poll'], zone):16} {cut(error, 90)}")
+            f"{_local(f['next_poll'], zone):16} {cut(f['why'] or '-', 44):44} "
+            f"{cut(error, 90)}")
 
 
 def render_history(rows: Sequence[dict[str, Any]], timezone: str) -> str:

@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config.channelsfile import channel_names
-from monitor.config.policies import FeedRequest, RetryPolicy, fetch_limits, poll_policy
+from monitor.config.pacing import check_bounds, check_pace
+from monitor.config.policies import FeedRequest, Pace, RetryPolicy, fetch_limits, poll_policy
 from monitor.config.schema import (
     ChannelModel,
     ConfigModel,
@@ -147,6 +148,7 @@ def _feeds(validated: Validated[ConfigModel] | Validated[IncludedModel], source:
         name = json.dumps(feed.name, ensure_ascii=False)  # one line, whatever it holds
         where = f'{source}: feeds[{validated.index("feeds", i)}] (name={name})'
         request = _request(model, where, env, problems)
+        check_bounds(where, model, feed, problems)
         out.append((where, feed.model_copy(update={
             "request": request, "headers": request.headers, "username": request.username,
             "password": request.password, "proxy": request.proxy})))
@@ -176,12 +178,17 @@ def _feed(model: FeedModel, source: Path, m: MonitorModel) -> FeedSettings:
     if url.startswith("file:"):
         raw = url.removeprefix("file://") if url.startswith("file://") else url[5:]
         url = "file:" + str(resolved(source.parent / raw))
-    interval = model.interval or m.interval
-    policy = poll_policy(interval, m.jitter, m.honor_cache_headers, m.max_backoff,
+    pace = Pace(model.interval or m.interval, m.adaptive if model.adaptive is None
+                else model.adaptive, model.min_interval or m.min_interval,
+                model.max_interval or m.max_interval)
+    policy = poll_policy(pace, m.jitter, m.honor_cache_headers, m.max_backoff,
                          m.max_failures)
     return FeedSettings.model_construct(**dict(model) | {
-        "url": url, "name": model.name or without_userinfo(model.url), "interval": interval,
-        "source": str(source), "policy": policy})
+        "url": url, "name": model.name or without_userinfo(model.url),
+        "interval": pace.interval, "adaptive": pace.adaptive,
+        "min_interval": pace.min_interval, "max_interval": pace.max_interval,
+        "source": str(source), "policy": policy,
+        "fulltext": m.fulltext if model.fulltext is None else model.fulltext})
 
 
 def _rules(validated: Validated[ConfigModel] | Validated[IncludedModel],
@@ -316,6 +323,7 @@ def _cross_check(path: Path, monitor: MonitorSettings, known: _Known,
         # The page shows rules, feeds and alerts: not to a network without a token.
         problems.append(f"{path}: monitor.http: {monitor.http!r} is not a loopback address; "
                       "set monitor.http_token")
+    check_pace(path, monitor, [f for _, f in feeds], problems)
     _check_unique_feeds(feeds, problems)
     _check_unique_rules(rules, problems)
     for rule in rules:

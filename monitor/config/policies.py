@@ -48,6 +48,11 @@ class PollPolicy:
     backoff_cap: float = 24 * 3600.0
     max_failures: int = 10
     start_spread: float = 300.0
+    # Adaptive pacing (schedule.adaptive_interval): `interval` is then only
+    # the pace of a feed with no history yet.
+    adaptive: bool = False
+    min_interval: float = 120.0
+    max_interval: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +69,24 @@ class FetchLimits:
     allow_private_networks: bool = False
 
 
-def poll_policy(interval: timedelta, jitter: float, honor_cache_headers: bool,
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """A feed's pacing keys as resolved (its own, else [monitor]'s)."""
+
+    interval: timedelta
+    adaptive: bool = False
+    min_interval: timedelta = timedelta(minutes=2)
+    max_interval: timedelta = timedelta(hours=1)
+
+
+def poll_policy(pace: Pace, jitter: float, honor_cache_headers: bool,
                 max_backoff: timedelta, max_failures: int) -> PollPolicy:
-    """A feed's policy: its interval (or [monitor]'s) and [monitor]'s other keys."""
-    return PollPolicy(interval=interval.total_seconds(), jitter=jitter,
+    """A feed's policy: its pace (or [monitor]'s) and [monitor]'s other keys."""
+    return PollPolicy(interval=pace.interval.total_seconds(), jitter=jitter,
                       use_cache_hints=honor_cache_headers,
-                      backoff_cap=max_backoff.total_seconds(), max_failures=max_failures)
+                      backoff_cap=max_backoff.total_seconds(), max_failures=max_failures,
+                      adaptive=pace.adaptive, min_interval=pace.min_interval.total_seconds(),
+                      max_interval=pace.max_interval.total_seconds())
 
 
 def fetch_limits(concurrency: int, per_host_concurrency: int, connect_timeout: timedelta,

@@ -68,6 +68,20 @@ class MonitorModel(_Model):
                               "polled at the slowest backoff and reported.")
     honor_cache_headers: bool = Field(True, description="Treat Cache-Control/Expires/<ttl> as a "
                                       "lower bound on a feed's interval.")
+    adaptive: bool = Field(False, description="Pace each feed by its publishing history "
+                           "(new items an hour, by hour of day and day of week, learned from "
+                           "the store) between min_interval and max_interval, instead of the "
+                           "fixed `interval` (then only its first pace); cache hints and "
+                           "Retry-After stay lower bounds.")
+    min_interval: Duration = Field(timedelta(minutes=2), description="Shortest interval of an "
+                                   "adaptive feed, however much it publishes.")
+    max_interval: Duration = Field(timedelta(hours=1), description="Longest interval of an "
+                                   "adaptive feed, however quiet it is (a feed that publishes "
+                                   "nothing is still polled this often).")
+    max_requests_per_hour: int = Field(0, ge=0, description="Polls an hour, all feeds "
+                                       "together, shared out among the adaptive feeds where "
+                                       "new items are most likely (each still polled at least "
+                                       "once per max_interval); 0: no budget.")
     default_channels: tuple[Name, ...] = Field((), description="Channels of rules "
                                          "that name none.")
     admin_channels: tuple[Name, ...] = Field((), description="Channels that receive "
@@ -104,6 +118,16 @@ class MonitorModel(_Model):
                                        "heartbeat (written every second) is older than this "
                                        "is dead: the others release its feeds and alerts at "
                                        "once (at least 3s).")
+    fulltext: bool = Field(False, description="Fetch the linked article of each new item "
+                           "and match on its main text too (as `content`); a feed's "
+                           "`fulltext` overrides it.")
+    fulltext_timeout: Duration = Field(timedelta(seconds=30), gt=timedelta(0),
+                                       description="How long matching a new item waits for "
+                                       "its article; then it is matched on what the feed "
+                                       "gave, and the failure is counted in `status`.")
+    fulltext_host_delay: Duration = Field(timedelta(seconds=1), description="Least time "
+                                          "between two article requests to one host "
+                                          "(robots.txt is honoured too).")
     lease: Duration = Field(timedelta(seconds=60), description="How long a claim on a feed "
                             "being polled or an alert being sent holds unless its instance "
                             "renews it (it does, every heartbeat, while the work runs); at "
@@ -152,12 +176,20 @@ class FeedModel(_Model):
     url: FeedURL = Field(description="http(s):// URL, file:PATH or builtin:NAME.")
     name: Name | None = Field(None, description="Name shown in alerts; default: the URL.")
     interval: Duration | None = Field(None, description="Poll interval; default [monitor].")
+    adaptive: bool | None = Field(None, description="Pace this feed by its publishing "
+                                  "history; default [monitor].")
+    min_interval: Duration | None = Field(None, description="Shortest adaptive interval; "
+                                          "default [monitor].")
+    max_interval: Duration | None = Field(None, description="Longest adaptive interval; "
+                                          "default [monitor].")
     tags: tuple[Name, ...] = Field((), description="Tags that rules can select.")
     alert_existing: bool = Field(False, description="Alert on the items present at the first "
                                  "poll, in one digest (default: record them silently).")
     enabled: bool = Field(True, description="Poll this feed.")
     expect_every: Duration | None = Field(None, description="Raise a health alert when the "
                                           "feed has no new item for this long.")
+    fulltext: bool | None = Field(None, description="Fetch each new item's article and "
+                                  "match on its text; default [monitor] fulltext.")
     # Request settings may hold secrets: left out of reprs, never shown.
     headers: Headers = Field((), repr=False, description="Request headers for this feed "
                              "(a User-Agent, a cookie), sent to its own host only; "
@@ -187,8 +219,11 @@ class RuleModel(_Model):
                                             "matching is enough.")
     fuzzy: int | None = Field(None, ge=0, le=100, description="Typo tolerance (rapidfuzz ratio) "
                               "for words of 6+ letters.")
-    fields: tuple[Literal["title", "summary"], ...] = Field(
-        ("title", "summary"), min_length=1, description="Where the rule looks.")
+    fields: tuple[Literal["title", "summary", "content", "author", "categories", "url"],
+                  ...] = Field(
+        ("title", "summary", "content"), min_length=1,
+        description="Where the rule looks: title, summary, content (the feed's full text), "
+                    "author, categories, url (the item's link).")
     feeds: tuple[Name, ...] = Field((), description="Only items of these feeds.")
     tags: tuple[Name, ...] = Field((), description="Only feeds with one of these "
                              "tags.")

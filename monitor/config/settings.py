@@ -40,14 +40,20 @@ class ChannelSettings(ChannelModel):
 
 
 class FeedSettings(FeedModel):
-    """A [[feeds]] entry: `url` resolved against its file (file:), `name` and
-    `interval` filled in, and the `policy` that paces it."""
+    """A [[feeds]] entry: `url` resolved against its file (file:), `name`,
+    `interval`, `adaptive`, `min_interval` and `max_interval` filled in, and
+    the `policy` that paces it."""
 
     name: str
     interval: timedelta
+    # Filled in from [monitor] when the feed leaves them out: never None here.
+    adaptive: bool = False
+    min_interval: timedelta = timedelta(minutes=2)
+    max_interval: timedelta = timedelta(hours=1)
     source: str = ""
     policy: PollPolicy = PollPolicy()  # derived by the loader, as fetch_limits
     request: FeedRequest = FeedRequest()  # headers, auth and proxy, substituted
+    fulltext: bool = False  # filled in from [monitor]
 
 
 @dataclass(frozen=True, slots=True)

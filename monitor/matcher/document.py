@@ -3,10 +3,19 @@
 `plain_fields` gives each field as plain text and its whitespace-separated
 chunks; the index rules out most items from those alone (index.py), so an
 item that no rule can fire on is never folded word by word. `FieldView`
-holds one field (title or summary) read in full: the folded words, their
-set, and lazily the joined form and the map back to the original spelling
-(only firing rules need those). `Document` is the item: its views plus the
-fuzzy near-matches of its words (filled by the index).
+holds one field read in full: the folded words, their set, and lazily the
+joined form and the map back to the original spelling (only firing rules
+need those). `Document` is the item: its views plus the fuzzy near-matches
+of its words (filled by the index).
+
+The fields (FIELDS) are the item's title, summary, content, author,
+categories and url (its link). Two are read in a way of their own:
+- `categories`: each category is its own run of words, with BREAK between
+  two, so that a phrase or a NEAR never runs from one category into the
+  next (as one never runs from one field into another);
+- `url`: the link percent-decoded and cut at its punctuation (`/ . - _ ?
+  = & # + : ~ ,`), so that `lemonde`, `economie` or "2025 02 10" meet the
+  host's and path's segments (`https://www.lemonde.fr/economie/...`).
 
 `Tokenizer` memoises the folding and splitting of each chunk: news
 vocabulary repeats, so after warm-up reading a field is dict lookups.
@@ -14,15 +23,22 @@ vocabulary repeats, so after warm-up reading a field is dict lookups.
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from itertools import accumulate, chain
+from urllib.parse import unquote
 
 from monitor.matcher.fold import fold, original_spans, tokens
 from monitor.models import Item
 from monitor.text import has_markup, html_to_text
 
-FIELDS = ("title", "summary")
+FIELDS = ("title", "summary", "content", "author", "categories", "url")
+# The chunk between two categories: whitespace, so no text's chunk is it
+# (chunks are str.split()'s); its one token is no word of any rule (words are
+# runs of letters and digits, fold.tokens), so no phrase runs across it.
+BREAK, BREAK_TOKEN = " ", "\x00"
+_URL_PUNCTUATION = re.compile(r"[/.\-_?=&#+:~,;@!$*'()\[\]%]+")
 Span = tuple[int, int]
 Chunked = tuple[str, list[str]]  # a field's plain text and its whitespace-separated chunks
 
@@ -55,7 +71,8 @@ class Tokenizer:
         if words is None:
             if len(self._memo) >= self._limit:
                 self._memo.clear()
-            words = self._memo[chunk] = tuple(tokens(fold(chunk)))
+            words = (BREAK_TOKEN,) if chunk == BREAK else tuple(tokens(fold(chunk)))
+            self._memo[chunk] = words
         return words
 
     def spans(self, chunk: str) -> tuple[Span, ...]:
@@ -71,22 +88,58 @@ class Tokenizer:
 # The most of each field the matcher reads, in characters (issue 14: no one
 # item may hold the event loop for long). Matching is linear in the text, so
 # these bound the time of any item: a title is a line, and 100,000 characters
-# is a long article (~15,000 words) given in full as a summary; what comes
-# after is not read. Markup is cut at four times that before conversion.
-MAX_CHARS = {"title": 2_000, "summary": 100_000}
+# is a long article (~15,000 words) given in full as a summary or content;
+# what comes after is not read. Markup is cut at four times that before
+# conversion. Authors, categories and links are lines too.
+MAX_CHARS = {"title": 2_000, "summary": 100_000, "content": 100_000, "author": 2_000,
+             "categories": 10_000, "url": 4_000}
 
 
-def plain_fields(item: Item) -> dict[str, Chunked]:
-    """Each field as plain text and its whitespace-separated chunks: all the
-    index needs to rule out an item (index.py)."""
-    return {"title": _chunked(item.title, MAX_CHARS["title"]),
-            "summary": _chunked(item.summary, MAX_CHARS["summary"])}
+def plain_fields(item: Item, names: Collection[str] = FIELDS) -> dict[str, Chunked]:
+    """The fields `names` as plain text and whitespace-separated chunks: all
+    the index needs to rule out an item (index.py)."""
+    return {name: _READERS[name](item) for name in names}
+
+
+def _categories(item: Item) -> Chunked:
+    """The categories' chunks with BREAK between two; the categories past
+    MAX_CHARS in all are not read."""
+    kept: list[list[str]] = []
+    size = 0
+    for category in item.categories:
+        words = category.split()
+        size += sum(map(len, words)) + len(words)
+        if size > MAX_CHARS["categories"]:
+            break
+        if words:
+            kept.append(words)
+    chunks = [chunk for words in kept for chunk in (BREAK, *words)][1:]
+    return " | ".join(" ".join(words) for words in kept), chunks
+
+
+def _url(item: Item) -> Chunked:
+    """The link's words: percent-decoded, cut at its punctuation."""
+    link = item.link[:MAX_CHARS["url"]]
+    text = " ".join(_URL_PUNCTUATION.sub(" ", unquote(link) if "%" in link else link).split())
+    return text, text.split()
+
+
+_READERS = {
+    "title": lambda item: _chunked(item.title, MAX_CHARS["title"]),
+    "summary": lambda item: _chunked(item.summary, MAX_CHARS["summary"]),
+    "content": lambda item: _chunked(item.content, MAX_CHARS["content"]),
+    "author": lambda item: _chunked(item.author, MAX_CHARS["author"]),
+    "categories": _categories,
+    "url": _url,
+}
 
 
 def _chunked(raw: str, limit: int) -> Chunked:
     # Feeds parsed by monitor.poll.parser are plain text already ("Procter &
     # Gamble" included); JSONL items (the eval set) still carry HTML, so only
     # those pay for the parser.
+    if not raw:
+        return "", []  # most items have no content or author: nothing to pay
     text = _cut(html_to_text(_cut(raw, 4 * limit)) if has_markup(raw) else raw, limit)
     return text, text.split()
 
@@ -165,9 +218,11 @@ class Document:
 
     def __init__(self, item: Item, tokenizer: Tokenizer,
                  fields: Mapping[str, Chunked] | None = None) -> None:
-        """`fields` is plain_fields(item), when the caller has it already."""
+        """`fields` is plain_fields(item, names): the fields the rules tested
+        read (by default all of them)."""
         if fields is None:
             fields = plain_fields(item)
         self.feed = item.feed
-        self.views = {name: FieldView(name, fields[name], tokenizer) for name in FIELDS}
+        self.views = {name: FieldView(name, chunked, tokenizer)
+                      for name, chunked in fields.items()}
         self.fuzzy: dict[str, dict[str, float]] = {}

@@ -25,6 +25,7 @@ bounded (cleared when full), never part of the matcher's answers.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from itertools import chain
 
 import ahocorasick
 from rapidfuzz import fuzz, process
@@ -83,7 +84,7 @@ class Index:
 
     def candidates(self, fields: Mapping[str, Chunked]) -> set[int]:
         """Rules that may fire on an item with these fields (plain_fields)."""
-        chunks = fields["title"][1] + fields["summary"][1]
+        chunks = list(chain.from_iterable(field[1] for field in fields.values()))
         # One C-level pass of dict lookups (the memo is large: each lookup
         # is a cache miss); the distinct answers are few: (), None, hits.
         hits = set(map(self._chunk_rules.get, chunks))
@@ -101,7 +102,7 @@ class Index:
             return
         if not self._threshold:
             return
-        words = doc.views["title"].tokset | doc.views["summary"].tokset
+        words = set().union(*(view.tokset for view in doc.views.values()))
         self._remember(words)
         for token in words & self._near:
             for word, ratio in self._memo[token].items():

@@ -15,10 +15,11 @@ words) and `Person` (the name forms of one person). Inner nodes are `And`,
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from monitor.matcher.document import Document, FieldView
+from monitor.matcher.document import BREAK_TOKEN, Document, FieldView
 
 FUZZY_MIN_LETTERS = 6  # README: typo tolerance applies to words of 6+ letters
 
@@ -306,7 +307,15 @@ class Near(Node):
     def within(self, view: FieldView, doc: Document) -> bool:
         lefts = self.left.occurrences(view, doc)
         rights = self.right.occurrences(view, doc) if lefts else []
-        return bool(rights) and _any_close(lefts, rights, self.distance)
+        if not rights:
+            return False
+        if BREAK_TOKEN not in view.tokset:
+            return _any_close(lefts, rights, self.distance)
+        # Categories: the two must be in one category (document.BREAK).
+        breaks = view.positions(BREAK_TOKEN)
+        lefts_in, rights_in = _by_segment(lefts, breaks), _by_segment(rights, breaks)
+        return any(_any_close(occs, rights_in[key], self.distance)
+                   for key, occs in lefts_in.items() if key in rights_in)
 
     def anchors(self) -> list[Anchor] | None:
         options = [self.left.anchors() or [], self.right.anchors() or []]
@@ -318,6 +327,16 @@ class Near(Node):
     def leaves(self, negated: bool = False) -> Iterator[tuple[Leaf, bool]]:
         yield self.left, negated
         yield self.right, negated
+
+
+def _by_segment(occurrences: list[Occurrence],
+                breaks: list[int]) -> dict[int, list[Occurrence]]:
+    """The occurrences grouped by the run of words between two breaks they
+    stand in (a pattern never spans a break: its token is no rule word)."""
+    found: dict[int, list[Occurrence]] = {}
+    for occ in occurrences:
+        found.setdefault(bisect_right(breaks, occ[0]), []).append(occ)
+    return found
 
 
 def _any_close(lefts: list[Occurrence], rights: list[Occurrence], distance: int) -> bool:

@@ -4,7 +4,8 @@ For each distinct positive term (a leaf not under NOT) that occurs in the
 rule's fields, its strength is the best over its occurrences of
 
     quality * field weight      quality: 100 exact, the rapidfuzz ratio for a typo
-                                weight: title 1.0, summary 0.85
+                                weight: title 1.0, summary, author and
+                                categories 0.85, content and url 0.7
 
 and the score is the mean strength times a coverage factor that grows with
 the number n of distinct terms matched: min(1, 0.7 + 0.1·n), so one term
@@ -17,7 +18,11 @@ from monitor.matcher.compile import CompiledRule
 from monitor.matcher.document import Document
 from monitor.models import Match, TermHit
 
-FIELD_WEIGHT = {"title": 1.0, "summary": 0.85}
+# A word in paragraph five (content) or in a link's path says less about
+# what the item is about than one in its title; an author or a category is
+# the publisher's own label, as strong as its teaser.
+FIELD_WEIGHT = {"title": 1.0, "summary": 0.85, "content": 0.7, "author": 0.85,
+                "categories": 0.85, "url": 0.7}
 
 
 def coverage(terms: int) -> float:

@@ -1,12 +1,19 @@
-"""Matches → outbox alerts: each match fanned out to its rule's channels. Pure."""
+"""Matches → outbox alerts: each match fanned out to its rule's channels. Pure.
+
+An alert's item keeps of its content only the window its excerpt shows
+(render.content_window): the outbox stores each alert, and a 100 kB article
+per alert and channel would be its bulk.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from monitor.config import ChannelSettings, FeedSettings, Settings
 from monitor.matcher import Matcher
 from monitor.models import Alert, Item, Match, Priority
+from monitor.render import content_window
 
 
 def make_alerts(settings: Settings, matcher: Matcher, feed: FeedSettings,
@@ -14,7 +21,11 @@ def make_alerts(settings: Settings, matcher: Matcher, feed: FeedSettings,
     """Match each item and fan each match out to its rule's channels."""
     alerts: list[Alert] = []
     for item in items:
-        for match in matcher.match(item, feed.tags):
+        matches = matcher.match(item, feed.tags)
+        if matches and item.content:
+            hits = [hit for match in matches for hit in match.hits]
+            item = replace(item, content=content_window(item.content, hits))
+        for match in matches:
             alerts += _fan_out(settings, matcher, match, item, feed.name)
     return alerts
 

@@ -135,11 +135,14 @@ class Fetcher:
 
     async def fetch(
         self, url: str, *, etag: str | None, last_modified: str | None,
-        request: FeedRequest = NO_EXTRAS, origin: str = "",
+        request: FeedRequest = NO_EXTRAS, origin: str = "", trusted: str = "",
     ) -> FetchResult:
         """GET `url` once (following redirects); raises FetchError subclasses.
         `request`: the feed's own headers, basic auth and proxy; its headers
-        and auth go only to the host of `origin` (default: `url`)."""
+        and auth go only to the host of `origin` (default: `url`).
+        `trusted`: the URL whose host may be private (default: `url`); an
+        article names its feed's, so that a public feed's link to a private
+        address is refused like a redirect there (issue 13)."""
         started = time.monotonic()
         async with self._slots:
             try:
@@ -147,7 +150,7 @@ class Fetcher:
                 # waiting for a host's slot is not the server's time.
                 async with asyncio.timeout(None) as deadline:
                     return await self._follow(url, etag, last_modified, started, deadline,
-                                              (request, origin or url))
+                                              (request, origin or url), trusted or url)
             except TimeoutError as exc:
                 raise FetchTimeoutError(f"timed out: {mask_url(url)}", url=mask_url(url)) from exc
 
@@ -176,7 +179,7 @@ class Fetcher:
 
     async def _follow(
         self, url: str, etag: str | None, last_modified: str | None, started: float,
-        deadline: asyncio.Timeout, request: tuple[FeedRequest, str],
+        deadline: asyncio.Timeout, request: tuple[FeedRequest, str], trusted: str,
     ) -> FetchResult:
         headers = _conditional_headers(etag, last_modified)
         current, seen, permanent = url, {url}, True
@@ -190,7 +193,7 @@ class Fetcher:
                 hop_started = loop.time()
                 deadline.reschedule(hop_started + budget)
                 try:
-                    async with self._get(current, headers, self._guard(url, current),
+                    async with self._get(current, headers, self._guard(trusted, current),
                                          _extras_for(*request, current)) as resp:
                         target = _redirect_target(current, resp)
                         if target is None:

@@ -1,5 +1,10 @@
-"""One feed's poll as one compartment: fetch → parse → dedup → story →
-match → health → outbox, every effect in ONE transaction of the store.
+"""One feed's poll as one compartment: fetch → parse → dedup → [articles]
+→ story → match → health → outbox, every effect in ONE transaction of the
+store.
+
+A `fulltext` feed's new items wait for their linked articles (poll/articles.py)
+at most `[monitor] fulltext_timeout`, and are matched on their text as
+`content`; an item whose article failed is matched on what the feed gave.
 
 Each new item joins a story of the daemon's index (poll/stories.py) before
 it is matched; the outbox's (story, rule, channel) key then alerts a story
@@ -35,7 +40,9 @@ from monitor.errors import FetchError, NewsmonitorError, ParseError, StoreError
 from monitor.matcher import Matcher
 from monitor.models import Alert, FeedState, Item
 from monitor.poll import health, schedule
+from monitor.poll.activity import Activity, History
 from monitor.poll.alerts import make_alerts
+from monitor.poll.articles import Articles
 from monitor.poll.fetcher import Fetcher, FetchResult
 from monitor.poll.local import read_local
 from monitor.poll.outage import OutageWatch, victims
@@ -93,6 +100,10 @@ class Context:
     # The daemon's story index (poll/stories.py); None: items join no story,
     # and the outbox folds only one article seen in several feeds.
     stories: Stories | None = None
+    # The article fetcher of `fulltext` feeds; None: no article is fetched.
+    articles: Articles | None = None
+    # Every feed's publishing history and the budget's share (adaptive feeds).
+    activity: Activity = field(default_factory=Activity)
 
     def __post_init__(self) -> None:
         if self.bodies is None:
@@ -157,7 +168,7 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
     if blocked is not None:
         # Another feed of this host got a 429/503: wait with it, no request.
         return Polled(Outcome(feed.name, "skipped"),
-                      replace(state, next_poll=blocked.timestamp()))
+                      replace(state, next_poll=blocked.timestamp(), pace="host's Retry-After"))
     assert ctx.bodies is not None
     async with ctx.bodies:
         result = await fetch(ctx, state, feed)
@@ -173,15 +184,32 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
     # come back less than an interval after this request reached the server.
     now = max(now, ctx.clock())
     base = after_fetch(state, result, now)
-    policy = feed.policy
     if parsed is None:
         result_name = "not_modified" if result.not_modified else "unchanged"
         return Polled(Outcome(feed.name, result_name),
-                      scheduled(policy, ctx.rng, base, result, now, None))
+                      _scheduled(ctx, feed, state, base, result, now, None, 0))
     base = replace(base, body_hash=digest, title=parsed.title or state.title,
                    warning=parsed.bozo, polled_once=True)
-    return await _with_items(ctx, feed, state, scheduled(policy, ctx.rng, base, result,
-                                                         now, parsed), parsed)
+    polled = await _with_items(ctx, feed, state, base, parsed)
+    return replace(polled, state=_scheduled(ctx, feed, state, polled.state, result, now,
+                                            parsed, polled.outcome.new_items))
+
+
+def _scheduled(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedState,
+               result: FetchResult, now: datetime, parsed: ParsedFeed | None,
+               new_items: int) -> FeedState:
+    """`state` with its next poll, after what this poll found is learned.
+
+    The history learns it before the poll is recorded: should the store
+    refuse the poll, its items are found and counted again at the next
+    one, and the history is rebuilt from the store's polls within the hour
+    (activity.REBUILD_EVERY). A first poll's items are the backlog."""
+    if not old.polled_once:  # a new feed, or a new URL: history starts here
+        ctx.activity.histories[feed.name] = History()
+    ctx.activity.history(feed.name).observe(now.timestamp(), new_items)
+    estimate = ctx.activity.estimate(feed.name, now.timestamp())
+    return scheduled(feed.policy, ctx.rng, state, result, now, parsed, estimate,
+                     ctx.activity.scale)
 
 
 async def _parse(ctx: Context, feed: FeedSettings, state: FeedState,
@@ -232,16 +260,18 @@ async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: F
     unseen = set(ids) if fresh else await ctx.store.unseen(feed.name, ids)
     # Feeds list the newest item first; alert in the order things happened.
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
-    # Every new item joins a story (the backlog of a first poll too: later
-    # reports of its stories are not news either).
-    if ctx.stories is not None:
-        new_items = await ctx.stories.attach(new_items, ctx.clock())
-    joined = {item.id: item for item in new_items}
     # First poll of a feed: its backlog is history, not news (no flood on the
     # first start), unless the user asked for it with alert_existing; then it
     # leaves as one digest (flood control's catch-up), not an alert per item.
     first = not old.polled_once
     silent = first and not feed.alert_existing
+    if feed.fulltext and not silent and ctx.articles is not None and new_items:
+        new_items = await ctx.articles.enrich(feed, new_items)  # within its deadline
+    # Every new item joins a story (the backlog of a first poll too: later
+    # reports of its stories are not news either).
+    if ctx.stories is not None:
+        new_items = await ctx.stories.attach(new_items, ctx.clock())
+    joined = {item.id: item for item in new_items}
     alerts = [] if silent else [
         replace(alert, backlog=first)
         for alert in make_alerts(ctx.settings, ctx.matcher, feed, new_items)]

@@ -18,6 +18,7 @@ from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import FetchError, HTTPStatusError
 from monitor.models import FeedState
 from monitor.poll import schedule
+from monitor.poll.activity import Estimate
 from monitor.poll.fetcher import FetchResult
 from monitor.poll.parser import ParsedFeed
 
@@ -37,11 +38,15 @@ def after_fetch(state: FeedState, result: FetchResult, now: datetime) -> FeedSta
 
 
 def scheduled(policy: PollPolicy, rng: random.Random, state: FeedState,
-              result: FetchResult, now: datetime, parsed: ParsedFeed | None) -> FeedState:
-    hint = schedule.cache_hint(result.headers, now, parsed.cache_hint if parsed else None)
-    when = schedule.after_success(now, policy, rng, hint)
-    interval = max(policy.interval, hint or 0.0) if policy.use_cache_hints else policy.interval
-    return replace(state, next_poll=when.timestamp(), interval=interval)
+              result: FetchResult, now: datetime, parsed: ParsedFeed | None,
+              estimate: Estimate | None = None, scale: float | None = None) -> FeedState:
+    """The next poll after a good fetch: by the interval, or by the feed's
+    `estimate` and the budget's `scale` if it is adaptive; never before the
+    publisher's cache hints."""
+    hint = schedule.cache_hint_why(result.headers, now, parsed.cache_hint if parsed else None)
+    paced = schedule.next_success(now, policy, rng, hint, estimate, scale)
+    return replace(state, next_poll=paced.when.timestamp(), interval=paced.interval,
+                   pace=paced.why)
 
 
 def failed(policy: PollPolicy, hosts: schedule.HostBackoff, rng: random.Random,
@@ -51,6 +56,8 @@ def failed(policy: PollPolicy, hosts: schedule.HostBackoff, rng: random.Random,
     retry_after = exc.retry_after if isinstance(exc, HTTPStatusError) else None
     status = exc.status if isinstance(exc, HTTPStatusError) else None
     when = schedule.after_failure(now, policy, rng, failures, retry_after)
+    pace = (f"backoff after {failures} failure{'s' if failures > 1 else ''}"
+            if not retry_after or when > now + timedelta(seconds=retry_after) else "Retry-After")
     if status in (429, 503) and retry_after:
         hosts.record(schedule.host_key(state.current_url), now + timedelta(seconds=retry_after))
     disabled = state.disabled
@@ -61,4 +68,4 @@ def failed(policy: PollPolicy, hosts: schedule.HostBackoff, rng: random.Random,
     return replace(state, failures=failures, error_category=category, error=message[:500],
                    last_status=status or state.last_status, last_poll=now.timestamp(),
                    next_poll=when.timestamp(), interval=schedule.backoff(policy, failures),
-                   disabled=disabled)
+                   disabled=disabled, pace=pace)

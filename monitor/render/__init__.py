@@ -22,6 +22,7 @@ The rooms:
 from monitor.render.facts import (
     EXCERPT_CHARS,
     SUBJECT_PREFIX,
+    content_window,
     describe_hit,
     excerpt,
     matched_terms,
@@ -38,7 +39,8 @@ from monitor.render.templates import Template, alert_context, load_template
 
 __all__ = [
     "EXCERPT_CHARS", "FORMAT_NAMES", "RENDERERS", "SUBJECT_PREFIX", "Format", "Message",
-    "Renderer", "Template", "alert_context", "describe_hit", "escape_markdown", "excerpt",
-    "html_link", "load_template", "matched_terms", "md_link", "render_alert", "render_digest",
-    "render_test", "renderer", "safe_link", "show_time", "subject",
+    "Renderer", "Template", "alert_context", "content_window", "describe_hit",
+    "escape_markdown", "excerpt", "html_link", "load_template", "matched_terms", "md_link",
+    "render_alert", "render_digest", "render_test", "renderer", "safe_link", "show_time",
+    "subject",
 ]

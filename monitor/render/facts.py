@@ -94,8 +94,19 @@ def describe_hit(hit: TermHit) -> str:
 
 
 def matched_terms(alert: Alert) -> list[str]:
-    """The distinct hit descriptions, in order of first appearance."""
-    return list(dict.fromkeys(describe_hit(hit) for hit in alert.match.hits))
+    """The distinct hits, each with the fields it was found in, in order of
+    first appearance: `Ampère → Ampere in title/summary`."""
+    return placed_hits(alert.match.hits)
+
+
+def placed_hits(hits: Iterable[TermHit]) -> list[str]:
+    """Each distinct hit description once, with where it was found (the
+    item's fields, joined by "/"): `Luc Julia in content`."""
+    fields: dict[str, dict[str, None]] = {}
+    for hit in hits:
+        fields.setdefault(describe_hit(hit), {})[hit.field] = None
+    return [f"{text} in {'/'.join(names)}" if any(names) else text
+            for text, names in fields.items()]
 
 
 def show_time(when: datetime | None, tz: tzinfo | None) -> str:
@@ -161,12 +172,13 @@ def evidence(alerts: Sequence[Alert]) -> list[Evidence]:
     """The alerts of one item (one per rule that matched it) as each rule's
     evidence, once, best score first (ties in the given order)."""
     scores: dict[str, int] = {}
-    terms: dict[str, dict[str, None]] = {}
+    hits: dict[str, list[TermHit]] = {}
     for alert in alerts:
         rule = alert.match.rule
         scores[rule] = max(scores.get(rule, alert.match.score), alert.match.score)
-        terms.setdefault(rule, {}).update(dict.fromkeys(map(describe_hit, alert.match.hits)))
-    found = [Evidence(rule, score, tuple(terms[rule])) for rule, score in scores.items()]
+        hits.setdefault(rule, []).extend(alert.match.hits)
+    found = [Evidence(rule, score, tuple(placed_hits(hits[rule])))
+             for rule, score in scores.items()]
     return sorted(found, key=lambda case: -case.score)
 
 
@@ -234,17 +246,26 @@ def more_text(hidden: int) -> str:
 
 
 def alert_excerpt(alerts: Sequence[Alert]) -> Segments:
-    """The item's summary, in a window around the first word any rule matched."""
+    """Keyword in context: where a rule matched the item's content, a window
+    of the content around the first word matched there; else the summary
+    (or, without one, the content) around the first word any rule matched."""
+    item = alerts[0].item
     hits = [hit for alert in alerts for hit in alert.match.hits]
-    words = [hit.matched for hit in hits] + [hit.term for hit in hits]
-    return excerpt(alerts[0].item.summary, words)
+    in_content = [hit for hit in hits if hit.field == "content"]
+    if in_content and item.content:
+        return excerpt(item.content, _hit_words(in_content))
+    return excerpt(item.summary or item.content, _hit_words(hits))
+
+
+def _hit_words(hits: Sequence[TermHit]) -> list[str]:
+    return [hit.matched for hit in hits] + [hit.term for hit in hits]
 
 
 def excerpt(text: str, words: Iterable[str], width: int = EXCERPT_CHARS) -> Segments:
     """A window of `text` around the first matched word, as (piece, is_match)
-    segments; ellipses mark cuts. Matching is case-insensitive."""
-    found = sorted({w for w in words if w}, key=len, reverse=True)
-    pattern = re.compile("|".join(map(re.escape, found)), re.IGNORECASE) if found else None
+    segments; ellipses mark cuts. Matching is case-insensitive, of whole
+    words (`Julia` is not highlighted in `Julian`)."""
+    pattern = _pattern(words)
     first = pattern.search(text) if pattern else None
     start = max(0, (first.start() if first else 0) - width // 3)
     start = _word_boundary(text, start)
@@ -256,6 +277,36 @@ def excerpt(text: str, words: Iterable[str], width: int = EXCERPT_CHARS) -> Segm
     if cut_end:
         segments.append(("…", False))
     return segments
+
+
+def content_window(content: str, hits: Sequence[TermHit], width: int = EXCERPT_CHARS) -> str:
+    """The part of `content` that the excerpt of an alert with `hits` shows,
+    with a margin of `width` on either side: what an alert keeps of a long
+    content (the outbox stores alerts, not 100 kB articles). Its excerpt is
+    the excerpt of the whole content; "" when no hit is in the content."""
+    in_content = [hit for hit in hits if hit.field == "content"]
+    pattern = _pattern(_hit_words(in_content))
+    first = pattern.search(content) if pattern else None
+    if first is None:
+        return ""
+    start = max(0, first.start() - width // 3 - width)
+    if start and not content[start - 1].isspace():  # not in a word: it would read as one
+        space = content.find(" ", start, first.start() - width // 3)
+        start = space + 1 if space >= 0 else start
+    end = first.start() + 2 * width
+    if start == 0 and end >= len(content):
+        return content
+    # The ellipses keep the cut ends cut: the excerpt of the window marks
+    # them as the excerpt of the whole content does.
+    return f"{'… ' if start else ''}{content[start:end]}{' …' if end < len(content) else ''}"
+
+
+def _pattern(words: Iterable[str]) -> re.Pattern[str] | None:
+    found = sorted({w for w in words if w}, key=len, reverse=True)
+    if not found:
+        return None
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, found)) + r")(?!\w)",
+                      re.IGNORECASE)
 
 
 def _word_boundary(text: str, start: int) -> int:

@@ -20,6 +20,7 @@ from monitor.errors import ConfigError
 from monitor.models import Alert
 from monitor.render.facts import (
     Limits,
+    alert_excerpt,
     clip,
     combined,
     evidence,
@@ -46,14 +47,16 @@ def alert_context(alerts: Sequence[Alert], fmt: str, tz: tzinfo | None,
 
     Values are unescaped text: an HTML template is autoescaped; a markdown
     template must pipe stranger text through the `md` filter
-    (`{{ title | md }}`). `title`, `summary` and `feed` are cut to `limits`.
+    (`{{ title | md }}`). `title`, `summary` and `feed` are cut to `limits`;
+    `excerpt` is the default layout's keyword in context, as plain text.
     `alert`, `rule`, `score` and `terms` stand for every rule at once (rule
     names joined); `rules` has each rule's `name`, `score` and `terms`.
     """
     alert = combined(alerts)
     rules = [{"name": case.rule, "score": case.score, "terms": list(case.terms)}
              for case in evidence(alerts)]
-    return {"rules": rules, **_values(alert, fmt, tz, limits)}
+    excerpt = "".join(piece for piece, _ in alert_excerpt(alerts))
+    return {"rules": rules, "excerpt": excerpt, **_values(alert, fmt, tz, limits)}
 
 
 def _values(alert: Alert, fmt: str, tz: tzinfo | None, limits: Limits) -> dict[str, object]:

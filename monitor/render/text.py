@@ -1,5 +1,7 @@
 """Plain text: for the console and any target without markup. Nothing needs
-escaping; links are shown bare, and only when they are http(s)."""
+escaping; links are shown bare, and only when they are http(s); the
+excerpt's matched words stand between guillemets («Julia»), the one mark
+of emphasis plain text has that a feed's text rarely carries."""
 
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ class TextRenderer:
         return text
 
     def highlight(self, segments: Segments) -> str:
-        return "".join(piece for piece, _ in segments)
+        return "".join(f"«{piece}»" if matched else piece for piece, matched in segments)
 
     def link(self, text: str, url: str) -> str:
         target = safe_link(url)

@@ -14,6 +14,9 @@ Ticks:
   without waiting for the last one: a slow channel holds only itself;
 - watch, every 2 s: reloads when a config or rule file changed;
 - gauges, every 5 s: outbox depth and feed health for /metrics;
+- pace, every 5 s: adaptive pacing's upkeep by the daemon's clock (the
+  feeds' histories rebuilt from the store hourly, the request budget shared
+  every 10 minutes; see Ticks.pace);
 - heartbeat, every second: this instance's row, the leases of its polls and
   sends in flight renewed, and the claims of dead instances released (several
   daemons on one PostgreSQL database; see store/instances.py);
@@ -27,13 +30,14 @@ tick; none of them stops the daemon.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +50,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitor.config import Settings
 from monitor.errors import NewsmonitorError
 from monitor.models import FeedState
+from monitor.poll.articles import Articles
 from monitor.poll.fetcher import Fetcher, make_session
 from monitor.poll.outage import OutageWatch
 from monitor.poll.parser import make_pool
@@ -63,7 +68,7 @@ from monitor.service.runtime import (
     limits_of,
     snapshot,
 )
-from monitor.service.ticks import Ticks
+from monitor.service.ticks import Ticks, load_activity
 from monitor.store import Instance, Store
 from monitor.web import Snapshot, WebServer
 
@@ -76,6 +81,7 @@ STOP_GRACE = 8.0  # seconds in-flight work may take after SIGTERM (systemd waits
 TICKS: tuple[tuple[str, dict[str, float], float | None], ...] = (
     ("heartbeat", {"seconds": 1}, 0.0),
     ("dispatch", {"seconds": 1}, None),
+    ("pace", {"seconds": 5}, None),
     ("deliver_tick", {"seconds": 2}, None),
     ("watch", {"seconds": 2}, None),
     ("gauges", {"seconds": 5}, 0.0),
@@ -123,6 +129,10 @@ class Daemon:
         self.context = _context(self, self.store, self._session)
         self.context.stories = await open_index(
             self.store, story_settings(settings.monitor), self.clock())
+        # What adaptive pacing knows of each feed, kept across restarts in
+        # the store's polls.
+        self.context.activity = await load_activity(self.store, self.clock().timestamp())
+        await self.ticks.pace()
         await self.sync_feeds(settings)
         self.fingerprint = config_fingerprint(settings)
         return self.context
@@ -140,6 +150,16 @@ class Daemon:
             await _leave(self.store, self.instance.id, self.clock().timestamp())
             log.info("database statements=%d", self.store.statements)
             await self.store.close()
+
+    @contextlib.asynccontextmanager
+    async def opened(self) -> AsyncIterator[Context]:
+        """The daemon's store, session and poll context, open, without its
+        timer: its ticks (`self.ticks`) driven by hand, as a test with an
+        injected clock does."""
+        try:
+            yield await self._open()
+        finally:
+            await self._close()
 
     async def run_once(self) -> list[Outcome]:
         """Poll every enabled feed once, deliver what is due, and return."""
@@ -168,23 +188,10 @@ class Daemon:
             scheduler.start()
             self.last_tick = time.monotonic()
             systemd.notify(f"READY=1\nSTATUS={self.summary()}")
-            self._log_start(states)
+            _log_start(self, states)
             await self._stopping.wait()
         finally:
             await self._shutdown(scheduler)
-
-    def _log_start(self, states: list[FeedState]) -> None:
-        """One line a new user can read: what runs and when the polls come."""
-        settings = self.runtime.settings
-        enabled = {f.name for f in settings.feeds if f.enabled}
-        due = sorted(s.next_poll for s in states if s.name in enabled and not s.disabled)
-        zone = ZoneInfo(settings.monitor.timezone)
-        when = [datetime.fromtimestamp(t, zone).strftime("%H:%M:%S") for t in due[:1] + due[-1:]]
-        log.info("started config=%s feeds=%d rules=%d next_polls=%s timezone=%s",
-                 self.config_path, len(settings.feeds), len(settings.rules),
-                 "..".join(when) or "none", settings.monitor.timezone)
-        self.ticks.first_cycle([s.name for s in states if s.name in enabled
-                                and s.last_poll is None and not s.disabled])
 
     async def _shutdown(self, scheduler: AsyncIOScheduler) -> None:
         systemd.notify("STOPPING=1")
@@ -282,6 +289,20 @@ class Daemon:
             systemd.notify(f"STATUS={status}")
 
 
+def _log_start(daemon: Daemon, states: list[FeedState]) -> None:
+    """One line a new user can read: what runs and when the polls come."""
+    settings = daemon.runtime.settings
+    enabled = {f.name for f in settings.feeds if f.enabled}
+    due = sorted(s.next_poll for s in states if s.name in enabled and not s.disabled)
+    zone = ZoneInfo(settings.monitor.timezone)
+    when = [datetime.fromtimestamp(t, zone).strftime("%H:%M:%S") for t in due[:1] + due[-1:]]
+    log.info("started config=%s feeds=%d rules=%d next_polls=%s timezone=%s",
+             daemon.config_path, len(settings.feeds), len(settings.rules),
+             "..".join(when) or "none", settings.monitor.timezone)
+    daemon.ticks.first_cycle([s.name for s in states if s.name in enabled
+                             and s.last_poll is None and not s.disabled])
+
+
 def _instance(settings: Settings, now: float) -> Instance:
     """This daemon among the instances sharing the store: `[monitor]
     instance`, or host:pid."""
@@ -312,11 +333,15 @@ async def _leave(store: Store, instance: str, now: float) -> None:
 def _context(daemon: Daemon, store: Store, session: Any) -> Context:
     """The poll context of `daemon`'s running config."""
     settings = daemon.runtime.settings
-    return Context(settings=settings, store=store,
-                   fetcher=Fetcher(session, limits_of(settings), now=daemon.clock),
-                   matcher=daemon.runtime.matcher, pool=ParsePool(daemon.executor_factory),
+    fetcher = Fetcher(session, limits_of(settings), now=daemon.clock)
+    pool = ParsePool(daemon.executor_factory)
+    bodies = asyncio.Semaphore(settings.monitor.concurrency)  # feeds' and articles'
+    return Context(settings=settings, store=store, fetcher=fetcher,
+                   matcher=daemon.runtime.matcher, pool=pool,
                    hosts=HostBackoff(), clock=daemon.clock, rng=random.Random(),
-                   outage=daemon.outage)
+                   bodies=bodies, outage=daemon.outage,
+                   articles=Articles(fetcher, pool, store, settings.monitor, daemon.clock,
+                                     bodies))
 
 
 def _handle_signals(daemon: Daemon, stopping: asyncio.Event) -> None:

@@ -72,6 +72,10 @@ class Reloader:
         d.runtime = runtime
         if d.context is not None:
             d.context.settings, d.context.matcher = runtime.settings, runtime.matcher
+            if d.context.articles is not None:  # fulltext_timeout and _host_delay
+                d.context.articles.use(runtime.settings.monitor)
+            # The budget and the feeds may have changed: shared again at the next pace tick.
+            d.context.activity.shared = 0.0
         d.fingerprint = config_fingerprint(runtime.settings)
         log.info("reloaded reason=%s feeds=%d rules=%d", reason, len(runtime.settings.feeds),
                  len(runtime.settings.rules))

@@ -17,9 +17,12 @@ from monitor.config import FeedSettings
 from monitor.deliver import outbox as delivery
 from monitor.errors import NewsmonitorError
 from monitor.models import FeedState
+from monitor.poll import schedule
+from monitor.poll.activity import REBUILD_EVERY, RESHARE_EVERY, WINDOW, Activity
 from monitor.poll.pipeline import Context, poll_feed
 from monitor.service import systemd
 from monitor.service.runtime import config_fingerprint
+from monitor.store import Store
 
 if TYPE_CHECKING:
     from monitor.service.daemon import Daemon
@@ -123,6 +126,25 @@ class Ticks:
             self._progress_at = time.monotonic()
             log.info("first polls in progress done=%d of=%d", done, self._first_total)
 
+    async def pace(self) -> None:
+        """Adaptive pacing's upkeep, by the daemon's clock: the feeds'
+        histories rebuilt from the store's polls every REBUILD_EVERY (the
+        window slides, and other instances' polls count), the request
+        budget shared out every RESHARE_EVERY (see poll/schedule.py)."""
+        d, ctx = self._daemon, self._daemon.context
+        if ctx is None or d.store is None:
+            return
+        now = d.clock().timestamp()
+        if now - ctx.activity.built >= REBUILD_EVERY:
+            try:
+                ctx.activity = await load_activity(d.store, now)
+            except NewsmonitorError as exc:
+                log.error("pace rebuild failed error=%s", exc)
+        if now - ctx.activity.shared >= RESHARE_EVERY:
+            policies = {f.name: f.policy for f in ctx.settings.feeds if f.enabled}
+            schedule.share(ctx.activity, policies,
+                           ctx.settings.monitor.max_requests_per_hour, now)
+
     async def deliver_tick(self) -> None:
         """Start a pass and return: the next tick starts another even while a
         slow channel holds this one (`_busy` keeps each channel to one pass)."""
@@ -193,6 +215,14 @@ class Ticks:
         # pings and systemd restarts us (WatchdogSec=).
         if time.monotonic() - self._daemon.last_tick < 30:
             systemd.notify(f"WATCHDOG=1\nSTATUS={self._daemon.summary()}")
+
+
+async def load_activity(store: Store, now: float) -> Activity:
+    """Every feed's publishing history, from the store's polls of WINDOW."""
+    starts, found = await store.activity(now - WINDOW)
+    activity = Activity.from_polls(starts, found)
+    activity.built = now
+    return activity
 
 
 async def _logged(what: str, work: Any) -> None:

@@ -16,6 +16,7 @@ transaction's connection:
 - archive.py: the items as kept for `rules backtest` (Store.archive);
 - retention.py: what is pruned, and what never is;
 - channelhealth.py: each channel's failing run and notices (deliver/health.py).
+- articles.py: the articles fetched for `fulltext` feeds (Store.articles);
 - instances.py: several daemons on one database (heartbeats, claims of the
   dead released, jobs done once per period).
 
@@ -46,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from monitor.errors import StoreError
 from monitor.models import Alert, ChannelHealth, FeedState, Item, StoredAlert
 from monitor.store import (
+    articles,
     channelhealth,
     feedstate,
     history,
@@ -94,6 +96,7 @@ class Store:
         self._polls: GroupCommit[Write, Recorded] = GroupCommit(self._run, in_turn)
         self._quiet: GroupCommit[tuple[FeedState, polls.Poll | None], Recorded] = \
             GroupCommit(self._run, _quiet_polls)  # a 304, the same body: in bulk
+        self.articles = articles.Articles(self._run)  # fulltext feeds' articles
 
     @classmethod
     async def open(cls, url: str, *, exclusive: bool = False,
@@ -158,6 +161,11 @@ class Store:
 
     async def save_feed(self, state: FeedState) -> None:
         await self._run(lambda c: feedstate.save_feed(c, state))
+
+    async def activity(self, since: float) -> tuple[
+            list[tuple[str, float, float]], list[tuple[str, float, float, int]]]:
+        """What adaptive pacing learns from, since `since` (polls.activity)."""
+        return await self._run(lambda c: polls.activity(c, since))
 
     # ----------------------------------------------------------- items (seen.py)
 

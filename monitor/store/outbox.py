@@ -44,7 +44,10 @@ def alert_to_json(alert: Alert) -> str:
     return json.dumps({
         "item": {"feed": item.feed, "id": item.id, "title": item.title,
                  "summary": item.summary, "link": item.link, "author": item.author,
-                 "published": ts(item.published), "story_id": item.story_id},
+                 "published": ts(item.published), "story_id": item.story_id,
+                 # The window of the content the excerpt shows (poll.alerts).
+                 **({"content": item.content} if item.content else {}),
+                 **({"categories": list(item.categories)} if item.categories else {})},
         "match": {"rule": match.rule, "score": match.score,
                   "hits": [[h.term, h.matched, h.field, h.score] for h in match.hits]},
         "feed_title": alert.feed_title, "note": alert.note,
@@ -57,7 +60,8 @@ def alert_from_row(row: Any) -> Alert:
     # An alert queued before stories has its story in the row only (stories.assign).
     story = data["item"].get("story_id") or row.story
     item = Item(**{**data["item"], "published": dt(data["item"]["published"]),
-                   "story_id": story})
+                   "story_id": story,
+                   "categories": tuple(data["item"].get("categories", ()))})
     match = Match(data["match"]["rule"], data["match"]["score"],
                   tuple(TermHit(*h) for h in data["match"]["hits"]))
     return Alert(item=item, match=match, channel=row.channel, feed_title=data["feed_title"],

@@ -4,7 +4,8 @@ The feeds table holds only a feed's current state; one row per poll here
 (outcome, HTTP status, latency, new items) lets the page chart a feed's last
 weeks. A feed's rows older than KEEP are deleted as it writes a new one, so
 the table stays about (feeds × polls per feed in KEEP) rows whatever the
-retention, and that delete walks the (feed, at) index.
+retention, and that delete walks the (feed, at) index. The same rows are
+what adaptive pacing learns each feed's publishing from (`activity`).
 """
 
 from __future__ import annotations
@@ -77,3 +78,28 @@ async def record(conn: AsyncConnection, feed: str, poll: Poll) -> None:
         new_items=poll.new_items, error=None if poll.error is None else poll.error[:500]))
     await conn.execute(polls_t.delete().where(polls_t.c.feed == feed,
                                               polls_t.c.at < poll.at - KEEP))
+
+
+# The results of a poll that reached the feed (pipeline.Outcome.result).
+_GOOD = ("new", "no_new_items", "unchanged", "not_modified")
+
+
+async def activity(conn: AsyncConnection, since: float) -> tuple[
+        list[tuple[str, float, float]], list[tuple[str, float, float, int]]]:
+    """Since `since`: (feed, first, last) good poll of each feed, and
+    (feed, poll before, poll, new items) of each good poll that found new
+    items after another (the first one's are its backlog), oldest first.
+    LAG needs SQLite 3.25 or PostgreSQL; both have had it for years."""
+    good = polls_t.c.result.in_(_GOOD) & (polls_t.c.at >= since)
+    spans = await conn.execute(
+        sa.select(polls_t.c.feed, sa.func.min(polls_t.c.at), sa.func.max(polls_t.c.at))
+        .where(good).group_by(polls_t.c.feed))
+    before = sa.func.lag(polls_t.c.at).over(partition_by=polls_t.c.feed,
+                                            order_by=polls_t.c.at)
+    inner = sa.select(polls_t.c.feed, before.label("before"), polls_t.c.at,
+                      polls_t.c.new_items).where(good).subquery()
+    found = await conn.execute(
+        sa.select(inner).where(inner.c.new_items > 0, inner.c.before.is_not(None))
+        .order_by(inner.c.at))
+    return ([(r[0], r[1], r[2]) for r in spans],
+            [(r.feed, r.before, r.at, r.new_items) for r in found])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from monitor.store.articles import articles_t
 from monitor.store.polls import polls_t
 from monitor.store.schema import alerts_t, attempts_t, items_t, sends_t
 
@@ -33,6 +34,9 @@ async def prune(conn: AsyncConnection, before: float) -> tuple[int, int]:
     await conn.execute(sends_t.delete().where(sends_t.c.at < before))
     # A feed's own polls go as it writes new ones (polls.KEEP); these are removed feeds'.
     await conn.execute(polls_t.delete().where(polls_t.c.at < before))
+    # An article read before the retention: its items are new no more (a
+    # new item linking it again, after that long, has it fetched again).
+    await conn.execute(articles_t.delete().where(articles_t.c.fetched < before))
     latest = sa.alias(items_t, "latest")
     latest_parse = (sa.select(sa.func.max(latest.c.last_seen))
                     .where(latest.c.feed == items_t.c.feed).scalar_subquery())

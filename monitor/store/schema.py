@@ -50,6 +50,7 @@ feeds_t = sa.Table(
     # cleared when the poll is saved; a dead instance's claims are released
     # by the others at once instead of when the lease (next_poll) runs out.
     sa.Column("claimed_by", sa.String),
+    sa.Column("pace", sa.String),                          # why next_poll is when it is
 )
 
 items_t = sa.Table(

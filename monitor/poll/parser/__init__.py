@@ -12,8 +12,11 @@ two steps of ours:
   parser.defuse for exactly which protection applies).
 Entries become `models.Item` with plain-text title/summary, a cleaned link,
 a stable short id (parser.identity) and a UTC `published` hint
-(parser.dates). A document with neither entries nor a feed title raises
-ParseError. Everything returned pickles, for `parse_in_pool`.
+(parser.dates); also, for rules that read them (issue 13), the feed's own
+full content as plain text (`content`, see `_content`), every author's name
+joined (`author`) and the entry's categories (`categories`). A document
+with neither entries nor a feed title raises ParseError. Everything
+returned pickles, for `parse_in_pool`.
 """
 
 from __future__ import annotations
@@ -106,10 +109,11 @@ def parse_prepared(prepared: Prepared, feed_name: str,
         problem = prepared.problem
     if offset == "own":
         offset = _offset(doc.entries)
+    rss = str(doc.get("version", "")).startswith("rss")
     return ParsedFeed(
         title=title,
         link=link,
-        items=tuple(_items(doc.entries, feed_name, link, offset)),
+        items=tuple(_items(doc.entries, feed_name, link, rss, offset)),
         bozo=problem,
         ttl=_minutes(feed.get("ttl")),
         update_period=_update_period(feed),
@@ -188,7 +192,7 @@ def _offset(entries: list[Any]) -> timedelta | None:
     )
 
 
-def _items(entries: list[Any], feed_name: str, base: str,
+def _items(entries: list[Any], feed_name: str, base: str, rss: bool,
            offset: timedelta | None) -> Iterator[Item]:
     seen: dict[str, tuple[str, str]] = {}
     for parsed in entries:
@@ -215,7 +219,9 @@ def _items(entries: list[Any], feed_name: str, base: str,
             summary=summary,
             link=link,
             published=published(entry, offset),
-            author=html_to_text(str(entry.get("author", ""))),
+            author=_authors(entry),
+            content=_content(entry, rss),
+            categories=_categories(entry),
         )
 
 
@@ -225,6 +231,60 @@ def _summary(entry: Mapping[str, Any]) -> str:
         return str(summary)
     contents = entry.get("content") or []
     return str(contents[0].get("value", "")) if contents else ""
+
+
+# The most of an entry's content kept, in characters of text (a long article
+# is ~100,000: the matcher reads no more, monitor.matcher.document.MAX_CHARS);
+# markup is cut at four times that before conversion, so that a 10 MB
+# <content:encoded> costs no more than a long article.
+CONTENT_CHARS = 100_000
+MAX_CATEGORIES = 100  # a podcast feed repeats its 30 iTunes keywords on each entry
+_TEXT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+def _content(entry: Mapping[str, Any], rss: bool) -> str:
+    """The entry's full content as plain text: the first `content` feedparser
+    found (RSS content:encoded, Atom <content>, xhtml:body).
+
+    In RSS only an HTML one: feedparser also files a second description under
+    `content` when the entry already has one, as plain text (Le Figaro's and
+    Libération's media:description photo captions, the BBC's itunes:summary);
+    RSS has no plain-text content element, so those are not the article."""
+    for part in entry.get("content") or []:
+        value = str(part.get("value") or "")
+        if value and (not rss or part.get("type") in _TEXT_TYPES):
+            return _cut(html_to_text(value[:4 * CONTENT_CHARS]), CONTENT_CHARS)
+    return ""
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` characters of `text`, ended at whitespace (no stump of
+    a word for a wildcard to take)."""
+    if len(text) <= limit:
+        return text
+    kept = text[:limit + 1].rsplit(None, 1)
+    return kept[0] if len(kept) == 2 else text[:limit]
+
+
+def _authors(entry: Mapping[str, Any]) -> str:
+    """Every author's name, joined "A, B" (Atom allows several <author>, and
+    podcasts add itunes:author); else feedparser's `author` (dc:creator)."""
+    names = [html_to_text(str(a.get("name") or "")) for a in entry.get("authors") or []
+             if isinstance(a, Mapping)]
+    names = list(dict.fromkeys(name for name in names if name))
+    return ", ".join(names) if names else html_to_text(str(entry.get("author", "")))
+
+
+def _categories(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """The entry's categories (RSS <category>, Atom category's term, else its
+    label; dc:subject), as plain text, each once, in document order."""
+    found: dict[str, None] = {}
+    for tag in entry.get("tags") or []:
+        if isinstance(tag, Mapping):
+            name = html_to_text(str(tag.get("term") or tag.get("label") or ""))
+            if name:
+                found[name] = None
+    return tuple(found)[:MAX_CATEGORIES]
 
 
 def _minutes(value: object) -> float | None:

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 from monitor.errors import ParseError
 from monitor.poll.parser import (
@@ -29,10 +30,12 @@ from monitor.poll.parser import (
     parse_partial,
     pool_workers,
 )
+from monitor.poll.parser.article import article_text
 from monitor.poll.parser.decode import Partial
 
 log = logging.getLogger(__name__)
 PARSE_TIMEOUT = 60.0  # seconds; feedparser takes ~12 s on a 27 MB feed
+T = TypeVar("T")
 
 
 class ParsePool:
@@ -72,7 +75,13 @@ class ParsePool:
         async with self._slots:
             return await self._parse(parse_partial, partial, feed_name)
 
-    async def _parse(self, function: Callable[..., ParsedFeed], *args: object) -> ParsedFeed:
+    async def article(self, body: bytes, url: str) -> str:
+        """An article page's main text (parser.article), in the pool: the
+        event loop never runs trafilatura."""
+        async with self._slots:
+            return await self._parse(article_text, body, url)
+
+    async def _parse(self, function: Callable[..., T], *args: object) -> T:
         executor = self._executor  # after the wait for a slot: the current pool
         loop = asyncio.get_running_loop()
         try:
