@@ -252,3 +252,30 @@ def test_no_database_yet_holds_nothing_and_is_not_created(
     assert main(["rules", "explain", "ampere", "--item", "abc", "--config", str(config)]) == 1
     assert "no stored item has this id" in capsys.readouterr().err
     assert not (tmp_path / "none.sqlite3").exists()
+
+
+def test_the_daemon_keeps_what_the_feed_gave(filled: tuple[Path, Path, str]) -> None:
+    """Author, categories and content, as the poll parsed them, kept by the store."""
+    import asyncio
+
+    from monitor.store import open_readonly
+
+    _, items, url = filled
+    served = {json.loads(line)["link"]: json.loads(line)
+              for line in items.read_text("utf-8").splitlines()}
+
+    async def read() -> list[Any]:
+        store = await open_readonly(url)
+        try:
+            return [k.item async for batch in store.archive.batches(0.0) for k in batch]
+        finally:
+            await store.close()
+    stored = {i.link: i for i in asyncio.run(read())}
+    assert set(stored) == set(served)
+    for link, record in served.items():
+        kept = stored[link]
+        assert (kept.author, kept.categories) == (record["author"],
+                                                  tuple(record["categories"])), link
+        assert bool(kept.content) == ("content" in record), link
+        if "content" in record:
+            assert "Article complet" in kept.content and "<p>" not in kept.content

@@ -81,12 +81,10 @@ class Store:
     `instance`: the id this daemon's claims carry (see instances.py)."""
 
     def __init__(self, engine: AsyncEngine, lock: FileLock | None = None,
-                 instance: str | None = None, *, readonly: bool = False) -> None:
+                 instance: str | None = None) -> None:
         self._engine, self._lock, self.instance = engine, lock, instance
-        self._readonly = readonly
         self.cluster = Cluster(self, instance or "")
-        self.story = StoryFacade(self)
-        self.archive = Archive(self._run)
+        self.story, self.archive = StoryFacade(self), Archive(self._run)  # backtests' items
         self.statements = 0  # sent to the database (bench/scale.py: queries per poll)
         self.counted = lambda *_: setattr(self, "statements", self.statements + 1)
         # SQLite has one writer: polls queue here rather than in its busy
@@ -127,8 +125,6 @@ class Store:
         try:
             async with (self._turn or contextlib.nullcontext(),
                         (engine or self._engine).begin() as conn):
-                if self._readonly and conn.dialect.name == "postgresql":
-                    await conn.execute(sa.text("SET TRANSACTION READ ONLY"))
                 return await fn(conn)
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
@@ -282,9 +278,8 @@ class Store:
 
 
 async def open_readonly(url: str) -> Store:
-    """A Store on an existing database, to read it (`rules backtest`):
-    nothing is created, upgraded or written; a SQLite file is opened
-    read-only (mode=ro), each PostgreSQL transaction is READ ONLY."""
+    """A Store on an existing database, to read it (`rules backtest`): nothing is
+    created, upgraded or written (SQLite mode=ro, PostgreSQL READ ONLY transactions)."""
     if "://" not in url and not Path(url).is_file():
         raise StoreError(f"no database at {url} (the daemon creates it at its start)")
     try:
@@ -293,7 +288,9 @@ async def open_readonly(url: str) -> Store:
         raise StoreError(f"cannot use this database URL: {type(exc).__name__}") from exc
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", schema.sqlite_readonly)
-    return Store(engine, readonly=True)
+    else:
+        sa.event.listen(engine.sync_engine, "begin", schema.postgresql_readonly)
+    return Store(engine)
 
 
 def _quiet_polls(writes: Sequence[tuple[FeedState, polls.Poll | None]]

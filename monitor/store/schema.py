@@ -195,6 +195,12 @@ def sqlite_readonly(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
+def postgresql_readonly(conn: sa.Connection) -> None:
+    """Each transaction of a read-only store (a "begin" listener): READ
+    ONLY, so that PostgreSQL refuses any write in it."""
+    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
 def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     """Set up each new SQLite connection (a "connect" event listener)."""
     # WAL lets `status` read while the daemon writes; the busy timeout makes a
