@@ -3,8 +3,8 @@
 The store is opened read-only (store.open_readonly: a SQLite file in
 mode=ro, PostgreSQL transactions READ ONLY) and read a batch at a time, so
 memory holds one batch and the items that fire, never the whole window;
-a large store is read by one worker process per CPU, each its own span of
-keys.
+`workers` > 1 reads a large store in worker processes, each its own span of
+keys (one process by default: see `backtest`).
 Each item meets the same Matcher as in the daemon and `test-rules`, with
 its feed's tags from the config (a feed no longer configured: none). An
 item "alerted" when the outbox holds an alert of that rule for it (any
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -119,19 +118,23 @@ async def _split(job: Job, workers: int, per_worker: int) -> list[Job]:
 
 
 def backtest(settings: Settings, rules: Sequence[Rule], since: float,
-             feeds: Sequence[str] = (), workers: int | None = None,
+             feeds: Sequence[str] = (), workers: int = 1,
              per_worker: int = PER_WORKER) -> Backtest:
     """Every kept item first seen since `since` (of `feeds`) through the
-    rules. A large store is cut into spans of its keys, one per worker
-    process (default: one per CPU; each has a Matcher of its own): matching
-    is CPU-bound, and 100,000 items take one core about 8 s. A SQLite file
-    the daemon has not created yet holds no item: none is read."""
+    rules. With `workers` > 1 a store of more than `per_worker` items is
+    cut into spans of its keys, one per worker process, each with a Matcher
+    of its own. One process is the default: on the 2-core machine shared
+    with other jobs (load 6 to 10), two workers took longer than one in 6
+    of 7 runs of bench/backtest.py (1.01 to 1.66 times), 4 % less in one;
+    their start and each Matcher learning the vocabulary again cost 3 to 4
+    CPU-seconds more. A SQLite file the daemon has not created yet holds
+    no item: none is read."""
     job = Job(settings.monitor.database, tuple(rules),
               {feed.name: feed.tags for feed in settings.feeds}, since, tuple(feeds))
     if not _exists(job.database):
         return Backtest(since, fires={rule.name: [] for rule in rules},
                         note=f"no database yet at {job.database}: nothing is stored")
-    jobs = asyncio.run(_split(job, workers or os.cpu_count() or 1, per_worker))
+    jobs = asyncio.run(_split(job, workers, per_worker))
     if len(jobs) == 1:
         parts = [_work(job)]
     else:
