@@ -213,3 +213,23 @@ class ChannelHealth:
     failing_since: float | None = None
     error: str = ""
     alerted: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A WebSub subscription of one feed (W3C WebSub, 2018): the hub and
+    topic it advertised, the random `callback` id of our callback path
+    (`/websub/<callback>`), the shared `secret` of its signatures, its
+    `state` (requested → active, unsubscribing; denied when the hub said
+    no), when we last asked the hub (`requested`), and until when the hub
+    holds it (`lease_until`, once verified)."""
+
+    feed: str
+    hub: str
+    topic: str
+    callback: str
+    secret: str = field(repr=False)  # the HMAC key of its pushes: never shown
+    state: str = "requested"
+    requested: float = 0.0
+    lease_until: float | None = None
+    error: str | None = None

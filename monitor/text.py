@@ -61,6 +61,15 @@ _CONTROLS_NOT_SPACE = re.compile("[\x00-\x08\x0e-\x1b\x7f]")
 _CONTROLS_ALL = re.compile("[\x00-\x1f\x7f]")
 
 
+# Invisible format characters publishers leave inside words: soft hyphens
+# (U+00AD) from hyphenating CMSs, zero-width space, non-joiner and joiner
+# (U+200B-U+200D), word joiner (U+2060), a BOM (U+FEFF) pasted mid-text.
+# Words are compared without them (monitor.matcher.fold); the text keeps
+# them (a joiner belongs in an emoji sequence), so a search of the text for a
+# word as a reader sees it must allow them between its letters.
+INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+
+
 def normalize_space(text: str) -> str:
     """Collapse every run of whitespace (NBSP included) into one space; control
     characters count as whitespace."""

@@ -39,8 +39,10 @@ class Farm:
     """Feeds /f/N on `hosts` (127.0.0.x), one new item per feed per cycle."""
 
     def __init__(self, feeds: int, cycle: float, *, match_every: int = 10, rules: int = 3,
-                 hosts: tuple[str, ...] = ("127.0.0.1",), keep: int = 3) -> None:
+                 hosts: tuple[str, ...] = ("127.0.0.1",), keep: int = 3,
+                 slow: dict[int, float] | None = None) -> None:
         self.feeds, self.cycle, self.match_every, self.rules = feeds, cycle, match_every, rules
+        self.slow = slow or {}  # feed → seconds it takes to answer (after its document)
         self.keep, self.started = keep, time.time()
         self.frozen_at: int | None = None
         self.hits: dict[int, list[float]] = {}   # feed → times it was fetched
@@ -105,7 +107,9 @@ class Farm:
                 pass
 
             def do_GET(self) -> None:
-                body = farm.document(int(self.path.rsplit("/", 1)[1]))
+                n = int(self.path.rsplit("/", 1)[1])
+                body = farm.document(n)
+                time.sleep(farm.slow.get(n, 0.0))
                 self.send_response(200)
                 self.send_header("Content-Type", "application/rss+xml")
                 self.send_header("Content-Length", str(len(body)))
@@ -174,10 +178,11 @@ class Receivers:
 
 
 def write_config(tmp: Path, database: str, farm: Farm, receivers: Receivers, *,
-                 interval: float, concurrency: int = 10, channel_extra: str = "") -> Path:
+                 interval: float, concurrency: int = 10, channel_extra: str = "",
+                 monitor_extra: str = "") -> Path:
     lines = ["[monitor]", f'database = "{database}"', f'interval = "{interval:g}s"',
              "jitter = 0", 'instance_timeout = "5s"', 'lease = "5s"',
-             f"concurrency = {concurrency}", 'timeout = "20s"', ""]
+             f"concurrency = {concurrency}", 'timeout = "20s"', monitor_extra, ""]
     for k in range(farm.rules):
         lines += [f"[channels.h{k}]", f'url = "json://127.0.0.1:{receivers.port}/h{k}"',
                   'rate_limit = "100000/1s"', channel_extra, "",

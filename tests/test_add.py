@@ -119,3 +119,17 @@ def test_a_bad_or_unreachable_url_is_one_line_and_exit_1(
     assert main(["add", url, "--config", str(config(tmp_path))]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith(message)
+
+
+def test_a_json_feed_announced_by_a_homepage_is_added(
+        feed: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    feed.route("/", body=b'<html><head><link rel="alternate" type="application/feed+json" '
+               b'title="JSON" href="/feed.json"></head><body>Blog</body></html>')
+    feed.route("/feed.json", headers={"Content-Type": "application/feed+json"}, body=(
+        '{"version": "https://jsonfeed.org/version/1.1", "title": "Usines en JSON", '
+        '"items": [{"id": "1", "title": "Cl\u00e9on produira le moteur"}]}').encode())
+    path = config(tmp_path)
+    assert main(["add", f"{feed.base_url}/", "--config", str(path)]) == 0
+    assert "    - Cl\u00e9on produira le moteur" in capsys.readouterr().out
+    added = load(path).feeds[0]
+    assert (added.name, added.url) == ("Usines en JSON", f"{feed.base_url}/feed.json")

@@ -10,7 +10,7 @@ The map (the README's "How it works" draws the same):
     store                         all persistence, the only SQL
     poll                          one feed's poll as one compartment
     deliver                       outbox → channels
-    web                           the read-only page (service starts it)
+    web                           the read-only page, the WebSub callback (service starts it)
     service                       the process shell, composition root
     cli                           argv and subcommands
 """
@@ -47,7 +47,7 @@ MAY_IMPORT: dict[str, set[str]] = {
 }
 # Third-party library → where it may be imported (paths under monitor/).
 OWNERS: dict[str, tuple[str, ...]] = {
-    "aiohttp": ("poll/fetcher.py", "web/"),
+    "aiohttp": ("poll/fetcher.py", "poll/hubclient.py", "web/"),
     "feedparser": ("poll/parser/",),
     "defusedxml": ("poll/parser/", "cli/opml.py"),
     "sqlalchemy": ("store/",),

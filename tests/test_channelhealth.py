@@ -121,10 +121,14 @@ async def test_the_state_and_its_notices_are_kept_together(database_url: str) ->
     try:
         failing = ChannelHealth("slack", t0, "HTTP 401", t0 + 60)
         notice = health.alerts(health.Notice("failing", "x"), "slack", ("mail",), T0)
-        await store.save_channel_health(failing, notice, t0 + 60)
+        assert await store.save_channel_health(failing, notice, t0 + 60) is True
         assert await store.channel_health() == {"slack": failing}
         assert (await store.outbox_counts())[("mail", "pending")] == 1
-        await store.save_channel_health(ChannelHealth("slack"), [], t0 + 120)
+        # Another instance decided from the row before: its notice is not repeated.
+        assert await store.save_channel_health(failing, notice, t0 + 61) is False
+        assert (await store.outbox_counts())[("mail", "pending")] == 1
+        assert await store.save_channel_health(ChannelHealth("slack"), [], t0 + 120,
+                                               failing) is True
         assert await store.channel_health() == {}  # healthy, no notice out: no row
     finally:
         await store.close()

@@ -126,6 +126,25 @@ async def test_hourly_digest_groups_a_period_and_skips_empty_ones(
         assert "Ampere 1" in body and "Ampere 2" in body
 
 
+async def test_a_straggler_committed_long_after_its_period_s_digest_waits(
+        tmp_path: Path, hook: LoopbackServer) -> None:
+    """A poll that began before the boundary and ended well after it (a slow
+    fetch) queues an alert of a period whose digest already went, longer ago
+    than the rate-limit window (1 s here): it waits for the next period, not
+    a second digest of the first (three instances sent two digests in one
+    5 s period when only the window's sends were read)."""
+    config = setup(tmp_path, hook, digest="1h", rate_limit="100/1s")
+    async with Harness(config, hook) as h:
+        boundary = T0.replace(minute=0) + timedelta(hours=1)
+        await h.queue([alert(1)], T0)
+        assert await h.deliver(boundary + timedelta(seconds=1)) == [
+            "[newsmonitor] digest: 1 alerts"]
+        await h.queue([alert(2)], boundary - timedelta(seconds=1))  # created at poll start
+        assert await h.deliver(boundary + timedelta(seconds=30)) == []
+        assert await h.deliver(boundary + timedelta(hours=1, seconds=1)) == [
+            "[newsmonitor] digest: 1 alerts"]
+
+
 async def test_catch_up_sends_old_items_as_one_digest(tmp_path: Path,
                                                       hook: LoopbackServer) -> None:
     async with Harness(setup(tmp_path, hook), hook) as h:

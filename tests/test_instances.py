@@ -52,8 +52,10 @@ async def test_a_dead_instances_claims_are_released_at_once(database_url: str) -
         assert await b.due_feeds(NOW + 30, ["f"], 60) == []
         # Past it, the first heartbeat of b frees a's feed and alert at once,
         # long before their leases (NOW + 60) run out.
+        await b.poll_now(["g"], NOW + 5)  # due after a was last heard of
         assert await b.cluster.heartbeat(me("b", NOW + 31), [], NOW + 91, 30) == ["a"]
-        assert [f.name for f in await b.due_feeds(NOW + 31, ["f"], 60)] == ["f"]
+        # a's feed has waited since a was last heard of: it goes first.
+        assert [f.name for f in await b.due_feeds(NOW + 31, ["f", "g"], 60, 1)] == ["f"]
         assert len(await b.claim_due_alerts(NOW + 31, 60)) == 1
         assert [i.id for i in await b.cluster.instances()] == ["b"]
     finally:
@@ -106,6 +108,20 @@ async def test_a_job_runs_once_per_period_across_instances(database_url: str) ->
         assert sorted(claims) == [False, False, False, True]
         assert await b.cluster.claim_job("retention", "2026-12-01", NOW) is True
         assert await a.cluster.claim_job("retention", "2026-12-01", NOW) is False
+    finally:
+        await a.close()
+        await b.close()
+
+
+async def test_a_sweep_runs_once_per_interval_across_instances(database_url: str) -> None:
+    a, b = await two(database_url)
+    try:
+        claims = await asyncio.gather(*(s.cluster.claim_every("outage sweep", NOW, 3600)
+                                        for s in (a, b, a, b)))
+        assert sorted(claims) == [False, False, False, True]
+        assert await a.cluster.claim_every("outage sweep", NOW + 3599, 3600) is False
+        assert await b.cluster.claim_every("outage sweep", NOW + 3600, 3600) is True
+        assert await a.cluster.claim_every("outage sweep", NOW + 3601, 3600) is False
     finally:
         await a.close()
         await b.close()

@@ -33,6 +33,12 @@ FOLDING = [
     ("non-breaking hyphen", "CFE\u2011CGC", "cfe-cgc"),
     ("minus sign", "\u2212", "-"),
     ("nbsp to space", "a\u00a0b", "a b"),
+    ("narrow nbsp to space", "a\u202fb", "a b"),
+    ("ideographic space to space", "a\u3000b", "a b"),
+    ("soft hyphen removed", "Am\u00adp\u00e8re", "ampere"),
+    ("zero-width space removed", "Amp\u200b\u00e8re", "ampere"),
+    ("joiners removed", "A\u200cm\u200dp\u2060ere", "ampere"),
+    ("bom removed", "\ufeffAmpere", "ampere"),
 ]
 
 
@@ -59,6 +65,10 @@ WORDS = [
     ("punctuation dropped", "Provost, Fran\u00e7ois. (F.)", ["provost", "francois", "f"]),
     ("digits are words", "R5 10 %", ["r5", "10"]),
     ("underscore separates", "a_b", ["a", "b"]),
+    ("soft hyphen inside", "liqui\u00add\u00e9e d\u2019Am\u00adp\u00e8re", ["liquidee", "ampere"]),
+    ("zero-width space inside", "Re\u200bnault", ["renault"]),
+    ("thin space separates", "CFE\u2009CGC", ["cfe", "cgc"]),
+    ("narrow nbsp before colon", "Renault\u202f: Ampere", ["renault", "ampere"]),
 ]
 
 
@@ -73,6 +83,10 @@ def test_words(case: str, text: str, expected: list[str]) -> None:
     ("l'\u0152uvre's", 0, "\u0152uvre"),
     ("Ampe\u0300re,", 0, "Ampe\u0300re"),
     ("CFE\u2013CGC", 1, "CGC"),
+    ("d\u2019Am\u00adp\u00e8re", 0, "Am\u00adp\u00e8re"),
+    ("\ufeffAmpere\u200b x", 0, "Ampere"),
+    ("cafe\u0301\u00ad", 0, "cafe\u0301"),
+    ("a\u200b\u200bAmp\u00e8re", 0, "a\u200b\u200bAmp\u00e8re"),
 ])
 def test_original_spans(text: str, index: int, original: str) -> None:
     start, end = original_spans(text)[index]

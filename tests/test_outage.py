@@ -4,7 +4,6 @@ connect meanwhile are polled at once, not after their backoff."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,7 +17,7 @@ from monitor.service.runtime import build_runtime
 from monitor.store import Store
 from tests import configs
 from tests.loopback import LoopbackServer, loopback
-from tests.servers import rss
+from tests.servers import Gate, rss
 from tests.waiting import until
 
 T = 1_800_000_000.0
@@ -96,46 +95,6 @@ def test_victims_are_the_feeds_that_could_not_connect_since() -> None:
               state("gone", "e.example", disabled="410 Gone"),
               state("ok", "f.example", failures=0)]
     assert victims(states, T) == ["b", "c"]
-
-
-class Gate:
-    """A TCP port that forwards to `target` when up and refuses when down:
-    the network between the daemon and one publisher."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port: int = sock.getsockname()[1]
-        self._server: asyncio.Server | None = None
-        self._open: set[asyncio.StreamWriter] = set()
-
-    async def up(self) -> None:
-        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", self.port)
-
-    async def down(self) -> None:
-        """Refuse new connections and cut the open ones (kept-alive too)."""
-        if self._server is not None:
-            self._server.close()
-            self._server = None
-        for writer in list(self._open):
-            writer.close()
-        self._open.clear()
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
-        self._open.update((writer, up_writer))
-
-        async def copy(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            try:
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            finally:
-                dst.close()
-
-        await asyncio.gather(copy(reader, up_writer), copy(up_reader, writer),
-                             return_exceptions=True)
 
 
 def write_config(tmp_path: Path, gates: dict[str, Gate], hook: str) -> Path:

@@ -63,7 +63,16 @@ async def collect(settings: Settings, store: Store) -> dict[str, Any]:
             "outbox": await _outbox(settings, store),
             "oldest_pending": _iso(await store.oldest_pending()),
             "failing_channels": await _failing(settings, store),
-            "dead_alerts": dead}
+            "dead_alerts": dead, "websub": await _websub(store)}
+
+
+async def _websub(store: Store) -> list[dict[str, Any]]:
+    """The WebSub subscriptions (service/websub.py): hub, topic, state, until
+    when the hub pushes, the last error of a request; never the secret."""
+    return [{"feed": s.feed, "hub": mask_url(s.hub), "topic": mask_url(s.topic),
+             "state": s.state, "requested": _iso(s.requested),
+             "lease_until": _iso(s.lease_until), "error": s.error}
+            for s in await store.websub.all()]
 
 
 async def _failing(settings: Settings, store: Store) -> list[dict[str, Any]]:
@@ -127,6 +136,7 @@ def render_table(report: dict[str, Any]) -> str:
     lines += [_feed_line(f, zone) for f in report["feeds"]]
     lines += _article_lines(report["feeds"])
     lines += _instance_lines(report["instances"])
+    lines += _websub_lines(report["websub"], zone)
     lines += ["", "alerts (one per item and rule) by state, and the MESSAGES that carried them:",
               f"{'CHANNEL':20} {'PENDING':>8} {'SENT':>8} {'DEAD':>8} {'MESSAGES':>8}"]
     for channel, c in report["outbox"].items():
@@ -163,6 +173,17 @@ def _instance_lines(instances: Sequence[dict[str, Any]]) -> list[str]:
         lines.append(f"{cut(i['id'], 32):32} {'live' if i['live'] else 'dead':5} "
                      f"{i['heartbeat_age_s']:8}s {len(i['feeds']):7} "
                      f"{i['alerts_sending']:7} {cut(', '.join(i['feeds']), 60)}")
+    return lines
+
+
+def _websub_lines(subs: Sequence[dict[str, Any]], zone: ZoneInfo) -> list[str]:
+    if not subs:
+        return []
+    lines = ["", f"{'PUSHED FEED (WEBSUB)':32} {'STATE':13} {'LEASE UNTIL':16} HUB"]
+    for s in subs:
+        error = f" ({cut(s['error'], 60)})" if s["error"] else ""
+        lines.append(f"{cut(s['feed'], 32):32} {s['state']:13} "
+                     f"{_local(s['lease_until'], zone):16} {cut(s['hub'], 50)}{error}")
     return lines
 
 

@@ -27,7 +27,7 @@ from monitor.config.schema import (
 from monitor.config.settings import ChannelSettings, FeedSettings, MonitorSettings, Settings
 from monitor.config.source import read_toml, resolved
 from monitor.config.validate import M, Validated, toml_key, validate
-from monitor.config.values import parse_listen, without_userinfo
+from monitor.config.values import check_public_url, parse_listen, without_userinfo
 from monitor.errors import ConfigError
 from monitor.models import Person, Rule
 
@@ -262,25 +262,29 @@ def _monitor(m: MonitorModel, path: Path, env: Mapping[str, str],
         problems.append(f"{path}: monitor.database: environment variable "
                         f"{missing.args[0]} is not set")
         database = ""
-    http, token, instance = (_substituted(m, key, env, path, problems)
-                             for key in ("http", "http_token", "instance"))
+    http, token, instance, public_url = (
+        _substituted(m, key, env, path, problems)
+        for key in ("http", "http_token", "instance", "public_url"))
     channels_file = str(resolved(path.parent / m.channels_file)) if m.channels_file else ""
     limits = fetch_limits(m.concurrency, m.per_host_concurrency, m.connect_timeout, m.timeout,
                           m.max_body, m.allow_private_networks)
     return MonitorSettings.model_construct(**dict(m) | {
         "database": database, "channels_file": channels_file, "fetch_limits": limits,
         "retry": RetryPolicy(retry_for=m.retry_for.total_seconds()),
-        "http": http, "http_token": token, "instance": instance})
+        "http": http, "http_token": token, "instance": instance, "public_url": public_url})
 
 
 def _substituted(m: MonitorModel, key: str, env: Mapping[str, str], path: Path,
                  problems: list[str]) -> str:
-    """A [monitor] value with `${ENV_VAR}` substituted; `http` checked after
-    (several instances share one config with a port each: `${NEWSMONITOR_HTTP}`)."""
+    """A [monitor] value with `${ENV_VAR}` substituted; `http` and
+    `public_url` checked after (several instances share one config with a
+    port each: `${NEWSMONITOR_HTTP}`, and WebSub on one of them)."""
     try:
         value: str = substitute_env(getattr(m, key), env)
         if key == "http" and value:
             parse_listen(value)
+        if key == "public_url":
+            check_public_url(value)
     except KeyError as missing:
         problems.append(f"{path}: monitor.{key}: environment variable "
                         f"{missing.args[0]} is not set")
@@ -323,6 +327,10 @@ def _cross_check(path: Path, monitor: MonitorSettings, known: _Known,
         # The page shows rules, feeds and alerts: not to a network without a token.
         problems.append(f"{path}: monitor.http: {monitor.http!r} is not a loopback address; "
                       "set monitor.http_token")
+    if monitor.public_url and not monitor.http:
+        # The hub's verification and pushes come to the web endpoint.
+        problems.append(f"{path}: monitor.public_url: WebSub needs the http endpoint; "
+                        "set monitor.http")
     check_pace(path, monitor, [f for _, f in feeds], problems)
     _check_unique_feeds(feeds, problems)
     _check_unique_rules(rules, problems)

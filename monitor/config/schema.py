@@ -24,6 +24,7 @@ from monitor.config.values import (
     Headers,
     Listen,
     Name,
+    PublicURL,
     QuietHours,
     Rate,
     Retention,
@@ -104,6 +105,12 @@ class MonitorModel(_Model):
     http_token: str = Field("", description="Access token of the web page and /metrics "
                             "(`${ENV_VAR}` is substituted); required when `http` is not a "
                             "loopback address.")
+    public_url: PublicURL = Field("", description="The address at which WebSub hubs reach "
+                                  "this daemon's `http` endpoint (e.g. `https://news.example.org`,"
+                                  " a reverse proxy's); with it, a feed that advertises a hub is "
+                                  "subscribed, its new items pushed to `<public_url>/websub/…` "
+                                  "within seconds, and it is polled only as a safety net. "
+                                  "`${ENV_VAR}` is substituted. Empty: no WebSub. Needs `http`.")
     story_window: Duration = Field(timedelta(hours=48), gt=timedelta(0), description="How long "
                                    "a story takes new items and is kept after its latest one "
                                    "(items reporting one event, from any feed, alert once).")

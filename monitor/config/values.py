@@ -168,6 +168,20 @@ def _check_feed_url(value: str) -> str:
     raise ValueError(f"{value!r} is not an http(s), file: or builtin: URL")
 
 
+def check_public_url(value: str) -> str:
+    """`[monitor] public_url`: where hubs reach the callback; an absolute
+    http(s) URL with a host, and no query or fragment (paths are appended)."""
+    if not value or "${" in value:  # else checked once substituted (loader)
+        return value
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an absolute http(s) URL, e.g. "
+                         "'https://news.example.org'")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        raise ValueError(f"{value!r}: no user, query or fragment in the public URL")
+    return value
+
+
 # RFC 9110 section 5.1 (a token) and 5.5 (no CR, LF or NUL in a value).
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -200,6 +214,7 @@ FeedURL = Annotated[str, pydantic.AfterValidator(_check_feed_url)]
 FilePath = Annotated[str, pydantic.AfterValidator(_check_path)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Listen = Annotated[str, pydantic.AfterValidator(_check_listen)]
+PublicURL = Annotated[str, pydantic.AfterValidator(check_public_url)]
 
 
 # Query keys whose values are credentials (issue 14: a feed's `?token=...`

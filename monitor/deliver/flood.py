@@ -2,6 +2,9 @@
 
 Contract: `plan(policy, sent, pending, now)` returns the deliveries to make now
 and when to look again; it never drops an alert, it only holds or folds them.
+`sent` must hold the channel's sends of the rate-limit window and, on a
+digest channel, every send since the oldest pending alert was created (the
+straggler rule of 3 reads them).
 Rules, in order:
 1. Catch-up: an alert whose item was published more than `policy.catch_up`
    before the alert was created (first seen) is old news, and so is a new

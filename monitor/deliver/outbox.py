@@ -90,11 +90,15 @@ async def _watch(store: Store, channels: Channels, passes: Mapping[str, health.S
         if new == state:
             continue
         notices = health.alerts(notice, name, channels.admin, now) if notice else []
+        # Every instance watches every channel: the one whose write finds the
+        # row as it was read raises the notice; the others' would repeat it.
+        if not await store.save_channel_health(new, notices, now.timestamp(),
+                                               known.get(name)):
+            continue
         if notice:
             log.warning("channel health channel=%s state=%s notified=%s detail=%s", name,
                         notice.kind, ",".join(a.channel for a in notices) or "nobody",
                         notice.text)
-        await store.save_channel_health(new, notices, now.timestamp())
 
 
 async def _channel(store: Store, notifier: Notifier, channels: Channels, name: str,
@@ -129,8 +133,17 @@ async def _send_planned(store: Store, notifier: Notifier, channels: Channels,
                         channel: Channel, alerts: Sequence[StoredAlert], now: datetime,
                         metrics: Metrics | None) -> tuple[int, health.Sent | None]:
     policy = channel.settings
+    since = now - policy.rate_limit[1]
+    if policy.digest:
+        # The digest's straggler check (flood._digest_due) needs every send
+        # since the oldest alert was created, not only the rate-limit
+        # window's: a poll begun before the boundary may commit its alert
+        # long after the period's digest went (a slow fetch), and, seeing no
+        # send, a second digest of that period went out (three instances,
+        # 5 s periods, a 1 s window: two digests in two of four periods).
+        since = min([since, *(s.alert.created for s in alerts if s.alert.created)])
     sent = [datetime.fromtimestamp(t, UTC) for t in
-            await store.sends_since(channel.name, (now - policy.rate_limit[1]).timestamp())]
+            await store.sends_since(channel.name, since.timestamp())]
     by_id = {s.alert.id: s for s in alerts}
     siblings = _by_item(alerts)
     pending = [flood.Pending(first, by_id[first].alert.created or now,

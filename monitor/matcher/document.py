@@ -29,7 +29,7 @@ from collections.abc import Collection, Mapping
 from itertools import accumulate, chain
 from urllib.parse import unquote
 
-from monitor.matcher.fold import fold, original_spans, tokens
+from monitor.matcher.fold import fold, original_spans, tokens, visible
 from monitor.models import Item
 from monitor.text import has_markup, html_to_text
 
@@ -190,16 +190,17 @@ class FieldView:
 
     def original_words(self, start: int, end: int) -> str:
         """The text of tokens[start:end] as written in the item (runs of
-        whitespace inside it shown as one space)."""
+        whitespace inside it shown as one space, invisible characters
+        removed: fold.visible)."""
         if self._ends is None:
             self._ends = list(accumulate(map(len, self.words)))
         first = self._locate(start)
         if end == start + 1:  # one word: no need to join chunks
-            return self.chunks[first[0]][first[1]:first[2]]
+            return visible(self.chunks[first[0]][first[1]:first[2]])
         last = self._locate(end - 1)
         text = " ".join(self.chunks[first[0]:last[0] + 1])
         tail = len(self.chunks[last[0]]) - last[2]
-        return text[first[1]:len(text) - tail]
+        return visible(text[first[1]:len(text) - tail])
 
     def _locate(self, index: int) -> tuple[int, int, int]:
         """(chunk number, start, end in that chunk) of token `index`."""

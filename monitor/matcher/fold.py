@@ -8,6 +8,14 @@ character on its own (a cached per-character table applied with
 the original character: that is how a hit shows `Ampère` for the term
 `Ampere`.
 
+Publishers' text carries invisible format characters inside words: soft
+hyphens (U+00AD) from hyphenating CMSs, zero-width spaces and joiners
+(U+200B-U+200D), word joiners (U+2060), stray BOMs (U+FEFF). Folding removes
+them (`Am\u00adpère` is `ampere`); a folded offset still maps back, and
+`visible` takes them out of a quoted original. Every kind of space (no-break
+U+00A0, narrow no-break U+202F, thin U+2009, U+2000-U+200A, ideographic
+U+3000) is whitespace to `str.split` and folds to a space: it separates words.
+
 A word is a run of letters and digits, optionally joined by apostrophes
 (`aujourd'hui`). A French elided article or pronoun in front (`l'`, `qu'`,
 ...) and an English possessive `'s` behind are not part of the word.
@@ -17,6 +25,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+from monitor.text import INVISIBLE
 
 # Characters NFKD does not decompose but a reader takes for a base letter.
 _SPECIAL = str.maketrans({
@@ -28,6 +38,9 @@ _SPECIAL = str.maketrans({
     **dict.fromkeys("\u201c\u201d\u201e\u201f\u2033", '"'),
     "\u2212": "-",
 })
+
+# Removed by folding (../shared/eval/README.md: "Invisible format characters").
+_INVISIBLE_RE = re.compile(f"[{INVISIBLE}]")
 
 ELISIONS = ("jusqu", "lorsqu", "puisqu", "qu", "l", "d", "j", "m", "n", "s", "t", "c")
 
@@ -50,6 +63,8 @@ def _transform(char: str) -> str:
 def _fold_char(char: str) -> str:
     """The folded form of one character, iterated to a fixed point so that
     folding the output again changes nothing (idempotence)."""
+    if char in INVISIBLE:
+        return ""
     text = _transform(char)
     for _ in range(4):
         again = "".join(_transform(c) for c in text)
@@ -90,6 +105,14 @@ def words(text: str) -> list[str]:
     return tokens(fold(text))
 
 
+def visible(original: str) -> str:
+    """`original` without the invisible characters folding removes: the word
+    a hit quotes, as a reader sees it (`Am\u00adpère` shows as `Ampère`)."""
+    if original.isascii():
+        return original
+    return _INVISIBLE_RE.sub("", original)
+
+
 def original_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) in `text` of each of its words: for `l'Œuvre`, [(2, 7)]."""
     folded = fold(text)
@@ -100,4 +123,13 @@ def original_spans(text: str) -> list[tuple[int, int]]:
     for position, char in enumerate(text):
         offsets.extend([position] * len(_TABLE[ord(char)]))
     offsets.append(len(text))
-    return [(offsets[start], offsets[end]) for start, end in spans]
+    return [(offsets[start], _end(text, offsets[start], offsets[end])) for start, end in spans]
+
+
+def _end(text: str, start: int, end: int) -> int:
+    """`end` moved back over invisible characters: they fold to nothing, so
+    the next folded offset lies after those behind a word, but they are not
+    part of it (combining accents, which fold to nothing too, are)."""
+    while end > start and text[end - 1] in INVISIBLE:
+        end -= 1
+    return end

@@ -22,7 +22,7 @@ from monitor.poll.parser import ParsedFeed, parse_feed
 FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/rdf+xml",
                         "application/feed+json", "application/xml", "text/xml"})
 COMMON_PATHS = ("/feed", "/rss", "/rss.xml", "/feed.xml", "/atom.xml", "/index.xml",
-                "/feeds/posts/default", "/?feed=rss2")
+                "/feeds/posts/default", "/?feed=rss2", "/feed.json")
 MAX_CANDIDATES = 10
 
 

@@ -1,4 +1,5 @@
-"""One conditional GET of a feed URL; the only module that imports aiohttp.
+"""One conditional GET of a feed URL; with hubclient.py (WebSub's requests to
+hubs), the only modules of poll/ that import aiohttp.
 
 Contract of `Fetcher.fetch`:
 - sends If-None-Match / If-Modified-Since when given (RFC 9110 section 13.1);

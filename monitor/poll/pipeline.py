@@ -22,6 +22,12 @@ to poll at once after our own network outage — are written by one
 `Store.record_items`, so a crash anywhere leaves either all of them or none.
 A store failure is the one error it raises (StoreError): the poll is then
 not recorded and the feed's claim runs out, so it is polled again.
+
+`push_feed` is the same compartment for a body a WebSub hub pushed: no
+request, the same parse, dedup, story, match and outbox, in the same one
+transaction; the feed's schedule, validators and health counters stay as
+its last poll left them (a push is not a poll), and a body that does not
+parse is logged and dropped without counting as a failure of the feed.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ from monitor.poll.parser.pool import ParsePool
 from monitor.poll.parser.prescan import scan
 from monitor.poll.states import after_fetch, failed, scheduled
 from monitor.poll.stories import Stories
+from monitor.poll.websub import HubLink, discover
 from monitor.store import Store
 from monitor.store.polls import Poll
 from monitor.text import html_to_text
@@ -61,7 +68,7 @@ log = logging.getLogger(__name__)
 PRESCAN_MAX = 1024**2
 Clock = Callable[[], datetime]
 
-__all__ = ["Context", "Outcome", "make_alerts", "poll_feed"]
+__all__ = ["Context", "Outcome", "make_alerts", "poll_feed", "push_feed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +84,7 @@ class Outcome:
     rules: tuple[str, ...] = ()  # the rule of each match on a new item
     state: FeedState | None = None  # the feed's state as this poll stored it
     notices: int = 0  # feed-health notices queued
+    hub: HubLink | None = None  # the WebSub hub the response advertised (poll/websub.py)
 
 
 @dataclass(slots=True)
@@ -122,37 +130,63 @@ class Polled:
     edited: tuple[Item, ...] = ()       # known items whose text changed
 
 
-async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState) -> Outcome:
-    """Poll one feed once and record everything; the compartment boundary."""
+async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState,
+                    pushed: FetchResult | None = None) -> Outcome:
+    """Poll one feed once and record everything; the compartment boundary.
+    `pushed`: a body a hub pushed, in place of the request (see push_feed)."""
     now = ctx.clock()
     started = asyncio.get_running_loop().time()
-    polled = await _polled(ctx, feed, state, now)
+    polled = await _polled(ctx, feed, state, now, pushed)
     polled = _with_health(ctx, feed, polled, now)
-    due_now = await _after_outage(ctx, state, polled)
+    due_now = await _after_outage(ctx, state, polled) if pushed is None else ()
     elapsed = asyncio.get_running_loop().time() - started
     queued, stored = await ctx.store.record_items(
         polled.state, polled.items, polled.alerts, now.timestamp(), due_now=due_now,
-        poll=_poll_row(polled, now, elapsed), touched=polled.known,
-        follow_up=_follow_ups(ctx.settings), edited=polled.edited)
+        poll=_poll_row(polled, now, elapsed) if pushed is None else None,
+        touched=polled.known, follow_up=_follow_ups(ctx.settings), edited=polled.edited)
     return _recorded(polled, len(queued), stored, elapsed)
 
 
+async def push_feed(ctx: Context, feed: FeedSettings, state: FeedState, body: bytes,
+                    headers: dict[str, str]) -> Outcome:
+    """Record a body a WebSub hub pushed for `feed` (signature checked by
+    the caller) through the poll's own path; `headers` lower-cased."""
+    result = FetchResult(status=200, body=body, headers=headers, etag=state.etag,
+                         last_modified=state.last_modified, not_modified=False,
+                         permanent_url=None, final_url=state.current_url, elapsed=0.0)
+    return await poll_feed(ctx, feed, state, result)
+
+
 async def _polled(ctx: Context, feed: FeedSettings, state: FeedState,
-                  now: datetime) -> Polled:
-    """The poll up to what must be stored; a feed's failure is a Polled too."""
+                  now: datetime, pushed: FetchResult | None) -> Polled:
+    """The poll up to what must be stored; a feed's failure is a Polled too.
+    A push's is logged and the state kept: a hub's bad body is not the
+    feed's failure (its polls go on as before)."""
     try:
-        return await _poll(ctx, feed, state, now)
-    except FetchError as exc:
-        return _failure(ctx, feed, state, now, exc.category, str(exc), exc)
-    except ParseError as exc:
-        return _failure(ctx, feed, state, now, "parse", str(exc), None)
+        return await _poll(ctx, feed, state, now, pushed)
     except StoreError:
         raise  # nothing of this poll can be recorded: the claim runs out
-    except NewsmonitorError as exc:
+    except Exception as exc:
+        if pushed is None:
+            return _failed(ctx, feed, state, now, exc)
+        if not isinstance(exc, NewsmonitorError):
+            log.exception("push crashed feed=%s", feed.name)
+        log.warning("push not recorded feed=%s error=%s", feed.name, exc)
+        return Polled(Outcome(feed.name, "error", error=f"push: {exc}"), state)
+
+
+def _failed(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime,
+            exc: Exception) -> Polled:
+    """A poll's failure, by kind."""
+    if isinstance(exc, FetchError):
+        return _failure(ctx, feed, state, now, exc.category, str(exc), exc)
+    if isinstance(exc, ParseError):
+        return _failure(ctx, feed, state, now, "parse", str(exc), None)
+    if isinstance(exc, NewsmonitorError):
         return _failure(ctx, feed, state, now, "internal", str(exc), None)
-    except Exception as exc:  # a bug: keep the daemon and the other feeds running
-        log.exception("poll crashed feed=%s", feed.name)
-        return _failure(ctx, feed, state, now, "bug", repr(exc), None)
+    # A bug: keep the daemon and the other feeds running.
+    log.error("poll crashed feed=%s", feed.name, exc_info=exc)
+    return _failure(ctx, feed, state, now, "bug", repr(exc), None)
 
 
 def _failure(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime,
@@ -163,15 +197,16 @@ def _failure(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime,
     return Polled(Outcome(feed.name, "error", error=f"{category}: {message}"), new_state)
 
 
-async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime) -> Polled:
+async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetime,
+                pushed: FetchResult | None) -> Polled:
     blocked = ctx.hosts.blocked_until(schedule.host_key(state.current_url), now)
-    if blocked is not None:
+    if blocked is not None and pushed is None:
         # Another feed of this host got a 429/503: wait with it, no request.
         return Polled(Outcome(feed.name, "skipped"),
                       replace(state, next_poll=blocked.timestamp(), pace="host's Retry-After"))
     assert ctx.bodies is not None
     async with ctx.bodies:
-        result = await fetch(ctx, state, feed)
+        result = pushed or await fetch(ctx, state, feed)
         digest = None if result.not_modified else hashlib.sha256(result.body).hexdigest()
         # A server that sends neither ETag nor Last-Modified (many small sites'
         # generated feeds): the same bytes as last time hold nothing new.
@@ -179,20 +214,25 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
         parsed = (None if result.not_modified or unchanged else
                   await _parse(ctx, feed, state, result))
         result = replace(result, body=b"")  # parsed: the body's memory goes with the slot
+    if pushed is not None:  # not a poll: the schedule and validators stay
+        return await _pushed(ctx, feed, state, parsed)
     # The next poll counts from now, after the fetch, not from the dispatch:
     # a poll that waited for a slot (hundreds due at once) would otherwise
     # come back less than an interval after this request reached the server.
     now = max(now, ctx.clock())
     base = after_fetch(state, result, now)
+    hub = discover(result.headers, parsed.hub if parsed else "",
+                   parsed.self_url if parsed else "", state.current_url)
     if parsed is None:
         result_name = "not_modified" if result.not_modified else "unchanged"
-        return Polled(Outcome(feed.name, result_name),
+        return Polled(Outcome(feed.name, result_name, hub=hub),
                       _scheduled(ctx, feed, state, base, result, now, None, 0))
     base = replace(base, body_hash=digest, title=parsed.title or state.title,
                    warning=parsed.bozo, polled_once=True)
     polled = await _with_items(ctx, feed, state, base, parsed)
-    return replace(polled, state=_scheduled(ctx, feed, state, polled.state, result, now,
-                                            parsed, polled.outcome.new_items))
+    return replace(polled, outcome=replace(polled.outcome, hub=hub),
+                   state=_scheduled(ctx, feed, state, polled.state, result, now,
+                                    parsed, polled.outcome.new_items))
 
 
 def _scheduled(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedState,
@@ -210,6 +250,14 @@ def _scheduled(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedStat
     estimate = ctx.activity.estimate(feed.name, now.timestamp())
     return scheduled(feed.policy, ctx.rng, state, result, now, parsed, estimate,
                      ctx.activity.scale)
+
+
+async def _pushed(ctx: Context, feed: FeedSettings, state: FeedState,
+                  parsed: ParsedFeed | None) -> Polled:
+    if parsed is None:  # the very bytes of the last poll
+        return Polled(Outcome(feed.name, "unchanged"), state)
+    return await _with_items(ctx, feed, state, replace(
+        state, title=parsed.title or state.title), parsed)
 
 
 async def _parse(ctx: Context, feed: FeedSettings, state: FeedState,
@@ -309,6 +357,13 @@ async def _after_outage(ctx: Context, state: FeedState, polled: Polled) -> tuple
                                stored.error_category,
                                stored.last_poll or ctx.clock().timestamp())
     if since is None:
+        return ()
+    # Every instance sharing the database sees the network come back (each
+    # watches its own polls): one sweeps, the others' sweeps would poll the
+    # feeds still down again and again (OutageWatch.quiet: once per quiet).
+    now = ctx.clock().timestamp()
+    if not await ctx.store.cluster.claim_every("outage sweep", now, ctx.outage.quiet):
+        log.info("network back, another instance sweeps")
         return ()
     # Not this feed: it reached its server (its stored state is still the failed one).
     names = tuple(n for n in victims(await ctx.store.feeds(), since) if n != state.name)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 
 from monitor.models import Alert, Match, TermHit
+from monitor.text import INVISIBLE
 
 SUBJECT_PREFIX = "[newsmonitor]"
 EXCERPT_CHARS = 240
@@ -305,8 +306,17 @@ def _pattern(words: Iterable[str]) -> re.Pattern[str] | None:
     found = sorted({w for w in words if w}, key=len, reverse=True)
     if not found:
         return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(map(re.escape, found)) + r")(?!\w)",
+    return re.compile(r"(?<!\w)(?:" + "|".join(map(_spelled, found)) + r")(?!\w)",
                       re.IGNORECASE)
+
+
+_INVISIBLE_RUN = f"[{INVISIBLE}]*"
+
+
+def _spelled(word: str) -> str:
+    """A regex of `word` as the text may spell it: with invisible characters
+    between its letters (`Am\u00adpère` for the hit `Ampère`: text.INVISIBLE)."""
+    return _INVISIBLE_RUN.join(map(re.escape, word))
 
 
 def _word_boundary(text: str, start: int) -> int:

@@ -22,6 +22,8 @@ Ticks:
   daemons on one PostgreSQL database; see store/instances.py);
 - retention, daily: prunes old items and alerts (`Store.prune`), once a day
   across all instances;
+- websub, every 5 s (with `[monitor] public_url`): subscriptions renewed,
+  retried or ended (service/websub.py);
 - watchdog (under systemd with WatchdogSec=): pings while dispatch ticks.
 A poll, a delivery or a reload that fails is logged and retried at the next
 tick; none of them stops the daemon.
@@ -69,6 +71,7 @@ from monitor.service.runtime import (
     snapshot,
 )
 from monitor.service.ticks import Ticks, load_activity
+from monitor.service.websub import WebSub
 from monitor.store import Instance, Store
 from monitor.web import Snapshot, WebServer
 
@@ -86,6 +89,7 @@ TICKS: tuple[tuple[str, dict[str, float], float | None], ...] = (
     ("watch", {"seconds": 2}, None),
     ("gauges", {"seconds": 5}, 0.0),
     ("retention", {"days": 1}, 60.0),
+    ("websub", {"seconds": 5}, 0.0),
 )
 
 
@@ -112,9 +116,10 @@ class Daemon:
     ticks: Ticks = field(init=False)
     _reloader: Reloader = field(init=False)
     instance: Instance = field(init=False)  # this daemon among those sharing the store
+    websub: WebSub = field(init=False)      # the WebSub subscriptions (service/websub.py)
 
     def __post_init__(self) -> None:
-        self.ticks, self._reloader = Ticks(self), Reloader(self)
+        self.ticks, self._reloader, self.websub = Ticks(self), Reloader(self), WebSub(self)
         self.instance = _instance(self.runtime.settings, self.clock().timestamp())
 
     # ---------------------------------------------------------- lifecycle
@@ -134,6 +139,7 @@ class Daemon:
         self.context.activity = await load_activity(self.store, self.clock().timestamp())
         await self.ticks.pace()
         await self.sync_feeds(settings)
+        await self.websub.open(self._session)  # before the endpoint: the callbacks held
         self.fingerprint = config_fingerprint(settings)
         return self.context
 
@@ -211,7 +217,8 @@ class Daemon:
         if listen := self.runtime.settings.monitor.http:
             server = WebServer(listen, self.runtime.settings.monitor.database, self._snapshot,
                                lambda: self.last_tick, self.metrics.render,
-                               stale_after=self.health_stale_after)
+                               stale_after=self.health_stale_after,
+                               callbacks=self.websub.callbacks())
             self.http_port = server.start()
             self._health = server
             log.info("http endpoint listening address=%s port=%d", listen, self.http_port)

@@ -40,12 +40,21 @@ class Metrics:
                                    "Age of the oldest pending alert", registry=r)
         self.feeds_backoff = Gauge("newsmonitor_feeds_in_backoff",
                                    "Feeds whose last poll failed", registry=r)
+        self.pushes = Counter("newsmonitor_websub_pushes", "WebSub pushes by result "
+                              "(recorded, or why refused)", ["result"], registry=r)
         self.feeds_disabled = Gauge("newsmonitor_feeds_disabled", "Feeds disabled (410 Gone)",
                                     registry=r)
 
     def poll(self, outcome: str, elapsed: float, new_items: int, rules: Iterable[str]) -> None:
         self.polls.labels(outcome).inc()
         self.fetch_seconds.observe(elapsed)
+        self.items_new.inc(new_items)
+        for rule in rules:
+            self.matches.labels(rule).inc()
+
+    def push(self, result: str, new_items: int = 0, rules: Iterable[str] = ()) -> None:
+        """A WebSub push: its new items and matches count as a poll's do."""
+        self.pushes.labels(result).inc()
         self.items_new.inc(new_items)
         for rule in rules:
             self.matches.labels(rule).inc()

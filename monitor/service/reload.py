@@ -79,6 +79,8 @@ class Reloader:
         d.fingerprint = config_fingerprint(runtime.settings)
         log.info("reloaded reason=%s feeds=%d rules=%d", reason, len(runtime.settings.feeds),
                  len(runtime.settings.rules))
+        # A feed that left the config is unsubscribed now, not at the next tick.
+        d.spawn(d.ticks.websub())
         systemd.notify(f"READY=1\nSTATUS={d.summary()}")
 
     def _retire(self, notifier: Notifier) -> None:

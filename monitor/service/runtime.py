@@ -90,7 +90,7 @@ def feed_rows(ctx: Context, settings: Settings, now: datetime,
     return rows
 
 
-RESTART_ONLY = ("database", "http", "concurrency", "per_host_concurrency", "timeout",
+RESTART_ONLY = ("database", "http", "public_url", "concurrency", "per_host_concurrency", "timeout",
                 "connect_timeout", "max_body", "user_agent",
                 # The story index is built with them at start (poll/stories.py).
                 "story_window", "story_threshold")

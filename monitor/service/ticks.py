@@ -88,7 +88,7 @@ class Ticks:
         for state in due:
             if state.name not in self._in_flight:
                 self._in_flight.add(state.name)
-                d.spawn(self._poll(ctx, enabled[state.name], state))
+                d.spawn(self._poll(ctx, d.websub.paced(enabled[state.name]), state))
         d.notify_status()
 
     async def _release_unrecorded(self, now: float) -> None:
@@ -114,6 +114,14 @@ class Ticks:
                                   outcome.rules)
         if outcome.alerts or outcome.notices:
             self._daemon.spawn(self.deliver())
+        if outcome.hub is not None and self._daemon.websub.enabled:
+            await _logged("websub subscription", self._daemon.websub.discovered(
+                feed, outcome.hub))
+
+    @property
+    def in_flight(self) -> set[str]:
+        """The feeds being polled now; a WebSub push adds its feed while it runs."""
+        return self._in_flight
 
     def _first_polled(self, name: str) -> None:
         if not self._unpolled:
@@ -209,6 +217,11 @@ class Ticks:
             log.info("pruned alerts=%d items=%d", alerts, items)
         except NewsmonitorError as exc:
             log.error("retention failed error=%s", exc)
+
+    async def websub(self) -> None:
+        """Subscriptions renewed, retried or ended (service/websub.py)."""
+        if self._daemon.websub.enabled and self._daemon.store is not None:
+            await _logged("websub tick", self._daemon.websub.tick())
 
     async def watchdog(self) -> None:
         # Only while the dispatch tick ran recently: a wedged loop stops the

@@ -18,7 +18,8 @@ transaction's connection:
 - channelhealth.py: each channel's failing run and notices (deliver/health.py).
 - articles.py: the articles fetched for `fulltext` feeds (Store.articles);
 - instances.py: several daemons on one database (heartbeats, claims of the
-  dead released, jobs done once per period).
+  dead released, jobs done once per period);
+- websub.py: the WebSub subscriptions (`Store.websub`).
 
 Durability rules, written down here because they are the point of the store:
 - `record_items` inserts the new items and their alerts in ONE transaction:
@@ -67,12 +68,13 @@ from monitor.store.instances import Instance
 from monitor.store.lock import FileLock
 from monitor.store.stories import StoredItem as StoredItem
 from monitor.store.stories import Story as Story
+from monitor.store.websub import Subscriptions
 
 T = TypeVar("T")
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 Recorded = tuple[list[int], FeedState]  # what record_items returns
 __all__ = ["Archive", "Cluster", "Instance", "Kept", "Span", "Store", "StoryFacade",
-           "open_readonly", "views"]
+           "Subscriptions", "open_readonly", "views"]
 
 
 class Store:
@@ -85,24 +87,22 @@ class Store:
         self._engine, self._lock, self.instance = engine, lock, instance
         self.cluster = Cluster(self, instance or "")
         self.story, self.archive = StoryFacade(self), Archive(self._run)  # backtests' items
+        self.websub, self.articles = Subscriptions(self), articles.Articles(self._run)
         self.statements = 0  # sent to the database (bench/scale.py: queries per poll)
         self.counted = lambda *_: setattr(self, "statements", self.statements + 1)
-        # SQLite has one writer: polls queue here rather than in its busy
-        # handler ("database is locked" when the loop is busy); PostgreSQL
-        # has row locks. Polls ending together are committed together.
+        # SQLite has one writer: polls queue here, not in its busy handler ("database is locked"
+        # when the loop is busy); PostgreSQL has row locks. Polls ending together commit together.
         self._turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._polls: GroupCommit[Write, Recorded] = GroupCommit(self._run, in_turn)
         self._quiet: GroupCommit[tuple[FeedState, polls.Poll | None], Recorded] = \
             GroupCommit(self._run, _quiet_polls)  # a 304, the same body: in bulk
-        self.articles = articles.Articles(self._run)  # fulltext feeds' articles
 
     @classmethod
     async def open(cls, url: str, *, exclusive: bool = False,
                    instance: str | None = None) -> Store:
-        """Connect (creating a SQLite file and its folder if needed) and create
-        tables. `exclusive` (the daemon): a SQLite file is refused, with a
-        StoreError, while another daemon has it open (see lock.py).
-        `instance`: the daemon's id, carried by its claims."""
+        """Connect (creating a SQLite file and its folder if needed) and create tables.
+        `exclusive` (the daemon): a SQLite file is refused, with a StoreError, while another
+        daemon has it open (see lock.py). `instance`: the daemon's id, carried by its claims."""
         engine, lock = _engine(url, exclusive)
         store = cls(engine, lock, instance)
         sa.event.listen(engine.sync_engine, "before_cursor_execute", store.counted)
@@ -237,9 +237,11 @@ class Store:
         return await self._run(channelhealth.load)
 
     async def save_channel_health(self, state: ChannelHealth, notices: Sequence[Alert],
-                                  now: float) -> None:
-        """A channel's health and its notices in one transaction (none lost or repeated)."""
-        await self._run(lambda c: channelhealth.save(c, state, notices, now))
+                                  now: float, read: ChannelHealth | None = None) -> bool:
+        """A channel's health and its notices in one transaction (none lost or
+        repeated), unless its row is no longer `read` (None: none), the one
+        the caller decided from: then another instance did it (False)."""
+        return await self._run(lambda c: channelhealth.save(c, state, notices, now, read))
 
     async def requeue_dead(self, now: float, channel: str | None = None,
                            rule: str | None = None) -> int:
@@ -279,18 +281,8 @@ class Store:
 
 async def open_readonly(url: str) -> Store:
     """A Store on an existing database, to read it (`rules backtest`): nothing is
-    created, upgraded or written (SQLite mode=ro, PostgreSQL READ ONLY transactions)."""
-    if "://" not in url and not Path(url).is_file():
-        raise StoreError(f"no database at {url} (the daemon creates it at its start)")
-    try:
-        engine = create_async_engine(schema.engine_url(schema.readonly_url(url)))
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise StoreError(f"cannot use this database URL: {type(exc).__name__}") from exc
-    if engine.dialect.name == "sqlite":
-        sa.event.listen(engine.sync_engine, "connect", schema.sqlite_readonly)
-    else:
-        sa.event.listen(engine.sync_engine, "begin", schema.postgresql_readonly)
-    return Store(engine)
+    created, upgraded or written (schema.readonly_engine)."""
+    return Store(schema.readonly_engine(url))
 
 
 def _quiet_polls(writes: Sequence[tuple[FeedState, polls.Poll | None]]
@@ -375,6 +367,12 @@ class Cluster:
         """True for the one instance to run job `name` for `period`."""
         return await self._store._run(lambda c: instances.claim_job(
             c, name, period, self._instance, now))
+
+    async def claim_every(self, name: str, now: float, every: float) -> bool:
+        """True for the one instance to run job `name` now, at most once per
+        `every` seconds across all."""
+        return await self._store._run(lambda c: instances.claim_every(
+            c, name, self._instance, now, every))
 
 
 class StoryFacade:

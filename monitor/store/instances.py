@@ -12,6 +12,8 @@ work done once per period across all of them.
   it a dead instance's claims would last until each lease ran out.
 - `claim_job` makes a periodic job (retention, ...) run once per period:
   the instance that moves the job's row to the current period does it.
+  `claim_every` does the same for a job with no calendar period (the
+  outage sweep): once per `every` seconds, whichever instance asks first.
 
 On SQLite (one daemon per file, store/lock.py) all of this is trivially
 true and costs one small write per heartbeat. Each function runs in the
@@ -59,24 +61,29 @@ async def heartbeat(conn: AsyncConnection, me: Instance, polling: Sequence[str],
 
 async def release_dead(conn: AsyncConnection, now: float, timeout: float) -> list[str]:
     """Release the claims of every instance whose heartbeat is older than
-    `timeout`, and forget it; returns their ids. Its feeds become due at
-    `now` (they were due when it claimed them) and its alerts free."""
+    `timeout`, and forget it; returns their ids. Its alerts are free, and
+    its feeds due since it was last heard of (`now - timeout`): they were
+    due when it claimed them and have waited since, so they go before the
+    feeds due later (the claim takes the most overdue first). Due at `now`,
+    they waited behind a backlog of survivors that had fallen behind (27 s
+    under load, against instance_timeout + a tick)."""
     query = sa.select(instances_t.c.id).where(instances_t.c.heartbeat < now - timeout)
     if conn.dialect.name == "postgresql":
         # Two instances noticing at once: the second skips the rows.
         query = query.with_for_update(skip_locked=True)
     dead = list((await conn.execute(query)).scalars())
     if dead:
-        await release(conn, dead, now)
+        await release(conn, dead, now - timeout)
         await conn.execute(instances_t.delete().where(instances_t.c.id.in_(dead)))
     return dead
 
 
-async def release(conn: AsyncConnection, ids: Sequence[str], now: float) -> None:
+async def release(conn: AsyncConnection, ids: Sequence[str], due: float) -> None:
     """Void the claims held by the instances of `ids` (dead, or this one
-    starting again under the same `[monitor] instance` name)."""
+    starting again under the same `[monitor] instance` name); their feeds
+    due at `due`."""
     await conn.execute(feeds_t.update().where(feeds_t.c.claimed_by.in_(list(ids)))
-                       .values(next_poll=now, claimed_by=None))
+                       .values(next_poll=due, claimed_by=None))
     await conn.execute(alerts_t.update().where(alerts_t.c.claimed_by.in_(list(ids)))
                        .values(claimed_until=None, claimed_by=None))
 
@@ -120,4 +127,22 @@ async def claim_job(conn: AsyncConnection, name: str, period: str, instance: str
     moved = await conn.execute(jobs_t.update().where(
         jobs_t.c.name == name, jobs_t.c.period != period).values(
         period=period, done_by=instance, at=now))
+    return bool(moved.rowcount)
+
+
+async def claim_every(conn: AsyncConnection, name: str, instance: str, now: float,
+                      every: float) -> bool:
+    """True when `instance` is the one to run job `name` now: no instance
+    ran it in the `every` seconds before `now` (an outage sweep: every
+    instance sees the network come back, one sweeps)."""
+    insert = (postgresql.insert(jobs_t) if conn.dialect.name == "postgresql"
+              else sqlite.insert(jobs_t))
+    added = await conn.execute(insert.values(name=name, period="", done_by=instance, at=now)
+                               .on_conflict_do_nothing().returning(jobs_t.c.name))
+    if added.first() is not None:
+        return True
+    # As in claim_job: a concurrent second UPDATE waits on the row lock,
+    # then reads the first one's `at` and changes nothing.
+    moved = await conn.execute(jobs_t.update().where(
+        jobs_t.c.name == name, jobs_t.c.at <= now - every).values(done_by=instance, at=now))
     return bool(moved.rowcount)

@@ -17,7 +17,11 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
+
+from monitor.errors import StoreError
 
 metadata = sa.MetaData()
 WAL_LIMIT = 1024 * 1024  # bytes the SQLite write-ahead log keeps after a checkpoint
@@ -155,6 +159,24 @@ jobs_t = sa.Table(
 )
 
 
+# One row per WebSub subscription (monitor.models.Subscription): a feed that
+# advertises a hub is subscribed with a callback path and a secret of its
+# own; the web endpoint answers the hub's verification and takes the pushes
+# of the active ones only (service/websub.py).
+websub_t = sa.Table(
+    "websub", metadata,
+    sa.Column("feed", sa.String, primary_key=True),
+    sa.Column("hub", sa.String, nullable=False),
+    sa.Column("topic", sa.String, nullable=False),
+    sa.Column("callback", sa.String, nullable=False, unique=True),
+    sa.Column("secret", sa.String, nullable=False),
+    sa.Column("state", sa.String, nullable=False),         # requested | active | ...
+    sa.Column("requested", sa.Float, nullable=False),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("error", sa.String),
+)
+
+
 def ts(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
@@ -179,12 +201,23 @@ def engine_url(url: str) -> str:
     return f"sqlite+aiosqlite:///{url}"
 
 
-def readonly_url(url: str) -> str:
-    """A SQLite path as a read-only URI (other URLs as they are): SQLite
-    then refuses every write, WAL set-up included."""
-    if "://" in url:
-        return url
-    return f"sqlite+aiosqlite:///file:{quote(str(Path(url).resolve()))}?mode=ro&uri=true"
+def readonly_engine(url: str) -> AsyncEngine:
+    """An engine that only reads an existing database: a SQLite file opened
+    read-only (mode=ro: SQLite refuses every write, WAL set-up included; a
+    missing file is not created), each PostgreSQL transaction READ ONLY."""
+    if "://" not in url and not Path(url).is_file():
+        raise StoreError(f"no database at {url} (the daemon creates it at its start)")
+    if "://" not in url:
+        url = f"sqlite+aiosqlite:///file:{quote(str(Path(url).resolve()))}?mode=ro&uri=true"
+    try:
+        engine = create_async_engine(engine_url(url))
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"cannot use this database URL: {type(exc).__name__}") from exc
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine.sync_engine, "connect", sqlite_readonly)
+    else:
+        sa.event.listen(engine.sync_engine, "begin", postgresql_readonly)
+    return engine
 
 
 def sqlite_readonly(dbapi_conn: Any, _record: Any) -> None:

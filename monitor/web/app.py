@@ -1,8 +1,10 @@
 """The aiohttp application: routes, and the rules every response obeys.
 
-- Read-only: GET and HEAD; any other method is 405 before anything else runs.
+- Read-only: GET and HEAD; any other method is 405 before anything else runs,
+  but POST to the WebSub callback (`/websub/…`, web/websub.py: a hub's
+  pushes, which carry their own proof, the subscription's signature).
 - With a token (`[monitor] http_token`, read at each request: a reload
-  may change it) every path but /healthz and /static
+  may change it) every path but /healthz, /static and the WebSub callback
   needs it: `Authorization: Bearer <token>`, or the cookie that `?token=` sets
   (then redirected to the same page without it, so it leaves the address
   bar). Compared in constant time (hmac.compare_digest); the cookie holds
@@ -26,6 +28,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from monitor.errors import StoreError
+from monitor.web import websub
 from monitor.web.pages import Pages
 
 log = logging.getLogger(__name__)
@@ -36,7 +39,7 @@ HEADERS = {"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
            "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
            "Cache-Control": "no-store"}
 COOKIE = "newsmonitor_token"
-OPEN_PATHS = ("/healthz", "/static/", "/favicon.ico")
+OPEN_PATHS = ("/healthz", "/static/", "/favicon.ico", websub.PREFIX)
 STATIC = Path(__file__).parent / "static"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -60,7 +63,8 @@ class Health:
         return response
 
 
-def make_app(pages: Pages, health: Health) -> web.Application:
+def make_app(pages: Pages, health: Health,
+             callbacks: websub.Callbacks | None = None) -> web.Application:
     def token() -> str:  # the running config's: a reload may change it
         return pages.snapshot().settings.monitor.http_token
 
@@ -75,12 +79,15 @@ def make_app(pages: Pages, health: Health) -> web.Application:
     app.router.add_get("/metrics", health.prometheus)
     app.router.add_static("/static/", STATIC)
     app.router.add_get("/favicon.ico", _icon)
+    if callbacks is not None:  # [monitor] public_url: WebSub on
+        websub.add_routes(app, callbacks)
     return app
 
 
 @web.middleware
 async def _read_only(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method not in ("GET", "HEAD"):
+    if request.method not in ("GET", "HEAD") and not (
+            request.method == "POST" and request.path.startswith(websub.PREFIX)):
         raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
     return await handler(request)
 

@@ -27,6 +27,7 @@ from monitor.store import Store
 from monitor.web import charts
 from monitor.web.app import Health, make_app
 from monitor.web.pages import Pages, Snapshot, age, redact, when
+from monitor.web.websub import Callbacks
 
 log = logging.getLogger(__name__)
 STALE_AFTER = 10.0  # seconds without a dispatch tick before /healthz says 503
@@ -47,9 +48,12 @@ class WebServer:
     def __init__(self, listen: str, database: str, snapshot: Callable[[], Snapshot],
                  last_tick: Callable[[], float], metrics: Callable[[], bytes], *,
                  stale_after: float = STALE_AFTER,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 callbacks: Callbacks | None = None) -> None:
+        """`callbacks`: the daemon's WebSub side (web/websub.py), or None."""
         self._address = parse_listen(listen)  # validated at load time
         self._database, self._snapshot, self._clock = database, snapshot, clock
+        self._callbacks = callbacks
         self._health = Health(last_tick, metrics, stale_after)
         self._ready = threading.Event()
         self._failure: BaseException | None = None
@@ -96,7 +100,7 @@ class WebServer:
         try:
             pages = Pages(store, self._snapshot, environment(), self._clock,
                           asyncio.Semaphore(2))
-            runner = web.AppRunner(make_app(pages, self._health), access_log=None)
+            runner = web.AppRunner(make_app(pages, self._health, self._callbacks), access_log=None)
             await runner.setup()
             try:
                 site = web.TCPSite(runner, self._address[0], self._address[1])

@@ -30,7 +30,7 @@ import multiprocessing
 import os
 import signal
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
 
@@ -40,42 +40,24 @@ from monitor.errors import ParseError
 from monitor.models import Item
 from monitor.poll.parser.dates import feed_offset, published
 from monitor.poll.parser.decode import Partial, Prepared, prepare
-from monitor.poll.parser.identity import clean_link, entry_link, identity, short_id
+from monitor.poll.parser.identity import Repeats, clean_link, entry_link, identity, short_id
+from monitor.poll.parser.jsonfeed import is_json_feed, parse_json_feed
+from monitor.poll.parser.parsed import CONTENT_CHARS, MAX_CATEGORIES, ParsedFeed, cut_text
 from monitor.text import html_to_text, strip_controls
 
-__all__ = ["ParsedFeed", "make_pool", "parse_feed", "parse_in_pool", "parse_partial",
-           "pool_workers"]
+__all__ = ["CONTENT_CHARS", "ParsedFeed", "make_pool", "parse_feed", "parse_in_pool",
+           "parse_partial", "pool_workers"]
 
 # sy:updatePeriod units (RSS 1.0 Syndication module), in seconds.
 _PERIODS = {"hourly": 3600, "daily": 86400, "weekly": 604800, "monthly": 2592000,
             "yearly": 31536000}
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedFeed:
-    """One parsed document. `bozo` is feedparser's complaint when it still
-    found something usable; `ttl` (RSS <ttl>) and `update_period`
-    (sy:updatePeriod / sy:updateFrequency) are seconds, or None if absent."""
-
-    title: str
-    link: str
-    items: tuple[Item, ...]
-    bozo: str | None = None
-    ttl: float | None = None
-    update_period: float | None = None
-    # Ids of the items the document listed but that were not parsed because
-    # the store had them all (parser.prescan): the poll touches them.
-    known: tuple[str, ...] = ()
-
-    @property
-    def cache_hint(self) -> float | None:
-        """The longer of the two feed-level hints, for schedule.cache_hint."""
-        hints = [h for h in (self.ttl, self.update_period) if h]
-        return max(hints) if hints else None
-
-
 def parse_feed(body: bytes, headers: Mapping[str, str], feed_name: str) -> ParsedFeed:
-    """Parse one document; raises ParseError if it is not a usable feed."""
+    """Parse one document; raises ParseError if it is not a usable feed.
+    A JSON Feed (parser.jsonfeed) is read whole by its own reader."""
+    if is_json_feed(body, headers):
+        return parse_json_feed(body, headers, feed_name)
     return parse_prepared(prepare(body, headers), feed_name)
 
 
@@ -117,6 +99,8 @@ def parse_prepared(prepared: Prepared, feed_name: str,
         bozo=problem,
         ttl=_minutes(feed.get("ttl")),
         update_period=_update_period(feed),
+        hub=_link(feed, "hub"),
+        self_url=_link(feed, "self"),
     )
 
 
@@ -194,7 +178,7 @@ def _offset(entries: list[Any]) -> timedelta | None:
 
 def _items(entries: list[Any], feed_name: str, base: str, rss: bool,
            offset: timedelta | None) -> Iterator[Item]:
-    seen: dict[str, tuple[str, str]] = {}
+    repeats = Repeats()
     for parsed in entries:
         # A plain copy of the entry (no key is aliased or computed by
         # FeedParserDict for the keys read here): its .get resolves aliases in
@@ -205,13 +189,9 @@ def _items(entries: list[Any], feed_name: str, base: str, rss: bool,
         summary = html_to_text(_summary(entry))
         if not (title or link or summary):
             continue  # an empty <item> (Le Cercle Psy has one): nothing to match or show
-        key = identity(entry, link, title)
-        if key in seen:
-            if seen[key] == (title, link):
-                continue  # the same entry twice in one document
-            # A guid reused for another story (identity rule 5).
-            key = f"{key}\n{link}\n{title}"
-        seen[key] = (title, link)
+        key = repeats.key(identity(entry, link, title), title, link)
+        if key is None:
+            continue  # the same entry twice in one document
         yield Item(
             feed=feed_name,
             id=short_id(key),
@@ -233,12 +213,14 @@ def _summary(entry: Mapping[str, Any]) -> str:
     return str(contents[0].get("value", "")) if contents else ""
 
 
-# The most of an entry's content kept, in characters of text (a long article
-# is ~100,000: the matcher reads no more, monitor.matcher.document.MAX_CHARS);
-# markup is cut at four times that before conversion, so that a 10 MB
-# <content:encoded> costs no more than a long article.
-CONTENT_CHARS = 100_000
-MAX_CATEGORIES = 100  # a podcast feed repeats its 30 iTunes keywords on each entry
+def _link(feed: Mapping[str, Any], rel: str) -> str:
+    """The href of the feed's first link of relation `rel`, or ""."""
+    for link in feed.get("links") or []:
+        if isinstance(link, Mapping) and str(link.get("rel", "")).lower() == rel:
+            return strip_controls(str(link.get("href", "")).strip())
+    return ""
+
+
 _TEXT_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 
 
@@ -253,17 +235,8 @@ def _content(entry: Mapping[str, Any], rss: bool) -> str:
     for part in entry.get("content") or []:
         value = str(part.get("value") or "")
         if value and (not rss or part.get("type") in _TEXT_TYPES):
-            return _cut(html_to_text(value[:4 * CONTENT_CHARS]), CONTENT_CHARS)
+            return cut_text(html_to_text(value[:4 * CONTENT_CHARS]), CONTENT_CHARS)
     return ""
-
-
-def _cut(text: str, limit: int) -> str:
-    """At most `limit` characters of `text`, ended at whitespace (no stump of
-    a word for a wildcard to take)."""
-    if len(text) <= limit:
-        return text
-    kept = text[:limit + 1].rsplit(None, 1)
-    return kept[0] if len(kept) == 2 else text[:limit]
 
 
 def _authors(entry: Mapping[str, Any]) -> str:

@@ -105,6 +105,22 @@ def identity(entry: Mapping[str, Any], link: str, title: str) -> str:
     return f"text:{title}\n{link}"
 
 
+class Repeats:
+    """Rule 5 over one document: `key` gives the identity string an entry
+    keeps, or None for an exact repeat to drop."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[str, str]] = {}
+
+    def key(self, key: str, title: str, link: str) -> str | None:
+        if key in self._seen:
+            if self._seen[key] == (title, link):
+                return None  # the same entry twice in one document
+            key = f"{key}\n{link}\n{title}"  # a guid reused for another story
+        self._seen[key] = (title, link)
+        return key
+
+
 def short_id(identity_string: str) -> str:
     """32 hex chars of sha256: short, stable, and collision-free in practice."""
     return hashlib.sha256(identity_string.encode("utf-8")).hexdigest()[:32]

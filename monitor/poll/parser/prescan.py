@@ -11,7 +11,7 @@ whole document gives, minus the known items (tests/test_prescan.py checks
 it over the corpus and mutations of it).
 
 `scan` returns None, and the whole document is parsed as before, wherever
-that equivalence is not plain: a document that is not well-formed XML
+that equivalence is not plain: a JSON Feed (parser.jsonfeed), a document that is not well-formed XML
 (feedparser then falls back to its loose parser), a format other than RSS
 2.0 and Atom 1.0, an item without exactly one guid (its identity would
 depend on links and base URLs) or with a guid feedparser would resolve as a
@@ -33,6 +33,7 @@ from lxml import etree
 from monitor.poll.parser.dates import feed_offset
 from monitor.poll.parser.decode import Partial, Prepared, prepare
 from monitor.poll.parser.identity import normalize_url, short_id
+from monitor.poll.parser.jsonfeed import is_json_feed
 
 __all__ = ["Partial", "Scan", "scan"]
 
@@ -74,6 +75,8 @@ class Scan:
 
 def scan(body: bytes, headers: Mapping[str, str]) -> Scan | None:
     """The document's items, or None where only a whole parse is safe."""
+    if is_json_feed(body, headers):
+        return None  # JSON Feed: json.loads is quick enough to read it whole
     prepared = prepare(body, headers)
     if b"base=" in prepared.text or "content-location" in prepared.headers:
         return None  # a base URI (xml:base, or feedparser's own reading of
