@@ -36,6 +36,7 @@ EXPECTED = {
     "stories": "Renault va liquider",
     "rules explain": "ampere",
     "rules list": "ampere",
+    "rules backtest": "ampere",
     "status": "test feed",
     "history": AMPERE[1],
     "requeue": "dead alerts back in the outbox",

@@ -42,6 +42,7 @@ examples:
   newsmonitor check --config /etc/newsmonitor/monitor.toml
   newsmonitor test-rules --rules rules.toml --items items.jsonl --json
   newsmonitor rules explain ampere --text "Renault liquide Ampère"
+  newsmonitor rules backtest ampere --since 30d
   newsmonitor status --json
 
 The config file is --config, else $NEWSMONITOR_CONFIG, ./config/monitor.toml,
@@ -49,6 +50,18 @@ $XDG_CONFIG_HOME/newsmonitor/monitor.toml, /etc/newsmonitor/monitor.toml.
 Global options (--config, --log-format, -v) go before or after COMMAND.
 exit codes: 0 ok, 1 invalid config/rules/input, 2 usage, 3 runtime failure,
 141 the reader of the output went away (`newsmonitor ... | head`).
+"""
+
+BACKTEST_HELP = """\
+rules backtest [RULE ...] [--rules FILE] [--since 7d] [--feed F] [--json]:
+  the rules (all, or those named) over the items the store kept that were
+  first seen since --since, as the daemon would match them; prints per rule
+  the items that would fire, score and evidence, and ALERTED where the
+  outbox holds an alert of that rule for the item. Opens the database
+  read-only: nothing is sent, nothing is written.
+rules explain RULE --item ID [--feed F]: a stored item, by the id that
+  backtest prints (--item names a JSON file when that file exists).
+
 """
 
 Handler = Callable[[argparse.Namespace], int]
@@ -66,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     2 on wrong usage and 0 after --help)."""
     _printable(sys.stdout)
     try:
-        code = _run(_parser().parse_args(argv))
+        code = _run(_parse(_parser(), argv))
     except BrokenPipeError:
         _silence_stdout()
         code = EXIT_PIPE
@@ -75,6 +88,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SystemExit(EXIT_PIPE) from None
         raise
     return code if _flushed() else EXIT_PIPE
+
+
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """`parser.parse_args(argv)`, but the RULE names of `rules` may follow
+    its options: argparse gives a nargs="*" positional nothing once an
+    option came between (`rules backtest --since 1d ampere`; CPython issue
+    #59317), and leaves the names over."""
+    args, extra = parser.parse_known_args(argv)
+    if extra and isinstance(getattr(args, "rule", None), list) and not any(
+            e.startswith("-") for e in extra):
+        args.rule += extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -214,15 +241,23 @@ def _rule_commands(command: Command) -> None:
                 "newsmonitor test-stories --items items.jsonl --json")
     p.add_argument("--items", required=True, help="a JSONL file of items")
     p.add_argument("--json", action="store_true", help="one JSON line per item")
-    p = command("rules", cmd_rules, "inspect rules",
+    p = command("rules", cmd_rules, "inspect rules; try them on the stored items "
+                "(backtest: nothing is sent or changed)",
                 'newsmonitor rules explain ampere --text "Renault liquide Ampère"',
-                ITEM_FORMAT)
-    p.add_argument("action", choices=["explain", "list"])
-    p.add_argument("rule", nargs="?", help="rule name (explain)")
+                BACKTEST_HELP + ITEM_FORMAT)
+    p.add_argument("action", choices=["explain", "list", "backtest"])
+    p.add_argument("rule", nargs="*", metavar="RULE",
+                   help="rule name (explain: one; backtest: default every rule)")
     p.add_argument("--rules", type=_path, help="a rules file instead of the config")
     p.add_argument("--text", help="the text to test (used as the title)")
     p.add_argument("--summary", help="summary text to test (with --text)")
-    p.add_argument("--item", type=_path, help="a JSON file with one item (format below)")
+    p.add_argument("--item", type=_path, help="a JSON file with one item (format below), "
+                   "or the id of a stored item (`rules backtest` shows them)")
+    p.add_argument("--since", type=_duration, help="backtest: items first seen this "
+                   "recently (default: 7d)")
+    p.add_argument("--feed", action="append", metavar="FEED",
+                   help="backtest: only this feed's items (repeatable); explain: the "
+                   "feed of the stored item --item ID")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 

@@ -1,7 +1,11 @@
-"""`test-rules` and `rules explain|list`: rules tried on items, no state, no delivery.
+"""`test-rules` and `rules explain|list|backtest`: rules tried on items, no
+state changed, nothing delivered.
 
 The rules come from `--rules FILE` when given, else from the config (the
-rules the daemon would run); the items' JSON format is cli.items'.
+rules the daemon would run); the items' JSON format is cli.items'. `rules
+backtest` tries them on the items the store kept (cli.backtest); `rules
+explain RULE --item X` reads X as a JSON file when a file X exists, else as
+the id of a stored item (`--feed F` picks among feeds that share the id).
 """
 
 from __future__ import annotations
@@ -9,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,6 +24,8 @@ from monitor.cli.items import ItemRecord, parse_item, parse_items, read_bytes
 from monitor.config import load, load_rules_file
 from monitor.errors import ConfigError
 from monitor.models import Item, Match, Rule
+
+DEFAULT_SINCE = timedelta(days=7)  # `rules backtest --since`
 
 
 def _rules(args: argparse.Namespace) -> tuple[Rule, ...]:
@@ -71,6 +79,16 @@ def _print_scores(results: Sequence[tuple[ItemRecord, list[Match]]], out: TextIO
 
 def cmd_rules(args: argparse.Namespace) -> int:
     rules = _rules(args)
+    if args.action == "backtest":
+        return _backtest(args, rules)
+    feed = args.feed if args.action == "list" or not args.item else None
+    given = [f"{name} {value!r}" for name, value in (
+        ("--since", args.since), ("--feed", feed)) if value]
+    if given:
+        raise ConfigError(f"rules {args.action}: takes no {', '.join(given)} (see rules backtest)")
+    if args.action == "explain" and len(args.rule) > 1:
+        raise ConfigError(f"rules explain: one rule, not {len(args.rule)}")
+    args.rule = args.rule[0] if args.rule else None
     if args.action == "list":
         given = [f"{name} {value!r}" for name, value in (
             ("RULE", args.rule), ("--text", args.text), ("--summary", args.summary),
@@ -109,8 +127,58 @@ def _explain_item(args: argparse.Namespace) -> ItemRecord:
     if args.item and (args.text is not None or args.summary is not None):
         raise ConfigError("rules explain: give --text TEXT [--summary TEXT] or --item FILE, "
                           "not both")
-    if args.item:
+    if args.item and (Path(args.item).is_file() or not _stored_id(args.item)):
         return parse_item(read_bytes(Path(args.item)), args.item)
+    if args.item:
+        return _stored_item(args)
     if args.text is None:
-        raise ConfigError("rules explain: give --text TEXT or --item FILE")
+        raise ConfigError("rules explain: give --text TEXT, --item FILE or --item ID")
     return ItemRecord(Item(feed="", id="text", title=args.text, summary=args.summary or ""))
+
+
+def _stored_id(value: str) -> bool:
+    """Whether `--item` may be a stored item's id rather than a missing
+    file: an id (parser.identity's short hash, or a feed's own) has no
+    path separator and is not a .json file name."""
+    return "/" not in value and not value.endswith(".json")
+
+
+def _stored_item(args: argparse.Namespace) -> ItemRecord:
+    """The stored item `--item ID` (of `--feed F`), with its feed's tags."""
+    from monitor.cli.backtest import find
+
+    settings = load(config_path(args))
+    feed = args.feed[0] if args.feed else None
+    found = find(settings, args.item, feed)
+    if len(found) != 1:
+        where = f" in feed {feed!r}" if feed else ""
+        raise ConfigError(
+            f"rules explain: --item {args.item!r}: no such file, and no stored item{where} "
+            f"has this id" if not found else
+            f"rules explain: --item {args.item!r}: stored in feeds "
+            f"{', '.join(repr(k.item.feed) for k in found)}; name one with --feed")
+    configured = settings.feed(found[0].item.feed)
+    return ItemRecord(found[0].item, configured.tags if configured else ())
+
+
+def _backtest(args: argparse.Namespace, rules: tuple[Rule, ...]) -> int:
+    from monitor.cli import backtest
+    from monitor.matcher import compile_rules
+
+    given = [f"{name} {value!r}" for name, value in (
+        ("--text", args.text), ("--summary", args.summary), ("--item", args.item))
+        if value is not None]
+    if given:
+        raise ConfigError(f"rules backtest: takes no {', '.join(given)} (see rules explain)")
+    unknown = [name for name in args.rule if name not in {r.name for r in rules}]
+    if unknown:
+        raise ConfigError(f"rules backtest: unknown rule {unknown[0]!r}; known: "
+                          f"{', '.join(r.name for r in rules)}")
+    chosen = [r for r in rules if not args.rule or r.name in args.rule]
+    settings = load(config_path(args))
+    since = time.time() - (args.since or DEFAULT_SINCE).total_seconds()
+    compile_rules(chosen)  # a bad rule is an error here, not in each worker
+    result = backtest.backtest(settings, chosen, since, args.feed or ())
+    print(backtest.to_json(result) if args.json
+          else backtest.render(result, settings.monitor.timezone, args.feed or ()))
+    return EXIT_OK

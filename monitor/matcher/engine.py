@@ -23,8 +23,9 @@ from monitor.matcher.score import score_match
 from monitor.models import Item, Match, Rule
 
 
-def compile_rules(rules: Sequence[Rule]) -> Matcher:
-    """A Matcher for `rules`; raises RuleError on the first bad rule."""
+def compile_rules(rules: Sequence[Rule], memo_limit: int = MEMO_LIMIT) -> Matcher:
+    """A Matcher for `rules`; raises RuleError on the first bad rule.
+    `memo_limit`: see Matcher."""
     compiled: list[CompiledRule] = []
     seen: set[str] = set()
     for rule in rules:
@@ -32,7 +33,7 @@ def compile_rules(rules: Sequence[Rule]) -> Matcher:
             raise RuleError(rule.where, "name", f"duplicate rule name {rule.name!r}")
         seen.add(rule.name)
         compiled.append(compile_rule(rule))
-    return Matcher(compiled)
+    return Matcher(compiled, memo_limit)
 
 
 def check_rules(rules: Sequence[Rule]) -> list[RuleError]:

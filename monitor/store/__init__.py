@@ -13,6 +13,7 @@ transaction's connection:
 - outbox.py: the alerts and their delivery state;
 - history.py: the send log, and the outbox as a record (status, history);
 - stories.py: each item's story, a story's sources, follow-ups;
+- archive.py: the items as kept for `rules backtest` (Store.archive);
 - retention.py: what is pruned, and what never is;
 - channelhealth.py: each channel's failing run and notices (deliver/health.py).
 - articles.py: the articles fetched for `fulltext` feeds (Store.articles);
@@ -61,6 +62,7 @@ from monitor.store import (
     stories,
 )
 from monitor.store import views as views  # the web page's queries, through Store.view
+from monitor.store.archive import Archive, Kept, Span
 from monitor.store.batch import GroupCommit, in_turn
 from monitor.store.instances import Instance
 from monitor.store.lock import FileLock
@@ -71,7 +73,8 @@ from monitor.store.websub import Subscriptions
 T = TypeVar("T")
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 Recorded = tuple[list[int], FeedState]  # what record_items returns
-__all__ = ["Cluster", "Instance", "Store", "StoryFacade", "Subscriptions", "views"]
+__all__ = ["Archive", "Cluster", "Instance", "Kept", "Span", "Store", "StoryFacade",
+           "Subscriptions", "open_readonly", "views"]
 
 
 class Store:
@@ -83,13 +86,12 @@ class Store:
                  instance: str | None = None) -> None:
         self._engine, self._lock, self.instance = engine, lock, instance
         self.cluster = Cluster(self, instance or "")
-        self.story = StoryFacade(self)
+        self.story, self.archive = StoryFacade(self), Archive(self._run)  # backtests' items
         self.websub, self.articles = Subscriptions(self), articles.Articles(self._run)
         self.statements = 0  # sent to the database (bench/scale.py: queries per poll)
         self.counted = lambda *_: setattr(self, "statements", self.statements + 1)
-        # SQLite has one writer: polls queue here rather than in its busy
-        # handler ("database is locked" when the loop is busy); PostgreSQL
-        # has row locks. Polls ending together are committed together.
+        # SQLite has one writer: polls queue here, not in its busy handler ("database is locked"
+        # when the loop is busy); PostgreSQL has row locks. Polls ending together commit together.
         self._turn = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._polls: GroupCommit[Write, Recorded] = GroupCommit(self._run, in_turn)
         self._quiet: GroupCommit[tuple[FeedState, polls.Poll | None], Recorded] = \
@@ -98,10 +100,9 @@ class Store:
     @classmethod
     async def open(cls, url: str, *, exclusive: bool = False,
                    instance: str | None = None) -> Store:
-        """Connect (creating a SQLite file and its folder if needed) and create
-        tables. `exclusive` (the daemon): a SQLite file is refused, with a
-        StoreError, while another daemon has it open (see lock.py).
-        `instance`: the daemon's id, carried by its claims."""
+        """Connect (creating a SQLite file and its folder if needed) and create tables.
+        `exclusive` (the daemon): a SQLite file is refused, with a StoreError, while another
+        daemon has it open (see lock.py). `instance`: the daemon's id, carried by its claims."""
         engine, lock = _engine(url, exclusive)
         store = cls(engine, lock, instance)
         sa.event.listen(engine.sync_engine, "before_cursor_execute", store.counted)
@@ -276,6 +277,12 @@ class Store:
     async def view(self, query: Callable[..., Awaitable[T]], *args: Any) -> T:
         """One read-only query of store/views.py, e.g. `view(views.outbox)`."""
         return await self._run(lambda c: query(c, *args))
+
+
+async def open_readonly(url: str) -> Store:
+    """A Store on an existing database, to read it (`rules backtest`): nothing is
+    created, upgraded or written (schema.readonly_engine)."""
+    return Store(schema.readonly_engine(url))
 
 
 def _quiet_polls(writes: Sequence[tuple[FeedState, polls.Poll | None]]

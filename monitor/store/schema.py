@@ -12,10 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.schema import CreateIndex, CreateTable
+
+from monitor.errors import StoreError
 
 metadata = sa.MetaData()
 WAL_LIMIT = 1024 * 1024  # bytes the SQLite write-ahead log keeps after a checkpoint
@@ -65,6 +71,14 @@ items_t = sa.Table(
     # before stories; the rebuild fills it in, see stories.py).
     sa.Column("summary", sa.String),
     sa.Column("story_id", sa.String, index=True),
+    # What `rules backtest` reads (store/archive.py): the author, the
+    # categories as a JSON list, the content (zlib), and `overflow`, zlib
+    # JSON of the title, summary and link in full where the columns above
+    # cut them. NULL: none, or recorded before these columns.
+    sa.Column("author", sa.String),
+    sa.Column("categories", sa.String),
+    sa.Column("content", sa.LargeBinary),
+    sa.Column("overflow", sa.LargeBinary),
 )
 
 alerts_t = sa.Table(
@@ -185,6 +199,39 @@ def engine_url(url: str) -> str:
     if "://" in url:
         return url
     return f"sqlite+aiosqlite:///{url}"
+
+
+def readonly_engine(url: str) -> AsyncEngine:
+    """An engine that only reads an existing database: a SQLite file opened
+    read-only (mode=ro: SQLite refuses every write, WAL set-up included; a
+    missing file is not created), each PostgreSQL transaction READ ONLY."""
+    if "://" not in url and not Path(url).is_file():
+        raise StoreError(f"no database at {url} (the daemon creates it at its start)")
+    if "://" not in url:
+        url = f"sqlite+aiosqlite:///file:{quote(str(Path(url).resolve()))}?mode=ro&uri=true"
+    try:
+        engine = create_async_engine(engine_url(url))
+    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        raise StoreError(f"cannot use this database URL: {type(exc).__name__}") from exc
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine.sync_engine, "connect", sqlite_readonly)
+    else:
+        sa.event.listen(engine.sync_engine, "begin", postgresql_readonly)
+    return engine
+
+
+def sqlite_readonly(dbapi_conn: Any, _record: Any) -> None:
+    """Set up a read-only SQLite connection (`Store.open_readonly`)."""
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA query_only=1")
+    cursor.close()
+
+
+def postgresql_readonly(conn: sa.Connection) -> None:
+    """Each transaction of a read-only store (a "begin" listener): READ
+    ONLY, so that PostgreSQL refuses any write in it."""
+    conn.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 def sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

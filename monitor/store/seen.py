@@ -17,9 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.models import Item
+from monitor.store.archive import SUMMARY, TITLE, columns
 from monitor.store.schema import chunks, items_t, ts
-
-SUMMARY = 2000  # characters of a summary kept: plenty to group and to tell an edit
 
 # The statements of the poll path, built once: SQLAlchemy caches a
 # statement's compiled form, but building the statement and computing its
@@ -62,7 +61,7 @@ def _same(row: Any, text: tuple[str, str] | None) -> bool:
     if text is None:
         return True
     title, summary = text
-    return bool(row.title == title[:1000] and row.summary in (None, summary[:SUMMARY]))
+    return bool(row.title == title[:TITLE] and row.summary in (None, summary[:SUMMARY]))
 
 
 async def record(conn: AsyncConnection, feed: str, items: Sequence[Item],
@@ -71,10 +70,11 @@ async def record(conn: AsyncConnection, feed: str, items: Sequence[Item],
     concurrent instance may have recorded some first); returns their ids."""
     if not items:
         return set()
-    rows = [{"feed": feed, "item_id": item.id, "title": item.title[:1000],
-             "link": item.link[:2000], "published": ts(item.published),
-             "first_seen": now, "last_seen": now, "summary": item.summary[:SUMMARY],
-             "story_id": item.story_id} for item in items]
+    # With what `rules backtest` reads back (archive.columns): the poll's
+    # transaction keeps the item as the daemon matched it.
+    rows = [{"feed": feed, "item_id": item.id, "published": ts(item.published),
+             "first_seen": now, "last_seen": now, "story_id": item.story_id,
+             **columns(item)} for item in items]
     # One executemany; SQLAlchemy batches it into multi-row INSERTs
     # ("insertmanyvalues") on SQLite and psycopg alike.
     insert_ = _INSERT_PG if conn.dialect.name == "postgresql" else _INSERT_SQLITE
@@ -100,7 +100,7 @@ async def edited(conn: AsyncConnection, feed: str, items: Sequence[Item]) -> lis
             items_t.c.feed == feed, items_t.c.item_id.in_(chunk)))
         for row in rows:
             item = known[row.item_id]
-            if (row.title != item.title[:1000]
+            if (row.title != item.title[:TITLE]
                     or row.summary not in (None, item.summary[:SUMMARY])):
                 found.append(replace(item, story_id=row.story_id))
     return found
@@ -111,4 +111,4 @@ async def revise(conn: AsyncConnection, feed: str, items: Sequence[Item]) -> Non
     for item in items:
         await conn.execute(items_t.update().where(
             items_t.c.feed == feed, items_t.c.item_id == item.id).values(
-            title=item.title[:1000], summary=item.summary[:SUMMARY]))
+            **columns(item)))

@@ -53,7 +53,9 @@ def _item(row: sa.Row[tuple[object, ...]]) -> StoredItem:
 
 async def window(conn: AsyncConnection, since: float) -> list[StoredItem]:
     """The items first seen since `since`, in the order they were seen."""
-    query = (sa.select(items_t).where(items_t.c.first_seen >= since)
+    # Not the kept content (archive.py): the index reads title and summary.
+    query = (sa.select(*[c for c in items_t.columns if c.name not in ("content", "overflow")])
+             .where(items_t.c.first_seen >= since)
              .order_by(items_t.c.first_seen, items_t.c.published, items_t.c.feed,
                        items_t.c.item_id))
     return [_item(r) for r in (await conn.execute(query)).all()]
