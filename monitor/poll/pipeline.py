@@ -1,6 +1,5 @@
-"""One feed's poll as one compartment: fetch → parse → dedup → [articles]
-→ story → match → health → outbox, every effect in ONE transaction of the
-store.
+"""One feed's poll as one compartment: fetch → parse → dedup → [articles] →
+story → match → health → outbox, every effect in ONE transaction of the store.
 
 A `fulltext` feed's new items wait for their linked articles (poll/articles.py)
 at most `[monitor] fulltext_timeout`, and are matched on their text as
