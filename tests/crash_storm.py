@@ -309,13 +309,19 @@ class Storm:
         daemon = self._next(config, "last")
         try:
             deadline = time.monotonic() + self.drain
-            while time.monotonic() < deadline and not matched <= set(receipts(receiver)):
-                time.sleep(0.2)
+            while time.monotonic() < deadline and not self._drained(receiver, matched):
+                time.sleep(0.5)
             time.sleep(2 * self.every + 1)  # a resend after the last arrival would show
             daemon.stop()
         finally:
             daemon.close()
             self.log.append(daemon.log)
+
+    def _drained(self, receiver: LoopbackServer, matched: set[int]) -> bool:
+        """Every matching item arrived, or is recorded as sent (counted, not
+        named, in a digest's "… and N more": the result tells them apart)."""
+        missing = matched - set(receipts(receiver))
+        return not missing or missing <= set(sent_items(self.database))
 
     def _run_folder(self, name: str) -> Path:
         folder = self.folder / name
