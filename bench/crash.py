@@ -6,7 +6,8 @@
 The harness is tests/crash_storm.py (tests/test_crash_storm.py runs the
 short storm in CI). Prints the items published, matched, delivered, grouped
 into a story another item of which arrived, summarized (recorded as sent,
-counted in a digest's "… and N more"), and lost; the duplicates, the
+counted in a digest's "… and N more"), unseen (never stored: gone from the
+feed's window before a poll ended), and lost; the duplicates, the
 receipts that were sends in flight at a kill (accepted by the receiver, not
 yet recorded as sent) and the duplicates attributable to them; the delivery
 delay (publication to first receipt), the recovery after each kill (how long
@@ -71,8 +72,8 @@ def main() -> None:
     print(result.report())
     print("load average (1, 5, 15 min) at start: {:.1f} {:.1f} {:.1f}, at end: "
           "{:.1f} {:.1f} {:.1f}".format(*load, *os.getloadavg()))
-    if (result.lost or result.grouped or result.unexpected or result.summarized > result.hidden
-            or result.duplicates > result.attributed):
+    if (result.lost or result.unseen or result.grouped or result.unexpected
+            or result.summarized > result.hidden or result.duplicates > result.attributed):
         sys.exit(1)
 
 

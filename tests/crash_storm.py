@@ -16,9 +16,11 @@ arrived (one alert per story: not a loss of the daemon, but items of the
 generator too alike); "summarized" when the store records its alert as sent
 and it was counted, not named, in a digest's "… and N more" (a first poll's
 backlog goes out as one digest, whose entries are capped: render.Limits),
-which `hidden` must cover; else "lost". Each item carries twelve words of
-its own so that none is grouped; `grouped` says if that ever stops being
-true.
+which `hidden` must cover; "unseen" when the store never had it (it left
+the feed's last WINDOW items before any daemon finished a poll: the feed
+grew faster than daemons killed this often could poll); else "lost".
+Each item carries twelve words of its own so that none is grouped;
+`grouped` says if that ever stops being true.
 
 Timings (time.monotonic of this process): an item's delivery delay runs from
 its publication to its first receipt; the recovery after a kill is how long
@@ -85,7 +87,8 @@ class StormResult:
     grouped: int         # matched, not delivered, in a story another item of which was
     summarized: int      # matched, not named, recorded as sent: in a digest's "and N more"
     hidden: int          # the N of every "and N more" received (summarized <= hidden)
-    lost: int            # matched, never delivered, neither grouped nor summarized
+    unseen: int          # matched, never stored: left the feed's WINDOW before a poll ended
+    lost: int            # matched, stored, never delivered, neither grouped nor summarized
     duplicates: int      # receipts beyond the first, over all items
     in_flight: int       # receipts the store did not record as sent, at a kill
     attributed: int      # duplicates that were sends in flight at a kill
@@ -339,13 +342,15 @@ class Storm:
         grouped = {n for n in missing if stories.get(n, {n}) & set(got)}
         recorded = sent_items(self.database) if missing else Counter()
         summarized = {n for n in missing - grouped if recorded[n]}
+        unseen = {n for n in missing - grouped - summarized if n not in stories}
         return StormResult(
             kills=self.kills, before_ready=self.before_ready,
             published=len(grows.published), matched=len(matched),
             delivered=len(matched & set(got)), grouped=len(grouped),
             summarized=len(summarized),
             hidden=sum(int(n) for post in receiver.posts() for n in MORE.findall(str(post))),
-            lost=len(missing - grouped - summarized), duplicates=duplicates,
+            unseen=len(unseen), lost=len(missing - grouped - summarized - unseen),
+            duplicates=duplicates,
             in_flight=sum(unrecorded.values()), attributed=attributed,
             unexpected=len(set(got) - matched),
             delay=Spread.of([first[n] - grows.at[n] for n in matched & set(first)]),

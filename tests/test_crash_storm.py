@@ -42,6 +42,7 @@ def test_thirty_kills_lose_nothing_and_duplicate_only_sends_in_flight(
     assert result.matched > KILLS, report
     assert result.grouped == 0, report
     assert result.lost == 0, report
+    assert result.unseen == 0, report
     assert result.summarized <= result.hidden, report
     assert result.unexpected == 0, report
     assert result.duplicates == result.attributed, report
