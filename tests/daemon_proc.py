@@ -1,5 +1,11 @@
 """Run `newsmonitor run` as a real subprocess, with a notify socket of our own
-(as systemd would give), and read its logs as they come."""
+(as systemd would give), and read its logs as they come.
+
+`held=True` starts the interpreter and its imports now but holds it before
+`main()` until `go()`: the crash storm starts the next daemon while the
+current one runs, so that thirty restarts fit in CI time (imports take ~2 s
+on a loaded machine; from `main()` on it is the daemon as systemd runs it).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +19,23 @@ import threading
 import time
 from pathlib import Path
 
+MAIN = "held daemon: main() begins"  # logged by a `held` daemon at go()
+
+# What `python -m monitor` runs, once stdin gives a line (see `held`); apprise
+# loads its hundred-odd plugins at the first URL it reads: ahead, too.
+_HELD = ("import sys\n"
+         "from monitor.cli import main\n"
+         "import monitor.service.daemon, monitor.service.runtime\n"
+         "import apprise\n"
+         "apprise.Apprise.instantiate('json://127.0.0.1')\n"
+         "sys.stdin.readline()\n"
+         f"print({MAIN!r}, file=sys.stderr, flush=True)\n"
+         "sys.exit(main(sys.argv[1:]))\n")
+
 
 class DaemonProcess:
-    def __init__(self, config: Path, tmp: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, config: Path, tmp: Path, env: dict[str, str] | None = None,
+                 *, held: bool = False) -> None:
         self.notify_path = str(tmp / "notify.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(self.notify_path)
@@ -26,14 +46,21 @@ class DaemonProcess:
         # PYTHONPATH: the daemon runs in tmp, and must run this checkout's code.
         full_env = {**os.environ, "NOTIFY_SOCKET": self.notify_path, "PYTHONUNBUFFERED": "1",
                     "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **(env or {})}
+        start = ["-c", _HELD] if held else ["-m", "monitor"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "run", "--config", str(config),
-             "--log-format", "text"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            text=True, env=full_env, cwd=tmp, start_new_session=True)
+            [sys.executable, *start, "run", "--config", str(config), "--log-format", "text"],
+            stdin=subprocess.PIPE if held else None, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, env=full_env, cwd=tmp, start_new_session=True)
         self._readers = [threading.Thread(target=self._pump, args=(stream, attr), daemon=True)
                          for stream, attr in ((self.proc.stderr, "log"), (self.proc.stdout, "out"))]
         for reader in self._readers:
             reader.start()
+
+    def go(self) -> None:
+        """Let a `held` daemon run `main()`."""
+        assert self.proc.stdin is not None, "go() is for a daemon started held"
+        self.proc.stdin.write("\n")
+        self.proc.stdin.close()
 
     def _pump(self, stream: object, attr: str) -> None:
         for line in stream:  # type: ignore[attr-defined]
@@ -61,6 +88,18 @@ class DaemonProcess:
         raise AssertionError(f"{needle!r} not logged {count} times in {timeout} s; "
                              f"log:\n{self.log}")
 
+    def notified(self, needle: str) -> bool:
+        """Whether `needle` came on the notify socket (by now: no wait)."""
+        self.sock.setblocking(False)
+        try:
+            while True:
+                self.notifications.append(self.sock.recv(4096).decode())
+        except BlockingIOError:
+            pass
+        finally:
+            self.sock.settimeout(0.2)
+        return any(needle in message for message in self.notifications)
+
     def _alive(self) -> None:
         if self.proc.poll() is not None:
             raise AssertionError(f"daemon exited {self.proc.returncode}; log:\n{self.log}")
@@ -85,7 +124,7 @@ class DaemonProcess:
         self.proc.wait()
         for reader in self._readers:
             reader.join(timeout=5)
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            if stream is not None and not stream.closed:
                 stream.close()
         self.sock.close()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Hit:
     headers: dict[str, str]
     body: bytes = b""
     status: int = 0  # what a webhook delivery was answered
+    at: float = field(default_factory=time.monotonic)  # when it was received
 
     @property
     def target(self) -> str:
@@ -123,8 +125,11 @@ class LoopbackServer:
 
     def posts(self) -> list[Any]:
         """The JSON bodies of the webhook deliveries accepted (answered 2xx)."""
-        return [json.loads(hit.body) for hit in self._hits("POST", None)
-                if 200 <= hit.status < 300]
+        return [json.loads(hit.body) for hit in self.accepted()]
+
+    def accepted(self) -> list[Hit]:
+        """The webhook deliveries accepted (answered 2xx), in order of arrival."""
+        return [hit for hit in self._hits("POST", None) if 200 <= hit.status < 300]
 
     def _hits(self, method: str | None, path: str | None) -> list[Hit]:
         with self.lock:
@@ -150,8 +155,11 @@ class LoopbackServer:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         headers = {name.lower(): value for name, value in request.headers.items()}
-        hit = Hit(request.method, request.path, request.query_string, headers,
-                  await request.read())
+        try:
+            body = await request.read()
+        except ConnectionError:  # a client killed mid-request (the crash storm)
+            return web.Response(status=400, text="client gone")
+        hit = Hit(request.method, request.path, request.query_string, headers, body)
         with self.lock:
             self.hits.append(hit)
         if request.method == "GET":
