@@ -2,6 +2,7 @@
 --kills times while a feed grows and a webhook counts what arrives.
 
     python bench/crash.py [--kills 200] [--backend sqlite|postgresql] [--seed 0]
+                          [--every 0.5] [--instance-timeout 3s]
 
 The harness is tests/crash_storm.py (tests/test_crash_storm.py runs the
 short storm in CI). Prints the items published, matched, delivered, grouped
@@ -62,11 +63,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--every", type=float, default=0.5,
                         help="seconds between two published items")
+    parser.add_argument("--instance-timeout", default=None,
+                        help="[monitor] instance_timeout (PostgreSQL: how soon a killed "
+                             "daemon's claims are released; default the setting's 30s)")
     args = parser.parse_args()
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp, database(args.backend, Path(tmp)) as url:
         storm = Storm(Path(tmp), url, kills=args.kills, seed=args.seed, every=args.every,
-                      kill_after=(0.8, 2.5), drain=DRAIN)
+                      kill_after=(0.8, 2.5), drain=DRAIN,
+                      monitor={"instance_timeout": args.instance_timeout}
+                      if args.instance_timeout else {})
         result = storm.run()
     print(f"backend: {args.backend}  seed: {args.seed}  cpus: {os.cpu_count()}")
     print(result.report())
