@@ -6,6 +6,7 @@ Values here are plain text; each format escapes them when it places them.
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -259,7 +260,7 @@ def alert_excerpt(alerts: Sequence[Alert]) -> Segments:
 
 
 def _hit_words(hits: Sequence[TermHit]) -> list[str]:
-    return [hit.matched for hit in hits] + [hit.term for hit in hits]
+    return [word for hit in hits for word in (hit.matched, hit.term)]
 
 
 def excerpt(text: str, words: Iterable[str], width: int = EXCERPT_CHARS) -> Segments:
@@ -302,8 +303,17 @@ def content_window(content: str, hits: Sequence[TermHit], width: int = EXCERPT_C
     return f"{'… ' if start else ''}{content[start:end]}{' …' if end < len(content) else ''}"
 
 
+# The most words an excerpt looks for and highlights, the first ones matched,
+# and the longest: an alert carrying 10,000 hits made a regex whose compiling
+# took two minutes (tests/test_render_limits.py, "many terms").
+EXCERPT_WORDS = 32
+EXCERPT_WORD_CHARS = 100
+
+
 def _pattern(words: Iterable[str]) -> re.Pattern[str] | None:
-    found = sorted({w for w in words if w}, key=len, reverse=True)
+    first = itertools.islice(dict.fromkeys(
+        w for w in words if w and len(w) <= EXCERPT_WORD_CHARS), EXCERPT_WORDS)
+    found = sorted(first, key=len, reverse=True)
     if not found:
         return None
     return re.compile(r"(?<!\w)(?:" + "|".join(map(_spelled, found)) + r")(?!\w)",
