@@ -84,7 +84,9 @@ class Index:
 
     def candidates(self, fields: Mapping[str, Chunked]) -> set[int]:
         """Rules that may fire on an item with these fields (plain_fields)."""
-        chunks = list(chain.from_iterable(field[1] for field in fields.values()))
+        # A field that is another's very object (content = summary) is read once.
+        unique = {id(field): field for field in fields.values()}.values()
+        chunks = list(chain.from_iterable(field[1] for field in unique))
         # One C-level pass of dict lookups (the memo is large: each lookup
         # is a cache miss); the distinct answers are few: (), None, hits.
         hits = set(map(self._chunk_rules.get, chunks))
