@@ -102,6 +102,8 @@ def plain_fields(item: Item, names: Collection[str] = FIELDS) -> dict[str, Chunk
     A content equal to the summary (Atom feeds that give the text twice,
     <summary> and <content>) is read once: the two fields are then the same
     object, which the index and Document read once too."""
+    if not item.content or item.content != item.summary:  # the common case, at C speed
+        return {name: _READERS[name](item) for name in names}
     fields: dict[str, Chunked] = {}
     for name in names:
         if name == "content" and "summary" in fields and item.content == item.summary:
@@ -109,6 +111,11 @@ def plain_fields(item: Item, names: Collection[str] = FIELDS) -> dict[str, Chunk
         else:
             fields[name] = _READERS[name](item)
     return fields
+
+
+def shared(fields: Mapping[str, Chunked]) -> bool:
+    """Whether the content is the summary's very text (plain_fields)."""
+    return "content" in fields and fields["content"] is fields.get("summary")
 
 
 def _categories(item: Item) -> Chunked:
@@ -243,10 +250,12 @@ class Document:
         if fields is None:
             fields = plain_fields(item)
         self.feed = item.feed
-        self.views: dict[str, FieldView] = {}
-        read: dict[int, FieldView] = {}  # id of a field's Chunked → its view
-        for name, chunked in fields.items():
-            same = read.get(id(chunked))
-            view = FieldView(name, chunked, tokenizer) if same is None else same.named(name)
-            self.views[name] = read[id(chunked)] = view
+        if not shared(fields):
+            self.views = {name: FieldView(name, chunked, tokenizer)
+                          for name, chunked in fields.items()}
+        else:
+            self.views = {}
+            for name, chunked in fields.items():
+                self.views[name] = (self.views["summary"].named(name) if name == "content"
+                                    else FieldView(name, chunked, tokenizer))
         self.fuzzy: dict[str, dict[str, float]] = {}
