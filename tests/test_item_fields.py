@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from monitor.cli import main
 from monitor.matcher import compile_rules
+from monitor.matcher.document import Document, Tokenizer, plain_fields
 from monitor.models import Alert, Item, Match, Person, Rule, TermHit
 from monitor.poll.parser import CONTENT_CHARS, parse_feed, parse_partial
 from monitor.poll.parser.prescan import scan
@@ -75,6 +76,26 @@ def test_atom_content_without_summary_is_both() -> None:
     <summary>; the summary stays what it was (no edit seen on upgrade)."""
     items = parse_feed(read("en_reddit_frontpage_atom.xml"), {}, "r").items
     assert items and all(i.content and i.content == i.summary for i in items)
+
+
+def test_a_content_equal_to_the_summary_is_read_once() -> None:
+    """The default fields (title, summary, content) of an Atom item whose
+    content is its summary: the text is split and folded once, and the
+    matches are those of reading it twice (content then differs by a space)."""
+    items = parse_feed(read("en_reddit_frontpage_atom.xml"), {}, "r").items
+    matcher = compile_rules([Rule("submitted", any=("submitted",)),
+                             Rule("comments", any=("comments",), fields=("content",))])
+    for item in items:
+        fields = plain_fields(item)
+        assert fields["content"] is fields["summary"]
+        views = Document(item, Tokenizer(), fields).views
+        assert views["content"].name == "content"
+        assert views["content"].tokens is views["summary"].tokens
+        twice = replace(item, content=item.content + " ")
+        assert plain_fields(twice)["content"] is not plain_fields(twice)["summary"]
+        found = matcher.match(item)
+        assert [m.rule for m in found] == ["submitted", "comments"]
+        assert found == matcher.match(twice)
 
 
 ATOM_AUTHORS = ("""<?xml version="1.0" encoding="utf-8"?>

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiohttp import web
 
 from monitor.cli import status
@@ -241,6 +242,29 @@ async def test_a_changed_body_parses_only_its_new_items(world: WorldFactory) -> 
     assert b"g1" not in args[0].prepared.text and b"g3" in args[0].prepared.text
     assert set(last_seen(w).values()) == {later(INTERVAL)}
     assert (await w.state("f")).title == "Feed v2"
+
+
+async def test_a_changed_poll_asks_the_store_once(world: WorldFactory) -> None:
+    """One query of the items per changed poll: the pre-scan's answer (each
+    listed item's text and story) serves the dedup and the edits after the
+    parse. Here a new item and an edited one are both told apart."""
+    w = await world(f="/f.xml")
+    route = w.server.route("/f.xml", body=rss("g1", "g2"))
+    await w.poll("f")
+    route.body = rss("g3", "g1", "g2").replace(b"Renault g1<", b"Renault g1 (corrected)<")
+    w.clock.advance(INTERVAL)
+    selects: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and " items" in statement:
+            selects.append(statement)
+    engine = w.ctx.store._engine.sync_engine
+    sa.event.listen(engine, "before_cursor_execute", seen)
+    outcome = await w.poll("f")
+    sa.event.remove(engine, "before_cursor_execute", seen)
+    assert (outcome.result, outcome.new_items, outcome.rules) == ("new", 1, ("ampere", "ampere"))
+    assert len(selects) == 1, selects
+    assert "Ampère et Renault g1 (corrected)" in last_seen(w)
 
 
 async def test_a_body_with_only_known_items_parses_its_envelope(world: WorldFactory) -> None:

@@ -97,8 +97,25 @@ MAX_CHARS = {"title": 2_000, "summary": 100_000, "content": 100_000, "author": 2
 
 def plain_fields(item: Item, names: Collection[str] = FIELDS) -> dict[str, Chunked]:
     """The fields `names` as plain text and whitespace-separated chunks: all
-    the index needs to rule out an item (index.py)."""
-    return {name: _READERS[name](item) for name in names}
+    the index needs to rule out an item (index.py).
+
+    A content equal to the summary (Atom feeds that give the text twice,
+    <summary> and <content>) is read once: the two fields are then the same
+    object, which the index and Document read once too."""
+    if not item.content or item.content != item.summary:  # the common case, at C speed
+        return {name: _READERS[name](item) for name in names}
+    fields: dict[str, Chunked] = {}
+    for name in names:
+        if name == "content" and "summary" in fields and item.content == item.summary:
+            fields[name] = fields["summary"]
+        else:
+            fields[name] = _READERS[name](item)
+    return fields
+
+
+def shared(fields: Mapping[str, Chunked]) -> bool:
+    """Whether the content is the summary's very text (plain_fields)."""
+    return "content" in fields and fields["content"] is fields.get("summary")
 
 
 def _categories(item: Item) -> Chunked:
@@ -169,6 +186,15 @@ class FieldView:
         self._ends: list[int] | None = None  # token count up to each chunk, on demand
         self._joined: str | None = None
 
+    def named(self, name: str) -> FieldView:
+        """The same words as field `name`: a field equal to another is
+        folded and split once (plain_fields)."""
+        view = object.__new__(FieldView)
+        for slot in FieldView.__slots__:
+            setattr(view, slot, getattr(self, slot))
+        view.name = name
+        return view
+
     @property
     def joined(self) -> str:
         """" word word ... ": phrases and prefixes are substrings of it."""
@@ -224,6 +250,12 @@ class Document:
         if fields is None:
             fields = plain_fields(item)
         self.feed = item.feed
-        self.views = {name: FieldView(name, chunked, tokenizer)
-                      for name, chunked in fields.items()}
+        if not shared(fields):
+            self.views = {name: FieldView(name, chunked, tokenizer)
+                          for name, chunked in fields.items()}
+        else:
+            self.views = {}
+            for name, chunked in fields.items():
+                self.views[name] = (self.views["summary"].named(name) if name == "content"
+                                    else FieldView(name, chunked, tokenizer))
         self.fuzzy: dict[str, dict[str, float]] = {}

@@ -31,7 +31,7 @@ import ahocorasick
 from rapidfuzz import fuzz, process
 
 from monitor.matcher.compile import CompiledRule
-from monitor.matcher.document import Chunked, Document, Tokenizer
+from monitor.matcher.document import Chunked, Document, Tokenizer, shared
 
 # Entries per memo (chunk → words, rules, positions), each cleared when full.
 # News vocabulary is Zipfian: 50,000 chunks keep the words that recur, and a
@@ -84,7 +84,9 @@ class Index:
 
     def candidates(self, fields: Mapping[str, Chunked]) -> set[int]:
         """Rules that may fire on an item with these fields (plain_fields)."""
-        chunks = list(chain.from_iterable(field[1] for field in fields.values()))
+        # A content that is the summary's very text (plain_fields) is read once.
+        skip = "content" if shared(fields) else ""
+        chunks = list(chain.from_iterable(f[1] for name, f in fields.items() if name != skip))
         # One C-level pass of dict lookups (the memo is large: each lookup
         # is a cache miss); the distinct answers are few: (), None, hits.
         hits = set(map(self._chunk_rules.get, chunks))

@@ -44,7 +44,7 @@ from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import FetchError, NewsmonitorError, ParseError, StoreError
 from monitor.matcher import Matcher
 from monitor.models import Alert, FeedState, Item
-from monitor.poll import health, schedule
+from monitor.poll import dedup, health, schedule
 from monitor.poll.activity import Activity, History
 from monitor.poll.alerts import make_alerts
 from monitor.poll.articles import Articles
@@ -53,18 +53,13 @@ from monitor.poll.local import read_local
 from monitor.poll.outage import OutageWatch, victims
 from monitor.poll.parser import ParsedFeed
 from monitor.poll.parser.pool import ParsePool
-from monitor.poll.parser.prescan import scan
 from monitor.poll.states import after_fetch, failed, scheduled
 from monitor.poll.stories import Stories
 from monitor.poll.websub import HubLink, discover
 from monitor.store import Store
 from monitor.store.polls import Poll
-from monitor.text import html_to_text
 
 log = logging.getLogger(__name__)
-# Bodies up to this size are pre-scanned in the event loop (~0.8 ms of CPU
-# for 30 kB and 50 items, so ~25 ms at most).
-PRESCAN_MAX = 1024**2
 Clock = Callable[[], datetime]
 
 __all__ = ["Context", "Outcome", "make_alerts", "poll_feed", "push_feed"]
@@ -210,11 +205,11 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
         # A server that sends neither ETag nor Last-Modified (many small sites'
         # generated feeds): the same bytes as last time hold nothing new.
         unchanged = digest == state.body_hash and state.polled_once
-        parsed = (None if result.not_modified or unchanged else
-                  await _parse(ctx, feed, state, result))
+        parsed, asked = ((None, None) if result.not_modified or unchanged else
+                         await dedup.parse(ctx.store, ctx.pool, feed.name, state, result))
         result = replace(result, body=b"")  # parsed: the body's memory goes with the slot
     if pushed is not None:  # not a poll: the schedule and validators stay
-        return await _pushed(ctx, feed, state, parsed)
+        return await _pushed(ctx, feed, state, parsed, asked)
     # The next poll counts from now, after the fetch, not from the dispatch:
     # a poll that waited for a slot (hundreds due at once) would otherwise
     # come back less than an interval after this request reached the server.
@@ -228,7 +223,7 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
                       _scheduled(ctx, feed, state, base, result, now, None, 0))
     base = replace(base, body_hash=digest, title=parsed.title or state.title,
                    warning=parsed.bozo, polled_once=True)
-    polled = await _with_items(ctx, feed, state, base, parsed)
+    polled = await _with_items(ctx, feed, state, base, parsed, asked)
     return replace(polled, outcome=replace(polled.outcome, hub=hub),
                    state=_scheduled(ctx, feed, state, polled.state, result, now,
                                     parsed, polled.outcome.new_items))
@@ -252,35 +247,11 @@ def _scheduled(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedStat
 
 
 async def _pushed(ctx: Context, feed: FeedSettings, state: FeedState,
-                  parsed: ParsedFeed | None) -> Polled:
+                  parsed: ParsedFeed | None, asked: dedup.Asked | None) -> Polled:
     if parsed is None:  # the very bytes of the last poll
         return Polled(Outcome(feed.name, "unchanged"), state)
     return await _with_items(ctx, feed, state, replace(
-        state, title=parsed.title or state.title), parsed)
-
-
-async def _parse(ctx: Context, feed: FeedSettings, state: FeedState,
-                 result: FetchResult) -> ParsedFeed:
-    """The parse of a changed body: of its new items only, when the
-    pre-scan can tell them (parser.prescan), else of all of it.
-
-    A feed with nothing recorded yet has only new items (a first poll), and
-    a body over PRESCAN_MAX is parsed whole: its scan would hold the event
-    loop too long.
-    """
-    found = None
-    if state.items_seen and len(result.body) <= PRESCAN_MAX:
-        found = scan(result.body, result.headers)
-    if found is None:
-        return await ctx.pool.parse(result.body, result.headers, feed.name)
-    # An item whose title or summary changed is parsed too: it may be the
-    # publisher's edit (_with_items matches it again). A text the scan reads
-    # otherwise than the parser only costs that item's parse.
-    texts = {i: (html_to_text(t), html_to_text(s))
-             for i, (t, s) in zip(found.ids, found.texts, strict=True)}
-    unseen = await ctx.store.unseen(feed.name, found.ids, texts)
-    known = frozenset(found.ids).difference(unseen)
-    return await ctx.pool.parse_partial(found.partial(known), feed.name)
+        state, title=parsed.title or state.title), parsed, asked)
 
 
 async def fetch(ctx: Context, state: FeedState, feed: FeedSettings) -> FetchResult:
@@ -295,16 +266,15 @@ async def fetch(ctx: Context, state: FeedState, feed: FeedSettings) -> FetchResu
 
 
 async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: FeedState,
-                      parsed: ParsedFeed) -> Polled:
+                      parsed: ParsedFeed, asked: dedup.Asked | None) -> Polled:
     """Dedup and match: the alerts of the items this feed never recorded."""
     ids = [item.id for item in parsed.items]
-    # No query where the answer is known: a feed that never recorded an item
-    # (a first poll) has only new ones. After the pre-scan the few items
-    # parsed are the new ones and those under a new title (an edit), told
-    # apart here. Either way record_items keeps the alerts of the items it
-    # really inserts only (another instance may be first).
-    fresh = not old.items_seen
-    unseen = set(ids) if fresh else await ctx.store.unseen(feed.name, ids)
+    # After the pre-scan the few items parsed are the new ones and those
+    # under a new title (an edit), told apart here. Either way record_items
+    # keeps the alerts of the items it really inserts only (another
+    # instance may be first).
+    stored = await dedup.stored(ctx.store, feed.name, old, ids, asked)
+    unseen = {i for i in ids if i not in stored}
     # Feeds list the newest item first; alert in the order things happened.
     new_items = [item for item in reversed(parsed.items) if item.id in unseen]
     # First poll of a feed: its backlog is history, not news (no flood on the
@@ -323,7 +293,7 @@ async def _with_items(ctx: Context, feed: FeedSettings, old: FeedState, state: F
         replace(alert, backlog=first)
         for alert in make_alerts(ctx.settings, ctx.matcher, feed, new_items)]
     known = [i for i in parsed.items if i.id not in unseen]
-    edited = await ctx.store.story.edited(feed.name, known)
+    edited = dedup.edits(known, stored)
     if not silent:
         alerts += [replace(alert, note="updated")
                    for alert in make_alerts(ctx.settings, ctx.matcher, feed, edited)]

@@ -66,6 +66,7 @@ from monitor.store.archive import Archive, Kept, Span
 from monitor.store.batch import GroupCommit, in_turn
 from monitor.store.instances import Instance
 from monitor.store.lock import FileLock
+from monitor.store.seen import Known as Known
 from monitor.store.stories import StoredItem as StoredItem
 from monitor.store.stories import Story as Story
 from monitor.store.websub import Subscriptions
@@ -73,7 +74,7 @@ from monitor.store.websub import Subscriptions
 T = TypeVar("T")
 Write = Callable[[AsyncConnection], Awaitable[Any]]
 Recorded = tuple[list[int], FeedState]  # what record_items returns
-__all__ = ["Archive", "Cluster", "Instance", "Kept", "Span", "Store", "StoryFacade",
+__all__ = ["Archive", "Cluster", "Instance", "Kept", "Known", "Span", "Store", "StoryFacade",
            "Subscriptions", "open_readonly", "views"]
 
 
@@ -165,10 +166,9 @@ class Store:
 
     # ----------------------------------------------------------- items (seen.py)
 
-    async def unseen(self, feed: str, item_ids: Sequence[str],
-                     texts: Mapping[str, tuple[str, str]] | None = None) -> set[str]:
-        """The ids among `item_ids` never recorded (or edited: seen.unseen)."""
-        return await self._run(lambda c: seen.unseen(c, feed, item_ids, texts))
+    async def unseen(self, feed: str, item_ids: Sequence[str]) -> set[str]:
+        """The ids among `item_ids` never recorded (seen.unseen)."""
+        return await self._run(lambda c: seen.unseen(c, feed, item_ids))
 
     async def record_items(self, state: FeedState, items: Sequence[Item],
                            alerts: Sequence[Alert], now: float, *,
@@ -376,14 +376,15 @@ class Cluster:
 
 
 class StoryFacade:
-    """The stories of the store (stories.py, seen.edited): `Store.story`."""
+    """The stories of the store (stories.py, seen.known): `Store.story`."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def edited(self, feed: str, items: Sequence[Item]) -> list[Item]:
-        """The known items of `items` whose text changed, with their story."""
-        return await self._store._run(lambda c: seen.edited(c, feed, items))
+    async def known(self, feed: str, item_ids: Sequence[str]) -> dict[str, Known]:
+        """id → what `feed` recorded of it (its text and story), for the
+        ids it recorded: a poll's dedup and edits (seen.known)."""
+        return await self._store._run(lambda c: seen.known(c, feed, item_ids))
 
     async def rebuild(self, since: float, attach: Callable[
             [list[StoredItem]], Awaitable[list[str]]]) -> int:

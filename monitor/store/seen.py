@@ -9,8 +9,7 @@ retention.py). Each function runs in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -27,6 +26,10 @@ from monitor.store.schema import chunks, items_t, ts
 _UNSEEN = sa.select(items_t.c.item_id).where(
     items_t.c.feed == sa.bindparam("b_feed"),
     items_t.c.item_id.in_(sa.bindparam("b_ids", expanding=True)))
+_KNOWN = sa.select(
+    items_t.c.item_id, items_t.c.title, items_t.c.summary, items_t.c.story_id).where(
+    items_t.c.feed == sa.bindparam("b_feed"),
+    items_t.c.item_id.in_(sa.bindparam("b_ids", expanding=True)))
 _TOUCH = items_t.update().where(
     items_t.c.feed == sa.bindparam("b_feed"),
     items_t.c.item_id.in_(sa.bindparam("b_ids", expanding=True)),
@@ -37,31 +40,38 @@ _INSERT_PG = postgresql.insert(items_t).on_conflict_do_nothing().returning(items
 _INSERT_SQLITE = sqlite.insert(items_t).on_conflict_do_nothing().returning(items_t.c.item_id)
 
 
-async def unseen(conn: AsyncConnection, feed: str, item_ids: Sequence[str],
-                 texts: Mapping[str, tuple[str, str]] | None = None) -> set[str]:
-    """The ids among `item_ids` that this feed has never recorded; with
-    `texts` (id → its title and summary now), also those recorded with
-    another text (a publisher's edit, which the poll must parse to see)."""
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the store holds of one listed item: enough to tell an edit."""
+
+    title: str
+    summary: str | None  # None: recorded before summaries were kept
+    story_id: str | None
+
+    def reads(self, title: str, summary: str) -> bool:
+        """Whether the item still reads `title` and `summary` (stored
+        before summaries were kept, its summary is not compared)."""
+        return self.title == title[:TITLE] and self.summary in (None, summary[:SUMMARY])
+
+
+async def known(conn: AsyncConnection, feed: str,
+                item_ids: Sequence[str]) -> dict[str, Known]:
+    """id → what this feed recorded of it, for the ids of `item_ids` it
+    recorded: the one query of a poll's dedup, its edits told from it."""
+    found: dict[str, Known] = {}
+    for chunk in chunks(list(item_ids)):
+        rows = await conn.execute(_KNOWN, {"b_feed": feed, "b_ids": chunk})
+        found.update((r.item_id, Known(r.title, r.summary, r.story_id)) for r in rows)
+    return found
+
+
+async def unseen(conn: AsyncConnection, feed: str, item_ids: Sequence[str]) -> set[str]:
+    """The ids among `item_ids` that this feed has never recorded."""
     seen: set[str] = set()
     for chunk in chunks(list(item_ids)):
-        if texts is None:
-            rows = await conn.execute(_UNSEEN, {"b_feed": feed, "b_ids": chunk})
-            seen.update(r.item_id for r in rows)
-            continue
-        rows = await conn.execute(sa.select(
-            items_t.c.item_id, items_t.c.title, items_t.c.summary).where(
-            items_t.c.feed == feed, items_t.c.item_id.in_(chunk)))
-        seen.update(r.item_id for r in rows if _same(r, texts.get(r.item_id)))
+        rows = await conn.execute(_UNSEEN, {"b_feed": feed, "b_ids": chunk})
+        seen.update(r.item_id for r in rows)
     return set(item_ids) - seen
-
-
-def _same(row: Any, text: tuple[str, str] | None) -> bool:
-    """Whether a stored item still reads `text` (stored before summaries
-    were kept, its summary is not compared)."""
-    if text is None:
-        return True
-    title, summary = text
-    return bool(row.title == title[:TITLE] and row.summary in (None, summary[:SUMMARY]))
 
 
 async def record(conn: AsyncConnection, feed: str, items: Sequence[Item],
@@ -88,22 +98,11 @@ async def touch(conn: AsyncConnection, feed: str, ids: Sequence[str], now: float
         await conn.execute(_TOUCH, {"b_feed": feed, "b_ids": chunk, "b_now": now})
 
 
-async def edited(conn: AsyncConnection, feed: str, items: Sequence[Item]) -> list[Item]:
-    """The items of `items` whose title or summary changed since recorded,
-    each with its stored story. An item recorded before summaries were kept
-    (NULL) is compared by title only."""
-    known = {item.id: item for item in items}
-    found: list[Item] = []
-    for chunk in chunks(list(known)):
-        rows = await conn.execute(sa.select(
-            items_t.c.item_id, items_t.c.title, items_t.c.summary, items_t.c.story_id).where(
-            items_t.c.feed == feed, items_t.c.item_id.in_(chunk)))
-        for row in rows:
-            item = known[row.item_id]
-            if (row.title != item.title[:TITLE]
-                    or row.summary not in (None, item.summary[:SUMMARY])):
-                found.append(replace(item, story_id=row.story_id))
-    return found
+def edits(items: Sequence[Item], stored: Mapping[str, Known]) -> list[Item]:
+    """The items of `items` recorded (in `stored`) with another text, each
+    with its stored story."""
+    return [replace(item, story_id=r.story_id) for item in items
+            if (r := stored.get(item.id)) is not None and not r.reads(item.title, item.summary)]
 
 
 async def revise(conn: AsyncConnection, feed: str, items: Sequence[Item]) -> None:
