@@ -26,6 +26,7 @@ from monitor.poll.hubclient import ask_hub
 from monitor.poll.parser import parse_feed
 from monitor.service.websub import safety_interval
 from monitor.store import Store
+from monitor.web.websub import lease_seconds
 from tests import configs
 from tests.loopback import LoopbackServer
 from tests.test_readme import toml_block
@@ -305,3 +306,11 @@ async def test_a_hub_that_refuses_is_an_error(server: LoopbackServer, status: in
             await ask_hub(session, server.url("/hub"), FORM, feed_url=server.url("/f"),
                           limits=FetchLimits())
     assert server.count("/elsewhere") == 0
+
+
+@pytest.mark.parametrize(("given", "seconds"), [
+    ("86400", 86400), ("", None), ("-5", None), ("²", None), ("٣٠", None),
+    ("9" * 13, None), ("9" * 5000, None), ("1e9", None)])
+def test_a_lease_is_read_as_ascii_digits_only(given: str, seconds: int | None) -> None:
+    # "²" and Arabic-Indic digits pass str.isdigit and failed int(): a 500.
+    assert lease_seconds(given) == seconds

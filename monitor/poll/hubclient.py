@@ -39,7 +39,9 @@ async def ask_hub(session: aiohttp.ClientSession, hub: str, form: Mapping[str, s
         pool = None if private_ok else (urlsplit(hub).hostname or "").rstrip(".")
         async with session.post(hub, data=dict(form), allow_redirects=False, timeout=timeout,
                                 server_hostname=pool) as resp:
-            await resp.read()
+            # Only the status counts: the answer, whatever its size (a hub is
+            # named by the feed's publisher), is not read.
+            resp.release()
             if not 200 <= resp.status < 300:
                 raise HTTPStatusError(resp.status, url=masked)
             return resp.status

@@ -134,7 +134,9 @@ async def _store_errors(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         return await handler(request)
     except StoreError as exc:
-        log.error("web page failed path=%s error=%s", request.path, exc)
+        # A WebSub callback's path is its secret id: never in a log.
+        path = websub.PREFIX + "…" if request.path.startswith(websub.PREFIX) else request.path
+        log.error("web page failed path=%s error=%s", path, exc)
         raise web.HTTPServiceUnavailable(text="the database is not answering\n") from exc
 
 

@@ -63,7 +63,7 @@ class _Handlers:
             raise web.HTTPBadRequest(text="hub.mode, hub.topic and hub.challenge expected\n")
         lease = query.get("hub.lease_seconds", "")
         ok = await self._callbacks.verify(request.match_info["callback"], mode, topic,
-                                          int(lease) if lease.isdigit() else None,
+                                          lease_seconds(lease),
                                           query.get("hub.reason", "")[:200])
         if not ok:
             raise web.HTTPNotFound(text="no such subscription\n")
@@ -96,3 +96,9 @@ async def _read(request: web.Request, cap: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def lease_seconds(lease: str) -> int | None:
+    """hub.lease_seconds as a number, or None: ASCII digits only (`"²"` is a
+    digit to str.isdigit, not to int), at most twelve of them."""
+    return int(lease) if lease.isascii() and lease.isdigit() and len(lease) <= 12 else None
