@@ -29,3 +29,19 @@ def shared_dir() -> Path:
 @pytest.fixture
 def shared() -> Path:
     return shared_dir()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _state_of_its_own(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """A config without `database` keeps its state in $STATE_DIRECTORY, else
+    in the user's ~/.local/state: every test, and every daemon it starts,
+    gets a folder of the run's own (the CLI fuzzer's `inline.toml` wrote a
+    feed "a" into the user's database, where `make run` then showed it as
+    another source of the sample's stories)."""
+    before = os.environ.get("STATE_DIRECTORY")
+    os.environ["STATE_DIRECTORY"] = str(tmp_path_factory.mktemp("state"))
+    yield None
+    if before is None:
+        os.environ.pop("STATE_DIRECTORY", None)
+    else:
+        os.environ["STATE_DIRECTORY"] = before
