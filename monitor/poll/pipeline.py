@@ -98,6 +98,11 @@ class Context:
     # fetched faster than they parse hold at most `concurrency` bodies (up to
     # max_body each) in memory, not a thousand. Default: [monitor] concurrency.
     bodies: asyncio.Semaphore | None = None
+    # Polls in flight, from before the fetch until recorded: a poll's parsed
+    # items wait in memory for the matcher and the store, and a thousand feeds
+    # parsed faster than they are matched would all park theirs (30 MB of
+    # items in bench/poll.py's first cycle). Default: [monitor] concurrency.
+    polls: asyncio.Semaphore | None = None
     outage: OutageWatch = field(default_factory=OutageWatch)
     # The daemon's story index (poll/stories.py); None: items join no story,
     # and the outbox folds only one article seen in several feeds.
@@ -110,6 +115,8 @@ class Context:
     def __post_init__(self) -> None:
         if self.bodies is None:
             self.bodies = asyncio.Semaphore(self.settings.monitor.concurrency)
+        if self.polls is None:
+            self.polls = asyncio.Semaphore(self.settings.monitor.concurrency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +135,13 @@ async def poll_feed(ctx: Context, feed: FeedSettings, state: FeedState,
                     pushed: FetchResult | None = None) -> Outcome:
     """Poll one feed once and record everything; the compartment boundary.
     `pushed`: a body a hub pushed, in place of the request (see push_feed)."""
+    assert ctx.polls is not None
+    async with ctx.polls:
+        return await _poll_feed(ctx, feed, state, pushed)
+
+
+async def _poll_feed(ctx: Context, feed: FeedSettings, state: FeedState,
+                     pushed: FetchResult | None) -> Outcome:
     now = ctx.clock()
     started = asyncio.get_running_loop().time()
     polled = await _polled(ctx, feed, state, now, pushed)

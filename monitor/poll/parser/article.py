@@ -7,11 +7,13 @@ No JavaScript runs: a page that builds its text in the browser gives
 little or nothing, and the item is then matched on what its feed gave.
 It runs in the parse pool (parser.pool), never in the event loop: a
 large page takes trafilatura tens of milliseconds to seconds.
+
+trafilatura (with lxml's HTML cleaner, justext, htmldate, courlan) is
+imported by the first article read, not with the pool: 8 MB in the daemon
+and in each worker that no feed without `fulltext` needs.
 """
 
 from __future__ import annotations
-
-import trafilatura
 
 from monitor.errors import ParseError
 from monitor.text import normalize_space
@@ -24,6 +26,8 @@ MAX_TEXT = 100_000
 def article_text(body: bytes, url: str) -> str:
     """The main text of the page `body` (served at `url`), one line; "" when
     trafilatura finds none (an empty shell, a page built by JavaScript)."""
+    import trafilatura  # see the docstring: the first article read imports it
+
     try:
         text = trafilatura.extract(body, url=url or None, include_comments=False,
                                    include_tables=True, include_images=False,
