@@ -25,7 +25,9 @@ not recorded and the feed's claim runs out, so it is polled again.
 `push_feed` is the same compartment for a body a WebSub hub pushed: no
 request, the same parse, dedup, story, match and outbox, in the same one
 transaction; the feed's schedule, validators and health counters stay as
-its last poll left them (a push is not a poll), and a body that does not
+its last poll left them (a push is not a poll: the feed's row gets only
+its title and item counts, and a poll under way keeps its claim), and a
+body that does not
 parse is logged and dropped without counting as a failure of the feed.
 """
 
@@ -151,7 +153,8 @@ async def _poll_feed(ctx: Context, feed: FeedSettings, state: FeedState,
     queued, stored = await ctx.store.record_items(
         polled.state, polled.items, polled.alerts, now.timestamp(), due_now=due_now,
         poll=_poll_row(polled, now, elapsed) if pushed is None else None,
-        touched=polled.known, follow_up=_follow_ups(ctx.settings), edited=polled.edited)
+        touched=polled.known, follow_up=_follow_ups(ctx.settings), edited=polled.edited,
+        pushed=pushed is not None)
     return _recorded(polled, len(queued), stored, elapsed)
 
 

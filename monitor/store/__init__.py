@@ -173,9 +173,9 @@ class Store:
     async def record_items(self, state: FeedState, items: Sequence[Item],
                            alerts: Sequence[Alert], now: float, *,
                            due_now: Sequence[str] = (), poll: polls.Poll | None = None,
-                           touched: Sequence[str] = (),
+                           touched: Sequence[str] = (), edited: Sequence[Item] = (),
                            follow_up: Mapping[str, int] | None = None,
-                           edited: Sequence[Item] = ()) -> tuple[list[int], FeedState]:
+                           pushed: bool = False) -> tuple[list[int], FeedState]:
         """Everything one poll changes, in ONE transaction: the feed's new
         state, the document's items (new ones inserted, known ones touched),
         the alerts (an item's only if the item really was new here: a
@@ -187,12 +187,13 @@ class Store:
         (`follow_up`: channel → story_updates), and the `edited` items' new
         text (see record.py). Polls that end together share that transaction
         (batch.GroupCommit). Returns the ids of the alerts queued and the
-        feed's state as stored."""
+        feed's state as stored. `pushed` (a hub's body): only the feed's
+        title and counts are written (record.py)."""
         if not (items or alerts or due_now or touched or edited):
-            return await self._quiet.run((state, poll))
+            return ([], state) if pushed else await self._quiet.run((state, poll))
         return await self._polls.run(lambda c: record.record_poll(
             c, state, items, alerts, now, due_now=due_now, poll=poll, touched=touched,
-            follow_up=follow_up or {}, edited=edited))
+            follow_up=follow_up or {}, edited=edited, pushed=pushed))
 
     # ----------------------------------------------------------- outbox (outbox.py)
 

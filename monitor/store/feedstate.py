@@ -121,6 +121,20 @@ async def save_feed(conn: AsyncConnection, state: FeedState) -> None:
     await conn.execute(_SAVE_FEED, _feed_params(state))
 
 
+async def count_pushed(conn: AsyncConnection, state: FeedState, fresh: int,
+                       now: float) -> None:
+    """A pushed body's mark on its feed's row: the title and the `fresh`
+    items counted on the row as it is now. The poll's columns (schedule,
+    validators, health, claim) are not written: a poll of the feed, here or
+    by another instance, may be under way, and its claim must hold."""
+    values: dict[str, Any] = {"title": state.title,
+                              "items_seen": feeds_t.c.items_seen + fresh}
+    if fresh:
+        values["last_new_item"] = now
+    await conn.execute(feeds_t.update().where(feeds_t.c.name == state.name,
+                                              feeds_t.c.url == state.url).values(values))
+
+
 async def save_feeds(conn: AsyncConnection, states: Sequence[FeedState]) -> None:
     """`save_feed` of each state, as one executemany."""
     if states:

@@ -20,7 +20,7 @@ async def record_poll(conn: AsyncConnection, state: FeedState, items: Sequence[I
                alerts: Sequence[Alert], now: float, *, due_now: Sequence[str],
                poll: polls.Poll | None, touched: Sequence[str],
                follow_up: Mapping[str, int],
-               edited: Sequence[Item]) -> tuple[list[int], FeedState]:
+               edited: Sequence[Item], pushed: bool = False) -> tuple[list[int], FeedState]:
     """See Store.record_items."""
     fresh = await seen.record(conn, state.name, items, now)
     known = [i.id for i in items if i.id not in fresh]
@@ -28,7 +28,10 @@ async def record_poll(conn: AsyncConnection, state: FeedState, items: Sequence[I
     await seen.revise(conn, state.name, edited)
     new_state = replace(state, items_seen=state.items_seen + len(fresh),
                         last_new_item=now if fresh else state.last_new_item)
-    await feedstate.save_feed(conn, new_state)
+    if pushed:  # a poll of this feed may be under way: its row is the poll's
+        await feedstate.count_pushed(conn, new_state, len(fresh), now)
+    else:
+        await feedstate.save_feed(conn, new_state)
     listed = {i.id for i in items}
     # An edited item's alerts ("updated") are kept: the outbox's keys let
     # through only the rules it did not match before, in item or story.
