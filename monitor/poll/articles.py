@@ -107,7 +107,7 @@ class Articles:
         `until`: the loop time of the deadline."""
         try:
             rules = await self._robots.rules(url, feed.url)
-            if not rules.allows(url):
+            if not await asyncio.to_thread(rules.allows, url):  # 10 ms on 500 KiB
                 if rules.failure is not None:  # robots.txt unreachable: nothing may be
                     return Article(url, rules.failure.category,
                                    error=f"robots.txt: {rules.failure}")
