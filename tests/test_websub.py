@@ -18,7 +18,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.config import FetchLimits, load
-from monitor.errors import ConfigError, ConnectionFailedError, HTTPStatusError
+from monitor.errors import ConfigError, ConnectionFailedError, FetchError, HTTPStatusError
 from monitor.models import Subscription
 from monitor.poll import websub
 from monitor.poll.fetcher import make_session
@@ -296,6 +296,21 @@ async def test_a_hub_on_another_private_host_is_not_asked(server: LoopbackServer
             assert await ask_hub(session, hub.url("/hub"), FORM, feed_url=server.url("/f"),
                                  limits=FetchLimits(allow_private_networks=True)) == 202
         assert [dict(parse_qsl(h.body.decode())) for h in hub.hits] == [FORM, FORM]
+
+
+@pytest.mark.parametrize(("hub", "asked"), [
+    ("http://hub.example.org/", False), ("http://[::1]:9/", True),
+    ("http://localhost:9/", True), ("https://hub.example.org/", True)])
+async def test_the_secret_never_goes_to_a_hub_over_plain_http(hub: str, asked: bool) -> None:
+    """Anyone on the way would read it and sign pushes of their own; a hub on
+    this machine is the exception (nothing travels). The others are asked:
+    nothing listens on port 9 here, and no DNS answers for example.org."""
+    async with make_session() as session:
+        with pytest.raises(FetchError) as refused:
+            await ask_hub(session, hub, FORM, feed_url=hub, limits=FetchLimits(
+                allow_private_networks=True, connect_timeout=2, total_timeout=2))
+    assert ("plain http not used" in str(refused.value)) is not asked
+    assert "s3cret" not in str(refused.value)
 
 
 @pytest.mark.parametrize("status", [302, 400, 500])

@@ -7,12 +7,17 @@ verifies our intent by a GET to the callback. Like the fetcher, it never
 lets a stranger point it at the user's network: the hub named by a feed is
 reached on a private address only when it is on the feed's own host (or
 `allow_private_networks`), and never follows a redirect (a 3xx is the
-hub's error). Errors are FetchError subclasses; messages carry
+hub's error). A form with `hub.secret` goes only over TLS, or to this
+machine: over plain http anyone on the way would read the secret and could
+sign pushes of their own (WebSub section 5.1: "SHOULD only be specified when
+the request was made over HTTPS"); such a hub is not subscribed to, and its
+feed is polled as before. Errors are FetchError subclasses; messages carry
 the hub's URL masked, never the secret.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -28,6 +33,9 @@ async def ask_hub(session: aiohttp.ClientSession, hub: str, form: Mapping[str, s
                   feed_url: str, limits: FetchLimits) -> int:
     """POST `form` to `hub`; returns the hub's 2xx status, else raises."""
     masked = mask_url(hub)
+    if "hub.secret" in form and not _private_channel(hub):
+        raise ConnectionFailedError(f"hub over plain http not used (the secret would travel "
+                                    f"in clear): {masked}", url=masked)
     private_ok = (limits.allow_private_networks
                   or urlsplit(hub).hostname == urlsplit(feed_url).hostname)
     token = GUARD.set(None if private_ok else is_public_address)
@@ -58,3 +66,16 @@ async def ask_hub(session: aiohttp.ClientSession, hub: str, form: Mapping[str, s
                                     url=masked) from exc
     finally:
         GUARD.reset(token)
+
+
+def _private_channel(hub: str) -> bool:
+    """Whether what is sent to `hub` stays between it and us: TLS, or a
+    loopback address (the hub runs on this machine)."""
+    parts = urlsplit(hub)
+    if parts.scheme == "https":
+        return True
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
