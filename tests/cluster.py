@@ -24,12 +24,15 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 GUID = re.compile(r"\bf\d+c\d+\b")
@@ -233,3 +236,11 @@ class Daemon:
             return self.proc.wait(timeout=timeout)
         finally:
             self.kill()
+
+
+@pytest.fixture
+def receivers() -> Iterator[Receivers]:
+    """The webhook receivers of a scale-out run, closed after it."""
+    receivers = Receivers()
+    yield receivers
+    receivers.close()

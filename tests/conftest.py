@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-# Database fixtures (a SQLite file, PostgreSQL in a schema of its own), and
-# loopback feed and webhook servers.
-pytest_plugins = ["tests.stores", "tests.servers", "tests.browser"]
+# Database fixtures (a SQLite file, PostgreSQL in a schema of its own),
+# loopback feed and webhook servers, and the scale-out runs' receivers.
+pytest_plugins = ["tests.stores", "tests.servers", "tests.browser", "tests.cluster"]
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -40,13 +40,6 @@ def farm() -> Iterator[Farm]:
     farm.close()
 
 
-@pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    receivers = Receivers()
-    yield receivers
-    receivers.close()
-
-
 def settle(farm: Farm, receivers: Receivers, url: str, timeout: float = 60) -> set[str]:
     """Freeze the farm and wait until every item owed has arrived: each
     matching item in an outbox (recorded by some instance) and each one the

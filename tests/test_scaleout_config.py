@@ -38,13 +38,6 @@ def farm() -> Iterator[Farm]:
     farm.close()
 
 
-@pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    receivers = Receivers()
-    yield receivers
-    receivers.close()
-
-
 def old_rules(path: Path) -> str:
     """The config at `path` without rule r1 (kw1's items match nothing), and
     its text with r1. A feed's first poll alerts nothing: every alert is a
