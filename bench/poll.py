@@ -31,9 +31,12 @@ first cycle's 1,000 bodies in a pool of one worker per CPU, all at once: no
 pipeline that parses whole documents with feedparser can do cycle 1 faster.
 
 Measures per cycle: wall time; CPU = user+sys of this process (getrusage)
-plus the pool's workers' (/proc/PID/stat); peak memory = VmHWM of this
-process plus each worker's, all reset at the start of each cycle through
-/proc/PID/clear_refs (a sum of peaks: an upper bound). The load average is
+plus the pool's workers' (/proc/PID/stat); peak memory = the highest sum
+of their PSS (/proc/PID/smaps_rollup, sampled every 50 ms: a page the
+processes share, such as the interpreter's, counted once in all), beside
+the sum of each one's VmHWM, reset at the start of each cycle through
+/proc/PID/clear_refs (an upper bound that counts each shared page once per
+process). The load average is
 printed with each figure: on a shared machine, a figure taken under load is
 disturbed.
 """
