@@ -208,6 +208,31 @@ async def test_bodies_waiting_for_the_parser_are_bounded(world: WorldFactory) ->
     assert slow.done == 12 and slow.peak <= 3
 
 
+async def test_polls_holding_items_are_bounded_while_the_store_stalls(
+        world: WorldFactory) -> None:
+    """Twelve feeds due at once while another writer holds the database: a
+    parsed poll keeps its items until they are recorded, so at most `polls`
+    (3 here; [monitor] concurrency by default) are under way; the others
+    wait before their fetch, and all are recorded once the writer is done."""
+    names = [f"f{n}" for n in range(12)]
+    w = await world(**{name: f"/{name}.xml" for name in names})
+    for name in names:
+        w.server.route(f"/{name}.xml", body=rss(f"{name}-1", f"{name}-2"))
+    w.ctx.polls = asyncio.Semaphore(3)
+    writer = sqlite3.connect(w.ctx.settings.monitor.database.removeprefix("sqlite:///"),
+                             isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        polls = asyncio.gather(*(w.poll(name) for name in names))
+        await asyncio.sleep(0.5)
+        fetched_meanwhile = w.server.count()
+    finally:
+        writer.execute("COMMIT")
+        writer.close()
+    assert [o.result for o in await polls] == ["new"] * 12
+    assert fetched_meanwhile == 3 and w.server.count() == 12
+
+
 async def test_same_body_without_validators_is_unchanged_and_not_parsed(
         world: WorldFactory) -> None:
     w = await world(f="/f.xml")
