@@ -27,8 +27,8 @@ request, the same parse, dedup, story, match and outbox, in the same one
 transaction; the feed's schedule, validators and health counters stay as
 its last poll left them (a push is not a poll: the feed's row gets only
 its title and item counts, and a poll under way keeps its claim), and a
-body that does not
-parse is logged and dropped without counting as a failure of the feed.
+body that does not parse is logged and dropped without counting as a
+failure of the feed.
 """
 
 from __future__ import annotations
