@@ -24,6 +24,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import feedparser
 
 from bench.floor import feedparser_only
@@ -332,20 +333,32 @@ def warm_pool() -> ProcessPoolExecutor:
 # ------------------------------------------------------------ the cycles
 
 
-async def pipeline_cycle(settings: Settings, pool: ProcessPoolExecutor) -> list[Outcome]:
-    """`run --once` without delivery, every feed polled at once."""
+async def open_context(settings: Settings,
+                       pool: ProcessPoolExecutor) -> tuple[Context, aiohttp.ClientSession]:
+    """What a running daemon holds across its polls, made once as at its
+    start, outside the timed cycles: the store (the feeds' rows synced),
+    one HTTP session, the compiled rules, the poll context."""
     store = await Store.open(settings.monitor.database)
     now = datetime.now(UTC).timestamp()
     await store.sync_feeds([(f.name, f.url, 900.0, now) for f in settings.feeds])
     limits = settings.monitor.fetch_limits
-    async with make_session(limits) as session:
-        ctx = Context(settings=settings, store=store, fetcher=Fetcher(session, limits),
-                      matcher=compile_rules(settings.rules), pool=ParsePool(lambda: pool),
-                      hosts=HostBackoff())
-        states = {s.name: s for s in await store.feeds()}
-        outcomes = await asyncio.gather(*(poll_feed(ctx, f, states[f.name])
-                                          for f in settings.feeds))
-    await store.close()
+    session = make_session(limits)
+    return Context(settings=settings, store=store, fetcher=Fetcher(session, limits),
+                   matcher=compile_rules(settings.rules), pool=ParsePool(lambda: pool),
+                   hosts=HostBackoff()), session
+
+
+async def close_context(ctx: Context, session: aiohttp.ClientSession) -> None:
+    await session.close()
+    await ctx.store.close()
+
+
+async def pipeline_cycle(ctx: Context) -> list[Outcome]:
+    """`run --once` without delivery, every feed polled at once: the feeds'
+    states read from the store (as a tick's claim does), then every poll."""
+    states = {s.name: s for s in await ctx.store.feeds()}
+    outcomes = await asyncio.gather(*(poll_feed(ctx, f, states[f.name])
+                                      for f in ctx.settings.feeds))
     return list(outcomes)
 
 
@@ -399,16 +412,20 @@ def start_server(args: argparse.Namespace) -> tuple[multiprocessing.Process, Con
 
 
 def cycles(conn: Connection, settings: Settings, pool: ProcessPoolExecutor) -> list[Measure]:
-    """The three cycles of the pipeline on one store: first, 304, steady."""
+    """The three cycles of the pipeline on one store, one session and one
+    event loop, as in the daemon: first, 304, steady."""
     measures = []
-    for label in ("cycle 1: first (fresh state, match all)", "cycle 2: every feed 304",
-                  "cycle 3: steady (70/20/10 mix)"):
-        if label.startswith("cycle 3"):
-            conn.send("steady")
-            conn.recv()
-        out, measure = timed(pool, lambda: asyncio.run(pipeline_cycle(settings, pool)))
-        print(measure.line(label), f"load {load_average()}\n   ", summary(out))
-        measures.append(measure)
+    with asyncio.Runner() as runner:
+        ctx, session = runner.run(open_context(settings, pool))
+        for label in ("cycle 1: first (fresh state, match all)", "cycle 2: every feed 304",
+                      "cycle 3: steady (70/20/10 mix)"):
+            if label.startswith("cycle 3"):
+                conn.send("steady")
+                conn.recv()
+            out, measure = timed(pool, lambda: runner.run(pipeline_cycle(ctx)))
+            print(measure.line(label), f"load {load_average()}\n   ", summary(out))
+            measures.append(measure)
+        runner.run(close_context(ctx, session))
     return measures
 
 
