@@ -280,7 +280,7 @@ async def test_a_huge_robots_txt_never_stalls_the_event_loop(
                                                                         labelled))])
     ticking.cancel()
     assert "hydrogen" in read.content and publisher.count("/robots.txt") == 1
-    assert max(gaps) < 0.15, max(gaps)
+    assert max(gaps) < 0.2, max(gaps)  # in the event loop: 0.36 s, and more under load
 
 
 @pytest.mark.parametrize(("status", "fetched"), [(404, True), (503, False)])
