@@ -37,6 +37,7 @@ from monitor.service.runtime import build_runtime
 from monitor.store import Store
 from tests import configs
 from tests.loopback import LoopbackServer
+from tests.waiting import until
 
 T0 = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
 INTERVAL = 900.0     # the config's 15m
@@ -224,7 +225,8 @@ async def test_polls_holding_items_are_bounded_while_the_store_stalls(
     writer.execute("BEGIN IMMEDIATE")
     try:
         polls = asyncio.gather(*(w.poll(name) for name in names))
-        await asyncio.sleep(0.5)
+        await until(lambda: w.server.count() >= 3)
+        await asyncio.sleep(0.5)  # time for more to be fetched, were they let
         fetched_meanwhile = w.server.count()
     finally:
         writer.execute("COMMIT")
