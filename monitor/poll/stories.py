@@ -6,8 +6,14 @@ story). Rebuilding attaches the items of the window again in the order they
 were seen, so the stories keep their ids across restarts; items recorded
 before stories existed get theirs here, and so do their alerts (an
 upgraded database: what was alerted counts as its story's alert, and does
-not alert again). Two instances on PostgreSQL each hold their own index;
-the outbox's (story, rule, channel) key is what allows one alert.
+not alert again).
+
+Two instances on PostgreSQL each hold their own index, and the outbox's
+(story, rule, channel) key allows one alert per story id. So that an
+instance gives a story the id another instance gave it, `catch_up` adopts,
+every 3 seconds, the items the others recorded, with their stories: an
+item seen here later finds the story there. Only items of one story that
+two instances record within the same few seconds can still open two.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from monitor.store import Store, StoredItem
 from monitor.stories import StoryIndex, StorySettings
 
 log = logging.getLogger(__name__)
+# Seconds each catch-up reads back: a poll's items are dated by its start
+# and committed at its end, up to a fetch, a parse and articles later.
+CATCH_UP_OVERLAP = 120.0
 
 
 def story_settings(monitor: MonitorSettings) -> StorySettings:
@@ -41,6 +50,7 @@ class Stories:
     def __init__(self, settings: StorySettings) -> None:
         self.index = StoryIndex(settings)
         self._lock = asyncio.Lock()
+        self._caught_up: float | None = None  # the last catch-up's time
 
     async def attach(self, items: Sequence[Item], now: datetime) -> list[Item]:
         """`items` (in the order they happened) each with its story."""
@@ -56,6 +66,34 @@ class Stories:
                 return await asyncio.to_thread(self._attach_stored, found)
         count = await store.story.rebuild(since, attach)
         log.info("stories rebuilt items=%d stories=%d", count, len(self.index))
+
+    async def catch_up(self, store: Store, now: datetime) -> int:
+        """Adopt the items recorded since the last catch-up (by any instance:
+        this one's are known already), each into its stored story; returns
+        how many were read. A poll's items carry the time it began, and are
+        committed when it ends: each catch-up reads `CATCH_UP_OVERLAP` back."""
+        since = self._caught_up if self._caught_up is not None else now.timestamp()
+
+        async def adopt(found: list[StoredItem]) -> list[str]:
+            async with self._lock:
+                return await asyncio.to_thread(self._adopt, found)
+        count = await store.story.rebuild(since - CATCH_UP_OVERLAP, adopt)
+        self._caught_up = now.timestamp()
+        return count
+
+    def _adopt(self, found: Sequence[StoredItem]) -> list[str]:
+        """Each item's story: the one stored (adopted), else (an item stored
+        before stories existed) the one it joins here."""
+        ids = []
+        for stored in found:
+            seen = datetime.fromtimestamp(stored.first_seen, UTC)
+            item = _dated(stored.item, seen, self.index.settings)
+            if stored.item.story_id is None:
+                ids.append(self.index.attach(item, seen))
+            else:
+                self.index.adopt(item, stored.item.story_id, seen)
+                ids.append(stored.item.story_id)
+        return ids
 
     def _attach(self, items: Sequence[Item], now: datetime) -> list[Item]:
         settings = self.index.settings

@@ -24,6 +24,8 @@ Ticks:
   across all instances;
 - websub, every 5 s (with `[monitor] public_url`): subscriptions renewed,
   retried or ended (service/websub.py);
+- stories, every 3 s (PostgreSQL): the items other instances recorded join
+  this one's story index (poll/stories.py: catch_up);
 - watchdog (under systemd with WatchdogSec=): pings while dispatch ticks.
 A poll, a delivery or a reload that fails is logged and retried at the next
 tick; none of them stops the daemon.
@@ -90,6 +92,7 @@ TICKS: tuple[tuple[str, dict[str, float], float | None], ...] = (
     ("gauges", {"seconds": 5}, 0.0),
     ("retention", {"days": 1}, 60.0),
     ("websub", {"seconds": 5}, 0.0),
+    ("stories", {"seconds": 3}, None),
 )
 
 

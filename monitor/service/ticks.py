@@ -218,6 +218,10 @@ class Ticks:
         except NewsmonitorError as exc:
             log.error("retention failed error=%s", exc)
 
+    async def stories(self) -> None:
+        """Other instances' items join the story index (see `_catch_up`)."""
+        await _catch_up(self._daemon)
+
     async def websub(self) -> None:
         """Subscriptions renewed, retried or ended (service/websub.py)."""
         if self._daemon.websub.enabled and self._daemon.store is not None:
@@ -236,6 +240,15 @@ async def load_activity(store: Store, now: float) -> Activity:
     activity = Activity.from_polls(starts, found)
     activity.built = now
     return activity
+
+
+async def _catch_up(d: Daemon) -> None:
+    """On PostgreSQL, the items the other instances recorded join this one's
+    story index with their stories (poll/stories.py: catch_up)."""
+    stories = d.context.stories if d.context is not None else None
+    if (d.store is not None and stories is not None
+            and "://" in d.runtime.settings.monitor.database):  # a path: SQLite, one daemon
+        await _logged("stories catch-up", stories.catch_up(d.store, d.clock()))
 
 
 async def _logged(what: str, work: Any) -> None:

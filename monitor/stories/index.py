@@ -27,7 +27,7 @@ import heapq
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from monitor.stories.features import Features, ItemLike, features
+from monitor.stories.features import Features, ItemLike, features, item_key
 from monitor.stories.settings import StorySettings
 from monitor.stories.similarity import (
     Rarity,
@@ -90,26 +90,44 @@ class StoryIndex:
 
     def attach(self, item: ItemLike, now: datetime) -> str:
         """The id of `item`'s story, which now counts `item` among its members."""
-        now = _aware(now)
-        published = None if item.published is None else _aware(item.published)
-        at = published if published is not None and published <= now else now
-        self.evict(now)
-        feats = features(item, at)
+        feats = self._features(item, now)
         known = self._keys.get(feats.key)
         if known is not None and known in self._stories:
             return known
         # An item that opened a story still open belongs to it, even once
         # the item itself has left the rarity counts.
         story = self._stories.get(story_id(item)) or self._find(feats)
+        return self._add(feats, story, story_id(item)).id
+
+    def adopt(self, item: ItemLike, story: str, now: datetime) -> None:
+        """`item` joins `story`, the story another index gave it (another
+        instance's, read from the store), unless this index holds the item
+        already; a story it did not know opens with the item, under that id.
+        Its own later items of the story then find it."""
+        if self._keys.get(item_key(item)) in self._stories:
+            return
+        self._add(self._features(item, now), self._stories.get(story), story)
+
+    def _features(self, item: ItemLike, now: datetime) -> Features:
+        """`item` read at `now` (its publication, unless in the future), the
+        window first moved on to `now`."""
+        now = _aware(now)
+        published = None if item.published is None else _aware(item.published)
+        self.evict(now)
+        return features(item, published if published is not None and published <= now else now)
+
+    def _add(self, feats: Features, story: _Story | None, new_id: str) -> _Story:
+        """`feats` counted in the window and joined to `story`, or to a new
+        story `new_id` that it opens."""
         self.rarity.add(feats.terms)
         self._sequence += 1  # ties on time are broken by arrival, not by the dicts
-        heapq.heappush(self._items, (at, self._sequence, feats.key, feats.terms))
+        heapq.heappush(self._items, (feats.at, self._sequence, feats.key, feats.terms))
         if story is None:
-            story = _Story(id=story_id(item), first=feats,
-                           first_vector=Vector(feats.terms), last_at=at)
+            story = _Story(id=new_id, first=feats, first_vector=Vector(feats.terms),
+                           last_at=feats.at)
             self._stories[story.id] = story
         self._join(story, feats)
-        return story.id
+        return story
 
     def evict(self, now: datetime) -> None:
         """Forget items and stories older than the window before `now`."""
