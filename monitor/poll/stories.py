@@ -68,16 +68,16 @@ class Stories:
         log.info("stories rebuilt items=%d stories=%d", count, len(self.index))
 
     async def catch_up(self, store: Store, now: datetime) -> int:
-        """Adopt the items recorded since the last catch-up (by any instance:
-        this one's are known already), each into its stored story; returns
-        how many were read. A poll's items carry the time it began, and are
+        """Adopt the items recorded since the last catch-up by the other
+        instances (this index holds its own: not read), each into its stored
+        story; returns how many were adopted. A poll's items carry the time it began, and are
         committed when it ends: each catch-up reads `CATCH_UP_OVERLAP` back."""
         since = self._caught_up if self._caught_up is not None else now.timestamp()
 
         async def adopt(found: list[StoredItem]) -> list[str]:
             async with self._lock:
                 return await asyncio.to_thread(self._adopt, found)
-        count = await store.story.rebuild(since - CATCH_UP_OVERLAP, adopt)
+        count = await store.story.rebuild(since - CATCH_UP_OVERLAP, adopt, self.index.holds)
         self._caught_up = now.timestamp()
         return count
 

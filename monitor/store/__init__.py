@@ -387,11 +387,11 @@ class StoryFacade:
         ids it recorded: a poll's dedup and edits (seen.known)."""
         return await self._store._run(lambda c: seen.known(c, feed, item_ids))
 
-    async def rebuild(self, since: float, attach: Callable[
-            [list[StoredItem]], Awaitable[list[str]]]) -> int:
+    async def rebuild(self, since: float, attach: Callable[[list[StoredItem]], Awaitable[
+            list[str]]], skip: Callable[[str, str], bool] | None = None) -> int:
         """Each item first seen since `since`, in order, through `attach` (the
-        story index); see stories.rebuild. Returns how many items."""
-        return await self._store._run(lambda c: stories.rebuild(c, since, attach))
+        story index), but those `skip` names; see stories.rebuild."""
+        return await self._store._run(lambda c: stories.rebuild(c, since, attach, skip))
 
     async def recent(self, since: float, rule: str | None = None) -> list[Story]:
         """Stories with an item first seen since `since`, newest first."""

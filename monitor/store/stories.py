@@ -51,22 +51,37 @@ def _item(row: sa.Row[tuple[object, ...]]) -> StoredItem:
     return StoredItem(item, row.first_seen)
 
 
-async def window(conn: AsyncConnection, since: float) -> list[StoredItem]:
-    """The items first seen since `since`, in the order they were seen."""
-    # Not the kept content (archive.py): the index reads title and summary.
-    query = (sa.select(*[c for c in items_t.columns if c.name not in ("content", "overflow")])
-             .where(items_t.c.first_seen >= since)
-             .order_by(items_t.c.first_seen, items_t.c.published, items_t.c.feed,
-                       items_t.c.item_id))
-    return [_item(r) for r in (await conn.execute(query)).all()]
+# Not the kept content (archive.py): the index reads title and summary.
+_WINDOW = [c for c in items_t.columns if c.name not in ("content", "overflow")]
+_ORDER = (items_t.c.first_seen, items_t.c.published, items_t.c.feed, items_t.c.item_id)
+
+
+async def window(conn: AsyncConnection, since: float,
+                 skip: Callable[[str, str], bool] | None = None) -> list[StoredItem]:
+    """The items first seen since `since`, in the order they were seen; but
+    those `skip` names by (feed, id): their keys are read first, and only
+    the others' text (a catch-up reads back mostly items it knows)."""
+    recent = items_t.c.first_seen >= since
+    if skip is None:
+        query = sa.select(*_WINDOW).where(recent).order_by(*_ORDER)
+        return [_item(r) for r in (await conn.execute(query)).all()]
+    keys = (await conn.execute(sa.select(items_t.c.feed, items_t.c.item_id).where(recent))).all()
+    wanted = [(feed, item_id) for feed, item_id in keys if not skip(feed, item_id)]
+    rows: list[sa.Row[tuple[object, ...]]] = []
+    for chunk in chunks(wanted):
+        pairs = sa.tuple_(items_t.c.feed, items_t.c.item_id).in_(chunk)
+        rows += (await conn.execute(sa.select(*_WINDOW).where(recent, pairs))).all()
+    return sorted((_item(r) for r in rows),
+                  key=lambda s: (s.first_seen, s.item.feed, s.item.id))
 
 
 async def rebuild(conn: AsyncConnection, since: float,
-                  attach: Callable[[list[StoredItem]], Awaitable[list[str]]]) -> int:
-    """The items of the window (`window`) through `attach`, which returns
-    their stories; items recorded before stories take theirs (`assign`).
-    Returns how many items."""
-    found = await window(conn, since)
+                  attach: Callable[[list[StoredItem]], Awaitable[list[str]]],
+                  skip: Callable[[str, str], bool] | None = None) -> int:
+    """The items of the window (`window`, without those `skip` names)
+    through `attach`, which returns their stories; items recorded before
+    stories take theirs (`assign`). Returns how many items."""
+    found = await window(conn, since, skip)
     ids = await attach(found)
     await assign(conn, [(s.item.feed, s.item.id, story) for s, story in zip(found, ids, strict=True)
                         if s.item.story_id is None])

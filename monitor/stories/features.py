@@ -59,7 +59,7 @@ def features(item: ItemLike, at: datetime) -> Features:
     title_stems = stems(item.title)
     terms = dict.fromkeys(stems(item.summary), SUMMARY_WEIGHT)
     terms.update(dict.fromkeys(title_stems, TITLE_WEIGHT))
-    return Features(key=item_key(item), feed=item.feed,
+    return Features(key=item_key(item.feed, item.id), feed=item.feed,
                     title=" ".join(tokens(fold(item.title))), terms=terms,
                     link=canonical_link(item.link), at=at,
                     kind=kind(item.title, item.summary),
@@ -67,9 +67,9 @@ def features(item: ItemLike, at: datetime) -> Features:
                     names=names(item.title, item.summary))
 
 
-def item_key(item: ItemLike) -> str:
+def item_key(feed: str, item_id: str) -> str:
     """What tells an item from every other: its feed and id."""
-    return f"{item.feed}\n{item.id}"
+    return f"{feed}\n{item_id}"
 
 
 def canonical_link(link: str) -> str:

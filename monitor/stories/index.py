@@ -99,12 +99,16 @@ class StoryIndex:
         story = self._stories.get(story_id(item)) or self._find(feats)
         return self._add(feats, story, story_id(item)).id
 
+    def holds(self, feed: str, item_id: str) -> bool:
+        """Whether the item (`feed`, `item_id`) is in an open story here."""
+        return self._keys.get(item_key(feed, item_id)) in self._stories
+
     def adopt(self, item: ItemLike, story: str, now: datetime) -> None:
         """`item` joins `story`, the story another index gave it (another
         instance's, read from the store), unless this index holds the item
         already; a story it did not know opens with the item, under that id.
         Its own later items of the story then find it."""
-        if self._keys.get(item_key(item)) in self._stories:
+        if self.holds(item.feed, item.id):
             return
         self._add(self._features(item, now), self._stories.get(story), story)
 
