@@ -70,14 +70,18 @@ class Stories:
     async def catch_up(self, store: Store, now: datetime) -> int:
         """Adopt the items recorded since the last catch-up by the other
         instances (this index holds its own: not read), each into its stored
-        story; returns how many were adopted. A poll's items carry the time it began, and are
-        committed when it ends: each catch-up reads `CATCH_UP_OVERLAP` back."""
+        story; returns how many were adopted. A poll's items carry the time
+        it began, and are committed when it ends: each catch-up reads
+        `CATCH_UP_OVERLAP` back, never past the window (the index has let
+        go of older items: read again, they would be adopted again)."""
         since = self._caught_up if self._caught_up is not None else now.timestamp()
+        since = max(since - CATCH_UP_OVERLAP,
+                    (now - self.index.settings.window).timestamp())
 
         async def adopt(found: list[StoredItem]) -> list[str]:
             async with self._lock:
                 return await asyncio.to_thread(self._adopt, found)
-        count = await store.story.rebuild(since - CATCH_UP_OVERLAP, adopt, self.index.holds)
+        count = await store.story.rebuild(since, adopt, self.index.holds)
         self._caught_up = now.timestamp()
         return count
 
