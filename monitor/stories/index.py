@@ -2,7 +2,8 @@
 
 Contract: `attach(item, now)` returns the id of the story the item reports,
 an existing one when it is close enough to it as a whole, else a new one
-(whose id is the item's: `story_id`). State is rebuilt by attaching the
+(whose id is the item's: `story_id`); `adopt(item, story, now)` files an
+item under the story another index gave it. State is rebuilt by attaching the
 stored items of the window again in order of time; nothing here reads a
 clock, a file or a global.
 
