@@ -259,28 +259,22 @@ async def test_robots_txt_is_obeyed_and_fetched_once_per_host(
     assert (await w.store.articles.known([refused.link]))[refused.link].outcome == "robots"
 
 
-async def test_a_huge_robots_txt_never_stalls_the_event_loop(
+async def test_a_huge_robots_txt_is_parsed_off_the_event_loop(
         world: Any, publisher: LoopbackServer) -> None:
     """500 KiB of wildcard rules (the most RFC 9309 asks to read) take
-    protego about 0.3 s: parsed and asked in a thread, while the event
-    loop's other tasks go on."""
+    protego about 0.3 s of CPU: parsed and asked in a thread, while the
+    event loop's thread (this test's) goes on with the other tasks. CPU
+    time, not ticks: on a loaded machine a tick waits for a core anyway."""
     rules = "".join(f"Disallow: /p{n}/*x*y*z$\n" for n in range(30_000))
     publisher.route("/robots.txt", body=f"User-agent: *\n{rules}".encode()[:500 * 1024])
     labelled = BY_ID["en-bus-fleet"]
     w: World = await world()
-    gaps: list[float] = []
-
-    async def ticker() -> None:
-        while True:
-            before = time.monotonic()
-            await asyncio.sleep(0.005)
-            gaps.append(time.monotonic() - before)
-    ticking = asyncio.create_task(ticker())
+    before = time.thread_time()
     [read] = await w.articles.enrich(w.feed(), [item_of(labelled, serve(publisher,
                                                                         labelled))])
-    ticking.cancel()
+    in_loop = time.thread_time() - before
     assert "hydrogen" in read.content and publisher.count("/robots.txt") == 1
-    assert max(gaps) < 0.2, max(gaps)  # in the event loop: 0.36 s, and more under load
+    assert in_loop < 0.1, in_loop  # parsed in the event loop: 0.3 s and more
 
 
 @pytest.mark.parametrize(("status", "fetched"), [(404, True), (503, False)])
