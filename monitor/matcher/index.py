@@ -24,6 +24,7 @@ bounded (cleared when full), never part of the matcher's answers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
 from itertools import chain
 
@@ -171,9 +172,13 @@ class Index:
 
 def _sizes(length: int, lowest: float) -> range:
     """Word lengths that can reach `lowest` against a token of `length`:
-    ratio = 2·matches / (len1 + len2) is at most 2·min / (len1 + len2)."""
+    ratio = 200·matches / (len1 + len2) is at most 200·min / (len1 + len2),
+    so a word of n letters can only if 200·min(length, n) >= lowest·(length + n).
+    The bounds are that inequality solved for n, with a hair of slack for
+    floating point (a length too many costs comparisons, one too few answers)."""
     if lowest <= 0:
         return range(1, 10_000)
-    shortest = int(length * lowest / (200 - lowest))
-    longest = int(length * (200 - lowest) / lowest) + 1
+    slack = 1e-6
+    shortest = math.ceil(length * lowest / (200 - lowest) - slack)  # n <= length
+    longest = math.floor(length * (200 - lowest) / lowest + slack)  # n >= length
     return range(max(shortest, 1), longest + 1)
