@@ -3,7 +3,7 @@
 in a fresh process (`python -m monitor.cli test-rules --json`), timed from
 start to exit: reading, compiling, matching and printing (issue 17).
 
-    PYTHONPATH=. python bench/testrules.py [--items 20000] [--rules 1000] [--repeat 3]
+    python bench/testrules.py [--items 20000] [--rules 1000] [--repeat 3]
 
 The best of --repeat runs is reported, with the load average.
 """
@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, as bench/poll.py
 from bench.match import make_items, make_rules, synthetic_word
 from monitor.models import Rule
 

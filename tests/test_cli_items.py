@@ -46,6 +46,8 @@ ITEMS = [
     ('{"title": "a", "tags": "auto"}', "{path}:1: tags: a list of strings"),
     ('{"title": "a", "published": "yesterday"}', "{path}:1: published: an ISO 8601 date"),
     ('{"title": "\\ud800"}', "{path}:1: title: a lone surrogate"),
+    ('{"title": "a", "tags": ["b\\uDFFF"]}', "{path}:1: tags: a lone surrogate"),
+    ('{"title": "a"}\n{"id": "\\ud83d", "title": "a"}', "{path}:2: id: a lone surrogate"),
     ('{"title": "a"}\n{"title": "a",}', "{path}:2: not a JSON item: "),
     ("[" * 100_000, "{path}:1: not a JSON item: "),
 ]

@@ -6,11 +6,13 @@ from dataclasses import replace
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from rapidfuzz import fuzz
 
 from monitor.errors import RuleError
 from monitor.matcher import compile_rules
 from monitor.matcher.compile import compile_rule
 from monitor.matcher.document import Document, Tokenizer
+from monitor.matcher.index import _sizes
 from monitor.models import Item, Rule
 
 VOCAB = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel",
@@ -86,3 +88,21 @@ def test_matching_is_the_same_through_the_index(rule: Rule, title: list[str],
     item = Item(feed="f", id="1", title=" ".join(title), summary=" ".join(summary))
     direct = compiled.node.test(Document(item, Tokenizer()), rule.fields)
     assert fires(rule, title, summary) == direct
+
+
+@given(st.text("abcé", min_size=1, max_size=40), st.text("abcé", min_size=1, max_size=40),
+       st.integers(1, 100))
+def test_the_length_filter_keeps_every_word_that_reaches_the_threshold(
+        token: str, word: str, threshold: int) -> None:
+    """index._sizes bounds the lengths compared; a pair it leaves out never
+    reaches the ratio (rapidfuzz's own figure, floating point included)."""
+    if fuzz.ratio(token, word) >= threshold:
+        assert len(word) in _sizes(len(token), float(threshold))
+
+
+@given(st.integers(1, 120), st.integers(1, 120), st.integers(1, 100))
+def test_the_length_filter_is_the_bound_on_the_ratio(size: int, other: int, threshold: int) -> None:
+    """A word as long as the ratio's bound allows (one a subsequence of the
+    other) is kept, however close to the threshold."""
+    reachable = 200 * min(size, other) / (size + other) >= threshold
+    assert reachable == (other in _sizes(size, float(threshold)))

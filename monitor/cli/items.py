@@ -69,7 +69,7 @@ def parse_items(data: bytes, source: str) -> list[ItemRecord]:
         where = f"{source}:{number}"
         line = _decode(raw, where)
         if line.strip():
-            records.append(_record(_json(line, where), where, str(number)))
+            records.append(_record(_json(line, where), where, str(number), "\\u" in line))
     return records
 
 
@@ -80,7 +80,7 @@ def parse_item(data: bytes, source: str) -> ItemRecord:
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
         raise ConfigError(f"{source}:{line}: not UTF-8 text (byte {exc.start})") from None
-    return _record(_json(text, source, multiline=True), source, "item")
+    return _record(_json(text, source, multiline=True), source, "item", "\\u" in text)
 
 
 def _decode(raw: bytes, where: str) -> str:
@@ -100,33 +100,39 @@ def _json(text: str, where: str, *, multiline: bool = False) -> Any:
         raise ConfigError(f"{where}: not a JSON item: {exc}") from None
 
 
-def _record(value: Any, where: str, default_id: str) -> ItemRecord:
+def _record(value: Any, where: str, default_id: str, escaped: bool) -> ItemRecord:
+    """The record of a parsed JSON value; `escaped`: whether its JSON text
+    holds a \\u escape, the only way to a lone surrogate (strings decoded
+    from UTF-8 have none), so that the others skip that check (issue 17)."""
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: an item is a JSON object {{...}}, "
                           f"not {type(value).__name__}")
-    unknown = sorted(set(value) - KEYS)
-    if unknown:
+    if not KEYS.issuperset(value):
+        unknown = sorted(set(value) - KEYS)
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}; the keys of an item are "
                           f"{', '.join(sorted(KEYS))}")
-    text = {key: _text(value, key, where) for key in _TEXT_KEYS}
+    text = dict.fromkeys(_TEXT_KEYS, "")  # most items give two or three keys
+    for key in _TEXT_KEYS:
+        if key in value:
+            text[key] = _text(value, key, where, escaped)
     if not (text["title"] or text["summary"]):
         raise ConfigError(f"{where}: an item needs a title or a summary")
-    item = Item(feed=text["feed"], id=_id(value.get("id", default_id), where),
+    item = Item(feed=text["feed"], id=_id(value.get("id", default_id), where, escaped),
                 title=html_to_text(text["title"]), summary=html_to_text(text["summary"]),
                 link=text["link"], author=text["author"],
                 content=html_to_text(text["content"]),
-                categories=_strings(value, "categories", where),
+                categories=_strings(value, "categories", where, escaped),
                 published=_published(value.get("published"), where))
-    expect = _strings(value, "expect", where) if "expect" in value else None
-    return ItemRecord(item, _strings(value, "tags", where),
+    expect = _strings(value, "expect", where, escaped) if "expect" in value else None
+    return ItemRecord(item, _strings(value, "tags", where, escaped),
                       None if expect is None else frozenset(expect))
 
 
-def _text(record: dict[str, Any], key: str, where: str) -> str:
-    value = record.get(key, "")
+def _text(record: dict[str, Any], key: str, where: str, escaped: bool) -> str:
+    value = record[key]
     if not isinstance(value, str):
         raise ConfigError(f"{where}: {key}: a string, not {type(value).__name__}")
-    return _unicode(value, f"{where}: {key}")
+    return _unicode(value, f"{where}: {key}") if escaped and value else value
 
 
 def _unicode(value: str, where: str) -> str:
@@ -138,16 +144,20 @@ def _unicode(value: str, where: str) -> str:
     return value
 
 
-def _id(value: Any, where: str) -> str:
+def _id(value: Any, where: str, escaped: bool) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ConfigError(f"{where}: id: a string or a number, not {type(value).__name__}")
-    return _unicode(str(value), f"{where}: id")
+    return _unicode(str(value), f"{where}: id") if escaped else str(value)
 
 
-def _strings(record: dict[str, Any], key: str, where: str) -> tuple[str, ...]:
-    values = record.get(key, [])
+def _strings(record: dict[str, Any], key: str, where: str, escaped: bool) -> tuple[str, ...]:
+    if key not in record:
+        return ()
+    values = record[key]
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
         raise ConfigError(f"{where}: {key}: a list of strings")
+    if not escaped:
+        return tuple(values)
     return tuple(_unicode(v, f"{where}: {key}") for v in values)
 
 

@@ -46,13 +46,15 @@ def cmd_test_rules(args: argparse.Namespace) -> int:
     matcher = compile_rules(_rules(args))
     records = parse_items(read_bytes(Path(args.items)), args.items)
     results = []
+    # json.dumps(..., ensure_ascii=False) builds an encoder at every call:
+    # one made here writes the same text in half the time (issue 17).
+    encode = json.JSONEncoder(ensure_ascii=False).encode
     for record in records:
         item = record.item
         matches = matcher.match(item, record.tags)
         results.append((record, matches))
         if args.json:
-            print(json.dumps({"id": item.id, "matches": [match_json(m) for m in matches]},
-                             ensure_ascii=False))
+            print(encode({"id": item.id, "matches": [match_json(m) for m in matches]}))
         else:
             fired = ", ".join(f"{m.rule} ({m.score})" for m in matches) or "-"
             print(f"{item.id}\t{fired}\t{cut(item.title, 70)}")

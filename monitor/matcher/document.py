@@ -241,7 +241,7 @@ class Document:
     """An item seen by the matcher: one FieldView per field, and `fuzzy`,
     for each rule word some token nearly matches, {token: ratio}."""
 
-    __slots__ = ("feed", "fuzzy", "views")
+    __slots__ = ("_filled", "feed", "fuzzy", "views")
 
     def __init__(self, item: Item, tokenizer: Tokenizer,
                  fields: Mapping[str, Chunked] | None = None) -> None:
@@ -259,3 +259,14 @@ class Document:
                 self.views[name] = (self.views["summary"].named(name) if name == "content"
                                     else FieldView(name, chunked, tokenizer))
         self.fuzzy: dict[str, dict[str, float]] = {}
+        self._filled: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def filled(self, fields: tuple[str, ...]) -> tuple[str, ...]:
+        """Those of `fields` that hold some word: no term occurs in the others,
+        so a rule's test and score read only these (most items have no
+        content or author) and answer the same."""
+        found = self._filled.get(fields)
+        if found is None:
+            found = self._filled[fields] = tuple(name for name in fields
+                                                 if self.views[name].tokens)
+        return found

@@ -83,8 +83,9 @@ class Matcher:
             compiled = self._compiled[number]
             if not _applies(compiled.rule, item.feed, feed_tags):
                 continue
-            if compiled.node.test(doc, compiled.rule.fields):
-                match = score_match(compiled, doc)
+            read = doc.filled(compiled.rule.fields)  # those with words
+            if compiled.node.test(doc, read):
+                match = score_match(compiled, doc, read)
                 if match.score >= compiled.rule.min_score:
                     found.append(match)
         return found

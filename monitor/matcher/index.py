@@ -24,8 +24,8 @@ bounded (cleared when full), never part of the matcher's answers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping, Sequence
-from itertools import chain
 
 import ahocorasick
 from rapidfuzz import fuzz, process
@@ -86,15 +86,25 @@ class Index:
         """Rules that may fire on an item with these fields (plain_fields)."""
         # A content that is the summary's very text (plain_fields) is read once.
         skip = "content" if shared(fields) else ""
-        chunks = list(chain.from_iterable(f[1] for name, f in fields.items() if name != skip))
-        # One C-level pass of dict lookups (the memo is large: each lookup
-        # is a cache miss); the distinct answers are few: (), None, hits.
-        hits = set(map(self._chunk_rules.get, chunks))
+        hits = self._lookup(fields, skip)
         if None in hits:
-            self._learn(set(chunks))
-            hits = set(map(self._chunk_rules.get, chunks))
+            self._learn({chunk for name, (_, chunks) in fields.items() if name != skip
+                         for chunk in chunks})
+            hits = self._lookup(fields, skip)
         hits.discard(())
         return set().union(*hits)  # type: ignore[arg-type]  # no None left
+
+    def _lookup(self, fields: Mapping[str, Chunked], skip: str) -> set[tuple[int, ...] | None]:
+        """The memo's distinct answers for the chunks of `fields` but `skip`
+        (None for a chunk not seen yet): one C-level pass of dict lookups
+        per field (the memo is large: each lookup is a cache miss), and the
+        distinct answers are few: (), None, hits."""
+        found: set[tuple[int, ...] | None] = set()
+        get = self._chunk_rules.get
+        for name, (_, chunks) in fields.items():
+            if name != skip:
+                found.update(map(get, chunks))
+        return found
 
     def near(self, doc: Document, candidates: Collection[int] | None = None) -> None:
         """Fill `doc.fuzzy` with the near-matches of its words; with
@@ -171,9 +181,13 @@ class Index:
 
 def _sizes(length: int, lowest: float) -> range:
     """Word lengths that can reach `lowest` against a token of `length`:
-    ratio = 2·matches / (len1 + len2) is at most 2·min / (len1 + len2)."""
+    ratio = 200·matches / (len1 + len2) is at most 200·min / (len1 + len2),
+    so a word of n letters can only if 200·min(length, n) >= lowest·(length + n).
+    The bounds are that inequality solved for n, with a hair of slack for
+    floating point (a length too many costs comparisons, one too few answers)."""
     if lowest <= 0:
         return range(1, 10_000)
-    shortest = int(length * lowest / (200 - lowest))
-    longest = int(length * (200 - lowest) / lowest) + 1
+    slack = 1e-6
+    shortest = math.ceil(length * lowest / (200 - lowest) - slack)  # n <= length
+    longest = math.floor(length * (200 - lowest) / lowest + slack)  # n >= length
     return range(max(shortest, 1), longest + 1)

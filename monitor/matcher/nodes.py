@@ -114,11 +114,13 @@ class Leaf(Node):
 class Pattern(Leaf):
     """A term, wildcard or phrase: words that must follow each other."""
 
-    __slots__ = ("_pivot", "exact", "key", "label", "pos", "words")
+    __slots__ = ("_pivot", "_single", "exact", "key", "label", "pos", "words")
 
     def __init__(self, label: str, words: Sequence[Word], pos: int = 0) -> None:
         self.label, self.words, self.pos = label, tuple(words), pos
         self.exact = all(not w.prefix and w.fuzzy is None for w in self.words)
+        # One exact word, the most common term: it occurs where it is a token.
+        self._single = self.words[0].text if self.exact and len(self.words) == 1 else None
         self.key = " " + " ".join(w.text for w in self.words) + " "
         # The pivot is the rarest-looking word: occurrences are looked up
         # from it, and it is the pattern's index anchor.
@@ -128,15 +130,21 @@ class Pattern(Leaf):
     def test(self, doc: Document, fields: Sequence[str]) -> bool:
         # Plain loops rather than any(generator) here and below: these run
         # for every candidate rule, and a generator costs more than the test.
+        views, single = doc.views, self._single
+        if single is not None:
+            for name in fields:  # noqa: SIM110
+                if single in views[name].tokset:
+                    return True
+            return False
         for name in fields:  # noqa: SIM110
-            if self.present(doc.views[name], doc):
+            if self.present(views[name], doc):
                 return True
         return False
 
     def present(self, view: FieldView, doc: Document) -> bool:
+        if self._single is not None:
+            return self._single in view.tokset
         if self.exact:
-            if len(self.words) == 1:
-                return self.words[0].text in view.tokset
             return self.key in view.joined
         for word in self.words:
             if not self._may_occur(word, view, doc):
@@ -158,8 +166,8 @@ class Pattern(Leaf):
         return any(ratio >= threshold and token in view.tokset for token, ratio in near.items())
 
     def occurrences(self, view: FieldView, doc: Document) -> list[Occurrence]:
-        if self.exact and len(self.words) == 1:  # the common case, kept short
-            return [(at, at + 1, 100.0) for at in view.positions(self.words[0].text)]
+        if self._single is not None:  # the common case, kept short
+            return [(at, at + 1, 100.0) for at in view.positions(self._single)]
         toks, words = view.tokens, self.words
         size, offset = len(words), self._pivot
         found = []
@@ -213,7 +221,10 @@ class Person(Leaf):
         return [occ for form in self.forms for occ in form.occurrences(view, doc)]
 
     def present(self, view: FieldView, doc: Document) -> bool:
-        return any(form.present(view, doc) for form in self.forms)
+        for form in self.forms:  # noqa: SIM110 (see Pattern.test)
+            if form.present(view, doc):
+                return True
+        return False
 
     def patterns(self) -> tuple[Pattern, ...]:
         return self.forms

@@ -14,6 +14,9 @@ gives 0.8, two 0.9, three or more 1.0. Rounded to an integer 0-100.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from operator import itemgetter
+
 from monitor.matcher.compile import CompiledRule
 from monitor.matcher.document import Document
 from monitor.models import Match, TermHit
@@ -23,6 +26,7 @@ from monitor.models import Match, TermHit
 # the publisher's own label, as strong as its teaser.
 FIELD_WEIGHT = {"title": 1.0, "summary": 0.85, "content": 0.7, "author": 0.85,
                 "categories": 0.85, "url": 0.7}
+_QUALITY = itemgetter(2)  # of an occurrence (start, end, quality)
 
 
 def coverage(terms: int) -> float:
@@ -30,26 +34,29 @@ def coverage(terms: int) -> float:
     return min(1.0, 0.7 + 0.1 * terms)
 
 
-def score_match(compiled: CompiledRule, doc: Document) -> Match:
+def score_match(compiled: CompiledRule, doc: Document,
+                fields: Sequence[str] | None = None) -> Match:
     """The Match of a rule known to fire on `doc`, with one TermHit per
-    (positive term, field) at the term's best place in that field."""
+    (positive term, field) at the term's best place in that field.
+    `fields`: the rule's fields to read (by default all; Document.filled
+    leaves out those without words, which hold no term)."""
+    views = [doc.views[name] for name in (compiled.rule.fields if fields is None else fields)]
     hits: list[TermHit] = []
     strengths: dict[str, float] = {}
     for leaf in compiled.terms:
         if leaf.label in strengths:
             continue
         best = 0.0
-        for field in compiled.rule.fields:
-            view = doc.views[field]
+        for view in views:
             if not leaf.present(view, doc):
                 continue
             found = leaf.occurrences(view, doc)
             if not found:
                 continue
-            start, end, quality = max(found, key=lambda occ: occ[2])
-            hits.append(TermHit(leaf.label, view.original_words(start, end), field,
+            start, end, quality = max(found, key=_QUALITY)
+            hits.append(TermHit(leaf.label, view.original_words(start, end), view.name,
                                 round(quality)))
-            best = max(best, quality * FIELD_WEIGHT[field])
+            best = max(best, quality * FIELD_WEIGHT[view.name])
         if best:
             strengths[leaf.label] = best
     if not strengths:
