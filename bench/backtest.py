@@ -16,10 +16,13 @@ rules that fired and how often, the database's bytes per stored item, the
 time to read every item with its content (the rules of this config do not
 read it, rules reading `content` do), and the load average before and after.
 
-    PYTHONPATH=. python bench/backtest.py [--items 100000] [--content 0]
+    python bench/backtest.py [--items 100000] [--content 0] [--rules FILE]
         [--backends sqlite,postgresql] [--workers 1,2]
 
 --workers: the worker processes of each timed run (the command uses 1).
+--rules: backtest the `[[rules]]` of FILE instead of the config's, as
+`rules backtest --rules FILE` does (e.g. ../shared/eval/rules.toml: nine
+rules of every kind, reading title, summary and content).
 
 PostgreSQL: NEWSMONITOR_TEST_PG (default postgresql://postgres@127.0.0.1:5432/test),
 in a schema of its own dropped after (tests.stores.pg_schema).
@@ -34,13 +37,16 @@ import dataclasses
 import os
 import random
 import resource
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, as bench/poll.py
 from monitor.cli.backtest import backtest
 from monitor.config import Settings, load
+from monitor.config.loader import load_rules_file
 from monitor.models import FeedState, Item
 from monitor.poll.parser import parse_feed
 from monitor.store import Store, open_readonly
@@ -163,8 +169,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--workers", default="1,2", type=lambda v: [int(n) for n in v.split(",")],
                         help="worker processes of each timed run (the command: 1)")
+    parser.add_argument("--rules", type=Path, metavar="FILE",
+                        help="backtest the [[rules]] of FILE (default: the config's)")
     args = parser.parse_args(argv)
     config = load(REPO / "config" / "monitor.toml", environ={})
+    if args.rules:
+        config = dataclasses.replace(config, rules=load_rules_file(args.rules))
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     for backend in args.backends.split(","):
         with _database(backend) as url:
