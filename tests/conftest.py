@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Every fuzz test prints a failing case's reproduction blob
+# (`@reproduce_failure(...)`): CI runs on a fresh clone, where no example
+# database (.hypothesis/) survives from one run to the next.
+settings.register_profile("newsmonitor", print_blob=True)
+settings.load_profile("newsmonitor")
 
 # Database fixtures (a SQLite file, PostgreSQL in a schema of its own),
 # loopback feed and webhook servers, and the scale-out runs' receivers.

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from monitor.config import FetchLimits, load
 from monitor.errors import (
@@ -457,11 +458,12 @@ async def publisher() -> AsyncIterator[LoopbackServer]:
 
 
 async def fetch_from_stranger(url: str, allow: bool = False,
-                              session_first: str | None = None) -> FetchResult:
+                              session_first: str | None = None,
+                              resolver: AbstractResolver | None = None) -> FetchResult:
     """Fetch `url` as a feed, the stand-ins public; `session_first` is a
     feed fetched before on the same session (its connection pooled)."""
     limits = FetchLimits(allow_private_networks=allow)
-    async with make_session(limits) as session:
+    async with make_session(limits, resolver=resolver) as session:
         fetcher = Fetcher(session, limits, is_public=stand_in_public)
         if session_first:
             await fetcher.fetch(session_first, etag=None, last_modified=None)
@@ -515,6 +517,57 @@ async def test_a_private_feed_may_not_redirect_to_another_private_host(
         with pytest.raises(RedirectError, match="non-public address refused"):
             await fetch_from_stranger(server.url("/feed"))
         assert elsewhere.count() == 0
+
+
+class Rebinding(AbstractResolver):
+    """A stranger's DNS: each lookup of any name gives the next of `answers`
+    (the last one again when they run out), each a list of (address, port)."""
+
+    def __init__(self, *answers: list[tuple[str, int]]) -> None:
+        self.answers, self.lookups = list(answers), 0
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        answer = self.answers[min(self.lookups, len(self.answers) - 1)]
+        self.lookups += 1
+        return [ResolveResult(hostname=host, host=address, port=at, family=socket.AF_INET,
+                              proto=0, flags=socket.AI_NUMERICHOST) for address, at in answer]
+
+    async def close(self) -> None:
+        pass
+
+
+def _port(server: LoopbackServer) -> int:
+    return int(server.base_url.rsplit(":", 1)[1])
+
+
+async def test_a_name_that_rebinds_to_a_private_address_is_refused_where_it_connects(
+    publisher: LoopbackServer, server: LoopbackServer
+) -> None:
+    # DNS rebinding: a stranger's redirect names a host that answers a
+    # public address, then a private one. What is checked is the address
+    # each socket connects to, not an earlier answer: the second poll never
+    # reaches the private server.
+    publisher.route("/feed", status=302, headers={"Location": "http://rebind.example/x"})
+    publisher.route("/x", body=b"<rss>public</rss>")
+    server.route("/x", body=b"<rss>secret</rss>")
+    dns = Rebinding([("127.0.0.2", _port(publisher))], [("127.0.0.1", _port(server))])
+    first = await fetch_from_stranger(publisher.url("/feed"), resolver=dns)
+    assert first.body == b"<rss>public</rss>"
+    with pytest.raises(RedirectError, match="non-public address refused"):
+        await fetch_from_stranger(publisher.url("/feed"), resolver=dns)
+    assert dns.lookups == 2 and server.count() == 0
+
+
+async def test_a_name_with_a_private_and_a_public_address_reaches_only_the_public_one(
+    publisher: LoopbackServer, server: LoopbackServer
+) -> None:
+    publisher.route("/feed", status=302, headers={"Location": "http://both.example/x"})
+    publisher.route("/x", body=b"<rss>public</rss>")
+    server.route("/x", body=b"<rss>secret</rss>")
+    dns = Rebinding([("127.0.0.1", _port(server)), ("127.0.0.2", _port(publisher))])
+    result = await fetch_from_stranger(publisher.url("/feed"), resolver=dns)
+    assert result.body == b"<rss>public</rss>" and server.count() == 0
 
 
 async def test_allow_private_networks_follows_them(

@@ -86,9 +86,10 @@ class FetchResult:
     elapsed: float
 
 
-def make_session(limits: FetchLimits = DEFAULT_LIMITS,
-                 user_agent: str = USER_AGENT) -> aiohttp.ClientSession:
+def make_session(limits: FetchLimits = DEFAULT_LIMITS, user_agent: str = USER_AGENT,
+                 resolver: aiohttp.abc.AbstractResolver | None = None) -> aiohttp.ClientSession:
     """The session the daemon injects: our User-Agent, gzip/deflate accepted.
+    `resolver`: aiohttp's default (tests give names their own answers).
 
     Decompression is ours (`_Decoder`), not aiohttp's: aiohttp inflates each
     network chunk whole, and 64 KiB of a gzip bomb is 64 MiB of zeros, so its
@@ -97,7 +98,7 @@ def make_session(limits: FetchLimits = DEFAULT_LIMITS,
     Must be called inside a running loop; the caller closes it.
     """
     connector = aiohttp.TCPConnector(limit=limits.concurrency, limit_per_host=limits.per_host,
-                                     socket_factory=checked_socket)
+                                     socket_factory=checked_socket, resolver=resolver)
     return aiohttp.ClientSession(
         connector=connector,
         headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
