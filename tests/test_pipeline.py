@@ -30,6 +30,7 @@ from monitor.matcher import compile_rules
 from monitor.models import FeedState
 from monitor.poll.fetcher import Fetcher, make_session
 from monitor.poll.parser.pool import ParsePool
+from monitor.poll.parser.prescan import cut_listed
 from monitor.poll.pipeline import Context, Outcome, poll_feed
 from monitor.poll.schedule import HostBackoff
 from monitor.service.daemon import Daemon
@@ -254,9 +255,9 @@ def last_seen(w: World) -> dict[str, float]:
 
 
 async def test_a_changed_body_parses_only_its_new_items(world: WorldFactory) -> None:
-    """The pre-scan (parser.prescan): feedparser gets the document without
-    the two items the store has; they are touched all the same, and the new
-    one is matched and alerted."""
+    """The pre-scan (parser.prescan), in the pool: feedparser gets the
+    document without the two items the store has; they are touched all the
+    same, and the new one is matched and alerted."""
     w = await world(f="/f.xml")
     route = w.server.route("/f.xml", body=rss("g1", "g2", title="Feed v1"))
     assert (await w.poll("f")).new_items == 2
@@ -264,9 +265,11 @@ async def test_a_changed_body_parses_only_its_new_items(world: WorldFactory) -> 
     w.clock.advance(INTERVAL)
     outcome = await w.poll("f")
     assert (outcome.result, outcome.new_items, outcome.rules) == ("new", 1, ("ampere",))
-    name, args = w.parses.calls[-1]
-    assert name == "parse_partial" and len(args[0].known) == 2
-    assert b"g1" not in args[0].prepared.text and b"g3" in args[0].prepared.text
+    assert [name for name, _ in w.parses.calls[-2:]] == ["listing", "parse_listed"]
+    body, headers, listed, known, _ = w.parses.calls[-1][1]
+    assert len(listed.ids) == 3 and len(known) == 2
+    given = cut_listed(body, headers, listed, known)  # what feedparser was given
+    assert b"g1" not in given.prepared.text and b"g3" in given.prepared.text
     assert set(last_seen(w).values()) == {later(INTERVAL)}
     assert (await w.state("f")).title == "Feed v2"
 
@@ -302,8 +305,9 @@ async def test_a_body_with_only_known_items_parses_its_envelope(world: WorldFact
     w.clock.advance(INTERVAL)
     outcome = await w.poll("f")
     assert (outcome.result, outcome.new_items) == ("no_new_items", 0)
-    assert w.parses.calls[-1][0] == "parse_partial"
-    assert b"<item>" not in w.parses.calls[-1][1][0].prepared.text
+    name, (body, headers, listed, known, _) = w.parses.calls[-1]
+    assert name == "parse_listed"
+    assert b"<item>" not in cut_listed(body, headers, listed, known).prepared.text
     assert set(last_seen(w).values()) == {later(INTERVAL)}
     assert (await w.state("f")).title == "Renamed"
 

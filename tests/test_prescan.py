@@ -27,8 +27,12 @@ from dataclasses import fields
 import pytest
 
 from monitor.errors import ParseError
+from monitor.poll import dedup
 from monitor.poll.parser import ParsedFeed, parse_feed, parse_partial
-from monitor.poll.parser.prescan import Scan, scan
+from monitor.poll.parser.prescan import Scan, listing, scan
+from monitor.store.archive import SUMMARY, TITLE, columns
+from monitor.store.seen import Known
+from monitor.text import html_to_text
 from tests.corpus import Row, manifest
 
 ROWS = manifest()
@@ -216,3 +220,34 @@ def test_mutated_documents_parse_the_same_cut_or_whole() -> None:
     rng = random.Random(1717)
     taken = sum(check(body, rng) for body in mutants(ROWS, MUTANTS, rng))
     assert taken >= MUTANTS // 3, taken  # the scan took a fair share of them
+
+
+# ------------------------------------------------------------ edits, by fingerprint
+
+
+@pytest.mark.skipif(not ROWS, reason="shared/corpus not found")
+def test_the_listing_tells_edits_as_the_stored_text_does() -> None:
+    """The pool's listing sends fingerprints, not the items' text: for every
+    item of every corpus document it takes, an item the store holds as the
+    whole parse gave it, and one edited since (title or summary), are told
+    apart exactly as comparing the texts tells them (Known.reads)."""
+    compared = 0
+    for row in ROWS:
+        body = row.read()
+        found, listed = scan(body, {}), listing(body, {}, TITLE, SUMMARY)
+        want = _reference(body)
+        if found is None or listed is None or want is None:
+            continue
+        texts = dict(zip(found.ids, found.texts, strict=True))
+        marks = dict(zip(listed.ids, listed.marks, strict=True))
+        for item in want.items:
+            kept = columns(item)
+            stored = [Known(kept["title"], kept["summary"], None),
+                      Known(kept["title"], None, None),  # kept before summaries were
+                      Known(kept["title"] + " (updated)", kept["summary"], None),
+                      Known(kept["title"], kept["summary"][:-1] + "!", None)]
+            title, summary = (html_to_text(text) for text in texts[item.id])
+            for known in stored:
+                assert dedup._reads(known, marks[item.id]) == known.reads(title, summary)
+            compared += 1
+    assert compared >= 1000, compared

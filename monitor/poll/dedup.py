@@ -1,7 +1,7 @@
 """Which of a changed body's items the store holds: the pre-scan's parse
-of the new and edited items only (parser.prescan), and ONE query of the
-store per poll, whose answer serves both the pre-scan and the dedup and
-edits after the parse (issue 17).
+of the new and edited items only (parser.prescan, in the parse pool), and
+ONE query of the store per poll, whose answer serves both the pre-scan and
+the dedup and edits after the parse (issue 17).
 """
 
 from __future__ import annotations
@@ -13,15 +13,12 @@ from monitor.models import FeedState
 from monitor.poll.fetcher import FetchResult
 from monitor.poll.parser import ParsedFeed
 from monitor.poll.parser.pool import ParsePool
-from monitor.poll.parser.prescan import scan
+from monitor.poll.parser.prescan import fingerprint
 from monitor.store import Known, Store
+from monitor.store.archive import SUMMARY, TITLE
 from monitor.store.seen import edits
-from monitor.text import html_to_text
 
-# Bodies up to this size are pre-scanned in the event loop (~0.8 ms of CPU
-# for 30 kB and 50 items, so ~25 ms at most).
-PRESCAN_MAX = 1024**2
-__all__ = ["PRESCAN_MAX", "Asked", "edits", "parse", "stored"]
+__all__ = ["Asked", "edits", "parse", "stored"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,24 +34,32 @@ async def parse(store: Store, pool: ParsePool, feed: str, state: FeedState,
     """The parse of a changed body: of its new items only, when the
     pre-scan can tell them (parser.prescan), else of all of it.
 
-    A feed with nothing recorded yet has only new items (a first poll), and
-    a body over PRESCAN_MAX is parsed whole: its scan would hold the event
-    loop too long. With the parse comes what the store holds of the items
-    the scan listed (None: not asked yet), for `stored` to use.
+    A feed with nothing recorded yet has only new items (a first poll):
+    it is parsed whole. With the parse comes what the store holds of the
+    items the scan listed (None: not asked yet), for `stored` to use.
     """
-    found = None
-    if state.items_seen and len(result.body) <= PRESCAN_MAX:
-        found = scan(result.body, result.headers)
-    if found is None:
+    listed = None
+    if state.items_seen:
+        listed = await pool.listing(result.body, result.headers, TITLE, SUMMARY)
+    if listed is None:
         return await pool.parse(result.body, result.headers, feed), None
-    stored = await store.story.known(feed, found.ids)
+    stored = await store.story.known(feed, listed.ids)
     # An item whose title or summary changed is parsed too: it may be the
     # publisher's edit (the pipeline matches it again). A text the scan reads
     # otherwise than the parser only costs that item's parse.
-    known = frozenset(i for i, (t, s) in zip(found.ids, found.texts, strict=True)
-                      if i in stored and stored[i].reads(html_to_text(t), html_to_text(s)))
-    parsed = await pool.parse_partial(found.partial(known), feed)
-    return parsed, Asked(frozenset(found.ids), stored)
+    known = frozenset(i for i, marks in zip(listed.ids, listed.marks, strict=True)
+                      if i in stored and _reads(stored[i], marks))
+    parsed = await pool.parse_listed(result.body, result.headers, listed, known, feed)
+    return parsed, Asked(frozenset(listed.ids), stored)
+
+
+def _reads(known: Known, marks: tuple[bytes, bytes]) -> bool:
+    """Known.reads, told by the fingerprints of the listed title and summary
+    (prescan.Listing); a summary stored before summaries were kept is not
+    compared."""
+    title, summary = marks
+    return fingerprint(known.title) == title and (
+        known.summary is None or fingerprint(known.summary) == summary)
 
 
 async def stored(store: Store, feed: str, old: FeedState, ids: list[str],

@@ -32,6 +32,7 @@ from monitor.poll.parser import (
 )
 from monitor.poll.parser.article import article_text
 from monitor.poll.parser.decode import Partial
+from monitor.poll.parser.prescan import Listing, listing, parse_listed
 
 log = logging.getLogger(__name__)
 PARSE_TIMEOUT = 60.0  # seconds; feedparser takes ~12 s on a 27 MB feed
@@ -74,6 +75,19 @@ class ParsePool:
         """`parse` of what the pre-scan kept of a document (parser.prescan)."""
         async with self._slots:
             return await self._parse(parse_partial, partial, feed_name)
+
+    async def listing(self, body: bytes, headers: Mapping[str, str], title_max: int,
+                      summary_max: int) -> Listing | None:
+        """The pre-scan of a changed document (parser.prescan.listing)."""
+        async with self._slots:
+            return await self._parse(listing, body, dict(headers), title_max, summary_max)
+
+    async def parse_listed(self, body: bytes, headers: Mapping[str, str], listed: Listing,
+                           known: frozenset[str], feed_name: str) -> ParsedFeed:
+        """`parse` of a listed document without its `known` items."""
+        async with self._slots:
+            return await self._parse(parse_listed, body, dict(headers), listed, known,
+                                     feed_name)
 
     async def article(self, body: bytes, url: str) -> str:
         """An article page's main text (parser.article), in the pool: the
