@@ -241,6 +241,50 @@ async def test_a_page_that_never_answers_fails_at_the_deadline_and_the_others_ar
     assert known[hung.link].outcome == "timeout"
 
 
+async def test_the_feeds_own_content_stays_beside_the_article(
+        world: Any, publisher: LoopbackServer) -> None:
+    """A paywall teaser, a consent page or a poor extraction must not take
+    away what the feed gave: the article's text is added after the feed's
+    own content, unless one already holds the other."""
+    w: World = await world()
+    teaser, lagarde = BY_ID["en-green-steel"], BY_ID["en-ecb-rates"]
+    own = "Christine Lagarde spoke on Thursday."  # the feed's content:encoded
+    item = replace(item_of(teaser, serve(publisher, teaser)), content=own)
+    [read] = await w.articles.enrich(w.feed(), [item])
+    assert read.content.startswith(own + " ") and "electrolyser" in read.content
+    matcher = compile_rules(w.settings.rules)
+    [match] = [m for m in matcher.match(read) if m.rule == "lagarde"]
+    assert {hit.field for hit in match.hits} == {"content"}
+    # The feed's content is the article's first paragraph: the text once.
+    first = lagarde.body.split("\n\n")[0].strip()
+    item = replace(item_of(lagarde, serve(publisher, lagarde)), content=first)
+    [read] = await w.articles.enrich(w.feed(), [item])
+    assert read.content.count(first) == 1 and len(read.content) > len(first)
+
+
+async def test_articles_that_never_answer_leave_their_hosts_feeds_a_slot(
+        world: Any, publisher: LoopbackServer) -> None:
+    """Six articles of one host hang until the deadline: they take three of
+    the host's per_host_concurrency (4) slots, so its feed is fetched at
+    once meanwhile, not when the articles give up."""
+    async def never(_request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+    for n in range(6):
+        publisher.route(f"/hang/{n}", handler=never)
+    publisher.route("/wire.xml", body=b"<rss version='2.0'><channel/></rss>")
+    w: World = await world(timeout=4)
+    items = [Item("news", f"h{n}", "Hangs", "", publisher.url(f"/hang/{n}")) for n in range(6)]
+    articles_done = asyncio.create_task(w.articles.enrich(w.feed(), items))
+    await asyncio.sleep(0.5)  # every article has had its turn by now
+    started = time.monotonic()
+    fetched = await w.fetcher.fetch(publisher.url("/wire.xml"), etag=None, last_modified=None)
+    assert fetched.status == 200 and time.monotonic() - started < 1.0
+    assert sum(publisher.count(f"/hang/{n}") for n in range(6)) == 3
+    assert not articles_done.done()
+    assert await articles_done == items  # given up at the deadline, as they were
+
+
 async def test_robots_txt_is_obeyed_and_fetched_once_per_host(
         world: Any, publisher: LoopbackServer) -> None:
     # `Allow: /` first, as many sites write it: the longest match still

@@ -1,11 +1,14 @@
 """The linked articles of a `fulltext` feed's new items (issue 13).
 
-`Articles.enrich(feed, items)` gives the items back with `content` set to
-their article's main text, fetched and extracted within one deadline
-(`[monitor] fulltext_timeout`): the articles are fetched together, each
-extracted in the parse pool, and whatever is not done at the deadline is
-given up, its item matched on what the feed gave. So a poll waits at most
-the deadline, and no other feed waits at all.
+`Articles.enrich(feed, items)` gives the items back with their article's
+main text added to `content` (after the feed's own content, which a paywall
+teaser or a cookie wall must not take away), fetched and extracted within
+one deadline (`[monitor] fulltext_timeout`): the articles are fetched
+together, each extracted in the parse pool, and whatever is not done at the
+deadline is given up, its item matched on what the feed gave. So a poll
+waits at most the deadline, and other polls do not wait for it: a host's
+articles take at most `per_host_concurrency` - 1 of its request slots
+(1 when it is 1), so that its feeds keep one however its articles hang.
 
 Politeness and safety, as for the feeds themselves:
 - every request goes through the fetcher (its per-host concurrency,
@@ -24,8 +27,9 @@ in `status`; none is raised.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -34,6 +38,7 @@ from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import FetchError, HTTPStatusError, ParseError
 from monitor.models import Item
 from monitor.poll.fetcher import Fetcher
+from monitor.poll.parser.article import MAX_TEXT
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.robots import Robots
 from monitor.poll.schedule import host_key
@@ -60,6 +65,10 @@ class Articles:
         self._bodies = bodies or asyncio.Semaphore(monitor.concurrency)
         self._robots = Robots(fetcher)
         self._next: dict[str, float] = {}  # host → loop time its next request may start
+        # host → (its article slots, requests holding or waiting for one);
+        # per_host_concurrency is read at start only, as the fetcher's.
+        self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}
+        self._per_host = max(1, monitor.per_host_concurrency - 1)
         self.use(monitor)
 
     def use(self, monitor: MonitorSettings) -> None:
@@ -116,8 +125,9 @@ class Articles:
                 return Article(url, "timeout", error="the host's turn comes after the "
                                "deadline")
             async with self._bodies:
-                result = await self._fetcher.fetch(url, etag=None, last_modified=None,
-                                                   trusted=feed.url)
+                async with self._host_slot(url):
+                    result = await self._fetcher.fetch(url, etag=None, last_modified=None,
+                                                       trusted=feed.url)
                 text = await self._pool.article(result.body, result.final_url)
             return Article(url, "ok", text) if text else Article(url, "empty",
                                                                  error="no main text")
@@ -148,6 +158,23 @@ class Articles:
             await asyncio.sleep(start - now)
         return True
 
+    @contextlib.asynccontextmanager
+    async def _host_slot(self, url: str) -> AsyncIterator[None]:
+        """One of the article slots of the host of `url` (articles that never
+        answer must not take every slot its feeds are polled through)."""
+        host = host_key(url)
+        slots, users = self._hosts.get(host, (asyncio.Semaphore(self._per_host), 0))
+        self._hosts[host] = (slots, users + 1)
+        try:
+            async with slots:
+                yield
+        finally:
+            slots, users = self._hosts[host]
+            if users > 1:
+                self._hosts[host] = (slots, users - 1)
+            else:
+                del self._hosts[host]
+
     def _retry_after(self, url: str, exc: FetchError) -> None:
         """A 429/503 with Retry-After holds the host's next article request."""
         if isinstance(exc, HTTPStatusError) and exc.retry_after:
@@ -156,8 +183,15 @@ class Articles:
 
 
 def _with_text(item: Item, article: Article | None) -> Item:
-    """The item with its article's text as content; the feed's own content
-    stays when the article gave none."""
+    """The item with its article's text added to its content: after the
+    feed's own content (a paywall teaser, a consent wall or a poor
+    extraction must not take away what the feed gave), or in its place when
+    one holds the other."""
     if article is None or not article.text:
         return item
-    return replace(item, content=article.text)
+    own, text = item.content, article.text
+    if not own or own in text:
+        return replace(item, content=text)
+    if text in own:
+        return item
+    return replace(item, content=f"{own} {text}"[:MAX_TEXT])
