@@ -76,6 +76,8 @@ def parse_json_feed(body: bytes, headers: Mapping[str, str], feed_name: str) -> 
         raise ParseError(f"{feed_name}: not a JSON Feed: version: "
                          f"{_shown(version)} is not https://jsonfeed.org/version/...")
     items = doc.get("items", [])
+    if "items" not in doc:  # required by the spec: say so, read the rest
+        problems.add("items: missing")
     if not isinstance(items, list):
         raise ParseError(f"{feed_name}: not a JSON Feed: items: not a list")
     title = html_to_text(problems.text(doc, "title", ""))
@@ -188,10 +190,9 @@ def _rfc3339(raw: str) -> datetime | None:
     if not _RFC3339.match(raw):
         return None
     try:
-        moment = datetime.fromisoformat(raw.upper().replace("Z", "+00:00"))
-    except ValueError:  # e.g. month 13
+        return datetime.fromisoformat(raw.upper().replace("Z", "+00:00")).astimezone(UTC)
+    except (ValueError, OverflowError):  # month 13; a year 9999 or 1 beyond it in UTC
         return None
-    return moment.astimezone(UTC)
 
 
 def _authors(obj: dict[str, Any], where: str, problems: _Problems) -> str:
@@ -263,8 +264,8 @@ class _Problems:
 
 
 def _kind(value: object) -> str:
-    return {list: "list", str: "string", bool: "boolean", type(None): "null"}.get(
-        type(value), "number")
+    return {list: "list", dict: "object", str: "string", bool: "boolean",
+            type(None): "null"}.get(type(value), "number")
 
 
 def _shown(value: object) -> str:
