@@ -133,3 +133,19 @@ def test_a_json_feed_announced_by_a_homepage_is_added(
     assert "    - Cl\u00e9on produira le moteur" in capsys.readouterr().out
     added = load(path).feeds[0]
     assert (added.name, added.url) == ("Usines en JSON", f"{feed.base_url}/feed.json")
+
+
+def test_credentials_in_the_url_become_the_feeds_username_and_password(
+        site: LoopbackServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`add https://user:pass@host/`: the feed found keeps them (its URL as
+    found has none), so its polls send them too; neither is printed."""
+    path = config(tmp_path)
+    given = site.base_url.replace("://", "://lecteur:S3cr%40t@") + "/"
+    assert main(["add", given, "--config", str(path)]) == 0
+    assert "S3cr" not in capsys.readouterr().out
+    feed = load(path).feeds[0]
+    assert feed.url == f"{site.base_url}/rss/actu.xml"
+    assert (feed.request.username, feed.request.password) == ("lecteur", "S3cr@t")
+    assert main(["run", "--once", "--config", str(path)]) == 0
+    polled = site.gets("/rss/actu.xml")[-1]
+    assert polled.headers["authorization"] == "Basic bGVjdGV1cjpTM2NyQHQ="  # lecteur:S3cr@t

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from monitor.cli.common import EXIT_OK, config_path
 from monitor.cli.configfile import NewFeed, add_feeds
@@ -39,13 +39,24 @@ def cmd_add(args: argparse.Namespace) -> int:
             print(f"    - {title}")
     chosen = found if args.all else found[:1]
     tags = tuple(t.strip() for t in (args.tags or "").split(",") if t.strip())
-    result = add_feeds(path, [NewFeed(f.url, args.name or f.title or f.url, tags)
+    result = add_feeds(path, [NewFeed(f.url, args.name or f.title or f.url, tags,
+                                      *_credentials(args.url, f.url))
                               for f in chosen], "add")
     for new in result.added:
         print(f"added: {new.name} <{new.url}>")
     for name, reason in result.skipped:
         print(f"skipped: {name}: {reason}")
     return EXIT_OK
+
+
+def _credentials(given: str, feed: str) -> tuple[str, str]:
+    """The user and password of the URL the user gave (`https://u:p@host/`),
+    for a feed found on that same host: its `username` and `password` (the
+    feed's URL as found has none, and its polls would go without them)."""
+    parts = urlsplit(given)
+    if not (parts.username or parts.password) or urlsplit(feed).hostname != parts.hostname:
+        return "", ""
+    return unquote(parts.username or ""), unquote(parts.password or "")
 
 
 def _checked(url: str) -> str:

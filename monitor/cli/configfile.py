@@ -10,7 +10,7 @@ next reload).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomlkit
@@ -25,6 +25,8 @@ class NewFeed:
     url: str
     name: str
     tags: tuple[str, ...] = ()
+    username: str = field(default="", repr=False)  # basic auth, from a user:pass@ URL
+    password: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ def add_feeds(config: Path, feeds: Iterable[NewFeed], command: str) -> Added:
         table["url"] = feed.url
         if feed.tags:
             table["tags"] = list(feed.tags)
+        if feed.username or feed.password:
+            table["username"], table["password"] = feed.username, feed.password
         tables.append(table)
         known.add(feed.url)
         names.add(str(table["name"]))
