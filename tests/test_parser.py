@@ -188,6 +188,7 @@ def test_no_guid_falls_back_to_link_then_text() -> None:
         ("https://www.google.com/url?rct=j&url=https://news.example/x?utm_source=ga&ct=ga",
          "https://news.example/x"),
         ("/blog/2013/01/30/Plex", "https://example.org/blog/2013/01/30/Plex"),
+        ("https://Reader:PassWord@E.org:8443/a", "https://Reader:PassWord@e.org:8443/a"),
     ],
 )
 def test_clean_link(link: str, expected: str) -> None:

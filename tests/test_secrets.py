@@ -63,15 +63,21 @@ def test_feed_credentials_stay_out_of_logs_and_status(
     # and with -v the database driver's debug records printed SQL parameters,
     # a feed URL's password among them.
     token, password = "feedtoken-5c2e8a71", "feedpw-3b9d04f6"
+    # An item's link is a stranger's URL: its password and token stay out of
+    # the "delivered" line too.
+    link_token, link_password = "itemtoken-77e1c0d2", "ItemPw-91a4"
+    body = rss([("a1", "Ampere")]).replace(
+        b"https://example.org/a1",
+        f"https://reader:{link_password}@example.org/a1?token={link_token}".encode())
     with loopback() as feed, loopback() as hook:
         feed.route("/gone", body=b"down", status=500)
-        feed.route("/f", body=rss([("a1", "Ampere")]))
+        feed.route("/f", body=body)
         config = configs.write(
             tmp_path,
             monitor={"database": tmp_path / "db.sqlite3", "default_channels": ["hook"]},
             channels={"hook": hook.webhook("/h")},
             feeds=[{"url": feed.url(f"/gone?page=1&access_token={token}")},
-                   {"name": "private",
+                   {"name": "private", "alert_existing": True,
                     "url": f"http://reader:{password}@127.0.0.1:{feed.port}/f?key={token}"}],
             rules=[configs.AMPERE])
         args = ["--config", str(config)]
@@ -81,7 +87,9 @@ def test_feed_credentials_stay_out_of_logs_and_status(
         assert any(hit.target.endswith(token) for hit in feed.hits)  # the token was sent
     text = capsys.readouterr()
     assert "page=1&access_token=****" in text.out + text.err
-    for value in (token, password):
+    assert "item=https://example.org/a1?token=****" in text.err
+    assert link_password in hook.posts()[0]["message"]  # the alert's link is whole
+    for value in (token, password, link_token, link_password):
         assert value not in text.out + text.err
 
 

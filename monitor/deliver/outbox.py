@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from monitor.config.values import without_userinfo as mask_url
 from monitor.deliver import flood, health
 from monitor.deliver.channels import Channel, Channels
 from monitor.deliver.notifier import DeliveryResult, Notifier
@@ -227,7 +228,9 @@ def _log_outcome(channel: str, part: Sequence[StoredAlert], result: DeliveryResu
     """One line per URL and message: channel, rule, item, masked URL."""
     rules = ",".join(dict.fromkeys(s.alert.match.rule for s in part))
     items = list(dict.fromkeys(s.alert.item.link or s.alert.item.id for s in part))
-    item = items[0] if len(items) == 1 else f"{len(items)} items"
+    # An item's link is a stranger's URL: masked like a feed's (user:password@,
+    # ?token=...), as every URL a log line shows.
+    item = mask_url(items[0]) if len(items) == 1 else f"{len(items)} items"
     for url in result.results:
         if url.ok:
             log.info("delivered channel=%s rule=%s item=%s url=%s", channel, rules, item,

@@ -59,7 +59,8 @@ def clean_link(link: str, base: str = "") -> str:
 
 
 def normalize_url(url: str) -> str:
-    """Lower-case scheme and host, no fragment, no tracking parameters."""
+    """Lower-case scheme and host (not a user:password@ before it), no
+    fragment, no tracking parameters."""
     parts = urlsplit(url.strip())
     if not parts.scheme or not parts.netloc:
         return url.strip()
@@ -69,7 +70,9 @@ def normalize_url(url: str) -> str:
         kept = [(k, v) for k, v in pairs if not _tracking(k)]
         # Re-encode only when something was dropped, so other queries keep their bytes.
         query = query if len(kept) == len(pairs) else urlencode(kept)
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", query, ""))
+    userinfo, at, host = parts.netloc.rpartition("@")
+    return urlunsplit((parts.scheme.lower(), userinfo + at + host.lower(), parts.path or "/",
+                       query, ""))
 
 
 def _tracking(key: str) -> bool:
