@@ -221,11 +221,16 @@ def test_the_text_report_counts_and_marks(filled: tuple[Path, Path, str],
     assert {i["feed"] for r in one_feed["rules"] for i in r["items"]} == {
         "Reuters Autos", "Caradisiac"}
     assert one_feed["scanned"] < report["scanned"]
+    none = json.loads(cli(capsys, "rules", "backtest", "--config", str(config), "--json",
+                          "--since", "0s"))  # zero is a duration, not "the default"
+    assert none["scanned"] == 0 and report["scanned"] > 0
 
 
 REFUSED = [
     (["rules", "backtest", "nope"], "rules backtest: unknown rule 'nope'; known: ampere"),
     (["rules", "backtest", "--text", "x"], "rules backtest: takes no --text 'x'"),
+    (["rules", "backtest", "--feed", "Reuters Autoz"],
+     "rules backtest: unknown feed 'Reuters Autoz'; known: "),
     (["rules", "list", "--since", "1d"], "rules list: takes no --since"),
     (["rules", "explain", "ampere", "--item", "0123abcd"],
      "--item '0123abcd': no such file, and no stored item has this id"),
@@ -252,6 +257,9 @@ def test_no_database_yet_holds_nothing_and_is_not_created(
     assert main(["rules", "explain", "ampere", "--item", "abc", "--config", str(config)]) == 1
     assert "no stored item has this id" in capsys.readouterr().err
     assert not (tmp_path / "none.sqlite3").exists()
+    (tmp_path / "none.sqlite3").touch()  # an empty file: a database with no table yet
+    report = json.loads(cli(capsys, "rules", "backtest", "--config", str(config), "--json"))
+    assert report["scanned"] == 0 and "no database yet" in report["note"]
 
 
 def test_the_daemon_keeps_what_the_feed_gave(filled: tuple[Path, Path, str]) -> None:

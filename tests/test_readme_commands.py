@@ -122,7 +122,7 @@ any = ["Ampère"]
     def _value(self, before: str, word: str) -> str:
         by_option = {"--name": "other feed", "--limit": "5", "--tags": "news,fr",
                      "--rules": str(self.rules), "--items": str(self.items), "--text": TEXT,
-                     "--config": str(self.config)}
+                     "--config": str(self.config), "--feed": "test feed"}
         if before in by_option:
             return by_option[before]
         if word == "URL":

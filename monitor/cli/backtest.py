@@ -168,8 +168,9 @@ def find(settings: Settings, item_id: str, feed: str | None) -> list[Kept]:
 
 
 def _exists(database: str) -> bool:
-    """Whether there may be items to read (a PostgreSQL URL: the server says)."""
-    return "://" in database or Path(database).is_file()
+    """Whether there may be items to read (a PostgreSQL URL: the server says;
+    an empty file is a SQLite database with no table yet)."""
+    return "://" in database or (Path(database).is_file() and Path(database).stat().st_size > 0)
 
 
 def fire_json(fire: Fire) -> dict[str, Any]:

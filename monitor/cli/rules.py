@@ -178,7 +178,12 @@ def _backtest(args: argparse.Namespace, rules: tuple[Rule, ...]) -> int:
                           f"{', '.join(r.name for r in rules)}")
     chosen = [r for r in rules if not args.rule or r.name in args.rule]
     settings = load(config_path(args))
-    since = time.time() - (args.since or DEFAULT_SINCE).total_seconds()
+    feeds = [f.name for f in settings.feeds]
+    unknown = [name for name in args.feed or () if name not in feeds]
+    if unknown:  # a typo would read as "nothing would fire"
+        raise ConfigError(f"rules backtest: unknown feed {unknown[0]!r}; known: "
+                          f"{', '.join(map(repr, feeds))}")
+    since = time.time() - (DEFAULT_SINCE if args.since is None else args.since).total_seconds()
     compile_rules(chosen)  # a bad rule is an error here, not in each worker
     result = backtest.backtest(settings, chosen, since, args.feed or ())
     print(backtest.to_json(result) if args.json
