@@ -41,7 +41,7 @@ EXPECTED = {
     "history": AMPERE[1],
     "requeue": "dead alerts back in the outbox",
     "poll-now": "feeds due now: test feed",
-    "send-test": "/hook: ok",
+    "send-test": "/****: ok",
     "add": "added: ",
     "import-opml": "opml feed",
     "export-opml": "<opml",

@@ -19,6 +19,9 @@ SECRETS = {
     "HOOK_PASSWORD": "hookpw-7f3a9c1e5b",
     "SMTP_PASSWORD": "smtppw-0d4e8b2a6c",
     "TOKEN_IN_FILE": "filetoken-91bc37de",
+    # A webhook's path (an ntfy topic, a Discord or Slack webhook) is its
+    # password too; apprise's privacy mask leaves paths whole.
+    "HOOK_PATH": "hookpath-4c8e2f19a0",
 }
 
 
@@ -37,7 +40,8 @@ def test_no_secret_in_any_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             tmp_path,
             monitor={"database": tmp_path / "db.sqlite3", "channels_file": "channels.txt",
                      "default_channels": ["hook", "mail", "filed"]},
-            channels={"hook": f"json://user:${{HOOK_PASSWORD}}@127.0.0.1:{hook.port}/h",
+            channels={"hook": f"json://user:${{HOOK_PASSWORD}}@127.0.0.1:{hook.port}"
+                              "/h/${HOOK_PATH}",
                       "mail": smtp.mailto_url(password="${SMTP_PASSWORD}"), "filed": {}},
             feeds=[{"name": "news", "url": feed.url("/f"), "alert_existing": True}],
             rules=[configs.AMPERE])

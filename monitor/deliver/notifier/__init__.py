@@ -53,6 +53,7 @@ from monitor.deliver.notifier.urls import (
     instantiate,
     mask_url,
     scheme,
+    shown,
     url_secrets,
     validate_url,
 )
@@ -272,9 +273,7 @@ class _Target:
             plugin.socket_connect_timeout = settings.connect_timeout.total_seconds()
         if "rto" not in query:
             plugin.socket_read_timeout = settings.read_timeout.total_seconds()
-        # Logs show the URL without its query: apprise adds its defaults there
-        # (`?method=POST&overflow=upstream&retry=0…`), noise in every line.
-        masked = str(plugin.url(privacy=True)).split("?", 1)[0]
+        masked = shown(str(plugin.url(privacy=True)))
         target = apprise.Apprise(asset=ASSET)
         target.add(plugin)
         return cls(index, masked, target)

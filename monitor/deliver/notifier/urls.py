@@ -171,7 +171,20 @@ def validate_url(url: str) -> str | None:
 
 
 def mask_url(url: str) -> str:
-    """`url` as apprise shows it with privacy on (tokens and passwords hidden)."""
+    """`url` for logs and output: apprise's privacy form (tokens and passwords
+    hidden), see `shown`."""
     with Redactor([url]).installed():
         masked = _privacy_url(url)
-    return masked if masked is not None else f"{scheme(url)}://****"
+    return shown(masked) if masked is not None else f"{scheme(url)}://****"
+
+
+def shown(privacy_url: str) -> str:
+    """A plugin's privacy URL as logs show it: without its query (apprise's
+    own defaults, noise in every line) and with each segment of its path
+    that apprise left whole as `****`: a webhook's path (json://host/hook/
+    SECRET) or an ntfy topic is the channel's password (the tokens of the
+    services apprise knows, it shows as `T...1`)."""
+    head, sep, path = privacy_url.split("?", 1)[0].partition("://")
+    host, slash, rest = path.partition("/")
+    return head + sep + host + slash + "/".join(
+        part if not part or "..." in part else "****" for part in rest.split("/"))
