@@ -187,8 +187,8 @@ class Daemon:
     async def run(self) -> None:
         """The daemon: ticks until SIGTERM/SIGINT; SIGHUP reloads."""
         scheduler = self._scheduler()
+        await _started(self)
         try:
-            await self._open()
             assert self.store is not None
             states = await self.store.feeds()
             self.outage.seed(states)  # an outage a restart interrupted
@@ -311,6 +311,17 @@ def _log_start(daemon: Daemon, states: list[FeedState]) -> None:
              "..".join(when) or "none", settings.monitor.timezone)
     daemon.ticks.first_cycle([s.name for s in states if s.name in enabled
                              and s.last_poll is None and not s.disabled])
+
+
+async def _started(daemon: Daemon) -> None:
+    """`daemon._open()`; if it fails, what it got is released and the error
+    raised: a daemon that never started (its SQLite file in use, say) logs
+    no "stopping" and "stopped" around its one error line."""
+    try:
+        await daemon._open()
+    except BaseException:
+        await daemon._close()
+        raise
 
 
 def _instance(settings: Settings, now: float) -> Instance:
