@@ -60,9 +60,10 @@ class MonitorModel(_Model):
     connect_timeout: Duration = Field(timedelta(seconds=10), description="Time to connect.")
     max_body: Size = Field(10 * 1024**2, description="Largest decoded feed body accepted.")
     allow_private_networks: bool = Field(False, description="Follow a redirect from a feed's "
-                                         "host to a loopback, private or link-local address "
-                                         "of another host (refused by default: a stranger's "
-                                         "server must not reach into your network).")
+                                         "host, or a `fulltext` article link, to a loopback, "
+                                         "private or link-local address of another host "
+                                         "(refused by default: a stranger's server must not "
+                                         "reach into your network).")
     max_backoff: Duration = Field(timedelta(hours=24), description="Longest wait between polls "
                                   "of a failing feed.")
     max_failures: int = Field(10, ge=1, description="Consecutive failures after which a feed is "

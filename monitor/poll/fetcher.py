@@ -394,4 +394,6 @@ def _redirect_target(current: str, resp: aiohttp.ClientResponse) -> str | None:
 
 
 def _refused(masked: str) -> RedirectError:
-    return RedirectError(f"redirect to a non-public address refused: {masked}", url=masked)
+    # A redirect, or a full-text article's own link: where a stranger points.
+    return RedirectError(f"non-public address refused: {masked} (a public feed's redirect "
+                         "or article link; see allow_private_networks)", url=masked)
