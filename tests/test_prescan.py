@@ -29,7 +29,7 @@ import pytest
 from monitor.errors import ParseError
 from monitor.poll import dedup
 from monitor.poll.parser import ParsedFeed, parse_feed, parse_partial
-from monitor.poll.parser.prescan import Scan, listing, scan
+from monitor.poll.parser.prescan import Scan, cut_listed, listing, scan
 from monitor.store.archive import SUMMARY, TITLE, columns
 from monitor.store.seen import Known
 from monitor.text import html_to_text
@@ -78,8 +78,11 @@ def check(body: bytes, rng: random.Random) -> bool:
             parse_partial(found.partial(set()), "feed")
         return True
     assert {i.id for i in want.items} <= set(found.ids)
+    listed = listing(body, {}, TITLE, SUMMARY)  # the pool's way: ids, then the cut
+    assert listed is not None and listed.ids == found.ids
     for known in _subsets(found, rng):
         partial = found.partial(known)
+        assert cut_listed(body, {}, listed, known) == partial
         got = parse_partial(partial, "feed")
         assert set(got.known) == known, "the cut ids"
         assert not _differences(got, want, known), _differences(got, want, known)
