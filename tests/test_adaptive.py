@@ -9,10 +9,12 @@ import math
 import random
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
-from monitor.config import PollPolicy
+from monitor.config import PollPolicy, load
+from monitor.errors import ConfigError
 from monitor.poll.activity import Activity, Estimate, History, estimate
 from monitor.poll.schedule import (
     adaptive_interval,
@@ -21,6 +23,7 @@ from monitor.poll.schedule import (
     next_success,
     share,
 )
+from tests import configs
 
 # A Monday, 00:00 UTC: hour h of day d is MONDAY + d days + h hours.
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC).timestamp()
@@ -180,3 +183,57 @@ def test_the_history_rebuilt_from_the_polls_is_the_one_learned() -> None:
     assert rebuilt.histories["f"].bins == learned.bins
     assert rebuilt.estimate("unknown", now) == Estimate(0.0, "no history yet")
     assert timedelta(seconds=now - MONDAY).days == 10
+
+
+# The reviewer's config: interval 1m, bounds 30s..10m, 20 polls an hour.
+SMALL = PollPolicy(interval=60, jitter=0.1, adaptive=True, min_interval=30, max_interval=600)
+
+
+def busy_static_and(*others: Estimate) -> list[tuple[Estimate, PollPolicy]]:
+    """A feed with ~180 items/h, one that never changes, and `others`."""
+    return [(Estimate(180.0, "lately"), SMALL), (Estimate(0.0, "at this hour"), SMALL),
+            *((e, SMALL) for e in others)]
+
+
+def test_a_feed_without_history_is_charged_once_per_max_interval() -> None:
+    """A feed no poll has succeeded on yet (new, or answering 404 since it
+    was added: in backoff, not paced by the budget) costs the budget what
+    `check` counts it at, once per max_interval; it was charged at its
+    `interval` (60 an hour here, more than the whole budget), which sent
+    every adaptive feed to max_interval."""
+    alone = budget_scale(busy_static_and(), 20)
+    assert adaptive_interval(SMALL, Estimate(180.0, "lately"), alone) == pytest.approx(
+        (3600 / 14, "adaptive: ~180 items/h lately, its share of the budget"))
+    scale = budget_scale(busy_static_and(Estimate(0.0, "no history yet")), 20)
+    interval, why = adaptive_interval(SMALL, Estimate(180.0, "lately"), scale)
+    # 20 - 6 (static) - 6 (the feed without history) = 8 polls an hour left.
+    assert (interval, why) == (pytest.approx(450), "adaptive: ~180 items/h lately, "
+                                                   "its share of the budget")
+
+
+def test_the_scheduler_can_keep_every_budget_check_accepts(tmp_path: Path) -> None:
+    """`check` and `share` count the same floor (each adaptive feed once
+    per max_interval, a fixed one once per interval): a feed with items
+    and a quiet one, two without history (new; answering 404) and a fixed
+    one at 15m need 28 polls an hour; of a budget of 36 the busy feed gets
+    the 8 over that floor and its own 6, not max_interval. A budget of 27
+    check refuses."""
+    names = ("busy", "quiet", "new", "404")
+    feeds = [{"name": n, "url": f"https://example.org/{n}.xml"} for n in names]
+    feeds.append({"name": "fixed", "url": "https://example.org/fixed.xml", "adaptive": False,
+                  "interval": "15m"})
+    monitor = {"adaptive": True, "interval": "1m", "min_interval": "30s",
+               "max_interval": "10m", "default_channels": ["c"]}
+    settings = load(configs.write(tmp_path, monitor={**monitor, "max_requests_per_hour": 36},
+                                  channels={"c": "console://"}, feeds=feeds), {})
+    policies = {f.name: f.policy for f in settings.feeds}
+    activity = Activity({n: History(since=at(0, 9), last_poll=at(0, 10)) for n in names[:2]})
+    activity.history("busy").observe(at(0, 10.1), 30)
+    share(activity, policies, 36, at(0, 10.1))
+    busy = adaptive_interval(policies["busy"], activity.estimate("busy", at(0, 10.1)),
+                             activity.scale)
+    assert busy == (pytest.approx(3600 / 14), "adaptive: ~300 items/h lately, "
+                                              "its share of the budget")
+    with pytest.raises(ConfigError, match="27 is less than the 28 polls"):
+        load(configs.write(tmp_path, monitor={**monitor, "max_requests_per_hour": 27},
+                           channels={"c": "console://"}, feeds=feeds), {})

@@ -133,6 +133,55 @@ async def test_a_feed_that_starts_publishing_is_polled_more_often_then_less_agai
         assert ctx.activity.estimate("adaptive", clock().timestamp()) == learned
 
 
+async def test_a_feed_that_only_fails_leaves_the_busy_feed_its_share_of_the_budget(
+        tmp_path: Path, server: LoopbackServer) -> None:
+    """The reviewer's config: a budget of 20 an hour over a feed with three
+    items a minute, one that never changes and one answering 404 (no
+    history ever). `check` counts the 404 feed once per max_interval; the
+    daemon too, so the busy feed keeps 20 - 6 - 6 = 8 polls an hour (it got
+    max_interval, and the daemon spent 13 an hour)."""
+    clock = FakeClock(START)
+    polls: dict[str, list[float]] = {"busy": [], "static": [], "404": []}
+
+    async def busy(_request: web.Request) -> web.Response:
+        polls["busy"].append(clock.minutes())
+        items = [(f"b{k}", " ".join(random.Random(k).sample(WORDS, 6)) + f" n°{k}")
+                 for k in range(int(clock.minutes() * 3) + 1)]
+        return web.Response(body=rss(items[::-1]), content_type="application/rss+xml")
+
+    async def static(_request: web.Request) -> web.Response:
+        polls["static"].append(clock.minutes())
+        return web.Response(body=rss([("s0", "Toujours la même")]),
+                            content_type="application/rss+xml")
+
+    async def missing(_request: web.Request) -> web.Response:
+        polls["404"].append(clock.minutes())
+        return web.Response(status=404, text="gone elsewhere")
+
+    for path, handler in (("/busy", busy), ("/static", static), ("/missing", missing)):
+        server.route(path, handler=handler)
+    config = configs.write(
+        tmp_path, monitor={"database": tmp_path / "state.sqlite3", "adaptive": True,
+                           "interval": "1m", "min_interval": "30s", "max_interval": "10m",
+                           "max_requests_per_hour": 20, "default_channels": ["hook"]},
+        channels={"hook": server.webhook("/h")},
+        feeds=[{"name": "busy", "url": server.url("/busy")},
+               {"name": "static", "url": server.url("/static")},
+               {"name": "404", "url": server.url("/missing")}],
+        rules=[configs.NEVER])
+    daemon = Daemon(config, build_runtime(config, {}), clock=clock,
+                    executor_factory=concurrent.futures.ThreadPoolExecutor)
+    async with daemon.opened() as ctx:
+        await run(daemon, clock, 120)
+        state = await ctx.store.feed("busy")
+        assert state is not None and state.pace is not None
+
+    assert state.pace.endswith("items/h lately, its share of the budget"), state.pace
+    assert 360 <= (state.interval or 0) <= 540, state.interval  # 450, the estimate moves
+    assert len(gaps(polls["busy"], 60, 120)) >= 7
+    assert sum(len(gaps(p, 60, 120)) for p in polls.values()) <= 20, polls
+
+
 async def test_the_store_gives_back_the_polls_that_found_items(database_url: str) -> None:
     """Store.activity (LAG over the polls) on SQLite and PostgreSQL: the
     first poll's items (the backlog) and failed polls do not count."""

@@ -7,13 +7,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from monitor.cli import main
-from monitor.models import Alert, Item, Match, TermHit
+from monitor.models import Alert, FeedState, Item, Match, TermHit
 from monitor.store import Store
+from tests import configs
 from tests.loopback import LoopbackServer
 from tests.servers import rss
 from tests.test_e2e import AMPERE, OTHER, run_once, write_config
@@ -95,6 +98,50 @@ def test_poll_now_names_an_unknown_feed(tmp_path: Path, feed: LoopbackServer,
     assert main(["poll-now", "Le Monde", "--config", str(config)]) == 1
     err = capsys.readouterr().err
     assert "poll-now: unknown feed 'Le Monde'" in err and "known feeds: test feed" in err
+
+
+async def _states(database: str) -> dict[str, FeedState]:
+    store = await Store.open(database)
+    try:
+        return {state.name: state for state in await store.feeds()}
+    finally:
+        await store.close()
+
+
+def test_poll_now_tells_which_feeds_their_hosts_retry_after_holds(
+        tmp_path: Path, feed: LoopbackServer, receiver: LoopbackServer,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A 503 with Retry-After holds its host, every feed of it, and the
+    daemon skips them till then: poll-now counted them due now, and a
+    restarted daemon asked before the server's time. It says which are
+    held and until when (in [monitor] timezone), and makes them due then;
+    a feed of another host in backoff is due now."""
+    feed.route("/a.xml", status=503, headers={"Retry-After": "3600"})
+    feed.route("/b.xml", body=rss([OTHER]))
+    receiver.route("/c.xml", status=500)
+    database = tmp_path / "state.sqlite3"
+    config = configs.write(
+        tmp_path, monitor={"database": database, "timezone": "Europe/Paris",
+                           "default_channels": ["hook"]},
+        channels={"hook": receiver.webhook("/hook")},
+        feeds=[{"name": "a", "url": feed.url("/a.xml")}, {"name": "b", "url": feed.url("/b.xml")},
+               {"name": "c", "url": receiver.url("/c.xml")}], rules=[configs.NEVER])
+    assert run_once(config) == 0
+    before = asyncio.run(_states(str(database)))
+    assert (before["a"].pace, before["a"].last_status) == ("Retry-After", 503)
+    hold = before["a"].next_poll
+    assert hold > time.time() + 3000
+    until = datetime.fromtimestamp(hold, ZoneInfo("Europe/Paris")).strftime("%Y-%m-%d %H:%M:%S")
+    held = f"held by its host's Retry-After until {until} (Europe/Paris); polled then"
+
+    capsys.readouterr()
+    assert main(["poll-now", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == f"1 feeds due now: c\na: {held}\nb: {held}\n"
+    after = asyncio.run(_states(str(database)))
+    assert after["a"].next_poll == after["b"].next_poll == hold
+    assert after["c"].next_poll <= time.time()
+    assert main(["poll-now", "b", "--config", str(config)]) == 0
+    assert capsys.readouterr().out == f"0 feeds due now\nb: {held}\n"
 
 
 async def _dead_alert(database: str, channel: str) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from monitor.config import PollPolicy
+from monitor.models import FeedState
 from monitor.poll.schedule import (
     HostBackoff,
     after_failure,
@@ -17,6 +18,7 @@ from monitor.poll.schedule import (
     first_poll,
     host_key,
 )
+from monitor.poll.states import held_hosts
 from monitor.retry import parse_retry_after
 
 NOW = datetime(2025, 2, 10, 12, 0, tzinfo=UTC)
@@ -158,3 +160,19 @@ def test_host_backoff_keeps_the_later_block() -> None:
 )
 def test_host_key(url: str, key: str) -> None:
     assert host_key(url) == key
+
+
+def test_the_holds_of_a_hosts_retry_after_are_read_back_from_the_stored_states() -> None:
+    """What `poll-now` reads (states.held_hosts): a 429/503's Retry-After
+    and the feeds that waited with it hold their host till their next poll;
+    another status's Retry-After, a backoff or a hold gone by do not."""
+    def state(name: str, url: str, pace: str, status: int | None, next_poll: float) -> FeedState:
+        return FeedState(name, url, url, next_poll=next_poll, pace=pace, last_status=status)
+
+    now = 1_000_000.0
+    states = [state("a", "https://Example.org/a", "Retry-After", 503, now + 600),
+              state("b", "https://example.org/b", "host's Retry-After", None, now + 900),
+              state("c", "https://other.example/c", "Retry-After", 500, now + 600),
+              state("d", "https://third.example/d", "Retry-After", 429, now - 1),
+              state("e", "https://fourth.example/e", "backoff after 2 failures", 503, now + 60)]
+    assert held_hosts(states, now) == {"example.org": now + 900}

@@ -5,11 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from monitor.cli.common import EXIT_OK, config_path
 from monitor.config import Settings, load
 from monitor.errors import ConfigError
+
+if TYPE_CHECKING:
+    from monitor.models import FeedState
 
 # ------------------------------------------------------------------ state
 
@@ -104,15 +109,36 @@ def cmd_poll_now(args: argparse.Namespace) -> int:
         raise ConfigError([*problems, f"known feeds: {', '.join(enabled)}"])
     names = args.feeds or [name for name, on in enabled.items() if on]
 
-    async def go() -> list[str]:
+    async def go() -> tuple[list[str], dict[str, float]]:
         store = await opening
         try:
+            now = time.time()
+            held = _held(names, await store.feeds(), now)
             # A feed disabled after 410 Gone comes back only when named.
-            due: list[str] = await store.poll_now(names, time.time(), enable=bool(args.feeds))
-            return due
+            due: list[str] = await store.poll_now(names, now, enable=bool(args.feeds),
+                                                  held=held)
+            return due, held
         finally:
             await store.close()
 
-    due = asyncio.run(go())
+    found, held = asyncio.run(go())
+    due = [name for name in found if name not in held]
     print(f"{len(due)} feeds due now" + (f": {', '.join(due)}" if due else ""))
+    zone = settings.monitor.timezone
+    for name in (name for name in found if name in held):
+        until = datetime.fromtimestamp(held[name], ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{name}: held by its host's Retry-After until {until} ({zone}); polled then")
     return EXIT_OK
+
+
+def _held(names: list[str], every: list[FeedState], now: float) -> dict[str, float]:
+    """The feeds of `names` whose host a 429/503's Retry-After holds (any
+    feed of the host may have got it), and until when: the daemon would
+    skip them till then (HostBackoff), so poll-now says so and makes them
+    due at that time, not now."""
+    from monitor.poll.schedule import host_key
+    from monitor.poll.states import held_hosts
+
+    hosts = held_hosts(every, now)
+    return {state.name: hosts[host_key(state.current_url)] for state in every
+            if state.name in names and host_key(state.current_url) in hosts}

@@ -55,7 +55,7 @@ from monitor.poll.local import read_local
 from monitor.poll.outage import OutageWatch, victims
 from monitor.poll.parser import ParsedFeed
 from monitor.poll.parser.pool import ParsePool
-from monitor.poll.states import after_fetch, failed, scheduled
+from monitor.poll.states import HOST_HELD, after_fetch, failed, scheduled
 from monitor.poll.stories import Stories
 from monitor.poll.websub import HubLink, discover
 from monitor.store import Store
@@ -214,7 +214,7 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
     if blocked is not None and pushed is None:
         # Another feed of this host got a 429/503: wait with it, no request.
         return Polled(Outcome(feed.name, "skipped"),
-                      replace(state, next_poll=blocked.timestamp(), pace="host's Retry-After"))
+                      replace(state, next_poll=blocked.timestamp(), pace=HOST_HELD))
     assert ctx.bodies is not None
     async with ctx.bodies:
         result = pushed or await fetch(ctx, state, feed)

@@ -106,10 +106,10 @@ def adaptive_interval(policy: PollPolicy, estimate: Estimate,
 def budget_scale(feeds: Sequence[tuple[Estimate, PollPolicy]], budget: float) -> float:
     """The scale (see adaptive_interval) at which the feeds poll `budget`
     times an hour together: fixed feeds take theirs first, adaptive feeds
-    without an estimate theirs, and the rest share what is left, each by
-    `scale / sqrt(rate)` within its bounds. 0.0: even all at min_interval
-    spend less; inf: even all at max_interval spend more (check refuses
-    such a budget for the configured feeds)."""
+    with nothing to share by theirs, and the rest share what is left, each
+    by `scale / sqrt(rate)` within its bounds. 0.0: even all at
+    min_interval spend less; inf: even all at max_interval spend more
+    (check refuses such a budget for the configured feeds)."""
     left = budget
     free: list[tuple[float, float, float]] = []  # sqrt(rate), min, max
     for estimate, policy in feeds:
@@ -118,7 +118,16 @@ def budget_scale(feeds: Sequence[tuple[Estimate, PollPolicy]], budget: float) ->
         elif estimate.rate > 0 and estimate.basis != "no history yet":
             free.append((math.sqrt(estimate.rate), policy.min_interval, policy.max_interval))
         else:
-            left -= 3600.0 / adaptive_interval(policy, estimate, None)[0]
+            # Once per max_interval, as `check` counts it: a quiet feed is
+            # polled so; a feed without history (no poll has succeeded yet)
+            # is not paced by the budget: a new one waits for its first poll
+            # (one request; then, nothing counted yet, max_interval), one
+            # that only ever failed (a 404) is in backoff, from `interval`
+            # doubling past max_interval. Charging it `interval` (60 an
+            # hour at 1m) could take more than the whole budget, and every
+            # adaptive feed fell back to max_interval under a budget that
+            # `check` had accepted.
+            left -= 3600.0 / policy.max_interval
     return _solve(free, left)
 
 

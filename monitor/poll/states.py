@@ -3,13 +3,15 @@
 `after_fetch` records a good answer (validators, a permanent move, health
 reset); `scheduled` sets the next poll after it (interval, jitter, the
 publisher's cache hints); `failed` records a failure with its backoff, a
-429/503's hold on the whole host (`HostBackoff`) and a 410's disabling.
+429/503's hold on the whole host (`HostBackoff`) and a 410's disabling;
+`held_hosts` reads those holds back from the stored states (`poll-now`).
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -23,6 +25,10 @@ from monitor.poll.fetcher import FetchResult
 from monitor.poll.parser import ParsedFeed
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER = "Retry-After"              # the pace of a feed its server asked to wait
+HOST_HELD = "host's Retry-After"         # ... of a feed waiting with another of its host
+HOLDING_STATUSES = (429, 503)            # the answers whose Retry-After holds the host
 
 
 def after_fetch(state: FeedState, result: FetchResult, now: datetime) -> FeedState:
@@ -57,8 +63,8 @@ def failed(policy: PollPolicy, hosts: schedule.HostBackoff, rng: random.Random,
     status = exc.status if isinstance(exc, HTTPStatusError) else None
     when = schedule.after_failure(now, policy, rng, failures, retry_after)
     pace = (f"backoff after {failures} failure{'s' if failures > 1 else ''}"
-            if not retry_after or when > now + timedelta(seconds=retry_after) else "Retry-After")
-    if status in (429, 503) and retry_after:
+            if not retry_after or when > now + timedelta(seconds=retry_after) else RETRY_AFTER)
+    if status in HOLDING_STATUSES and retry_after:
         hosts.record(schedule.host_key(state.current_url), now + timedelta(seconds=retry_after))
     disabled = state.disabled
     if status == 410:
@@ -69,3 +75,21 @@ def failed(policy: PollPolicy, hosts: schedule.HostBackoff, rng: random.Random,
                    last_status=status or state.last_status, last_poll=now.timestamp(),
                    next_poll=when.timestamp(), interval=schedule.backoff(policy, failures),
                    disabled=disabled, pace=pace)
+
+
+def held_hosts(states: Iterable[FeedState], now: float) -> dict[str, float]:
+    """The hosts a 429/503's Retry-After holds after `now`, and until when
+    (epoch seconds), as the stored states show them: a feed that got it
+    (pace RETRY_AFTER, its next poll the server's time) and the feeds of
+    its host that waited with it (HOST_HELD, see pipeline._poll). The
+    daemon's `HostBackoff` holds them in memory; `poll-now` reads them
+    here, so that it neither promises a poll the daemon will skip nor
+    makes a restarted daemon ask before the server's time."""
+    holds: dict[str, float] = {}
+    for state in states:
+        if state.next_poll > now and (
+                state.pace == HOST_HELD
+                or (state.pace == RETRY_AFTER and state.last_status in HOLDING_STATUSES)):
+            host = schedule.host_key(state.current_url)
+            holds[host] = max(holds.get(host, 0.0), state.next_poll)
+    return holds

@@ -151,10 +151,10 @@ class Store:
         return await self._run(lambda c: feedstate.due_feeds(c, now, names, lease,
                                                              self.instance, limit))
 
-    async def poll_now(self, names: Sequence[str], now: float, *,
-                       enable: bool = False) -> list[str]:
-        """Make the feeds of `names` due at `now`; returns the names made due."""
-        return await self._run(lambda c: feedstate.poll_now(c, names, now, enable=enable))
+    async def poll_now(self, names: Sequence[str], now: float, *, enable: bool = False,
+                       held: Mapping[str, float] | None = None) -> list[str]:
+        """Make the feeds of `names` due at `now` (those `held`: then); feedstate.poll_now."""
+        return await self._run(lambda c: feedstate.poll_now(c, names, now, enable, held))
 
     async def save_feed(self, state: FeedState) -> None:
         await self._run(lambda c: feedstate.save_feed(c, state))

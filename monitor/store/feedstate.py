@@ -8,7 +8,7 @@ caller's transaction (the `Store` facade opens one per call).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
@@ -99,19 +99,24 @@ async def renew(conn: AsyncConnection, names: Sequence[str], until: float,
                            .values(next_poll=until))
 
 
-async def poll_now(conn: AsyncConnection, names: Sequence[str], now: float, *,
-                   enable: bool = False) -> list[str]:
+async def poll_now(conn: AsyncConnection, names: Sequence[str], now: float,
+                   enable: bool = False, held: Mapping[str, float] | None = None) -> list[str]:
     """Make the feeds of `names` due at `now` (`poll-now`): one in backoff
-    is polled at the next tick; one disabled by a 410 only with `enable`.
-    Returns the names made due."""
+    is polled at the next tick; one disabled by a 410 only with `enable`;
+    one in `held` (its host's Retry-After) at that time instead. Returns
+    the names made due (now or at their hold)."""
+    held = held or {}
     found: list[str] = []
     for chunk in chunks(list(names)):
         query = sa.select(feeds_t.c.name).where(feeds_t.c.name.in_(chunk))
         if not enable:
             query = query.where(feeds_t.c.disabled.is_(None))
         due = [r.name for r in await conn.execute(query)]
-        await conn.execute(feeds_t.update().where(feeds_t.c.name.in_(due))
-                           .values(next_poll=now, disabled=None))
+        await conn.execute(feeds_t.update().where(feeds_t.c.name.in_(
+            [name for name in due if name not in held])).values(next_poll=now, disabled=None))
+        for name in (name for name in due if name in held):
+            await conn.execute(feeds_t.update().where(feeds_t.c.name == name)
+                               .values(next_poll=held[name], disabled=None))
         found += due
     return sorted(found)
 
