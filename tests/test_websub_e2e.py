@@ -129,8 +129,11 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             metrics = urllib.request.urlopen(urllib.request.Request(
                 f"http://127.0.0.1:{port}/metrics",
                 headers={"Authorization": "Bearer page-token"})).read().decode()
+            # The callback unknown and the bodies too large are refused in the
+            # web thread, before the daemon sees them: counted all the same.
             for result, count in (("recorded", 1), ("wrong", 1), ("unsigned", 1),
-                                  ("unknown topic", 1)):
+                                  ("unknown topic", 1), ("unknown subscription", 1),
+                                  ("too large", 2)):
                 assert f'newsmonitor_websub_pushes_total{{result="{result}"}} {count}.0' \
                     in metrics, metrics
 

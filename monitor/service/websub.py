@@ -37,6 +37,7 @@ from monitor.poll.pipeline import push_feed
 
 if TYPE_CHECKING:
     from monitor.service.daemon import Daemon
+    from monitor.service.metrics import Metrics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +60,10 @@ class WebSub:
         self.public_url = monitor.public_url.rstrip("/") if monitor.http else ""
         self.subs: dict[str, Subscription] = {}  # by feed, as last read or written
         self.session: Any = None  # the daemon's HTTP client session, once open
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._daemon.metrics
 
     @property
     def enabled(self) -> bool:
@@ -206,7 +211,10 @@ class WebSub:
             return 404
         async with _holding(self._daemon.ticks.in_flight, feed.name):
             state = await store.feed(feed.name)
-            if state is None:
+            if state is None:  # its row went with a reload meanwhile
+                log.warning("websub push refused reason=unknown subscription feed=%s",
+                            feed.name)
+                self._daemon.metrics.push("unknown subscription")
                 return 404
             outcome = await push_feed(ctx, self.paced(feed), state, body, headers)
         log.info("websub push recorded feed=%s result=%s new=%d", feed.name, outcome.result,
@@ -262,6 +270,10 @@ class Bridge:
         # From the web thread: a read of the dict the daemon's loop replaces
         # whole or updates one key at a time (atomic under the GIL).
         return any(s.callback == callback for s in list(self._websub.subs.values()))
+
+    def refused(self, reason: str) -> None:
+        # From the web thread: prometheus_client's counters take a lock.
+        self._websub.metrics.push(reason)
 
     async def verify(self, callback: str, mode: str, topic: str, lease: int | None,
                      reason: str) -> bool:

@@ -11,7 +11,8 @@ What keeps it safe without a token:
   404, a wrong or missing `X-Hub-Signature`: 403) and what is recorded are
   decided by `Callbacks`, on the daemon's event loop, where the secret, the
   store and the poll pipeline are. Each refusal is logged there (here for
-  a body too large), without the callback id or the secret.
+  an unknown callback id and a body too large), without the callback id or
+  the secret, and counted (`Callbacks.refused`, the daemon's metrics).
 The handlers do no database work in this thread: they hand over to the
 daemon (service/websub.py) and answer what it decided.
 """
@@ -36,6 +37,9 @@ class Callbacks(Protocol):
     def holds(self, callback: str) -> bool:
         """Whether `callback` may be a subscription of ours (no I/O: a quick
         first check before a body is read; `push` decides)."""
+
+    def refused(self, reason: str) -> None:
+        """Count a push refused here, in the web thread (no I/O)."""
 
     async def verify(self, callback: str, mode: str, topic: str, lease: int | None,
                      reason: str) -> bool:
@@ -74,11 +78,13 @@ class _Handlers:
         callback = request.match_info["callback"]
         if not self._callbacks.holds(callback):
             log.warning("websub push refused reason=unknown subscription")
+            self._callbacks.refused("unknown subscription")
             raise web.HTTPNotFound(text="no such subscription\n")
         cap = self._callbacks.max_body()
         body = await _read(request, cap)
         if body is None:
             log.warning("websub push refused reason=too large max_body=%d", cap)
+            self._callbacks.refused("too large")
             raise web.HTTPRequestEntityTooLarge(cap, request.content_length or cap + 1)
         headers = {name.lower(): value for name, value in request.headers.items()}
         status = await self._callbacks.push(callback, body, headers)
