@@ -222,7 +222,10 @@ class Subscription:
     (`/websub/<callback>`), the shared `secret` of its signatures, its
     `state` (requested → active, unsubscribing; denied when the hub said
     no), when we last asked the hub (`requested`), and until when the hub
-    holds it (`lease_until`, once verified)."""
+    holds it (`lease_until`, once verified). `pending`: the mode of our
+    last request ("subscribe", "unsubscribe") while the hub has not
+    verified it; None once verified: a verification is taken once per
+    request (poll/websub.expected)."""
 
     feed: str
     hub: str
@@ -233,3 +236,4 @@ class Subscription:
     requested: float = 0.0
     lease_until: float | None = None
     error: str | None = None
+    pending: str | None = None

@@ -148,6 +148,17 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             assert hub.verify(stranger, "subscribe", topic)[0] == 404
             assert hub.verify(subscriber.callback, "unsubscribe", topic)[0] == 404
             daemon.wait_log("websub verification refused, not asked")
+            # The hub's own verification replayed (within the hour of our
+            # request), a lease stretched to years, a denial of what the hub
+            # verified: refused, the subscription as the hub left it.
+            assert hub.verify(subscriber.callback, "subscribe", topic)[0] == 404
+            assert hub.verify(subscriber.callback, "subscribe", topic, "99999999")[0] == 404
+            assert hub.verify(subscriber.callback, "denied", topic)[0] == 404
+            assert hub.publish(topic, hub_rss([PUSHED, FIRST], hub.url, topic)) == 200
+            metrics = urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={"Authorization": "Bearer page-token"})).read().decode()
+            assert 'newsmonitor_websub_verifications_total{result="not asked"} 6.0' in metrics
 
             # The lease is renewed before it runs out (the hub's own clock).
             wait_for(lambda: hub.modes(topic).count("subscribe") >= 2, timeout=LEASE + 5)

@@ -174,6 +174,9 @@ websub_t = sa.Table(
     sa.Column("requested", sa.Float, nullable=False),
     sa.Column("lease_until", sa.Float),
     sa.Column("error", sa.String),
+    # The mode of the request the hub has yet to verify; NULL once verified
+    # (a verification replayed finds none: refused).
+    sa.Column("pending", sa.String),
 )
 
 
