@@ -180,6 +180,11 @@ class FeedState:
     # Why the next poll is when it is (schedule.Paced.why): "fixed interval",
     # "adaptive: ~3.2 items/h at this hour", "Cache-Control max-age", ...
     pace: str | None = None
+    # The WebSub hub and topic its last response parsed advertised
+    # (poll/websub.discover), kept for the polls that parse nothing (304,
+    # the same bytes): "" when it advertised none, None when not known yet.
+    hub: str | None = None
+    hub_topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,10 @@
 - `discover`: the hub and topic a feed advertises: its HTTP `Link` header
   first, then the document's `<link rel="hub">` / `rel="self"` (section 4:
   "the subscriber MUST check the Link header first"); the topic is the
-  rel="self" URL of the same source, else the URL fetched;
+  rel="self" URL of the same source, else the URL fetched; `remember` keeps
+  it in the feed's state, `remembered` gives it back to a poll that parsed
+  nothing (a 304, the same bytes: a feed added back after it left the
+  config is subscribed again at its first poll);
 - `check_signature`: a push's `X-Hub-Signature: <method>=<hex HMAC of the
   body>` (section 7, sha1, sha256, sha384 or sha512) against the
   subscription's secret, compared in constant time (hmac.compare_digest);
@@ -25,11 +28,11 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
-from monitor.models import Subscription
+from monitor.models import FeedState, Subscription
 
 # Section 7: the methods a hub may sign with.
 _METHODS = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha384": hashlib.sha384,
@@ -74,6 +77,17 @@ def discover(headers: Mapping[str, str], hub: str, self_url: str, url: str) -> H
     if not all(urlsplit(u).scheme in ("http", "https") for u in (hub, topic)):
         return None
     return HubLink(hub, topic)
+
+
+def remembered(state: FeedState) -> HubLink | None:
+    """The hub `state` keeps from the feed's last parse (None: none, or not
+    known yet): a 304 or the same bytes again advertise it still."""
+    return HubLink(state.hub, state.hub_topic) if state.hub and state.hub_topic else None
+
+
+def remember(state: FeedState, link: HubLink | None) -> FeedState:
+    """`state` keeping `link`, what the feed's parsed response advertised."""
+    return replace(state, hub=link.hub if link else "", hub_topic=link.topic if link else "")
 
 
 def link_header(value: str) -> dict[str, str]:
