@@ -180,6 +180,11 @@ class FeedState:
     # Why the next poll is when it is (schedule.Paced.why): "fixed interval",
     # "adaptive: ~3.2 items/h at this hour", "Cache-Control max-age", ...
     pace: str | None = None
+    # The WebSub hub and topic its last response parsed advertised
+    # (poll/websub.discover), kept for the polls that parse nothing (304,
+    # the same bytes): "" when it advertised none, None when not known yet.
+    hub: str | None = None
+    hub_topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,7 +227,10 @@ class Subscription:
     (`/websub/<callback>`), the shared `secret` of its signatures, its
     `state` (requested → active, unsubscribing; denied when the hub said
     no), when we last asked the hub (`requested`), and until when the hub
-    holds it (`lease_until`, once verified)."""
+    holds it (`lease_until`, once verified). `pending`: the mode of our
+    last request ("subscribe", "unsubscribe") while the hub has not
+    verified it; None once verified: a verification is taken once per
+    request (poll/websub.expected)."""
 
     feed: str
     hub: str
@@ -233,3 +241,4 @@ class Subscription:
     requested: float = 0.0
     lease_until: float | None = None
     error: str | None = None
+    pending: str | None = None

@@ -26,7 +26,6 @@ from monitor.poll.hubclient import ask_hub
 from monitor.poll.parser import parse_feed
 from monitor.service.websub import safety_interval
 from monitor.store import Store
-from monitor.web.websub import lease_seconds
 from tests import configs
 from tests.loopback import LoopbackServer
 from tests.test_readme import toml_block
@@ -144,16 +143,25 @@ def test_next_step(subscription: Subscription, after: float, wanted: bool, step:
     assert websub.next_step(subscription, T0 + after, wanted) == step
 
 
+ASKED = sub("requested", lease=None, pending="subscribe")
+RENEWING = sub(pending="subscribe")
+LEAVING = sub("unsubscribing", pending="unsubscribe")
 VERIFICATIONS = [
     # (subscription, mode, topic, seconds after its request, expected)
-    (sub("requested", lease=None), "subscribe", "https://news/feed", 5, True),
-    (sub("requested", lease=None), "subscribe", "https://other/feed", 5, False),
-    (sub(), "subscribe", "https://news/feed", 60, True),              # a renewal we asked
-    (sub(), "subscribe", "https://news/feed", 2 * 3600, False),       # nobody asked since
+    (ASKED, "subscribe", "https://news/feed", 5, True),
+    (ASKED, "subscribe", "https://other/feed", 5, False),
+    (ASKED, "subscribe", "https://news/feed", 2 * 3600, False),      # asked long ago
+    (RENEWING, "subscribe", "https://news/feed", 60, True),           # a renewal we asked
+    (RENEWING, "subscribe", "https://news/feed", 2 * 3600, False),    # nobody asked since
+    (sub(), "subscribe", "https://news/feed", 60, False),   # verified already: a replay
+    (sub("requested", lease=None), "subscribe", "https://news/feed", 5, False),  # replay
     (sub(), "unsubscribe", "https://news/feed", 5, False),
-    (sub("unsubscribing"), "unsubscribe", "https://news/feed", 5, True),
-    (sub("unsubscribing"), "subscribe", "https://news/feed", 5, False),
-    (sub(), "denied", "https://news/feed", 5, True),
+    (LEAVING, "unsubscribe", "https://news/feed", 5, True),
+    (sub("unsubscribing"), "unsubscribe", "https://news/feed", 5, False),  # a replay
+    (LEAVING, "subscribe", "https://news/feed", 5, False),
+    (ASKED, "denied", "https://news/feed", 5, True),
+    (RENEWING, "denied", "https://news/feed", 5, False),  # the hub verified it: it holds
+    (sub(), "denied", "https://news/feed", 5, False),
     (sub("denied", lease=None), "denied", "https://news/feed", 5, False),
     (sub(), "bogus", "https://news/feed", 5, False),
 ]
@@ -197,10 +205,10 @@ def test_a_pushed_feed_is_polled_at_its_max_interval(tmp_path: Path) -> None:
 
 
 async def test_subscriptions_are_stored(database_url: str) -> None:
-    """Requested → verified only with its topic → denied or forgotten."""
+    """Requested → verified only with its topic, once → denied or forgotten."""
     store = await Store.open(database_url)
     try:
-        asked = sub("requested", lease=None, callback="cb1")
+        asked = sub("requested", lease=None, callback="cb1", pending="subscribe")
         await store.websub.save(asked)
         assert await store.websub.by_callback("cb1") == asked
         assert await store.websub.by_callback("cb2") is None
@@ -209,6 +217,10 @@ async def test_subscriptions_are_stored(database_url: str) -> None:
         [active] = await store.websub.all()
         assert (active.state, active.lease_until, active.secret) == ("active", T0 + DAY,
                                                                      "secret")
+        # The request was answered: the same verification again is refused.
+        assert not await store.websub.verified("cb1", asked.topic, T0 + 9 * DAY)
+        assert not await store.websub.denied("cb1", asked.topic, "replayed")
+        assert await store.websub.all() == [active]
         assert not await store.websub.forget("cb1")     # only an unsubscribing one
         await store.websub.save(replace(active, state="unsubscribing"))
         assert await store.websub.forget("cb1", asked.topic)
@@ -324,8 +336,14 @@ async def test_a_hub_that_refuses_is_an_error(server: LoopbackServer, status: in
 
 
 @pytest.mark.parametrize(("given", "seconds"), [
-    ("86400", 86400), ("", None), ("-5", None), ("²", None), ("٣٠", None),
-    ("9" * 13, None), ("9" * 5000, None), ("1e9", None)])
-def test_a_lease_is_read_as_ascii_digits_only(given: str, seconds: int | None) -> None:
+    ("86400", 86400), ("0086400", 86400), ("1", 1), (str(30 * 86400), 30 * 86400),
+    # Longer than LEASE_MAX (30 days): held as 30 days, renewed against that.
+    (str(30 * 86400 + 1), 30 * 86400), ("99999999", 30 * 86400), ("9" * 13, 30 * 86400),
+    ("9" * 5000, 30 * 86400),
+    # Not a positive integer: refused.
+    (None, None), ("", None), ("0", None), ("000", None), ("-5", None), ("+5", None),
+    ("abc", None), ("1e20", None), ("1e3", None), ("1.5", None), (" 60", None),
+    ("²", None), ("٣٠", None)])
+def test_a_lease_is_a_positive_integer_capped(given: str | None, seconds: int | None) -> None:
     # "²" and Arabic-Indic digits pass str.isdigit and failed int(): a 500.
-    assert lease_seconds(given) == seconds
+    assert websub.granted_lease(given) == seconds

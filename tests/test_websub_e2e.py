@@ -129,8 +129,11 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             metrics = urllib.request.urlopen(urllib.request.Request(
                 f"http://127.0.0.1:{port}/metrics",
                 headers={"Authorization": "Bearer page-token"})).read().decode()
+            # The callback unknown and the bodies too large are refused in the
+            # web thread, before the daemon sees them: counted all the same.
             for result, count in (("recorded", 1), ("wrong", 1), ("unsigned", 1),
-                                  ("unknown topic", 1)):
+                                  ("unknown topic", 1), ("unknown subscription", 1),
+                                  ("too large", 2)):
                 assert f'newsmonitor_websub_pushes_total{{result="{result}"}} {count}.0' \
                     in metrics, metrics
 
@@ -145,6 +148,17 @@ def test_websub_subscribe_push_refuse_renew_unsubscribe(
             assert hub.verify(stranger, "subscribe", topic)[0] == 404
             assert hub.verify(subscriber.callback, "unsubscribe", topic)[0] == 404
             daemon.wait_log("websub verification refused, not asked")
+            # The hub's own verification replayed (within the hour of our
+            # request), a lease stretched to years, a denial of what the hub
+            # verified: refused, the subscription as the hub left it.
+            assert hub.verify(subscriber.callback, "subscribe", topic)[0] == 404
+            assert hub.verify(subscriber.callback, "subscribe", topic, "99999999")[0] == 404
+            assert hub.verify(subscriber.callback, "denied", topic)[0] == 404
+            assert hub.publish(topic, hub_rss([PUSHED, FIRST], hub.url, topic)) == 200
+            metrics = urllib.request.urlopen(urllib.request.Request(
+                f"http://127.0.0.1:{port}/metrics",
+                headers={"Authorization": "Bearer page-token"})).read().decode()
+            assert 'newsmonitor_websub_verifications_total{result="not asked"} 6.0' in metrics
 
             # The lease is renewed before it runs out (the hub's own clock).
             wait_for(lambda: hub.modes(topic).count("subscribe") >= 2, timeout=LEASE + 5)
@@ -210,3 +224,49 @@ def test_a_subscription_outlives_a_restart(tmp_path: Path, feed: LoopbackServer,
             assert "PUSHED FEED (WEBSUB)" in capsys.readouterr().out
     assert hub.modes(topic) == ["subscribe"]
     assert [p["title"] for p in receiver.posts()] == [f"[newsmonitor] ampere: {PUSHED[1]}"]
+
+
+def test_a_feed_added_back_is_subscribed_again(tmp_path: Path, feed: LoopbackServer,
+                                               receiver: LoopbackServer,
+                                               database_url: str) -> None:
+    """A feed removed from the config is unsubscribed (the hub confirms, the
+    subscription is forgotten); added back, its first poll subscribes it
+    again though its body did not change (304): pushes are taken at once,
+    not refused until a new item comes by polling."""
+    port = free_port()
+
+    def configure(with_feed: bool) -> Path:
+        config = write_config(tmp_path, port, feed, receiver, with_feed=with_feed)
+        # A safety net of seconds: the feed's first poll once it is back
+        # comes soon (its schedule is kept from when it was pushed).
+        config.write_text(config.read_text(encoding="utf-8")
+                          .replace(str(tmp_path / "state.sqlite3"), database_url)
+                          .replace('max_interval = "1h"',
+                                   'max_interval = "3s"\nmin_interval = "1s"'),
+                          encoding="utf-8")
+        return config
+
+    with websub_hub() as hub:
+        topic = feed.url("/f")
+        feed.route("/f", body=hub_rss([FIRST], hub.url, topic), etag='"v1"')
+        daemon = DaemonProcess(configure(with_feed=True), tmp_path)
+        try:
+            hub.wait_verified(topic)
+            daemon.wait_log("websub subscribed feed=news")
+            configure(with_feed=False)
+            daemon.wait_log("websub unsubscribed feed=news")
+            wait_for(lambda: not hub.subscribers)
+            polls = feed.count("/f")
+            configure(with_feed=True)
+            wait_for(lambda: hub.modes(topic).count("subscribe") == 2, timeout=20)
+            hub.wait_verified(topic)
+            daemon.wait_log("websub subscribed feed=news", count=2)
+            assert feed.count("/f") > polls  # polled again, answered 304
+            assert hub.publish(topic, hub_rss([PUSHED, FIRST], hub.url, topic)) == 200
+            wait_for(lambda: bool(receiver.posts()), timeout=5)
+            assert [p["title"] for p in receiver.posts()] == [
+                f"[newsmonitor] ampere: {PUSHED[1]}"]
+            assert daemon.stop()[0] == 0, daemon.log
+            assert "Traceback" not in daemon.log
+        finally:
+            daemon.close()

@@ -78,10 +78,13 @@ class Hub:
         return self._run(self._push(callback or sub.callback, sub.secret, body, sign,
                                     self_link or topic, chunked))
 
-    def verify(self, callback: str, mode: str, topic: str) -> tuple[int, str]:
+    def verify(self, callback: str, mode: str, topic: str,
+               lease: str | None = None) -> tuple[int, str]:
         """A verification of intent the hub sends on its own (not asked by
-        the subscriber): the status and body it got."""
-        return self._run(self._verify(callback, mode, topic))
+        the subscriber, or asked and verified already: a replay), with
+        `lease` as hub.lease_seconds (default: the hub's): the status and
+        body it got."""
+        return self._run(self._verify(callback, mode, topic, lease))
 
     def _of(self, topic: str) -> list[Subscriber]:
         with self.lock:
@@ -116,16 +119,18 @@ class Hub:
                 self.subscribers[callback] = Subscriber(topic, callback,
                                                         form.get("hub.secret", ""), True)
 
-    async def _verify(self, callback: str, mode: str, topic: str) -> tuple[int, str]:
-        status, body, _ = await self._ask(callback, mode, topic)
+    async def _verify(self, callback: str, mode: str, topic: str,
+                      lease: str | None) -> tuple[int, str]:
+        status, body, _ = await self._ask(callback, mode, topic, lease)
         return status, body
 
-    async def _ask(self, callback: str, mode: str, topic: str) -> tuple[int, str, bool]:
+    async def _ask(self, callback: str, mode: str, topic: str,
+                   lease: str | None = None) -> tuple[int, str, bool]:
         """A verification GET: (status, body, whether the challenge came back)."""
         challenge = secrets.token_hex(16)
         query = {"hub.mode": mode, "hub.topic": topic, "hub.challenge": challenge}
         if mode == "subscribe":
-            query["hub.lease_seconds"] = str(self.lease)
+            query["hub.lease_seconds"] = lease if lease is not None else str(self.lease)
         async with aiohttp.ClientSession() as session, session.get(callback,
                                                                    params=query) as resp:
             body = await resp.text()

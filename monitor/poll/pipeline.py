@@ -57,7 +57,7 @@ from monitor.poll.parser import ParsedFeed
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.states import HOST_HELD, after_fetch, failed, scheduled
 from monitor.poll.stories import Stories
-from monitor.poll.websub import HubLink, discover
+from monitor.poll.websub import HubLink, discover, remember, remembered
 from monitor.store import Store
 from monitor.store.polls import Poll
 
@@ -216,12 +216,15 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
         return Polled(Outcome(feed.name, "skipped"),
                       replace(state, next_poll=blocked.timestamp(), pace=HOST_HELD))
     assert ctx.bodies is not None
+    # The hub not known yet (a row of an older version): asked and parsed in full, once.
+    learn = state.hub is None and pushed is None
     async with ctx.bodies:
-        result = pushed or await fetch(ctx, state, feed)
+        result = pushed or await fetch(ctx, replace(state, etag=None, last_modified=None)
+                                       if learn else state, feed)
         digest = None if result.not_modified else hashlib.sha256(result.body).hexdigest()
         # A server that sends neither ETag nor Last-Modified (many small sites'
         # generated feeds): the same bytes as last time hold nothing new.
-        unchanged = digest == state.body_hash and state.polled_once
+        unchanged = digest == state.body_hash and state.polled_once and not learn
         parsed, asked = ((None, None) if result.not_modified or unchanged else
                          await dedup.parse(ctx.store, ctx.pool, feed.name, state, result))
         result = replace(result, body=b"")  # parsed: the body's memory goes with the slot
@@ -234,12 +237,12 @@ async def _poll(ctx: Context, feed: FeedSettings, state: FeedState, now: datetim
     base = after_fetch(state, result, now)
     hub = discover(result.headers, parsed.hub if parsed else "",
                    parsed.self_url if parsed else "", state.current_url)
-    if parsed is None:
+    if parsed is None:  # nothing parsed: the hub the last parse found holds
         result_name = "not_modified" if result.not_modified else "unchanged"
-        return Polled(Outcome(feed.name, result_name, hub=hub),
+        return Polled(Outcome(feed.name, result_name, hub=hub or remembered(state)),
                       _scheduled(ctx, feed, state, base, result, now, None, 0))
-    base = replace(base, body_hash=digest, title=parsed.title or state.title,
-                   warning=parsed.bozo, polled_once=True)
+    base = remember(replace(base, body_hash=digest, title=parsed.title or state.title,
+                            warning=parsed.bozo, polled_once=True), hub)
     polled = await _with_items(ctx, feed, state, base, parsed, asked)
     return replace(polled, outcome=replace(polled.outcome, hub=hub),
                    state=_scheduled(ctx, feed, state, polled.state, result, now,

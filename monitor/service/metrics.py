@@ -42,6 +42,9 @@ class Metrics:
                                    "Feeds whose last poll failed", registry=r)
         self.pushes = Counter("newsmonitor_websub_pushes", "WebSub pushes by result "
                               "(recorded, or why refused)", ["result"], registry=r)
+        self.verifications = Counter("newsmonitor_websub_verifications",
+                                     "WebSub verifications of intent by result (the mode "
+                                     "taken, or why refused)", ["result"], registry=r)
         self.feeds_disabled = Gauge("newsmonitor_feeds_disabled", "Feeds disabled (410 Gone)",
                                     registry=r)
 
@@ -58,6 +61,11 @@ class Metrics:
         self.items_new.inc(new_items)
         for rule in rules:
             self.matches.labels(rule).inc()
+
+    def verification(self, result: str) -> None:
+        """A hub's verification of intent: `subscribe`, `unsubscribe`,
+        `denied` taken, or `not asked`, `bad lease` refused."""
+        self.verifications.labels(result).inc()
 
     def delivered(self, channel: str, alerts: int) -> None:
         self.alerts_sent.labels(channel).inc(alerts)

@@ -37,6 +37,8 @@ from monitor.poll.pipeline import push_feed
 
 if TYPE_CHECKING:
     from monitor.service.daemon import Daemon
+    from monitor.service.metrics import Metrics
+    from monitor.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -59,6 +61,10 @@ class WebSub:
         self.public_url = monitor.public_url.rstrip("/") if monitor.http else ""
         self.subs: dict[str, Subscription] = {}  # by feed, as last read or written
         self.session: Any = None  # the daemon's HTTP client session, once open
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._daemon.metrics
 
     @property
     def enabled(self) -> bool:
@@ -136,6 +142,7 @@ class WebSub:
         row (asked again after spec.RETRY)."""
         store = self._daemon.store
         assert store is not None
+        sub = replace(sub, pending=mode)  # until the hub verifies (spec.expected)
         await store.websub.save(sub)
         self.subs[sub.feed] = sub
         form = {"hub.mode": mode, "hub.topic": sub.topic, "hub.callback": self.callback_url(sub)}
@@ -156,27 +163,35 @@ class WebSub:
 
     # ------------------------------------------------------------ the callback
 
-    async def verify(self, callback: str, mode: str, topic: str, lease: int | None,
+    async def verify(self, callback: str, mode: str, topic: str, lease: str | None,
                      reason: str) -> bool:
-        """The hub's verification of intent: True only for what we asked."""
+        """The hub's verification of intent: True only for what we asked and
+        it did not verify yet (spec.expected), once; a subscription's lease
+        a positive integer (spec.granted_lease)."""
         store = self._daemon.store
         assert store is not None
         sub, now = await store.websub.by_callback(callback), self._now()
-        if sub is None or not spec.expected(sub, mode, topic, now):
+        granted = spec.granted_lease(lease) if mode == "subscribe" else None
+        ok = sub is not None and spec.expected(sub, mode, topic, now)
+        if ok and mode == "subscribe" and granted is None:
+            log.warning("websub verification refused, bad lease feed=%s lease=%r",
+                        sub.feed if sub else "", (lease or "")[:24])
+            self.metrics.verification("bad lease")
+            return False
+        if ok and sub is not None:
+            ok = await _answered(store, sub, mode, topic, now + (granted or 0.0), reason)
+        if not ok:  # not asked, asked and verified already, or changed meanwhile
             log.warning("websub verification refused, not asked mode=%s topic=%s feed=%s",
                         mode, mask_url(topic), sub.feed if sub else "")
+            self.metrics.verification("not asked")
             return False
-        if mode == "subscribe":
-            ok = await store.websub.verified(callback, topic, now + (lease or spec.LEASE_ASKED))
-        elif mode == "unsubscribe":
-            ok = await store.websub.forget(callback, topic)
-        else:
-            ok = await store.websub.denied(callback, topic, reason or "denied")
-        if ok:  # else changed meanwhile (a reload): refused, as not asked any more
-            await self.load()  # the dispatcher paces the feed from now on
-            log.info("websub %s feed=%s hub=%s%s", _DONE[mode], sub.feed, mask_url(sub.hub),
-                     f" lease={lease}" if mode == "subscribe" else "")
-        return ok
+        assert sub is not None
+        await self.load()  # the dispatcher paces the feed from now on
+        log.info("websub %s feed=%s hub=%s%s", _DONE[mode], sub.feed, mask_url(sub.hub),
+                 f" lease={granted:.0f}" if granted is not None else "")
+        self.metrics.verification(mode)
+        return True
+
 
     async def push(self, callback: str, body: bytes, headers: dict[str, str]) -> int:
         """A hub's push: 404 for no such subscription or topic, 403 unsigned
@@ -206,7 +221,10 @@ class WebSub:
             return 404
         async with _holding(self._daemon.ticks.in_flight, feed.name):
             state = await store.feed(feed.name)
-            if state is None:
+            if state is None:  # its row went with a reload meanwhile
+                log.warning("websub push refused reason=unknown subscription feed=%s",
+                            feed.name)
+                self._daemon.metrics.push("unknown subscription")
                 return 404
             outcome = await push_feed(ctx, self.paced(feed), state, body, headers)
         log.info("websub push recorded feed=%s result=%s new=%d", feed.name, outcome.result,
@@ -232,6 +250,18 @@ class WebSub:
 
 
 _DONE = {"subscribe": "subscribed", "unsubscribe": "unsubscribed", "denied": "denied"}
+
+
+async def _answered(store: Store, sub: Subscription, mode: str, topic: str, until: float,
+                    reason: str) -> bool:
+    """Record the hub's answer to our pending request (a subscription
+    active `until`): False when it was answered already (the store takes
+    each request once, in one statement)."""
+    if mode == "subscribe":
+        return await store.websub.verified(sub.callback, topic, until)
+    if mode == "unsubscribe":
+        return await store.websub.forget(sub.callback, topic, pending="unsubscribe")
+    return await store.websub.denied(sub.callback, topic, reason or "denied")
 
 
 @asynccontextmanager
@@ -263,7 +293,11 @@ class Bridge:
         # whole or updates one key at a time (atomic under the GIL).
         return any(s.callback == callback for s in list(self._websub.subs.values()))
 
-    async def verify(self, callback: str, mode: str, topic: str, lease: int | None,
+    def refused(self, reason: str) -> None:
+        # From the web thread: prometheus_client's counters take a lock.
+        self._websub.metrics.push(reason)
+
+    async def verify(self, callback: str, mode: str, topic: str, lease: str | None,
                      reason: str) -> bool:
         return await self._on_daemon(self._websub.verify(callback, mode, topic, lease, reason))
 

@@ -52,7 +52,7 @@ async def sync_feeds(conn: AsyncConnection,
             await conn.execute(feeds_t.update().where(feeds_t.c.name == name).values(
                 url=url, current_url=url, etag=None, last_modified=None,
                 body_hash=None, disabled=None, failures=0, next_poll=first,
-                polled_once=False, claimed_by=None))
+                polled_once=False, claimed_by=None, hub=None, hub_topic=None))
 
 
 async def feeds(conn: AsyncConnection, names: Iterable[str] | None = None) -> list[FeedState]:

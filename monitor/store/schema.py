@@ -55,6 +55,10 @@ feeds_t = sa.Table(
     # by the others at once instead of when the lease (next_poll) runs out.
     sa.Column("claimed_by", sa.String),
     sa.Column("pace", sa.String),                          # why next_poll is when it is
+    # The WebSub hub (and topic) the feed advertised at its last parse: ""
+    # none, NULL not known yet (see FeedState).
+    sa.Column("hub", sa.String),
+    sa.Column("hub_topic", sa.String),
 )
 
 items_t = sa.Table(
@@ -174,6 +178,9 @@ websub_t = sa.Table(
     sa.Column("requested", sa.Float, nullable=False),
     sa.Column("lease_until", sa.Float),
     sa.Column("error", sa.String),
+    # The mode of the request the hub has yet to verify; NULL once verified
+    # (a verification replayed finds none: refused).
+    sa.Column("pending", sa.String),
 )
 
 

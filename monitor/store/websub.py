@@ -45,26 +45,33 @@ class Subscriptions:
 
     async def verified(self, callback: str, topic: str, lease_until: float) -> bool:
         """The hub confirmed a subscription we asked for: active until
-        `lease_until`. False when no requested or active one has that
-        callback and topic (then we did not ask: the challenge is refused)."""
+        `lease_until`, the request answered (`pending` cleared, in the same
+        statement: of two verifications at once, one is taken). False when
+        no requested or active one with that callback and topic awaits a
+        subscribe verification (then we did not ask: the challenge is refused)."""
         return await self._store._run(lambda c: _move(
             c, callback, topic, ("requested", "active"), state="active",
             lease_until=lease_until, error=None))
 
     async def denied(self, callback: str, topic: str, reason: str) -> bool:
-        """The hub refused the subscription (hub.mode=denied)."""
+        """The hub refused a subscription we asked for and it never
+        verified (hub.mode=denied); one it verified stays until its lease ends."""
         return await self._store._run(lambda c: _move(
-            c, callback, topic, ("requested", "active"), state="denied", lease_until=None,
+            c, callback, topic, ("requested",), state="denied", lease_until=None,
             error=reason[:500]))
 
     async def forget(self, callback: str, topic: str | None = None,
-                     states: tuple[str, ...] = ("unsubscribing",)) -> bool:
+                     states: tuple[str, ...] = ("unsubscribing",),
+                     pending: str | None = None) -> bool:
         """Remove a subscription in one of `states` (after the hub confirmed
-        an unsubscription, or once its lease ran out)."""
+        an unsubscription: `topic` and `pending` "unsubscribe" given; or
+        once its lease ran out)."""
         async def go(conn: AsyncConnection) -> bool:
             where = [websub_t.c.callback == callback, websub_t.c.state.in_(states)]
             if topic is not None:
                 where.append(websub_t.c.topic == topic)
+            if pending is not None:
+                where.append(websub_t.c.pending == pending)
             result = await conn.execute(websub_t.delete().where(*where))
             return bool(result.rowcount)
         return await self._store._run(go)
@@ -82,7 +89,9 @@ async def _one(conn: AsyncConnection, where: sa.ColumnElement[bool]) -> Subscrip
 
 async def _move(conn: AsyncConnection, callback: str, topic: str, states: tuple[str, ...],
                 **values: object) -> bool:
+    """A subscribe request of ours answered: moved to `values`, no longer pending."""
     result = await conn.execute(websub_t.update().where(
         websub_t.c.callback == callback, websub_t.c.topic == topic,
-        websub_t.c.state.in_(states)).values(**values))
+        websub_t.c.state.in_(states), websub_t.c.pending == "subscribe")
+        .values(pending=None, **values))
     return bool(result.rowcount)
