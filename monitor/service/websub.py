@@ -192,7 +192,6 @@ class WebSub:
         self.metrics.verification(mode)
         return True
 
-
     async def push(self, callback: str, body: bytes, headers: dict[str, str]) -> int:
         """A hub's push: 404 for no such subscription or topic, 403 unsigned
         or wrongly signed, else recorded through the pipeline and 200."""
