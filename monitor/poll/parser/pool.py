@@ -102,8 +102,8 @@ class ParsePool:
             return await asyncio.wait_for(
                 loop.run_in_executor(executor, function, *args), self.timeout)
         except TimeoutError:
-            self._renew(executor, f"a parse took over {self.timeout:.0f} s")
-            raise ParseError(f"parsing took longer than {self.timeout:.0f} s") from None
+            self._renew(executor, f"a parse took over {self.timeout:g} s")
+            raise ParseError(f"parsing took longer than {self.timeout:g} s") from None
         except BrokenProcessPool:
             self._renew(executor, "a parse worker died")
             raise ParseError("the parse worker died; the feed is parsed again "
