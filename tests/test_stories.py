@@ -131,6 +131,32 @@ def test_different_events_of_one_company_stay_apart() -> None:
     assert ipo != liquidation
 
 
+TEASER = ("CONFIDENTIEL BOURSE – Chaque semaine, Le Figaro Patrimoine et Bourse relaie des "
+          "informations exclusives sur les valeurs de la cote.")
+
+
+def test_a_teaser_a_feed_gives_every_article_makes_no_story_of_them() -> None:
+    """Le Figaro's market columns share one blurb whatever the company: the
+    LVMH and the Eiffage columns were one story, and the Eiffage alert was
+    never sent. The same article seen again keeps its story."""
+    index = StoryIndex()
+    link = "https://www.lefigaro.fr/bourse/lvmh-stifel-objectif-20261201"
+    lvmh, eiffage, publicis, again, elsewhere = _attach(
+        index,
+        _item(1, "LVMH : le bureau d'analyse Stifel relève son objectif de cours", TEASER,
+              feed="Figaro Bourse", link=link),
+        _item(2, "Eiffage, ce Vinci en miniature que les gérants redécouvrent", TEASER, 60,
+              feed="Figaro Bourse"),
+        _item(3, "Publicis gagne un budget géant chez Nestlé", TEASER, 120,
+              feed="Figaro Bourse"),
+        _item(4, "LVMH : Stifel relève son objectif de cours", TEASER, 130,
+              feed="Figaro Bourse", link=link),  # the first one's title edited
+        _item(5, "LVMH : le bureau d'analyse Stifel relève son objectif de cours", TEASER,
+              140, feed="Figaro Une"))  # the same column in another section feed
+    assert len({lvmh, eiffage, publicis}) == 3
+    assert again == lvmh and elsewhere == lvmh
+
+
 def test_stories_leave_the_index_with_the_window() -> None:
     """Stories whose latest item is older than the window are forgotten, as
     are their items' word counts; the same headline then opens a new story."""

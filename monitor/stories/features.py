@@ -54,17 +54,20 @@ class Features:
     names: frozenset[str] = frozenset()  # stems of its names (stories.subject)
 
 
-def features(item: ItemLike, at: datetime) -> Features:
-    """`item` read for grouping; `at` is its time (published, else arrival)."""
+def features(item: ItemLike, at: datetime, teaser: bool = False) -> Features:
+    """`item` read for grouping; `at` is its time (published, else arrival);
+    `teaser`: its summary is one its feed gives other articles too
+    (stories.teasers), read as none."""
+    summary = "" if teaser else item.summary
     title_stems = stems(item.title)
-    terms = dict.fromkeys(stems(item.summary), SUMMARY_WEIGHT)
+    terms = dict.fromkeys(stems(summary), SUMMARY_WEIGHT)
     terms.update(dict.fromkeys(title_stems, TITLE_WEIGHT))
     return Features(key=item_key(item.feed, item.id), feed=item.feed,
                     title=" ".join(tokens(fold(item.title))), terms=terms,
                     link=canonical_link(item.link), at=at,
-                    kind=kind(item.title, item.summary),
-                    subject=subject(item.title, item.summary),
-                    names=names(item.title, item.summary))
+                    kind=kind(item.title, summary),
+                    subject=subject(item.title, summary),
+                    names=names(item.title, summary))
 
 
 def item_key(feed: str, item_id: str) -> str:

@@ -28,7 +28,7 @@ import heapq
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from monitor.stories.features import Features, ItemLike, features, item_key
+from monitor.stories.features import Features, ItemLike, canonical_link, features, item_key
 from monitor.stories.settings import StorySettings
 from monitor.stories.similarity import (
     Rarity,
@@ -40,6 +40,7 @@ from monitor.stories.similarity import (
     time_factor,
     title_boost,
 )
+from monitor.stories.teasers import Teasers
 
 
 def story_id(item: ItemLike) -> str:
@@ -76,7 +77,9 @@ class StoryIndex:
         self._postings: dict[str, set[str]] = {}
         self._links: dict[str, str] = {}
         self._keys: dict[str, str] = {}  # item key → story id
-        self._items: list[tuple[datetime, int, str, dict[str, float]]] = []  # heap by time
+        # Heap by time: (at, arrival, item key, terms, teasers key).
+        self._items: list[tuple[datetime, int, str, dict[str, float], str]] = []
+        self.teasers = Teasers()  # the summaries a feed gives several articles
         self._sequence = 0
         self._expiry: list[tuple[datetime, str]] = []  # heap of (last_at, story id)
 
@@ -98,7 +101,7 @@ class StoryIndex:
         # An item that opened a story still open belongs to it, even once
         # the item itself has left the rarity counts.
         story = self._stories.get(story_id(item)) or self._find(feats)
-        return self._add(feats, story, story_id(item)).id
+        return self._add(item, feats, story, story_id(item)).id
 
     def holds(self, feed: str, item_id: str) -> bool:
         """Whether the item (`feed`, `item_id`) is in an open story here."""
@@ -111,22 +114,28 @@ class StoryIndex:
         Its own later items of the story then find it."""
         if self.holds(item.feed, item.id):
             return
-        self._add(self._features(item, now), self._stories.get(story), story)
+        self._add(item, self._features(item, now), self._stories.get(story), story)
 
     def _features(self, item: ItemLike, now: datetime) -> Features:
         """`item` read at `now` (its publication, unless in the future), the
-        window first moved on to `now`."""
+        window first moved on to `now`; a teaser summary left out."""
         now = _aware(now)
         published = None if item.published is None else _aware(item.published)
         self.evict(now)
-        return features(item, published if published is not None and published <= now else now)
+        key = Teasers.key(item.feed, item.summary)
+        article = canonical_link(item.link) or item.title
+        return features(item, published if published is not None and published <= now else now,
+                        teaser=self.teasers.shared(key, article))
 
-    def _add(self, feats: Features, story: _Story | None, new_id: str) -> _Story:
-        """`feats` counted in the window and joined to `story`, or to a new
-        story `new_id` that it opens."""
+    def _add(self, item: ItemLike, feats: Features, story: _Story | None,
+             new_id: str) -> _Story:
+        """`item` (read as `feats`) counted in the window and joined to
+        `story`, or to a new story `new_id` that it opens."""
         self.rarity.add(feats.terms)
         self._sequence += 1  # ties on time are broken by arrival, not by the dicts
-        heapq.heappush(self._items, (feats.at, self._sequence, feats.key, feats.terms))
+        teaser = Teasers.key(item.feed, item.summary)
+        self.teasers.add(teaser, feats.link or item.title)
+        heapq.heappush(self._items, (feats.at, self._sequence, feats.key, feats.terms, teaser))
         if story is None:
             story = _Story(id=new_id, first=feats, first_vector=Vector(feats.terms),
                            last_at=feats.at)
@@ -138,8 +147,9 @@ class StoryIndex:
         """Forget items and stories older than the window before `now`."""
         horizon = now - self.settings.window
         while self._items and self._items[0][0] < horizon:
-            _, _, key, terms = heapq.heappop(self._items)
+            _, _, key, terms, teaser = heapq.heappop(self._items)
             self.rarity.add(terms, -1)
+            self.teasers.drop(teaser)
             self._keys.pop(key, None)
         while self._expiry and self._expiry[0][0] < horizon:
             _, sid = heapq.heappop(self._expiry)
