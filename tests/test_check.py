@@ -154,11 +154,14 @@ def test_included_rule_file_errors_name_that_file(tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "rules.d").mkdir()
     bad = tmp_path / "rules.d" / "more.toml"
-    configs.write(bad, rules=[{"name": "x", "any": ["ok"], "feeds": ["missing"]}])
+    configs.write(bad, rules=[{"name": "x", "any": ["ok"], "feeds": ["missing"],
+                               "tags": ["zz"]}])
     path = write(tmp_path, 'include = ["rules.d/*.toml"]\n' + GOOD)
     assert main(["check", "--config", str(path)]) == 1
     err = capsys.readouterr().err
     assert f"{bad}: rules[0] (name=\"x\").feeds: unknown feed 'missing'" in err
+    # A tag no feed carries: the rule would never fire.
+    assert f"{bad}: rules[0] (name=\"x\").tags: no feed has tag 'zz'" in err
 
 
 def test_secret_in_a_bad_channel_url_is_not_printed(tmp_path: Path,

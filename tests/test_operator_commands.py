@@ -169,8 +169,9 @@ def test_requeue_sends_dead_alerts_once_more(
     assert receiver.posts() == []  # dead alerts are not retried on their own
 
     capsys.readouterr()
-    assert main(["requeue", "--channel", "other", "--config", str(config)]) == 0
-    assert capsys.readouterr().out == "0 dead alerts back in the outbox\n"
+    # A channel no alert has and no config names is a typo, not "0 requeued".
+    assert main(["requeue", "--channel", "other", "--config", str(config)]) == 1
+    assert "requeue: unknown channel 'other'; known: hook" in capsys.readouterr().err
     assert main(["requeue", "--channel", "hook", "--config", str(config)]) == 0
     assert capsys.readouterr().out == "1 dead alerts back in the outbox\n"
     assert run_once(config) == 0

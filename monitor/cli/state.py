@@ -64,23 +64,24 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _check_names(settings: Settings, rule: str | None, channel: str | None) -> None:
+def _check_names(settings: Settings, rule: str | None, channel: str | None,
+                 command: str = "history") -> None:
     """No alert of `rule` or `channel`: a name neither configured nor in the
     history is a typo, an error as in send-test, not an empty answer."""
     from monitor.poll.health import RULE as FEED_HEALTH
 
     rules = [r.name for r in settings.rules] + [FEED_HEALTH]
     if rule and rule not in rules:
-        raise ConfigError(f"history: unknown rule {rule!r}; known: {', '.join(rules)}")
+        raise ConfigError(f"{command}: unknown rule {rule!r}; known: {', '.join(rules)}")
     if channel and channel not in settings.channels:
-        raise ConfigError(f"history: unknown channel {channel!r}; "
+        raise ConfigError(f"{command}: unknown channel {channel!r}; "
                           f"known: {', '.join(settings.channels)}")
 
 
 def cmd_requeue(args: argparse.Namespace) -> int:
     import time
 
-    _settings, opening = _open_store(args)
+    settings, opening = _open_store(args)
 
     async def go() -> int:
         store = await opening
@@ -91,6 +92,8 @@ def cmd_requeue(args: argparse.Namespace) -> int:
             await store.close()
 
     count = asyncio.run(go())
+    if not count:  # a mistyped name reads as "nothing to requeue"
+        _check_names(settings, args.rule, args.channel, "requeue")
     print(f"{count} dead alerts back in the outbox")
     return EXIT_OK
 

@@ -341,6 +341,11 @@ def _cross_check(path: Path, monitor: MonitorSettings, known: _Known,
         for name in rule.feeds:
             if name not in known.feeds:
                 problems.append(f"{rule.where}.feeds: unknown feed {name!r}")
+        tags = {tag for _, feed in feeds for tag in feed.tags}
+        for tag in rule.tags:  # the rule would never fire on it
+            if tag not in tags:
+                problems.append(f"{rule.where}.tags: no feed has tag {tag!r}"
+                                f"{'; tags: ' + ', '.join(sorted(tags)) if tags else ''}")
         if not rule.channels and not monitor.default_channels:
             problems.append(f"{rule.where}.channels: no channel, and [monitor] "
                             "default_channels is empty")
