@@ -164,6 +164,17 @@ def test_included_rule_file_errors_name_that_file(tmp_path: Path,
     assert f"{bad}: rules[0] (name=\"x\").tags: no feed has tag 'zz'" in err
 
 
+def test_an_include_pattern_in_a_folder_that_does_not_exist_is_an_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`rule.d/*.toml` for rules.d: the daemon would run without its rules.
+    An empty rules.d is fine (no rule files yet)."""
+    (tmp_path / "rules.d").mkdir()
+    path = write(tmp_path, 'include = ["rules.d/*.toml", "rule.d/*.toml"]\n' + GOOD)
+    assert main(["check", "--config", str(path)]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: {path}: include[1]: no folder 'rule.d' for 'rule.d/*.toml'"]
+
+
 def test_secret_in_a_bad_channel_url_is_not_printed(tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     text = GOOD.replace("console://", "tgram://${TG_TOKEN}/")

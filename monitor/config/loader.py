@@ -132,8 +132,11 @@ def _included_files(path: Path, patterns: Sequence[str], problems: list[str]) ->
     files: list[Path] = []
     for i, pattern in enumerate(patterns):
         found = sorted(glob.glob(str(path.parent / pattern)))
+        folder = Path(pattern).parent  # rules.d of rules.d/*.toml: may be empty, not absent
         if not found and not glob.has_magic(pattern):
             problems.append(f"{path}: include[{i}]: no file {pattern!r}")
+        elif not found and not glob.has_magic(str(folder)) and not (path.parent / folder).is_dir():
+            problems.append(f"{path}: include[{i}]: no folder {str(folder)!r} for {pattern!r}")
         files += [resolved(Path(f)) for f in found if resolved(Path(f)) != path]
     return files
 
