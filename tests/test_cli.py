@@ -55,8 +55,12 @@ def test_rules_explain_shows_why(capsys: pytest.CaptureFixture[str]) -> None:
 def test_rules_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rules", "list", "--json", "--config",
                  str(REPO / "config" / "monitor.toml")]) == 0
-    names = [json.loads(line)["name"] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["ampere", "liquidation", "renault-ceo"]
+    rules = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["name"] for r in rules] == ["ampere", "liquidation", "renault-ceo"]
+    # A rule without channels of its own sends to default_channels: listed so.
+    assert all(r["channels"] == ["console"] for r in rules)
+    assert main(["rules", "list", "--config", str(REPO / "config" / "monitor.toml")]) == 0
+    assert capsys.readouterr().out.splitlines()[0].startswith("ampere\thigh\tconsole\t")
 
 
 def test_bad_items_file_names_the_line(tmp_path: Path, shared: Path,

@@ -97,11 +97,16 @@ def cmd_rules(args: argparse.Namespace) -> int:
             ("--item", args.item)) if value is not None]
         if given:  # an ignored argument would look like a filter that worked
             raise ConfigError(f"rules list: takes no {', '.join(given)} (see rules explain)")
+        # The channels each rule sends to: its own, else [monitor] default_channels
+        # (a rules file alone, --rules, has no [monitor]: its own only).
+        default = () if args.rules else load(config_path(args)).monitor.default_channels
         for rule in rules:
+            channels = list(rule.channels or default)
             print(json.dumps({"name": rule.name, "priority": str(rule.priority),
-                              "channels": list(rule.channels), "source": rule.source,
+                              "channels": channels, "source": rule.source,
                               "description": rule.description}, ensure_ascii=False)
-                  if args.json else f"{rule.name}\t{rule.priority}\t{rule.description}")
+                  if args.json else f"{rule.name}\t{rule.priority}\t{','.join(channels)}\t"
+                  f"{rule.description}")
         return EXIT_OK
     return _explain(args, rules)
 
