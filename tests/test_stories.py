@@ -3,6 +3,7 @@ guard, the window, and the pieces (kinds, subjects, pairwise scores)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import itertools
 import json
@@ -15,6 +16,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.models import Item
+from monitor.poll.stories import Stories
 from monitor.stories import StoryIndex, StorySettings, pairwise, story_id
 from monitor.stories.kinds import Kind, kind
 from monitor.stories.subject import subject
@@ -155,6 +157,27 @@ def test_a_teaser_a_feed_gives_every_article_makes_no_story_of_them() -> None:
               140, feed="Figaro Une"))  # the same column in another section feed
     assert len({lvmh, eiffage, publicis}) == 3
     assert again == lvmh and elsewhere == lvmh
+
+
+def test_an_archive_piece_seen_today_joins_no_story_of_today() -> None:
+    """An article of 2023 put back on a feed today ("Archive : Renault crée
+    Ampère") joined today's story on Ampère's liquidation and took its
+    alert: it is in the window from when it was seen, but judged by when
+    it was published. Its own story stays open for the window."""
+    stories = Stories(StorySettings())  # the daemon's, as the pipeline attaches
+    today = _item(1, "Renault liquide sa filiale électrique Ampère",
+                  "Le constructeur réintègre les salariés de sa filiale électrique Ampère.")
+    archive = dataclasses.replace(
+        _item(2, "Archive : Renault crée Ampère, sa filiale électrique",
+              "Le constructeur crée une filiale électrique, Ampère, pour ses salariés."),
+        published=datetime(2023, 11, 6, 9, 0, tzinfo=UTC))
+    now = T0 + timedelta(minutes=10)
+    [first] = asyncio.run(stories.attach([today], T0))
+    [old] = asyncio.run(stories.attach([archive], now))
+    assert old.story_id != first.story_id
+    later = now + timedelta(hours=20)
+    [again] = asyncio.run(stories.attach([archive], later))
+    assert again.story_id == old.story_id  # its story is still open, not evicted
 
 
 def test_stories_leave_the_index_with_the_window() -> None:

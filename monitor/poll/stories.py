@@ -91,24 +91,21 @@ class Stories:
         ids = []
         for stored in found:
             seen = datetime.fromtimestamp(stored.first_seen, UTC)
-            item = _dated(stored.item, seen, self.index.settings)
             if stored.item.story_id is None:
-                ids.append(self.index.attach(item, seen))
+                ids.append(self.index.attach(stored.item, seen))
             else:
-                self.index.adopt(item, stored.item.story_id, seen)
+                self.index.adopt(stored.item, stored.item.story_id, seen)
                 ids.append(stored.item.story_id)
         return ids
 
     def _attach(self, items: Sequence[Item], now: datetime) -> list[Item]:
-        settings = self.index.settings
-        return [replace(item, story_id=self.index.attach(_dated(item, now, settings), now))
-                for item in items]
+        return [replace(item, story_id=self.index.attach(item, now)) for item in items]
 
     def _attach_stored(self, found: Sequence[StoredItem]) -> list[str]:
         ids = []
         for stored in found:
             seen = datetime.fromtimestamp(stored.first_seen, UTC)
-            ids.append(self.index.attach(_dated(stored.item, seen, self.index.settings), seen))
+            ids.append(self.index.attach(stored.item, seen))
         return ids
 
 
@@ -117,15 +114,3 @@ async def open_index(store: Store, settings: StorySettings, now: datetime) -> St
     stories = Stories(settings)
     await stories.rebuild(store, now)
     return stories
-
-
-def _dated(item: Item, seen: datetime, settings: StorySettings) -> Item:
-    """`item` as the index should date it: an item published before the
-    window (a feed's backlog, a catch-up) is news when seen; dated by its
-    publication, its story would leave the window as soon as it opened."""
-    published = item.published
-    if published is not None and published.tzinfo is None:
-        published = published.replace(tzinfo=UTC)
-    if published is None or published >= seen - settings.window:
-        return item
-    return replace(item, published=None)

@@ -52,10 +52,22 @@ class Features:
     kind: Kind
     subject: str | None  # stem of the headline's first name (stories.subject)
     names: frozenset[str] = frozenset()  # stems of its names (stories.subject)
+    # When it was published, if it says (never after it was seen): what its
+    # likeness in time to a story is judged by. `at` may be later: an item
+    # published before the window (a feed's backlog, an archive piece put
+    # back on a front page) is in the window from when it was seen.
+    published: datetime | None = None
+
+    @property
+    def when(self) -> datetime:
+        """Its time as an event: its publication, else `at`."""
+        return self.published or self.at
 
 
-def features(item: ItemLike, at: datetime, teaser: bool = False) -> Features:
-    """`item` read for grouping; `at` is its time (published, else arrival);
+def features(item: ItemLike, at: datetime, teaser: bool = False,
+             published: datetime | None = None) -> Features:
+    """`item` read for grouping; `at` is its time in the window (published,
+    else arrival), `published` its publication (Features.published);
     `teaser`: its summary is one its feed gives other articles too
     (stories.teasers), read as none."""
     summary = "" if teaser else item.summary
@@ -67,7 +79,7 @@ def features(item: ItemLike, at: datetime, teaser: bool = False) -> Features:
                     link=canonical_link(item.link), at=at,
                     kind=kind(item.title, summary),
                     subject=subject(item.title, summary),
-                    names=names(item.title, summary))
+                    names=names(item.title, summary), published=published)
 
 
 def item_key(feed: str, item_id: str) -> str:

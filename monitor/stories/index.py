@@ -117,15 +117,19 @@ class StoryIndex:
         self._add(item, self._features(item, now), self._stories.get(story), story)
 
     def _features(self, item: ItemLike, now: datetime) -> Features:
-        """`item` read at `now` (its publication, unless in the future), the
-        window first moved on to `now`; a teaser summary left out."""
+        """`item` read at `now`, the window first moved on to `now`: in the
+        window from its publication (a date in the future is `now`), or
+        from `now` when that is before the window (a backlog: news when
+        seen; dated by its publication, its story would leave the window as
+        soon as it opened); a teaser summary left out."""
         now = _aware(now)
-        published = None if item.published is None else _aware(item.published)
+        published = None if item.published is None else min(_aware(item.published), now)
         self.evict(now)
         key = Teasers.key(item.feed, item.summary)
         article = canonical_link(item.link) or item.title
-        return features(item, published if published is not None and published <= now else now,
-                        teaser=self.teasers.shared(key, article))
+        fresh = published is not None and published >= now - self.settings.window
+        return features(item, published if fresh and published else now,
+                        teaser=self.teasers.shared(key, article), published=published)
 
     def _add(self, item: ItemLike, feats: Features, story: _Story | None,
              new_id: str) -> _Story:
@@ -183,7 +187,7 @@ class StoryIndex:
         base = max(base, self.settings.headline_weight
                    * headline_coverage(feats, first, self.rarity))
         boosted = title_boost(base, feats.title, first.title, self.settings)
-        return (boosted * time_factor(feats.at, first.at, self.settings)
+        return (boosted * time_factor(feats.when, first.when, self.settings)
                 * subject_factor(feats, first))
 
     def _candidates(self, feats: Features) -> list[_Story]:
