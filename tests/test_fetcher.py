@@ -537,8 +537,12 @@ class Rebinding(AbstractResolver):
         pass
 
 
-def _port(server: LoopbackServer) -> int:
-    return int(server.base_url.rsplit(":", 1)[1])
+def serve_behind_a_name(publisher: LoopbackServer, server: LoopbackServer, name: str) -> None:
+    """The publisher redirects its feed to `name`'s /x, which both servers
+    serve: the public one its feed, the private one a secret."""
+    publisher.route("/feed", status=302, headers={"Location": f"http://{name}/x"})
+    publisher.route("/x", body=b"<rss>public</rss>")
+    server.route("/x", body=b"<rss>secret</rss>")
 
 
 async def test_a_name_that_rebinds_to_a_private_address_is_refused_where_it_connects(
@@ -548,10 +552,8 @@ async def test_a_name_that_rebinds_to_a_private_address_is_refused_where_it_conn
     # public address, then a private one. What is checked is the address
     # each socket connects to, not an earlier answer: the second poll never
     # reaches the private server.
-    publisher.route("/feed", status=302, headers={"Location": "http://rebind.example/x"})
-    publisher.route("/x", body=b"<rss>public</rss>")
-    server.route("/x", body=b"<rss>secret</rss>")
-    dns = Rebinding([("127.0.0.2", _port(publisher))], [("127.0.0.1", _port(server))])
+    serve_behind_a_name(publisher, server, "rebind.example")
+    dns = Rebinding([("127.0.0.2", publisher.port)], [("127.0.0.1", server.port)])
     first = await fetch_from_stranger(publisher.url("/feed"), resolver=dns)
     assert first.body == b"<rss>public</rss>"
     with pytest.raises(RedirectError, match="non-public address refused"):
@@ -562,10 +564,8 @@ async def test_a_name_that_rebinds_to_a_private_address_is_refused_where_it_conn
 async def test_a_name_with_a_private_and_a_public_address_reaches_only_the_public_one(
     publisher: LoopbackServer, server: LoopbackServer
 ) -> None:
-    publisher.route("/feed", status=302, headers={"Location": "http://both.example/x"})
-    publisher.route("/x", body=b"<rss>public</rss>")
-    server.route("/x", body=b"<rss>secret</rss>")
-    dns = Rebinding([("127.0.0.1", _port(server)), ("127.0.0.2", _port(publisher))])
+    serve_behind_a_name(publisher, server, "both.example")
+    dns = Rebinding([("127.0.0.1", server.port), ("127.0.0.2", publisher.port)])
     result = await fetch_from_stranger(publisher.url("/feed"), resolver=dns)
     assert result.body == b"<rss>public</rss>" and server.count() == 0
 
