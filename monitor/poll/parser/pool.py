@@ -27,11 +27,9 @@ from monitor.poll.parser import (
     ParsedFeed,
     make_pool,
     parse_feed,
-    parse_partial,
     pool_workers,
 )
 from monitor.poll.parser.article import article_text
-from monitor.poll.parser.decode import Partial
 from monitor.poll.parser.prescan import Listing, listing, parse_listed
 
 log = logging.getLogger(__name__)
@@ -70,11 +68,6 @@ class ParsePool:
         """
         async with self._slots:
             return await self._parse(parse_feed, body, dict(headers), feed_name)
-
-    async def parse_partial(self, partial: Partial, feed_name: str) -> ParsedFeed:
-        """`parse` of what the pre-scan kept of a document (parser.prescan)."""
-        async with self._slots:
-            return await self._parse(parse_partial, partial, feed_name)
 
     async def listing(self, body: bytes, headers: Mapping[str, str], title_max: int,
                       summary_max: int) -> Listing | None:
