@@ -27,9 +27,8 @@ in `status`; none is raised.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -38,6 +37,7 @@ from monitor.config.values import without_userinfo as mask_url
 from monitor.errors import FetchError, HTTPStatusError, ParseError
 from monitor.models import Item
 from monitor.poll.fetcher import Fetcher
+from monitor.poll.hostslots import HostSlots
 from monitor.poll.parser.article import MAX_TEXT
 from monitor.poll.parser.pool import ParsePool
 from monitor.poll.robots import Robots
@@ -65,10 +65,9 @@ class Articles:
         self._bodies = bodies or asyncio.Semaphore(monitor.concurrency)
         self._robots = Robots(fetcher)
         self._next: dict[str, float] = {}  # host → loop time its next request may start
-        # host → (its article slots, requests holding or waiting for one);
-        # per_host_concurrency is read at start only, as the fetcher's.
-        self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}
-        self._per_host = max(1, monitor.per_host_concurrency - 1)
+        # The articles' share of each host's slots (per_host_concurrency is
+        # read at start only, as the fetcher's): its feeds keep one.
+        self._hosts = HostSlots(max(1, monitor.per_host_concurrency - 1))
         self.use(monitor)
 
     def use(self, monitor: MonitorSettings) -> None:
@@ -125,7 +124,7 @@ class Articles:
                 return Article(url, "timeout", error="the host's turn comes after the "
                                "deadline")
             async with self._bodies:
-                async with self._host_slot(url):
+                async with self._hosts.hold(url):
                     result = await self._fetcher.fetch(url, etag=None, last_modified=None,
                                                        trusted=feed.url)
                 text = await self._pool.article(result.body, result.final_url)
@@ -157,23 +156,6 @@ class Articles:
         if start > now:
             await asyncio.sleep(start - now)
         return True
-
-    @contextlib.asynccontextmanager
-    async def _host_slot(self, url: str) -> AsyncIterator[None]:
-        """One of the article slots of the host of `url` (articles that never
-        answer must not take every slot its feeds are polled through)."""
-        host = host_key(url)
-        slots, users = self._hosts.get(host, (asyncio.Semaphore(self._per_host), 0))
-        self._hosts[host] = (slots, users + 1)
-        try:
-            async with slots:
-                yield
-        finally:
-            slots, users = self._hosts[host]
-            if users > 1:
-                self._hosts[host] = (slots, users - 1)
-            else:
-                del self._hosts[host]
 
     def _retry_after(self, url: str, exc: FetchError) -> None:
         """A 429/503 with Retry-After holds the host's next article request."""

@@ -55,7 +55,7 @@ from monitor.errors import (
     TooLargeError,
 )
 from monitor.poll.addresses import GUARD, Guard, NotPublicError, checked_socket, is_public_address
-from monitor.poll.schedule import host_key
+from monitor.poll.hostslots import HostSlots
 from monitor.retry import parse_retry_after
 
 _PERMANENT = frozenset({301, 308})
@@ -106,14 +106,6 @@ def make_session(limits: FetchLimits = DEFAULT_LIMITS, user_agent: str = USER_AG
     )
 
 
-@dataclass(slots=True)
-class _HostSlot:
-    """One host's semaphore and how many requests hold or wait on it."""
-
-    semaphore: asyncio.Semaphore
-    users: int = 0
-
-
 class Fetcher:
     """Conditional GETs through an injected session, within `FetchLimits`."""
 
@@ -130,7 +122,7 @@ class Fetcher:
         self._session, self._limits, self._now = session, limits, now
         self._is_public = is_public or is_public_address
         self._slots = asyncio.Semaphore(limits.concurrency)
-        self._hosts: dict[str, _HostSlot] = {}  # only hosts in use: see _host_slot
+        self._hosts = HostSlots(limits.per_host)  # only hosts in use
         self._timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=limits.connect_timeout, sock_read=limits.read_timeout
         )
@@ -156,29 +148,6 @@ class Fetcher:
             except TimeoutError as exc:
                 raise FetchTimeoutError(f"timed out: {mask_url(url)}", url=mask_url(url)) from exc
 
-    @asynccontextmanager
-    async def _host_slot(self, url: str) -> AsyncIterator[None]:
-        """Hold one of the `per_host` slots of `url`'s host.
-
-        A host's entry lives only while some request holds or waits on it:
-        a daemon meets feeds and redirect targets that come and go for
-        months, and the dict must not keep every host ever seen. The count
-        changes with no await in between, so no task sees it half-way, and
-        at zero the semaphore is back at `per_host`: nothing is lost.
-        """
-        key = host_key(url)
-        slot = self._hosts.get(key)
-        if slot is None:
-            slot = self._hosts[key] = _HostSlot(asyncio.Semaphore(self._limits.per_host))
-        slot.users += 1
-        try:
-            async with slot.semaphore:
-                yield
-        finally:
-            slot.users -= 1
-            if not slot.users:
-                del self._hosts[key]
-
     async def _follow(
         self, url: str, etag: str | None, last_modified: str | None, started: float,
         deadline: asyncio.Timeout, request: tuple[FeedRequest, str], trusted: str,
@@ -191,7 +160,7 @@ class Fetcher:
             # This hop's host slot, released before the next hop takes its
             # own: a feed moved to another host counts against that host,
             # and a redirect to the same host never waits on itself.
-            async with self._host_slot(current):
+            async with self._hosts.hold(current):
                 hop_started = loop.time()
                 deadline.reschedule(hop_started + budget)
                 try:
